@@ -1,0 +1,46 @@
+/** `peak-pressure contract`: publish every zod contract as a JSON Schema file. */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CONTRACTS } from '../core/contracts';
+
+/** File name → JSON text, exactly as `contract` writes it. */
+export function renderContracts(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, schema] of Object.entries(CONTRACTS)) {
+    const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+    out.set(`${name}.schema.json`, `${JSON.stringify({ $id: `peak-pressure/${name}`, ...json }, null, 2)}\n`);
+  }
+  return out;
+}
+
+/** Names of files in `dir` that differ from what would be generated (missing, stale or extra). */
+export function staleContracts(dir: string): string[] {
+  const want = renderContracts();
+  const stale: string[] = [];
+  let have: string[] = [];
+  try {
+    have = readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
+  } catch {
+    return [...want.keys()];
+  }
+  for (const [file, text] of want) {
+    let cur: string | null = null;
+    try {
+      cur = readFileSync(join(dir, file), 'utf8');
+    } catch {
+      cur = null;
+    }
+    if (cur !== text) stale.push(file);
+  }
+  for (const f of have) if (!want.has(f)) stale.push(f);
+  return stale;
+}
+
+export function writeContracts(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const want = renderContracts();
+  for (const f of readdirSync(dir)) if (f.endsWith('.schema.json') && !want.has(f)) rmSync(join(dir, f));
+  for (const [file, text] of want) writeFileSync(join(dir, file), text);
+  return [...want.keys()];
+}

@@ -1,0 +1,157 @@
+/**
+ * The committed snapshot (SPEC §8.2): what `debug/latest_snapshot.json` holds and what the worker
+ * posts to the UI. The legacy keys keep their exact names and types; everything else is additive.
+ */
+import { z } from 'zod';
+import { symbolString } from './binance';
+import { SideSchema } from './canonical';
+import { PromotedEventSchema } from './promoted';
+import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
+
+const count = z.number().int().nonnegative();
+
+export const RawRowSchema = z.object({
+  /** Exchange time, float seconds. */
+  timestamp: z.number(),
+  symbol: symbolString,
+  price: z.number(),
+  base_qty: z.number(),
+  quote_qty: z.number(),
+  side: SideSchema,
+});
+export type RawRow = z.infer<typeof RawRowSchema>;
+
+/** Per-symbol counters. The first nine partition `windows_processed` (SPEC §6.1). */
+export const SymbolCountersSchema = z.object({
+  windows_processed: count,
+  empty_windows: count,
+  baseline_not_warm: count,
+  flow_surge_failed: count,
+  large_trade_failed: count,
+  compression_failed: count,
+  missing_streams: count,
+  stress_failed: count,
+  peak_pressure_count: count,
+  /** Trades whose window had already closed, or older than watermark − 30 s. */
+  window_not_closed: count,
+  trades: count,
+  duplicate_trades: count,
+  trade_id_gaps: count,
+  non_market_trades: count,
+  liquidations: count,
+  klines: count,
+  oi_polls: count,
+  oi_changes: count,
+  oi_changes_carried_forward: count,
+  mark_prices: count,
+  future_events: count,
+  liquidation_buffer_evictions: count,
+});
+export type SymbolCounters = z.infer<typeof SymbolCountersSchema>;
+
+export const SymbolStateSchema = z.object({
+  warm: z.boolean(),
+  rank: z.number().int().positive(),
+  abs_flow_history_len: count,
+  trade_size_history_len: count,
+  p90_abs_flow: z.number().nullable(),
+  p95_trade_size: z.number().nullable(),
+  liquidation_buffer_size: count,
+  last_trade_ms: z.number().int().nullable(),
+  last_price: z.number().nullable(),
+  mark_price: z.number().nullable(),
+  last_oi: z.number().nullable(),
+  last_oi_ms: z.number().int().nullable(),
+  /** Age of the last OI poll against the watermark, seconds. */
+  last_oi_age_s: z.number().nullable(),
+  price_precision: z.number().int().nonnegative(),
+  qty_precision: z.number().int().nonnegative(),
+  counters: SymbolCountersSchema,
+});
+export type SymbolState = z.infer<typeof SymbolStateSchema>;
+
+export const StreamStateSchema = z.object({
+  state: z.enum(['WAITING', 'FLOWING', 'SILENT']),
+  last_msg_ms: z.number().int().nullable(),
+  msgs: count,
+  /** Longest gap tolerated before the stream is reported silent. */
+  silence_limit_ms: z.number().int().positive(),
+});
+
+export const SnapshotSchema = z.object({
+  // ---- legacy keys (SNAP) ----
+  timestamp: z.number(),
+  symbols_active: z.array(symbolString),
+  ingestion_health: z.object({
+    trades_rate: z.number(),
+    liquidations_rate: z.number(),
+    klines_rate: z.number(),
+    oi_rate: z.number(),
+    degraded: z.boolean(),
+    degraded_reason: z.string(),
+  }),
+  baseline_status: z.object({ ready_symbols: count, total_symbols: count }),
+  counters: z.object({
+    windows_processed: count,
+    peak_pressure_events: count,
+    dropped_events: z.object({
+      symbol_not_allowed: count,
+      baseline_not_ready: count,
+      window_not_closed: count,
+      missing_streams: count,
+    }),
+    // ---- additive ----
+    flow_surge_failed: count,
+    large_trade_failed: count,
+    compression_failed: count,
+    stress_failed: count,
+    baseline_not_warm: count,
+    empty_windows: count,
+    gap_resets: count,
+    malformed_events: count,
+    duplicate_trades: count,
+    trade_id_gaps: count,
+    non_market_trades: count,
+    ignored_frames: count,
+    frames_received: count,
+  }),
+  raw_buffers: z.object({
+    trades: z.record(z.string(), z.array(RawRowSchema)),
+    liquidations: z.record(z.string(), z.array(RawRowSchema)),
+  }),
+  promoted_events: z.array(PromotedEventSchema),
+  // ---- additive ----
+  schema_version: z.literal(1),
+  run_id: z.string(),
+  snapshot_seq: count,
+  mode: ModeSchema,
+  stage: StageNameSchema,
+  health_state: HealthStateSchema,
+  health_reasons: z.array(ReasonCodeSchema),
+  /** Human detail for FAILED/DEGRADED (what failed, what to do). */
+  health_detail: z.string(),
+  watermark_ms: z.number().int().nullable(),
+  rule_set: z.object({
+    id: z.string(),
+    version: z.number().int(),
+    constants: z.record(z.string(), z.union([z.number(), z.string()])),
+  }),
+  per_symbol: z.record(z.string(), SymbolStateSchema),
+  oi_polling: z.object({
+    state: z.enum(['IDLE', 'OK', 'DEGRADED', 'BACKOFF']),
+    polls_per_min: z.number(),
+    errors: count,
+    last_error: z.string().nullable(),
+    backoff_until_ms: z.number().int().nullable(),
+    used_weight_1m: z.number().int().nullable(),
+  }),
+  streams: z.object({
+    ws_state: z.enum(['IDLE', 'CONNECTING', 'OPEN', 'RECONNECTING', 'CLOSED']),
+    url: z.string(),
+    reconnects: count,
+    last_msg_ms: z.number().int().nullable(),
+    per_stream: z.record(z.string(), StreamStateSchema),
+  }),
+  dead_letters: count,
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;

@@ -1,0 +1,60 @@
+/**
+ * Closed vocabularies (SPEC §12.1): a field typed with one of these accepts nothing else, so a
+ * typo is a compile error and a log/audit consumer can enumerate every value.
+ */
+import { z } from 'zod';
+
+export const StageNameSchema = z.enum([
+  'BOOT',
+  'SYMBOL_SELECT',
+  'CONNECT_STREAMS',
+  'WARMUP',
+  'OBSERVE',
+  'DEGRADED',
+  'SHUTDOWN',
+]);
+export type StageName = z.infer<typeof StageNameSchema>;
+
+export const AuditEventTypeSchema = z.enum([
+  'STAGE_CHANGED',
+  'SYMBOLS_SELECTED',
+  'WS_CONNECTED',
+  'WS_DISCONNECTED',
+  'OI_POLL_FAILED',
+  'HEALTH_CHANGED',
+  'BASELINE_WARM',
+  'PEAK_PRESSURE_PROMOTED',
+  'ALERT_RAISED',
+  'SNAPSHOT_WRITE_FAILED',
+]);
+export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
+
+export const ReasonCodeSchema = z.enum([
+  'WS_RECONNECTING',
+  'WS_STALE',
+  'STREAM_SILENT',
+  'TRADES_RATE_LOW',
+  'NO_TRADES',
+  'DATA_STALE',
+  'OI_STALE',
+  'REST_RATE_LIMITED_429',
+  'REST_BANNED_418',
+  'REST_FORBIDDEN_403_451',
+  'REST_SERVER_ERROR',
+  'KLINE_MISSING',
+  'SYMBOL_LEAK',
+  'TIME_REGRESSION',
+  'MALFORMED_PAYLOAD',
+  'SYMBOLS_FALLBACK_USED',
+  'SYMBOLS_UNAVAILABLE',
+  'DETECTOR_EXCEPTION',
+  'WORKER_EXITED',
+]);
+export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
+
+export const HealthStateSchema = z.enum(['STARTING', 'OK', 'DEGRADED', 'FAILED']);
+export type HealthState = z.infer<typeof HealthStateSchema>;
+
+/** What the status bar shows after `Mode:`. */
+export const ModeSchema = z.enum(['LOADING', 'LIVE_PEAK_PRESSURE', 'DEMO', 'REPLAY']);
+export type Mode = z.infer<typeof ModeSchema>;

@@ -1,0 +1,216 @@
+/**
+ * The detection core: frames or canonical events in, closed windows, promotions and counters out.
+ *
+ * Pure in the sense that matters for replay: no I/O, no clock, no globals, no randomness. Time is
+ * the exchange-time watermark carried by the events themselves (SPEC §4.2.2), and the only local
+ * time it looks at is each event's own `recv_ms` (for the future-tolerance check), which a capture
+ * records. Live, replay, benchmarks and tests all drive this class, so one capture always yields
+ * the same events, byte for byte.
+ */
+import { LIMITS, RULES } from './constants';
+import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
+import type { PromotedEvent } from './contracts/promoted';
+import { deepFreeze } from './freeze';
+import { type Frame, normalizeFrame, type NormalizeResult } from './normalize';
+import { Ring } from './ring';
+import { type ClosedWindow, type KlineSource, SymbolDetector } from './symbol-detector';
+
+export interface EngineOptions {
+  /** The allow-list, in rank order. Frozen for the engine's life. */
+  symbols: readonly string[];
+  klineSource?: KlineSource;
+  /** Sees every closed window (tests, inspection). Keep it cheap: it runs on the hot path. */
+  onWindow?: (w: ClosedWindow) => void;
+}
+
+export interface EngineCounters {
+  frames_received: number;
+  malformed_events: number;
+  ignored_frames: number;
+  symbol_not_allowed: number;
+  gap_resets: number;
+  /** Malformed frames by reason class (text before the first ':'). */
+  malformed_by_reason: Record<string, number>;
+  /** Ignored frames by kind (bookTicker, depth, control, rest:*). */
+  ignored_by_kind: Record<string, number>;
+}
+
+export class Engine {
+  readonly symbols: readonly string[];
+  private readonly detectors = new Map<string, SymbolDetector>();
+  /** Detectors in rank order: windows close symbol by symbol in this order, deterministically. */
+  private readonly ordered: SymbolDetector[];
+  private readonly onWindow: ((w: ClosedWindow) => void) | undefined;
+
+  /** Exchange-time watermark: max accepted event time, never decreasing. Null before the first. */
+  watermark: number | null = null;
+  /** Windows with index below this are closed for every symbol. */
+  firstOpenWindow: number | null = null;
+
+  readonly counters: EngineCounters = {
+    frames_received: 0,
+    malformed_events: 0,
+    ignored_frames: 0,
+    symbol_not_allowed: 0,
+    gap_resets: 0,
+    malformed_by_reason: {},
+    ignored_by_kind: {},
+  };
+
+  /** The newest promoted events, oldest → newest (SPEC §7.1: last 1000 in memory). */
+  readonly promotions = new Ring<PromotedEvent>(LIMITS.PROMOTED_EVENTS_KEPT);
+  private fresh: PromotedEvent[] = [];
+
+  constructor(opts: EngineOptions) {
+    if (opts.symbols.length === 0) throw new Error('Engine needs at least one allowed symbol');
+    this.symbols = Object.freeze([...opts.symbols]);
+    this.ordered = this.symbols.map((s, i) => new SymbolDetector(s, i + 1, opts.klineSource ?? RULES.KLINE_SOURCE));
+    for (const d of this.ordered) this.detectors.set(d.symbol, d);
+    this.onWindow = opts.onWindow;
+  }
+
+  detector(symbol: string): SymbolDetector | undefined {
+    return this.detectors.get(symbol);
+  }
+
+  get detectorsInRankOrder(): readonly SymbolDetector[] {
+    return this.ordered;
+  }
+
+  /** Promotions since the last call, oldest first. */
+  takeNewPromotions(): PromotedEvent[] {
+    const out = this.fresh;
+    this.fresh = [];
+    return out;
+  }
+
+  /** Normalize one raw frame, count its outcome, and feed any event to the core. */
+  ingestFrame(frame: Frame): NormalizeResult {
+    this.counters.frames_received++;
+    const r = normalizeFrame(frame);
+    switch (r.kind) {
+      case 'event':
+        this.ingest(r.event);
+        break;
+      case 'ignored':
+        this.counters.ignored_frames++;
+        this.counters.ignored_by_kind[r.what] = (this.counters.ignored_by_kind[r.what] ?? 0) + 1;
+        break;
+      case 'dropped': {
+        const d = this.detectors.get(r.symbol);
+        if (r.reason === 'non_market_trade' && d !== undefined) d.counters.non_market_trades++;
+        else this.counters.symbol_not_allowed++;
+        break;
+      }
+      case 'malformed':
+        this.noteMalformed(r.reason);
+        break;
+    }
+    return r;
+  }
+
+  /** Count a malformed input that never became an event (also used by adapters for their own rejects). */
+  noteMalformed(reason: string): void {
+    this.counters.malformed_events++;
+    const colon = reason.indexOf(':');
+    const cls = colon > 0 ? reason.slice(0, colon) : reason;
+    this.counters.malformed_by_reason[cls] = (this.counters.malformed_by_reason[cls] ?? 0) + 1;
+  }
+
+  /** Feed one canonical event. The allow-list is checked before anything else (SPEC §2.3). */
+  ingest(ev: CanonicalEvent): void {
+    const d = this.detectors.get(ev.symbol);
+    if (d === undefined) {
+      this.counters.symbol_not_allowed++;
+      return;
+    }
+    switch (ev.type) {
+      case 'TRADE':
+        this.ingestTrade(d, ev);
+        return;
+      case 'LIQUIDATION':
+        // Late liquidations still matter for later windows (SPEC §4.2.6), so they always go in.
+        d.addLiquidation(ev);
+        this.observeTime(d, ev.ts_ms, ev.recv_ms);
+        return;
+      case 'KLINE': {
+        const k = Math.floor(ev.open_time_ms / RULES.WINDOW_MS);
+        if (this.firstOpenWindow !== null && k < this.firstOpenWindow && ev.interval === '1s') d.counters.window_not_closed++;
+        else d.addKline(k, ev);
+        this.observeTime(d, ev.ts_ms, ev.recv_ms);
+        return;
+      }
+      case 'OPEN_INTEREST':
+        // REST time does not move the watermark: only WS streams do (SPEC §4.2.2).
+        d.addOpenInterest(ev, this.firstOpenWindow);
+        return;
+      case 'MARK_PRICE':
+        d.setMarkPrice(ev);
+        return;
+    }
+  }
+
+  private ingestTrade(d: SymbolDetector, t: TradeEvent): void {
+    if (!d.acceptTradeId(t)) return;
+    d.recordTradeRow(t);
+    const k = Math.floor(t.ts_ms / RULES.WINDOW_MS);
+    const w = this.watermark;
+    if (w !== null && (k < (this.firstOpenWindow as number) || t.ts_ms < w - RULES.LATE_TOLERANCE_MS)) {
+      d.counters.window_not_closed++;
+      return;
+    }
+    d.addTrade(k, t);
+    this.observeTime(d, t.ts_ms, t.recv_ms);
+  }
+
+  /** Advance the watermark with an accepted event's exchange time, unless it claims to be from the future. */
+  private observeTime(d: SymbolDetector, tsMs: number, recvMs: number): void {
+    if (tsMs > recvMs + RULES.FUTURE_TOLERANCE_MS) {
+      d.counters.future_events++;
+      return;
+    }
+    if (this.watermark === null) {
+      this.watermark = tsMs;
+      this.firstOpenWindow = Math.floor((tsMs - RULES.GRACE_MS) / RULES.WINDOW_MS);
+      return;
+    }
+    if (tsMs > this.watermark) this.advanceTo(tsMs);
+  }
+
+  /**
+   * Move the watermark forward and close every window that is now past its grace
+   * (SPEC §4.2.3), or apply the gap rule after an outage (SPEC §4.2.5).
+   */
+  advanceTo(w: number): void {
+    if (this.watermark === null || this.firstOpenWindow === null) {
+      this.watermark = w;
+      this.firstOpenWindow = Math.floor((w - RULES.GRACE_MS) / RULES.WINDOW_MS);
+      return;
+    }
+    if (w <= this.watermark) return;
+    const next = Math.floor((w - RULES.GRACE_MS) / RULES.WINDOW_MS);
+    const gap = w - this.watermark > RULES.GAP_RESET_MS;
+    this.watermark = w;
+    if (next <= this.firstOpenWindow) return;
+    if (gap) {
+      this.counters.gap_resets++;
+      // Windows that hold data are still judged; the empty stretch of the outage is not emitted.
+      for (const d of this.ordered) {
+        for (const k of d.openWindowsBelow(next)) this.emit(d.closeWindow(k, w, this.onWindow));
+        d.discardBelow(next);
+      }
+    } else {
+      for (let k = this.firstOpenWindow; k < next; k++) {
+        for (const d of this.ordered) this.emit(d.closeWindow(k, w, this.onWindow));
+      }
+    }
+    this.firstOpenWindow = next;
+  }
+
+  private emit(e: PromotedEvent | null): void {
+    if (e === null) return;
+    const frozen = deepFreeze(e);
+    this.promotions.push(frozen);
+    this.fresh.push(frozen);
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * Everything one symbol owns: open windows, the two baselines, the liquidation retention buffer,
+ * OI attribution, counters and raw display rows. Nothing here is shared across symbols
+ * (SPEC §4.2.7); every entry point asserts the event belongs to this symbol.
+ */
+import { Baseline } from './baseline';
+import { LIMITS, RULES, RULE_SET_ID, RULE_SET_VERSION } from './constants';
+import type { KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
+import type { PromotedEvent, StressSource } from './contracts/promoted';
+import type { RawRow, SymbolCounters } from './contracts/snapshot';
+import { LiquidationBuffer } from './liquidations';
+import { Ring } from './ring';
+import { bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
+
+/** Thrown when an invariant that protects correctness breaks; the collector turns it into FAILED. */
+export class InvariantError extends Error {
+  constructor(
+    readonly reason: 'SYMBOL_LEAK' | 'TIME_REGRESSION',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvariantError';
+  }
+}
+
+/** How a closed window ended; exactly one per closed window (SPEC §6.1 partition). */
+export type WindowOutcome =
+  | 'empty'
+  | 'baseline_not_warm'
+  | 'flow_surge_failed'
+  | 'large_trade_failed'
+  | 'compression_failed'
+  | 'missing_streams'
+  | 'stress_failed'
+  | 'promoted';
+
+export interface ClosedWindow {
+  symbol: string;
+  window_start_ms: number;
+  outcome: WindowOutcome;
+  metrics: WindowMetrics | null;
+  p90_abs_flow: number | null;
+  p95_trade_size: number | null;
+  large_trade_count: number;
+  liq_count: number;
+  oi_change_present: boolean;
+  oi_delta: number;
+}
+
+export type KlineSource = 'synthetic' | 'exchange';
+
+export function emptySymbolCounters(): SymbolCounters {
+  return {
+    windows_processed: 0,
+    empty_windows: 0,
+    baseline_not_warm: 0,
+    flow_surge_failed: 0,
+    large_trade_failed: 0,
+    compression_failed: 0,
+    missing_streams: 0,
+    stress_failed: 0,
+    peak_pressure_count: 0,
+    window_not_closed: 0,
+    trades: 0,
+    duplicate_trades: 0,
+    trade_id_gaps: 0,
+    non_market_trades: 0,
+    liquidations: 0,
+    klines: 0,
+    oi_polls: 0,
+    oi_changes: 0,
+    oi_changes_carried_forward: 0,
+    mark_prices: 0,
+    future_events: 0,
+    liquidation_buffer_evictions: 0,
+  };
+}
+
+
+function decimals(x: number): number {
+  const s = String(x);
+  const dot = s.indexOf('.');
+  return dot < 0 || s.includes('e') ? 0 : Math.min(8, s.length - dot - 1);
+}
+
+export class SymbolDetector {
+  readonly counters: SymbolCounters = emptySymbolCounters();
+  readonly flowHistory = new Baseline(RULES.BASELINE_WINDOWS);
+  readonly sizeHistory = new Baseline(RULES.BASELINE_WINDOWS);
+  readonly liquidations = new LiquidationBuffer(LIMITS.LIQUIDATION_BUFFER_CAP);
+  readonly rawTrades = new Ring<RawRow>(LIMITS.RAW_TRADES_PER_SYMBOL);
+  readonly rawLiquidations = new Ring<RawRow>(LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL);
+
+  /** Open windows by index; normally one or two because of the grace. */
+  private readonly open = new Map<number, WindowAccumulator>();
+  private readonly pool: WindowAccumulator[] = [];
+  /** OI deltas waiting for their window to close, by window index. */
+  private readonly pendingOi = new Map<number, number>();
+  /** Closed exchange 1 s candles by window index (KLINE_SOURCE = exchange only). */
+  private readonly exchangeCandles = new Map<number, Candle>();
+
+  private readonly seenIds = new Set<number>();
+  private readonly seenOrder: number[] = [];
+  private seenHead = 0;
+  private maxTradeId = -1;
+
+  lastOi: number | null = null;
+  lastOiMs: number | null = null;
+  lastTradeMs: number | null = null;
+  lastPrice: number | null = null;
+  markPrice: number | null = null;
+  private priceDecimals = 0;
+  private qtyDecimals = 0;
+
+  constructor(
+    readonly symbol: string,
+    readonly rank: number,
+    private readonly klineSource: KlineSource,
+  ) {}
+
+  get warm(): boolean {
+    return this.flowHistory.full && this.sizeHistory.full;
+  }
+
+  private assertMine(symbol: string): void {
+    if (symbol !== this.symbol) {
+      throw new InvariantError('SYMBOL_LEAK', `event for ${symbol} reached the ${this.symbol} detector; per-symbol isolation is broken`);
+    }
+  }
+
+  /** Returns false (and counts) when the trade is a duplicate of one already seen. */
+  acceptTradeId(t: TradeEvent): boolean {
+    this.assertMine(t.symbol);
+    const key = t.id_kind === 'agg' ? t.agg_id * 2 : t.agg_id * 2 + 1;
+    if (this.seenIds.has(key)) {
+      this.counters.duplicate_trades++;
+      return false;
+    }
+    this.seenIds.add(key);
+    this.seenOrder.push(key);
+    if (this.seenOrder.length - this.seenHead > LIMITS.SEEN_TRADE_IDS) {
+      this.seenIds.delete(this.seenOrder[this.seenHead] as number);
+      this.seenHead++;
+      if (this.seenHead > LIMITS.SEEN_TRADE_IDS) {
+        this.seenOrder.splice(0, this.seenHead);
+        this.seenHead = 0;
+      }
+    }
+    // aggTrade ids are consecutive per symbol; a jump means trades we never received.
+    const firstId = t.id_kind === 'agg' ? t.agg_id : t.first_id;
+    if (this.maxTradeId >= 0 && firstId > this.maxTradeId + 1) this.counters.trade_id_gaps++;
+    if (t.agg_id > this.maxTradeId) this.maxTradeId = t.agg_id;
+    return true;
+  }
+
+  /** Display precision guessed from the first trades, for replays without exchangeInfo. */
+  inferredPrecision(): { price: number; qty: number } {
+    return { price: Math.max(2, this.priceDecimals), qty: this.qtyDecimals };
+  }
+
+  recordTradeRow(t: TradeEvent): void {
+    this.counters.trades++;
+    if (this.counters.trades <= 256) {
+      this.priceDecimals = Math.max(this.priceDecimals, decimals(t.price));
+      this.qtyDecimals = Math.max(this.qtyDecimals, decimals(t.base_qty));
+    }
+    this.lastTradeMs = t.ts_ms;
+    this.lastPrice = t.price;
+    this.rawTrades.push(
+      Object.freeze({ timestamp: t.ts_ms / 1000, symbol: t.symbol, price: t.price, base_qty: t.base_qty, quote_qty: t.quote_qty, side: t.side }),
+    );
+  }
+
+  addTrade(k: number, t: TradeEvent): void {
+    let acc = this.open.get(k);
+    if (acc === undefined) {
+      acc = (this.pool.pop() ?? new WindowAccumulator()).reset(k);
+      this.open.set(k, acc);
+    }
+    acc.add(t);
+  }
+
+  addLiquidation(l: LiquidationEvent): void {
+    this.assertMine(l.symbol);
+    this.counters.liquidations++;
+    this.liquidations.insert(l.ts_ms);
+    this.counters.liquidation_buffer_evictions = this.liquidations.evictions;
+    this.rawLiquidations.push(
+      Object.freeze({ timestamp: l.ts_ms / 1000, symbol: l.symbol, price: l.price, base_qty: l.base_qty, quote_qty: l.quote_qty, side: l.side }),
+    );
+  }
+
+  /** An exchange kline for window k; only closed 1 s candles matter, and only in exchange mode. */
+  addKline(k: number, kl: KlineEvent): void {
+    this.assertMine(kl.symbol);
+    if (this.klineSource !== 'exchange' || kl.interval !== '1s' || !kl.closed) return;
+    this.counters.klines++;
+    this.exchangeCandles.set(k, { open: kl.open, high: kl.high, low: kl.low, close: kl.close });
+  }
+
+  setMarkPrice(m: MarkPriceEvent): void {
+    this.assertMine(m.symbol);
+    this.counters.mark_prices++;
+    this.markPrice = m.mark_price;
+  }
+
+  /**
+   * An OI poll (SPEC §7.4): a change against the previous value is attributed to the window of
+   * the response time, or to the earliest still-open window when that one already closed.
+   */
+  addOpenInterest(oi: OpenInterestEvent, firstOpenWindow: number | null): void {
+    this.assertMine(oi.symbol);
+    this.counters.oi_polls++;
+    if (this.lastOi !== null && oi.open_interest !== this.lastOi) {
+      let k = Math.floor(oi.ts_ms / RULES.WINDOW_MS);
+      if (firstOpenWindow !== null && k < firstOpenWindow) {
+        k = firstOpenWindow;
+        this.counters.oi_changes_carried_forward++;
+      }
+      this.counters.oi_changes++;
+      this.pendingOi.set(k, (this.pendingOi.get(k) ?? 0) + (oi.open_interest - this.lastOi));
+    }
+    this.lastOi = oi.open_interest;
+    if (this.lastOiMs === null || oi.ts_ms > this.lastOiMs) this.lastOiMs = oi.ts_ms;
+  }
+
+  /** Indices of open windows below `before`, ascending (used by the gap rule). */
+  openWindowsBelow(before: number): number[] {
+    const out: number[] = [];
+    for (const k of this.open.keys()) if (k < before) out.push(k);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Forget attribution state of windows that will never be evaluated (gap rule). */
+  discardBelow(before: number): void {
+    for (const k of this.pendingOi.keys()) if (k < before) this.pendingOi.delete(k);
+    for (const k of this.exchangeCandles.keys()) if (k < before) this.exchangeCandles.delete(k);
+  }
+
+  /**
+   * Close window k: count it, judge it if it had trades, append it to the baselines.
+   * Returns the promoted event, if any; `onWindow` sees every closed window.
+   */
+  closeWindow(k: number, watermark: number, onWindow?: (w: ClosedWindow) => void): PromotedEvent | null {
+    const startMs = k * RULES.WINDOW_MS;
+    const endMs = startMs + RULES.WINDOW_MS;
+    const c = this.counters;
+    c.windows_processed++;
+    this.liquidations.pruneAtOrBefore(endMs - RULES.LIQUIDATION_RETENTION_MS);
+    const oiDelta = this.pendingOi.get(k);
+    const oiChange = oiDelta !== undefined;
+    if (oiChange) this.pendingOi.delete(k);
+    const exchangeCandle = this.exchangeCandles.get(k);
+    if (exchangeCandle !== undefined) this.exchangeCandles.delete(k);
+
+    const acc = this.open.get(k);
+    if (acc === undefined || acc.count === 0) {
+      if (acc !== undefined) this.release(acc);
+      c.empty_windows++;
+      onWindow?.({
+        symbol: this.symbol,
+        window_start_ms: startMs,
+        outcome: 'empty',
+        metrics: null,
+        p90_abs_flow: null,
+        p95_trade_size: null,
+        large_trade_count: 0,
+        liq_count: 0,
+        oi_change_present: oiChange,
+        oi_delta: oiDelta ?? 0,
+      });
+      return null;
+    }
+    const m = acc.metrics();
+    if (this.klineSource === 'synthetic') c.klines++;
+
+    let outcome: WindowOutcome;
+    let p90: number | null = null;
+    let p95: number | null = null;
+    let large = 0;
+    let liqCount = 0;
+    let promoted: PromotedEvent | null = null;
+    if (!this.warm) {
+      outcome = 'baseline_not_warm';
+    } else {
+      p90 = this.flowHistory.percentile(RULES.FLOW_PERCENTILE) as number;
+      p95 = this.sizeHistory.percentile(RULES.TRADE_SIZE_PERCENTILE) as number;
+      large = acc.countAtLeast(p95);
+      const candle = this.klineSource === 'synthetic' ? m : exchangeCandle;
+      const shape = candle ? bodyShape(candle, RULES.COMPRESSION_MAX_BODY_RATIO, RULES.EXPANSION_MIN_BODY_RATIO) : null;
+      liqCount = this.liquidations.countIn(endMs - RULES.LIQUIDATION_RETENTION_MS, endMs);
+      // Frozen order with early exit (SPEC §6.1): each judged window lands in exactly one bucket.
+      if (m.abs_flow < p90) outcome = 'flow_surge_failed';
+      else if (large < RULES.MIN_LARGE_TRADES) outcome = 'large_trade_failed';
+      else if (candle === undefined || shape === null) outcome = 'missing_streams';
+      else if (!(shape.compressed || shape.expanded)) outcome = 'compression_failed';
+      else if (!(liqCount > 0 || oiChange)) {
+        const oiStale = this.lastOiMs === null || endMs - this.lastOiMs > RULES.OI_STALE_MS;
+        outcome = oiStale ? 'missing_streams' : 'stress_failed';
+      } else {
+        outcome = 'promoted';
+        const stress: StressSource[] = [];
+        if (liqCount > 0) stress.push('liquidations');
+        if (oiChange) stress.push('oi_change');
+        promoted = {
+          event_id: `${this.symbol}-${startMs}`,
+          symbol: this.symbol,
+          timestamp: endMs / 1000,
+          window_start_ms: startMs,
+          window_end_ms: endMs,
+          window_size: 1,
+          dominant_side: m.net_aggression < 0 ? 'SELL' : 'BUY',
+          stress_sources: stress,
+          metrics: {
+            abs_flow: m.abs_flow,
+            trade_count: m.trade_count,
+            large_trade_count: large,
+            liq_count: liqCount,
+            compressed: shape.compressed,
+            expanded: shape.expanded,
+            body_ratio: shape.body_ratio,
+            oi_delta: oiDelta ?? 0,
+            net_aggression: m.net_aggression,
+            buy_notional: m.buy_notional,
+            sell_notional: m.sell_notional,
+            mean_trade_size: m.mean_trade_size,
+            p90_abs_flow: p90,
+            p95_trade_size: p95,
+            open: candle.open,
+            high: candle.high,
+            low: candle.low,
+            close: candle.close,
+            kline_source: this.klineSource,
+            thresholds: {
+              compression_max: RULES.COMPRESSION_MAX_BODY_RATIO,
+              expansion_min: RULES.EXPANSION_MIN_BODY_RATIO,
+              flow_percentile: RULES.FLOW_PERCENTILE,
+              trade_size_percentile: RULES.TRADE_SIZE_PERCENTILE,
+            },
+          },
+          rule_set: { id: RULE_SET_ID, version: RULE_SET_VERSION },
+          closed_at_watermark_ms: watermark,
+        };
+      }
+    }
+    switch (outcome) {
+      case 'baseline_not_warm':
+        c.baseline_not_warm++;
+        break;
+      case 'flow_surge_failed':
+        c.flow_surge_failed++;
+        break;
+      case 'large_trade_failed':
+        c.large_trade_failed++;
+        break;
+      case 'compression_failed':
+        c.compression_failed++;
+        break;
+      case 'missing_streams':
+        c.missing_streams++;
+        break;
+      case 'stress_failed':
+        c.stress_failed++;
+        break;
+      case 'promoted':
+        c.peak_pressure_count++;
+        break;
+    }
+    // Appended after judging: the window never raises its own bar (SPEC §5.1).
+    this.flowHistory.push(m.abs_flow);
+    this.sizeHistory.push(m.mean_trade_size);
+    onWindow?.({
+      symbol: this.symbol,
+      window_start_ms: startMs,
+      outcome,
+      metrics: m,
+      p90_abs_flow: p90,
+      p95_trade_size: p95,
+      large_trade_count: large,
+      liq_count: liqCount,
+      oi_change_present: oiChange,
+      oi_delta: oiDelta ?? 0,
+    });
+    this.release(acc);
+    return promoted;
+  }
+
+  private release(acc: WindowAccumulator): void {
+    this.open.delete(acc.k);
+    if (this.pool.length < 4) this.pool.push(acc.reset(0));
+  }
+}

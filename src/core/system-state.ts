@@ -1,0 +1,210 @@
+/**
+ * SystemState (SPEC §8.1): a mutable staging side written only by its owner (the collector
+ * worker or the replay loop) and an immutable `active` snapshot replaced atomically by `commit()`.
+ *
+ * A reader holding `active` never sees a partial update: commit builds a whole new deep-frozen
+ * object and swaps one reference. Bounded raw buffers are materialised only when their ring
+ * changed since the previous commit, so an idle symbol costs nothing and a busy one at most
+ * `capacity` reference copies.
+ */
+import { LIMITS, RULES, ruleSetDescriptor } from './constants';
+import type { PromotedEvent } from './contracts/promoted';
+import type { RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
+import type { Engine } from './engine';
+import { deepFreeze } from './freeze';
+import type { Ring } from './ring';
+
+export type OiPolling = Snapshot['oi_polling'];
+export type Streams = Snapshot['streams'];
+export type IngestionRates = Pick<Snapshot['ingestion_health'], 'trades_rate' | 'liquidations_rate' | 'klines_rate' | 'oi_rate'>;
+
+/** Operational staging that the owner (collector or replay) writes; the engine holds the market side. */
+export interface OpsStaging {
+  mode: Mode;
+  stage: StageName;
+  run_id: string;
+  health_state: HealthState;
+  health_reasons: ReasonCode[];
+  health_detail: string;
+  rates: IngestionRates;
+  oi_polling: OiPolling;
+  streams: Streams;
+  dead_letters: number;
+  precisions: Record<string, { price: number; qty: number }>;
+}
+
+export function defaultOps(runId: string, mode: Mode): OpsStaging {
+  return {
+    mode,
+    stage: 'BOOT',
+    run_id: runId,
+    health_state: 'STARTING',
+    health_reasons: [],
+    health_detail: '',
+    rates: { trades_rate: 0, liquidations_rate: 0, klines_rate: 0, oi_rate: 0 },
+    oi_polling: { state: 'IDLE', polls_per_min: 0, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: null },
+    streams: { ws_state: 'IDLE', url: '', reconnects: 0, last_msg_ms: null, per_stream: {} },
+    dead_letters: 0,
+    precisions: {},
+  };
+}
+
+interface CachedView<T> {
+  version: number;
+  array: readonly T[];
+}
+
+export class SystemState {
+  readonly ops: OpsStaging;
+  private activeSnapshot: Snapshot | null = null;
+  private seq = 0;
+  private readonly tradeViews = new Map<string, CachedView<RawRow>>();
+  private readonly liqViews = new Map<string, CachedView<RawRow>>();
+  private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
+  private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
+
+  constructor(
+    private readonly engine: Engine,
+    runId: string,
+    mode: Mode,
+  ) {
+    this.ops = defaultOps(runId, mode);
+  }
+
+  /** The last committed snapshot (null before the first commit). */
+  get active(): Snapshot | null {
+    return this.activeSnapshot;
+  }
+
+  /** Publish the staging as a new immutable snapshot. `nowMs` is local wall time, injected. */
+  commit(nowMs: number): Snapshot {
+    const e = this.engine;
+    const ops = this.ops;
+    const trades: Record<string, readonly RawRow[]> = {};
+    const liquidations: Record<string, readonly RawRow[]> = {};
+    const perSymbol: Record<string, SymbolState> = {};
+    let ready = 0;
+    let windows = 0;
+    let promotedCount = 0;
+    const sum = {
+      baseline_not_warm: 0,
+      window_not_closed: 0,
+      missing_streams: 0,
+      flow_surge_failed: 0,
+      large_trade_failed: 0,
+      compression_failed: 0,
+      stress_failed: 0,
+      empty_windows: 0,
+      duplicate_trades: 0,
+      trade_id_gaps: 0,
+      non_market_trades: 0,
+    };
+    const w = e.watermark;
+    for (const d of e.detectorsInRankOrder) {
+      const c = d.counters;
+      trades[d.symbol] = view(this.tradeViews, d.symbol, d.rawTrades);
+      liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
+      if (d.warm) ready++;
+      windows += c.windows_processed;
+      promotedCount += c.peak_pressure_count;
+      for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += c[key];
+      const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
+      perSymbol[d.symbol] = {
+        warm: d.warm,
+        rank: d.rank,
+        abs_flow_history_len: d.flowHistory.length,
+        trade_size_history_len: d.sizeHistory.length,
+        p90_abs_flow: d.flowHistory.percentile(RULES.FLOW_PERCENTILE),
+        p95_trade_size: d.sizeHistory.percentile(RULES.TRADE_SIZE_PERCENTILE),
+        liquidation_buffer_size: w === null ? d.liquidations.size : d.liquidations.countIn(w - RULES.LIQUIDATION_RETENTION_MS, Number.MAX_SAFE_INTEGER),
+        last_trade_ms: d.lastTradeMs,
+        last_price: d.lastPrice,
+        mark_price: d.markPrice,
+        last_oi: d.lastOi,
+        last_oi_ms: d.lastOiMs,
+        last_oi_age_s: d.lastOiMs === null || w === null ? null : (w - d.lastOiMs) / 1000,
+        price_precision: prec.price,
+        qty_precision: prec.qty,
+        counters: { ...c },
+      };
+    }
+    if (this.promotedView.version !== e.promotions.version) {
+      this.promotedView = { version: e.promotions.version, array: Object.freeze(e.promotions.toArray()) };
+    }
+    const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
+    const snap: Snapshot = {
+      timestamp: nowMs / 1000,
+      symbols_active: [...e.symbols],
+      ingestion_health: {
+        ...ops.rates,
+        degraded,
+        degraded_reason: ops.health_reasons.join(';'),
+      },
+      baseline_status: { ready_symbols: ready, total_symbols: e.symbols.length },
+      counters: {
+        windows_processed: windows,
+        peak_pressure_events: promotedCount,
+        dropped_events: {
+          symbol_not_allowed: e.counters.symbol_not_allowed,
+          baseline_not_ready: sum.baseline_not_warm,
+          window_not_closed: sum.window_not_closed,
+          missing_streams: sum.missing_streams,
+        },
+        flow_surge_failed: sum.flow_surge_failed,
+        large_trade_failed: sum.large_trade_failed,
+        compression_failed: sum.compression_failed,
+        stress_failed: sum.stress_failed,
+        baseline_not_warm: sum.baseline_not_warm,
+        empty_windows: sum.empty_windows,
+        gap_resets: e.counters.gap_resets,
+        malformed_events: e.counters.malformed_events,
+        duplicate_trades: sum.duplicate_trades,
+        trade_id_gaps: sum.trade_id_gaps,
+        non_market_trades: sum.non_market_trades,
+        ignored_frames: e.counters.ignored_frames,
+        frames_received: e.counters.frames_received,
+      },
+      // Cached arrays are already frozen and shared between snapshots; the record is fresh.
+      raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
+      promoted_events: this.promotedView.array as PromotedEvent[],
+      schema_version: 1,
+      run_id: ops.run_id,
+      snapshot_seq: ++this.seq,
+      mode: ops.mode,
+      stage: ops.stage,
+      health_state: ops.health_state,
+      health_reasons: [...ops.health_reasons],
+      health_detail: ops.health_detail,
+      watermark_ms: w,
+      rule_set: { id: ruleSetDescriptor().id, version: ruleSetDescriptor().version, constants: this.constants },
+      per_symbol: perSymbol,
+      oi_polling: { ...ops.oi_polling },
+      streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
+      dead_letters: ops.dead_letters,
+    };
+    this.activeSnapshot = deepFreeze(snap);
+    return this.activeSnapshot;
+  }
+}
+
+function view(cache: Map<string, CachedView<RawRow>>, symbol: string, ring: Ring<RawRow>): readonly RawRow[] {
+  const hit = cache.get(symbol);
+  if (hit !== undefined && hit.version === ring.version) return hit.array;
+  const array = Object.freeze(ring.toArray());
+  cache.set(symbol, { version: ring.version, array });
+  return array;
+}
+
+/**
+ * The snapshot trimmed for the UI: raw buffers cut to the newest `rows` per symbol (the UI shows
+ * the newest 20 across all symbols, so 20 per symbol always suffice). Everything else is shared.
+ */
+export function displaySnapshot(s: Snapshot, rows: number = LIMITS.DISPLAY_ROWS): Snapshot {
+  const cut = (rec: Record<string, RawRow[]>): Record<string, RawRow[]> => {
+    const out: Record<string, RawRow[]> = {};
+    for (const [k, v] of Object.entries(rec)) out[k] = v.length > rows ? v.slice(v.length - rows) : v;
+    return out;
+  };
+  return { ...s, raw_buffers: { trades: cut(s.raw_buffers.trades), liquidations: cut(s.raw_buffers.liquidations) } };
+}

@@ -1,0 +1,202 @@
+/**
+ * Replay: captures → the same normalizer and core the live collector uses → promoted events and a
+ * summary. Deterministic: the summary holds no wall-clock values and events are serialised with
+ * a fixed key order, so two replays of the same input are byte-identical.
+ */
+import { TOP_N_SYMBOLS } from '../core/constants';
+import type { PromotedEvent } from '../core/contracts/promoted';
+import type { SymbolCounters } from '../core/contracts/snapshot';
+import { Engine, type EngineCounters } from '../core/engine';
+import { normalizeFrame } from '../core/normalize';
+import type { ClosedWindow } from '../core/symbol-detector';
+import { SystemState } from '../core/system-state';
+import type { DeadLetterFile } from '../capture/dead-letter';
+import { type CaptureHeader } from '../capture/format';
+import { mergeCaptures, type ReadProgress } from '../capture/reader';
+
+export const PARTITION_KEYS = [
+  'empty_windows',
+  'baseline_not_warm',
+  'flow_surge_failed',
+  'large_trade_failed',
+  'compression_failed',
+  'missing_streams',
+  'stress_failed',
+  'peak_pressure_count',
+] as const satisfies readonly (keyof SymbolCounters)[];
+
+export interface ReplayOptions {
+  files: readonly string[];
+  /** Allow-list; from the capture header or the data when absent. */
+  symbols?: readonly string[];
+  deadLetters?: DeadLetterFile;
+  progress?: ReadProgress;
+  /** Called with every promotion as it happens. */
+  onPromotion?: (e: PromotedEvent) => void;
+  onWindow?: (w: ClosedWindow) => void;
+  /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
+  commitEveryMs?: number;
+  onFrame?: () => void;
+}
+
+export interface SymbolSummary {
+  windows_processed: number;
+  partition: Record<(typeof PARTITION_KEYS)[number], number>;
+  partition_holds: boolean;
+  trades: number;
+  liquidations: number;
+  window_not_closed: number;
+  duplicate_trades: number;
+  trade_id_gaps: number;
+  non_market_trades: number;
+  oi_polls: number;
+}
+
+export interface ReplaySummary {
+  files: string[];
+  symbols: string[];
+  symbols_from: 'option' | 'capture_header' | 'data';
+  frames: number;
+  bad_lines: number;
+  first_watermark_ms: number | null;
+  last_watermark_ms: number | null;
+  windows_processed: number;
+  promotions: number;
+  partition_holds: boolean;
+  counters: Omit<EngineCounters, 'malformed_by_reason' | 'ignored_by_kind'>;
+  malformed_by_reason: Record<string, number>;
+  ignored_by_kind: Record<string, number>;
+  per_symbol: Record<string, SymbolSummary>;
+}
+
+function sortedRecord(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** One JSONL line per promoted event; key order is fixed by construction in the core. */
+export function eventLine(e: PromotedEvent): string {
+  return `${JSON.stringify(e)}\n`;
+}
+
+/**
+ * The symbol set of a capture: its header's, else the TOP_N symbols with the most trades in it.
+ * Reads the files once more, which is cheap next to the replay itself.
+ */
+export async function discoverSymbols(files: readonly string[]): Promise<{ symbols: string[]; from: 'capture_header' | 'data' }> {
+  const tradeCounts = new Map<string, number>();
+  for await (const item of mergeCaptures(files)) {
+    if (item.kind === 'header' && item.header.symbols && item.header.symbols.length > 0) {
+      return { symbols: item.header.symbols, from: 'capture_header' };
+    }
+    if (item.kind !== 'frame') continue;
+    const r = normalizeFrame(item.frame);
+    if (r.kind === 'event' && r.event.type === 'TRADE') tradeCounts.set(r.event.symbol, (tradeCounts.get(r.event.symbol) ?? 0) + 1);
+  }
+  const symbols = [...tradeCounts.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP_N_SYMBOLS)
+    .map(([s]) => s);
+  return { symbols, from: 'data' };
+}
+
+export function summarize(engine: Engine, extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null }): ReplaySummary {
+  const per: Record<string, SymbolSummary> = {};
+  let windows = 0;
+  let promotions = 0;
+  let allHold = true;
+  for (const d of engine.detectorsInRankOrder) {
+    const c = d.counters;
+    const partition = Object.fromEntries(PARTITION_KEYS.map((k) => [k, c[k]])) as SymbolSummary['partition'];
+    const holds = PARTITION_KEYS.reduce((s, k) => s + c[k], 0) === c.windows_processed;
+    allHold &&= holds;
+    windows += c.windows_processed;
+    promotions += c.peak_pressure_count;
+    per[d.symbol] = {
+      windows_processed: c.windows_processed,
+      partition,
+      partition_holds: holds,
+      trades: c.trades,
+      liquidations: c.liquidations,
+      window_not_closed: c.window_not_closed,
+      duplicate_trades: c.duplicate_trades,
+      trade_id_gaps: c.trade_id_gaps,
+      non_market_trades: c.non_market_trades,
+      oi_polls: c.oi_polls,
+    };
+  }
+  const { malformed_by_reason, ignored_by_kind, ...counters } = engine.counters;
+  return {
+    files: extra.files,
+    symbols: [...engine.symbols],
+    symbols_from: extra.symbolsFrom,
+    frames: extra.frames,
+    bad_lines: extra.badLines,
+    first_watermark_ms: extra.firstWatermark,
+    last_watermark_ms: engine.watermark,
+    windows_processed: windows,
+    promotions,
+    partition_holds: allHold,
+    counters: { ...counters },
+    malformed_by_reason: sortedRecord(malformed_by_reason),
+    ignored_by_kind: sortedRecord(ignored_by_kind),
+    per_symbol: per,
+  };
+}
+
+export interface ReplayResult {
+  summary: ReplaySummary;
+  engine: Engine;
+  state: SystemState;
+  header: CaptureHeader | null;
+}
+
+export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
+  let symbols: readonly string[];
+  let from: ReplaySummary['symbols_from'];
+  if (opts.symbols && opts.symbols.length > 0) {
+    symbols = opts.symbols;
+    from = 'option';
+  } else {
+    const found = await discoverSymbols(opts.files);
+    if (found.symbols.length === 0) {
+      throw new Error(`no trades found in ${opts.files.join(', ')}: nothing to replay (pass --symbols to replay other streams)`);
+    }
+    symbols = found.symbols;
+    from = found.from;
+  }
+  const engine = new Engine({ symbols, ...(opts.onWindow ? { onWindow: opts.onWindow } : {}) });
+  const state = new SystemState(engine, 'replay', 'REPLAY');
+  state.ops.stage = 'OBSERVE';
+  let frames = 0;
+  let badLines = 0;
+  let firstWatermark: number | null = null;
+  let header: CaptureHeader | null = null;
+  let nextCommit = -1;
+  for await (const item of mergeCaptures(opts.files, opts.progress)) {
+    if (item.kind === 'header') {
+      header ??= item.header;
+      continue;
+    }
+    if (item.kind === 'bad') {
+      badLines++;
+      engine.noteMalformed(`capture_line:${item.reason}`);
+      opts.deadLetters?.write({ recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw });
+      continue;
+    }
+    frames++;
+    const f = item.frame;
+    const r = engine.ingestFrame(f);
+    if (r.kind === 'malformed') opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: r.reason, raw: f.text });
+    if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
+    if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
+    else engine.takeNewPromotions();
+    if (opts.commitEveryMs !== undefined && f.recv_ms >= nextCommit) {
+      state.commit(f.recv_ms);
+      nextCommit = f.recv_ms + opts.commitEveryMs;
+    }
+    opts.onFrame?.();
+  }
+  state.ops.dead_letters = opts.deadLetters?.written ?? 0;
+  const summary = summarize(engine, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
+  return { summary, engine, state, header };
+}
