@@ -5,12 +5,14 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
+import { liveCommand } from './live-command';
 import { replayCommand } from './replay-command';
 
 const USAGE = `usage: peak-pressure <command> [options]
 
 commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
+  live --headless     observe Binance without a window (see: live --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
 `;
 
@@ -18,6 +20,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   replay: replayCommand,
+  live: liveCommand,
   contract: async (argv) => {
     const { values } = parseArgs({ args: argv, options: { check: { type: 'boolean', default: false }, dir: { type: 'string' } } });
     const dir = resolve(values.dir ?? 'docs/contracts');

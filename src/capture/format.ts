@@ -21,6 +21,8 @@ export interface CaptureHeader {
   symbols?: string[];
   started_ms?: number;
   mode?: string;
+  /** Part number when a recording rotates across files. */
+  part?: number;
 }
 
 export type LineResult =

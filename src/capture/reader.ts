@@ -5,7 +5,7 @@
  */
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
+import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Frame } from '../core/normalize';
 import { type CaptureHeader, parseCaptureLine } from './format';
@@ -41,7 +41,8 @@ function openText(path: string, progress?: ReadProgress): Readable {
     });
   }
   if (!isGzipFile(path)) return raw;
-  const gunzip = createGunzip();
+  // Sync-flush finishing reads a capture that is still being written (no gzip trailer yet).
+  const gunzip = createGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH });
   raw.on('error', (e) => gunzip.destroy(e));
   return raw.pipe(gunzip);
 }

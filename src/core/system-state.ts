@@ -64,12 +64,15 @@ export class SystemState {
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
   private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
 
+  /** `ops`/`seq` carry over the staging and numbering of the boot phase, when there was one. */
   constructor(
     private readonly engine: Engine,
     runId: string,
     mode: Mode,
+    carry?: { ops: OpsStaging; seq: number },
   ) {
-    this.ops = defaultOps(runId, mode);
+    this.ops = carry?.ops ?? defaultOps(runId, mode);
+    this.seq = carry?.seq ?? 0;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -207,4 +210,53 @@ export function displaySnapshot(s: Snapshot, rows: number = LIMITS.DISPLAY_ROWS)
     return out;
   };
   return { ...s, raw_buffers: { trades: cut(s.raw_buffers.trades), liquidations: cut(s.raw_buffers.liquidations) } };
+}
+
+/**
+ * The snapshot published before the symbol universe is known (stage BOOT / SYMBOL_SELECT):
+ * no symbols, no market data, only the operational staging — so the UI can show LOADING and,
+ * when the exchange is unreachable, DEGRADED with the reason.
+ */
+export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snapshot {
+  const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
+  return deepFreeze({
+    timestamp: nowMs / 1000,
+    symbols_active: [],
+    ingestion_health: { ...ops.rates, degraded, degraded_reason: ops.health_reasons.join(';') },
+    baseline_status: { ready_symbols: 0, total_symbols: 0 },
+    counters: {
+      windows_processed: 0,
+      peak_pressure_events: 0,
+      dropped_events: { symbol_not_allowed: 0, baseline_not_ready: 0, window_not_closed: 0, missing_streams: 0 },
+      flow_surge_failed: 0,
+      large_trade_failed: 0,
+      compression_failed: 0,
+      stress_failed: 0,
+      baseline_not_warm: 0,
+      empty_windows: 0,
+      gap_resets: 0,
+      malformed_events: 0,
+      duplicate_trades: 0,
+      trade_id_gaps: 0,
+      non_market_trades: 0,
+      ignored_frames: 0,
+      frames_received: 0,
+    },
+    raw_buffers: { trades: {}, liquidations: {} },
+    promoted_events: [],
+    schema_version: 1,
+    run_id: ops.run_id,
+    snapshot_seq: seq,
+    mode: ops.mode,
+    stage: ops.stage,
+    health_state: ops.health_state,
+    health_reasons: [...ops.health_reasons],
+    health_detail: ops.health_detail,
+    watermark_ms: null,
+    rule_set: { id: ruleSetDescriptor().id, version: ruleSetDescriptor().version, constants: { ...ruleSetDescriptor().constants } },
+    per_symbol: {},
+    oi_polling: { ...ops.oi_polling },
+    streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
+    dead_letters: ops.dead_letters,
+  });
 }

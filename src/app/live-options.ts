@@ -1,0 +1,47 @@
+/** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
+import { parseArgs } from 'node:util';
+import { type CollectorConfig, type CollectorConfigInput, loadConfig } from '../collector/config';
+
+export const LIVE_OPTIONS_HELP = `options:
+  --config FILE         JSON config file (see README "Configuration")
+  --rest-url URL        REST base (default https://fapi.binance.com; env PEAK_PRESSURE_REST_URL)
+  --ws-url URL          WebSocket root (default wss://fstream.binance.com; env PEAK_PRESSURE_WS_URL)
+  --symbols A,B,…       fixed symbols instead of the 24h top 10
+  --debug-dir DIR       snapshot, logs, audit and dead letters (default debug)
+  --capture-dir DIR     capture recordings (default captures)
+  --no-capture          do not record a capture
+  --log-level LEVEL     pino level for the log file (default info)
+`;
+
+export const liveArgOptions = {
+  config: { type: 'string' },
+  'rest-url': { type: 'string' },
+  'ws-url': { type: 'string' },
+  symbols: { type: 'string' },
+  'debug-dir': { type: 'string' },
+  'capture-dir': { type: 'string' },
+  'no-capture': { type: 'boolean', default: false },
+  'log-level': { type: 'string' },
+  headless: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export function parseLiveArgs(argv: string[], env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): { config: CollectorConfig; headless: boolean; help: boolean } {
+  const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
+  const flags: Record<string, unknown> = { ...extra };
+  if (values['rest-url']) flags.restUrl = values['rest-url'];
+  if (values['ws-url']) flags.wsUrl = values['ws-url'];
+  if (values['debug-dir']) flags.debugDir = values['debug-dir'];
+  if (values['log-level']) flags.logLevel = values['log-level'];
+  if (values.symbols) flags.symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const capture: Record<string, unknown> = { ...((extra.capture as object | undefined) ?? {}) };
+  if (values['capture-dir']) capture.dir = values['capture-dir'];
+  if (values['no-capture']) capture.enabled = false;
+  if (Object.keys(capture).length > 0) flags.capture = capture;
+  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
+  return { config, headless: values.headless, help: values.help };
+}
+
+export function newRunId(nowMs = Date.now()): string {
+  return `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
+}

@@ -1,0 +1,60 @@
+/**
+ * The collector worker thread: collector, core and SystemState live here. It posts every committed
+ * snapshot (trimmed for display) to the main thread and obeys one command: stop. It never loads
+ * NodeGui (a second QApplication would abort the process).
+ */
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Collector } from '../collector/collector';
+import { fileLogger } from '../collector/log';
+import { displaySnapshot } from '../core/system-state';
+import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+
+function post(msg: WorkerToMain): void {
+  parentPort?.postMessage(msg);
+}
+
+function main(): void {
+  if (!parentPort) throw new Error('worker.js must run as a worker thread (started by the app or `peak-pressure live`)');
+  const parsed = WorkerDataSchema.safeParse(workerData);
+  if (!parsed.success) {
+    post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
+    return;
+  }
+  const { config, runId, clock } = parsed.data;
+  const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
+  const collector = new Collector({
+    config,
+    runId,
+    logger,
+    clock: clockFrom(clock),
+    publish: (snapshot) => post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) }),
+    console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
+  });
+  const crash = (e: unknown): void => {
+    const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+    logger.fatal({ err: detail }, 'collector worker crashed');
+    post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail });
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  parentPort.on('message', (raw: unknown) => {
+    const m = parseMainMessage(raw);
+    if (!m.ok) {
+      logger.warn({ error: m.error }, 'ignored an invalid message from the main thread');
+      return;
+    }
+    if (m.msg.type === 'stop') {
+      collector
+        .stop()
+        .catch(crash)
+        .finally(() => {
+          post({ v: IPC_VERSION, type: 'stopped' });
+          parentPort?.close();
+        });
+    }
+  });
+  collector.start().catch(crash);
+}
+
+main();

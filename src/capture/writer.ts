@@ -1,0 +1,113 @@
+/**
+ * The capture recorder: every received WS frame and REST body, appended in the replay format to
+ * gzip files that rotate at a size cap, with the oldest deleted beyond a total cap. Flushed every
+ * second so a crash loses at most that second; a capture being written is already replayable.
+ */
+import { createWriteStream, mkdirSync, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
+import type { Frame } from '../core/normalize';
+import { type CaptureHeader, formatCaptureHeader, formatCaptureLine } from './format';
+
+export interface CaptureWriterOptions {
+  dir: string;
+  runId: string;
+  header: CaptureHeader;
+  maxFileBytes: number;
+  maxTotalBytes: number;
+  flushEveryMs?: number;
+  onError?: (err: Error) => void;
+}
+
+const PREFIX = 'capture-';
+const SUFFIX = '.pp.gz';
+
+export class CaptureWriter {
+  readonly files: string[] = [];
+  frames = 0;
+  errors = 0;
+  private gzip: Gzip | null = null;
+  private out: WriteStream | null = null;
+  private seq = 0;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: CaptureWriterOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.open();
+    this.flushTimer = setInterval(() => this.gzip?.flush(zlibConstants.Z_SYNC_FLUSH), opts.flushEveryMs ?? 1000);
+    this.flushTimer.unref();
+  }
+
+  get currentFile(): string | null {
+    return this.files[this.files.length - 1] ?? null;
+  }
+
+  private open(): void {
+    this.seq++;
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const path = join(this.opts.dir, `${PREFIX}${stamp}-${this.opts.runId}-${String(this.seq).padStart(4, '0')}${SUFFIX}`);
+    const gzip = createGzip({ level: 6 });
+    const out = createWriteStream(path);
+    const onError = (e: Error): void => {
+      this.errors++;
+      this.opts.onError?.(e);
+    };
+    gzip.on('error', onError);
+    out.on('error', onError);
+    gzip.pipe(out);
+    gzip.write(`${formatCaptureHeader({ ...this.opts.header, part: this.seq })}\n`);
+    this.gzip = gzip;
+    this.out = out;
+    this.files.push(path);
+    this.enforceTotal();
+  }
+
+  write(frame: Frame): void {
+    if (this.closed || this.gzip === null) return;
+    this.gzip.write(`${formatCaptureLine(frame)}\n`);
+    this.frames++;
+    if ((this.frames & 1023) === 0 && (this.out?.bytesWritten ?? 0) >= this.opts.maxFileBytes) this.rotate();
+  }
+
+  private rotate(): void {
+    const g = this.gzip;
+    g?.end();
+    this.open();
+  }
+
+  /** Delete our oldest captures while the directory holds more than the cap. */
+  private enforceTotal(): void {
+    try {
+      const ours = readdirSync(this.opts.dir)
+        .filter((f) => f.startsWith(PREFIX) && f.endsWith(SUFFIX))
+        .map((f) => ({ f: join(this.opts.dir, f), size: statSync(join(this.opts.dir, f)).size }))
+        .sort((a, b) => (a.f < b.f ? -1 : 1));
+      let total = ours.reduce((s, x) => s + x.size, 0);
+      for (const x of ours) {
+        if (total <= this.opts.maxTotalBytes || x.f === this.currentFile) break;
+        unlinkSync(x.f);
+        total -= x.size;
+      }
+    } catch (e) {
+      this.errors++;
+      this.opts.onError?.(e as Error);
+    }
+  }
+
+  /** Finish the current file (gzip trailer written, file closed). */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    const out = this.out;
+    const g = this.gzip;
+    this.gzip = null;
+    return new Promise((resolve) => {
+      if (!g || !out) return resolve();
+      out.once('close', () => resolve());
+      out.once('error', () => resolve());
+      g.end();
+    });
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Structured logs: pino JSON lines to a file (for support), never to the console — the console
+ * gets only the short human lines of stage and health changes.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export function fileLogger(path: string, level: string, runId: string): Logger {
+  mkdirSync(dirname(path), { recursive: true });
+  // sync: a crash must not lose the lines that explain it; volume is low (no per-frame logging).
+  const dest = pino.destination({ dest: path, sync: true, mkdir: true });
+  return pino({ level, base: { run_id: runId }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}
+
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** `[HH:MM:SS] message` in local time. */
+export function consoleLine(nowMs: number, message: string): string {
+  const d = new Date(nowMs);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `[${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}] ${message}`;
+}

@@ -1,0 +1,131 @@
+/**
+ * Binance REST over undici: timeouts, weight-aware pacing and the exchange's ban etiquette
+ * (BINANCE.md §7). One gate is shared by every caller, because the 2400-weight budget belongs to
+ * the IP: after a 429 or 418 nobody sends until Retry-After has passed.
+ */
+import { Agent, request } from 'undici';
+import { LIMITS } from '../core/constants';
+
+export type RestErrorKind = 'rate_limited' | 'banned' | 'forbidden' | 'server' | 'client' | 'timeout' | 'network' | 'too_large';
+
+export class RestError extends Error {
+  override name = 'RestError';
+  constructor(
+    readonly kind: RestErrorKind,
+    readonly path: string,
+    readonly status: number | null,
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface RestResponse {
+  status: number;
+  text: string;
+  recvMs: number;
+  usedWeight1m: number | null;
+}
+
+export interface RestClientOptions {
+  baseUrl: string;
+  clock?: () => number;
+  /** Every successful body, for the capture recorder. */
+  onBody?: (source: string, text: string, recvMs: number) => void;
+  /** Weight limit per minute (from exchangeInfo.rateLimits when known). */
+  weightLimit?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
+
+export class RestClient {
+  private readonly agent: Agent;
+  private readonly clock: () => number;
+  /** No request leaves before this local time (set by 429/418 Retry-After). */
+  private blockedUntil = 0;
+  usedWeight1m: number | null = null;
+  weightLimit: number;
+  lastBanStatus: 418 | 429 | null = null;
+
+  constructor(private readonly opts: RestClientOptions) {
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4 });
+    this.clock = opts.clock ?? Date.now;
+    this.weightLimit = opts.weightLimit ?? 2400;
+  }
+
+  get blockedForMs(): number {
+    return Math.max(0, this.blockedUntil - Date.now());
+  }
+
+  /**
+   * GET `pathAndQuery` (e.g. `/fapi/v1/openInterest?symbol=BTCUSDT`). Resolves with the body of a
+   * 2xx answer; rejects with a RestError saying what failed and whether to retry.
+   */
+  async get(pathAndQuery: string, opts: { timeoutMs: number; weight?: number }): Promise<RestResponse> {
+    const wait = this.blockedUntil - Date.now();
+    if (wait > 0) {
+      throw new RestError(
+        this.lastBanStatus === 418 ? 'banned' : 'rate_limited',
+        pathAndQuery,
+        null,
+        `not sent: the exchange asked us to wait ${Math.ceil(wait / 1000)} s more (Retry-After)`,
+        wait,
+      );
+    }
+    // Keep a 10 % margin: other programs on this IP spend the same budget.
+    const weight = opts.weight ?? 1;
+    if (this.usedWeight1m !== null && this.usedWeight1m + weight > this.weightLimit * 0.9) {
+      await sleep(Math.min(5000, 60_000 - (Date.now() % 60_000)));
+    }
+    const url = new URL(pathAndQuery, this.opts.baseUrl);
+    let status: number;
+    let text: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(opts.timeoutMs),
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+      });
+      status = res.statusCode;
+      headers = res.headers;
+      text = await res.body.text();
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.code ?? '') || /timeout|aborted/i.test(err.message);
+      throw new RestError(timedOut ? 'timeout' : 'network', pathAndQuery, null, `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`);
+    }
+    const recvMs = this.clock();
+    const wh = headers['x-mbx-used-weight-1m'];
+    const used = Number(Array.isArray(wh) ? wh[0] : wh);
+    if (Number.isFinite(used)) this.usedWeight1m = used;
+    if (status >= 200 && status < 300) {
+      if (text.length > LIMITS.MAX_REST_BODY_BYTES) throw new RestError('too_large', pathAndQuery, status, `body of ${text.length} bytes exceeds the limit`);
+      this.opts.onBody?.(`rest:${pathAndQuery}`, text, recvMs);
+      return { status, text, recvMs, usedWeight1m: this.usedWeight1m };
+    }
+    const retryAfterRaw = headers['retry-after'];
+    const retryAfterS = Number(Array.isArray(retryAfterRaw) ? retryAfterRaw[0] : retryAfterRaw);
+    const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? retryAfterS * 1000 : null;
+    const detail = text.slice(0, 200);
+    if (status === 429 || status === 418) {
+      // Without Retry-After, assume the minute window has to roll over.
+      const waitMs = retryAfterMs ?? 60_000;
+      this.blockedUntil = Math.max(this.blockedUntil, Date.now() + waitMs);
+      this.lastBanStatus = status;
+      throw new RestError(status === 418 ? 'banned' : 'rate_limited', pathAndQuery, status, `HTTP ${status}; waiting ${Math.ceil(waitMs / 1000)} s as told: ${detail}`, waitMs);
+    }
+    if (status === 403 || status === 451) {
+      throw new RestError('forbidden', pathAndQuery, status, `HTTP ${status}: access refused (WAF rule or region restriction): ${detail}`);
+    }
+    if (status >= 500) throw new RestError('server', pathAndQuery, status, `HTTP ${status}: exchange-side error, outcome unknown: ${detail}`);
+    throw new RestError('client', pathAndQuery, status, `HTTP ${status}: ${detail}`);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

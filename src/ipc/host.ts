@@ -1,0 +1,70 @@
+/**
+ * Main-thread side of the collector worker: start it, receive validated messages, stop it.
+ * The main thread can do nothing else to the collector: there is no message that mutates state.
+ */
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Snapshot } from '../core/contracts/snapshot';
+import type { CollectorConfig } from '../collector/config';
+import { type ClockSpec, IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
+
+export interface WorkerHostOptions {
+  config: CollectorConfig;
+  runId: string;
+  clock?: ClockSpec;
+  /** Path of the bundled worker (default: worker.js beside this bundle). */
+  workerPath?: string;
+  onSnapshot: (s: Snapshot) => void;
+  onConsole?: (line: string) => void;
+  onFatal?: (reason: string, detail: string) => void;
+  /** Messages that failed validation (counted; never rendered). */
+  onInvalid?: (error: string) => void;
+  onExit?: (code: number) => void;
+}
+
+export class WorkerHost {
+  private readonly worker: Worker;
+  invalidMessages = 0;
+  private stopped: Promise<void> | null = null;
+  private exited = false;
+
+  constructor(private readonly opts: WorkerHostOptions) {
+    const data: WorkerData = { v: IPC_VERSION, config: opts.config, runId: opts.runId, ...(opts.clock ? { clock: opts.clock } : {}) };
+    this.worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data });
+    this.worker.on('message', (raw: unknown) => {
+      const m = parseWorkerMessage(raw);
+      if (!m.ok) {
+        this.invalidMessages++;
+        opts.onInvalid?.(m.error);
+        return;
+      }
+      const msg = m.msg;
+      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot);
+      else if (msg.type === 'console') opts.onConsole?.(msg.line);
+      else if (msg.type === 'fatal') opts.onFatal?.(msg.reason, msg.detail);
+    });
+    this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${e.message}`));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      opts.onExit?.(code);
+    });
+  }
+
+  /** Ask the worker to stop cleanly (flush capture, write the last snapshot); force after `graceMs`. */
+  stop(graceMs = 10_000): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.stopped = new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
+      const t = setTimeout(() => {
+        void this.worker.terminate().then(() => resolve());
+      }, graceMs);
+      this.worker.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      const msg: MainToWorker = { v: IPC_VERSION, type: 'stop' };
+      this.worker.postMessage(msg);
+    });
+    return this.stopped;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Messages between the collector worker and the main (UI) thread. Versioned, and validated with
+ * zod on receipt: a structured clone crosses a thread boundary, and the UI must never render (or
+ * die on) something that is not a snapshot.
+ */
+import { z } from 'zod';
+import { SnapshotSchema } from '../core/contracts/snapshot';
+import { ReasonCodeSchema, StageNameSchema } from '../core/contracts/vocabulary';
+import { CollectorConfigSchema } from '../collector/config';
+
+export const IPC_VERSION = 1 as const;
+
+export const WorkerToMainSchema = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('snapshot'), snapshot: SnapshotSchema }),
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('stage'), stage: StageNameSchema, detail: z.string() }),
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('console'), line: z.string() }),
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('fatal'), reason: ReasonCodeSchema, detail: z.string() }),
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('stopped') }),
+]);
+export type WorkerToMain = z.infer<typeof WorkerToMainSchema>;
+
+export const MainToWorkerSchema = z.discriminatedUnion('type', [z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') })]);
+export type MainToWorker = z.infer<typeof MainToWorkerSchema>;
+
+/** A clock that runs `speed` times faster than the wall clock from an origin (accelerated simulator runs). */
+export const ClockSpecSchema = z.object({ originMs: z.number(), wallOriginMs: z.number(), speed: z.number().positive() });
+export type ClockSpec = z.infer<typeof ClockSpecSchema>;
+
+export const WorkerDataSchema = z.object({
+  v: z.literal(IPC_VERSION),
+  config: CollectorConfigSchema,
+  runId: z.string(),
+  clock: ClockSpecSchema.optional(),
+});
+export type WorkerData = z.infer<typeof WorkerDataSchema>;
+
+export function clockFrom(spec: ClockSpec | undefined): () => number {
+  if (!spec || spec.speed === 1) {
+    if (!spec) return Date.now;
+    const offset = spec.originMs - spec.wallOriginMs;
+    return () => Date.now() + offset;
+  }
+  const { originMs, wallOriginMs, speed } = spec;
+  return () => Math.floor(originMs + (Date.now() - wallOriginMs) * speed);
+}
+
+export type Parsed<T> = { ok: true; msg: T } | { ok: false; error: string };
+
+function parseWith<T>(schema: z.ZodType<T>, raw: unknown): Parsed<T> {
+  const r = schema.safeParse(raw);
+  if (r.success) return { ok: true, msg: r.data };
+  const i = r.error.issues[0];
+  return { ok: false, error: `${i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'invalid'}` };
+}
+
+export const parseWorkerMessage = (raw: unknown): Parsed<WorkerToMain> => parseWith(WorkerToMainSchema, raw);
+export const parseMainMessage = (raw: unknown): Parsed<MainToWorker> => parseWith(MainToWorkerSchema, raw);

@@ -1,0 +1,69 @@
+/**
+ * The loopback exchange simulator's public surface: what tests, `npm run demo` and the benchmarks
+ * may ask of it. It serves the Binance USDⓈ-M REST paths and routed WebSocket endpoints we use, on
+ * 127.0.0.1 only, from recorded real data.
+ */
+
+export type SimFault =
+  /** Close every market WS connection abruptly (TCP destroy, no close frame). */
+  | { kind: 'abrupt_close' }
+  /** Stop sending anything (no frames, no pings, no close) on open connections for `ms`. */
+  | { kind: 'half_open'; ms: number }
+  /** Keep acknowledging subscriptions, but deliver no data for this stream name (e.g. `btcusdt@aggTrade`) for `ms`. */
+  | { kind: 'ack_no_data'; stream: string; ms: number }
+  /** Send `count` frames of non-JSON garbage on the market connection. */
+  | { kind: 'garbage'; count: number }
+  /** Send `count` JSON frames that break the schema (e.g. price "abc", missing fields). */
+  | { kind: 'schema_violation'; count: number }
+  /** Re-send the last `count` aggTrade frames (same ids). */
+  | { kind: 'duplicate'; count: number }
+  /** Send the next `count` data frames in shuffled order. */
+  | { kind: 'out_of_order'; count: number }
+  /** Multiply the data rate by `factor` for `ms`. */
+  | { kind: 'burst'; factor: number; ms: number }
+  /** Close like the exchange's 24 h limit does (close frame, code 1000/1001), now. */
+  | { kind: 'close_24h' }
+  /** Answer the next `count` requests whose path starts with `path` with `status` (429/418 carry Retry-After). */
+  | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number }
+  /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
+  | { kind: 'rest_slow'; path: string; delayMs: number; count: number };
+
+export interface SimulatorOptions {
+  /** 0 picks a free port. The server binds 127.0.0.1 only. */
+  port?: number;
+  /** Exchange-time speed: 1 = real time; 60 = a minute of data per second. */
+  speed?: number;
+  /** Where the recorded data lives (default: ../shared/data beside the repo, else test/fixtures). */
+  dataDir?: string;
+  /** Seed for every scripted or randomised choice, so a run is reproducible. */
+  seed?: number;
+  /** `demo` scripts a liquidation cascade after warm-up; `steady` is plain looped data. */
+  scenario?: 'steady' | 'demo';
+  /** Exchange time of the first frame (default: now): recorded data are time-shifted onto it. */
+  startMs?: number;
+}
+
+export interface SimulatorStats {
+  connections: number;
+  openConnections: number;
+  subscribeMessages: number;
+  subscribedStreams: string[];
+  framesSent: number;
+  framesByStream: Record<string, number>;
+  restRequests: Record<string, number>;
+  faultsInjected: number;
+}
+
+export interface SimulatorHandle {
+  /** e.g. http://127.0.0.1:PORT — use as the REST base URL. */
+  restUrl: string;
+  /** e.g. ws://127.0.0.1:PORT — use as the WS base URL (routes /market, /public are appended). */
+  wsUrl: string;
+  /** The simulator's exchange clock (ms); under `speed` ≠ 1 give this to the collector as its clock. */
+  now(): number;
+  /** The TOP_10 it presents, in rank order. */
+  symbols: readonly string[];
+  fault(f: SimFault): void;
+  stats(): SimulatorStats;
+  stop(): Promise<void>;
+}
