@@ -179,7 +179,8 @@ function normalizePayload(payload: unknown, stream: string | null, frame: Frame)
 }
 
 function checkStream(stream: string | null, symbol: string, event: CanonicalEvent): NormalizeResult {
-  if (!numbersFinite(event)) return malformed(`non_finite_number:${event.type}`);
+  const bad = numbersInvalid(event);
+  if (bad !== null) return malformed(`${bad}:${event.type}`);
   if (stream !== null) {
     const fromStream = upperSymbolOfStream(stream);
     if (fromStream !== null && fromStream !== symbol) {
@@ -189,20 +190,36 @@ function checkStream(stream: string | null, symbol: string, event: CanonicalEven
   return { kind: 'event', event };
 }
 
-/** Decimal strings of absurd length pass the patterns but overflow to Infinity; refuse them here. */
-function numbersFinite(event: CanonicalEvent): boolean {
+/**
+ * Decimal strings of absurd length pass the patterns but overflow to Infinity, or (many leading
+ * zeros) underflow to 0 where the canonical contract needs a positive number; refuse both here.
+ */
+function numbersInvalid(event: CanonicalEvent): 'non_finite_number' | 'non_positive_number' | null {
+  let finite: boolean;
+  let positive: boolean;
   switch (event.type) {
     case 'TRADE':
-      return Number.isFinite(event.quote_qty);
+      finite = Number.isFinite(event.quote_qty);
+      positive = event.price > 0;
+      break;
     case 'LIQUIDATION':
-      return Number.isFinite(event.quote_qty) && Number.isFinite(event.avg_price) && Number.isFinite(event.filled_qty) && Number.isFinite(event.last_filled_qty);
+      finite = Number.isFinite(event.quote_qty) && Number.isFinite(event.avg_price) && Number.isFinite(event.filled_qty) && Number.isFinite(event.last_filled_qty);
+      positive = event.price > 0 && event.base_qty > 0 && event.quote_qty > 0;
+      break;
     case 'KLINE':
-      return [event.open, event.high, event.low, event.close, event.base_volume, event.quote_volume].every(Number.isFinite);
+      finite = [event.open, event.high, event.low, event.close, event.base_volume, event.quote_volume].every(Number.isFinite);
+      positive = event.open > 0 && event.high > 0 && event.low > 0 && event.close > 0;
+      break;
     case 'MARK_PRICE':
-      return Number.isFinite(event.mark_price) && Number.isFinite(event.index_price) && Number.isFinite(event.funding_rate);
+      finite = Number.isFinite(event.mark_price) && Number.isFinite(event.index_price) && Number.isFinite(event.funding_rate);
+      positive = event.mark_price > 0;
+      break;
     case 'OPEN_INTEREST':
-      return Number.isFinite(event.open_interest);
+      finite = Number.isFinite(event.open_interest);
+      positive = true;
+      break;
   }
+  return !finite ? 'non_finite_number' : !positive ? 'non_positive_number' : null;
 }
 
 function tradeFromAgg(p: import('./contracts/binance').AggTrade, recv: number): TradeEvent {

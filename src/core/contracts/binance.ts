@@ -13,8 +13,12 @@ export const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
 export const POSITIVE_DECIMAL_RE = /^(?=[^1-9]*[1-9])\d+(?:\.\d+)?$/;
 /** Signed decimal (funding rates can be negative). */
 export const SIGNED_DECIMAL_RE = /^-?\d+(?:\.\d+)?$/;
-/** Binance symbol names: upper-case letters/digits, optional `_` delivery suffix. */
-export const SYMBOL_RE = /^[A-Z0-9]{2,30}(?:_[0-9]{6})?$/;
+/**
+ * Binance symbol names: upper-case letters/digits, optional `_` suffix: a delivery date, or `PERP`
+ * for COIN-M perpetuals (BTCUSD_PERP), which the merged `!forceOrder@arr` carries since 2026-06-30
+ * and which must parse so they are dropped by `st`, not dead-lettered.
+ */
+export const SYMBOL_RE = /^[A-Z0-9]{2,30}(?:_(?:[0-9]{6}|PERP))?$/;
 
 export const decimalString = z.string().regex(DECIMAL_RE, 'not a non-negative decimal string');
 export const positiveDecimalString = z.string().regex(POSITIVE_DECIMAL_RE, 'not a positive decimal string');
