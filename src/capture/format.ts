@@ -56,7 +56,7 @@ function isDigits(s: string): boolean {
 
 /** Integer epoch timestamp of 10 (s), 13 (ms), 16 (µs) or 19 (ns) digits → ms, without losing precision. */
 export function epochDigitsToMs(d: string): number | null {
-  if (d.length >= 13 && d.length <= 19) return Number(d.slice(0, 13));
+  if (d.length === 13 || d.length === 16 || d.length === 19) return Number(d.slice(0, 13));
   if (d.length === 10) return Number(d) * 1000;
   return null;
 }

@@ -1,0 +1,103 @@
+/**
+ * The Qt side of the app, loaded only after src/app/main.ts has checked that Qt can start.
+ * Holds the latest snapshot, renders at most every 500 ms, and can start/stop the worker.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { QApplication } from '@nodegui/nodegui';
+import type { Snapshot } from '../core/contracts/snapshot';
+import type { CollectorConfig } from '../collector/config';
+import { WorkerHost } from '../ipc/host';
+import type { ClockSpec } from '../ipc/messages';
+import { viewModel, type ViewModel } from '../widgets/view-model';
+import { PeakPressureWindow } from '../widgets/window';
+
+export interface GuiOptions {
+  config: CollectorConfig;
+  runId: string;
+  clock?: ClockSpec;
+  /** UI self-test: after `renders` renders of a populated snapshot, save read-back + PNG in `dir`, then exit. */
+  uiTest?: { dir: string; renders: number };
+  onExit?: () => void;
+}
+
+const RENDER_EVERY_MS = 500;
+
+export function runGui(opts: GuiOptions): void {
+  const app = QApplication.instance();
+  app.setQuitOnLastWindowClosed(false);
+  // Under plain Node nothing runs Qt's event loop; under qode (standard Windows/macOS install) qode does.
+  const underQode = typeof (process.versions as Record<string, string | undefined>).qode === 'string';
+  const pump = underQode ? null : setInterval(() => app.processEvents(), 16);
+
+  let latest: Snapshot | null = null;
+  let rendered = -1;
+  let fatal: { reason: string; detail: string } | null = null;
+  let populatedRenders = 0;
+  let exiting = false;
+  const renderTimes: number[] = [];
+
+  const exit = (code: number): void => {
+    if (exiting) return;
+    exiting = true;
+    void host.stop().then(() => {
+      clearInterval(renderTimer);
+      if (pump) clearInterval(pump);
+      opts.onExit?.();
+      app.exit(code);
+      process.exit(code);
+    });
+  };
+
+  const window = new PeakPressureWindow(() => exit(0));
+  // Keep the window reachable from a global: a collected wrapper would destroy the native widget.
+  (globalThis as Record<string, unknown>).__peakPressureWindow = window;
+  window.show();
+
+  const host = new WorkerHost({
+    config: opts.config,
+    runId: opts.runId,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    onSnapshot: (s) => {
+      latest = s;
+    },
+    onConsole: (line) => process.stdout.write(`${line}\n`),
+    onFatal: (reason, detail) => {
+      fatal = { reason, detail };
+      process.stderr.write(`collector ${reason}: ${detail}\n`);
+    },
+    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${e}\n`),
+  });
+
+  const render = (): void => {
+    const s = latest;
+    if (s === null) return;
+    if (s.snapshot_seq === rendered && fatal === null) return;
+    const t0 = performance.now();
+    let vm: ViewModel = viewModel(s);
+    if (fatal !== null) {
+      vm = { ...vm, failure: { title: `FAILED: ${fatal.reason}`, body: `${fatal.detail}\n\nRestart the app. The last snapshot is in debug/latest_snapshot.json.` } };
+    }
+    window.render(vm);
+    renderTimes.push(performance.now() - t0);
+    rendered = s.snapshot_seq;
+    if (opts.uiTest && s.symbols_active.length > 0 && Object.values(s.raw_buffers.trades).some((r) => r.length > 0)) {
+      populatedRenders++;
+      if (populatedRenders >= opts.uiTest.renders) {
+        // Let Qt lay out and paint what was just bound before reading it back.
+        app.processEvents();
+        const dir = opts.uiTest.dir;
+        mkdirSync(dir, { recursive: true });
+        const png = join(dir, 'window.png');
+        const saved = window.grabPng(png);
+        writeFileSync(join(dir, 'ui-readback.json'), `${JSON.stringify({ snapshot: s, viewModel: vm, widgets: window.readBack(), png: saved ? png : null, renderMs: renderTimes }, null, 2)}\n`);
+        process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
+        exit(0);
+      }
+    }
+  };
+  const renderTimer = setInterval(render, RENDER_EVERY_MS);
+  process.on('SIGINT', () => exit(0));
+  process.on('SIGTERM', () => exit(0));
+}

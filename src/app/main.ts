@@ -1,0 +1,75 @@
+/**
+ * `npm start`: the native window. Checks that Qt can start before loading it (NodeGui aborts the
+ * whole process, uncatchably, when Linux has no display and no QT_QPA_PLATFORM), then hands over
+ * to src/app/gui.ts.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../collector/config';
+import { LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseLiveArgs } from './live-options';
+
+function displayProblem(env: NodeJS.ProcessEnv): string | null {
+  if (process.platform !== 'linux') return null;
+  if (env.QT_QPA_PLATFORM || env.DISPLAY || env.WAYLAND_DISPLAY) return null;
+  return [
+    'No display: Qt cannot open a window here.',
+    'Run it in a desktop session, or under a virtual display: xvfb-run -a npm start',
+    'or without any display (nothing visible, for tests): QT_QPA_PLATFORM=offscreen npm start',
+    'or without a window at all: node dist/cli.js live --headless',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: npm start -- [options]   (or: node dist/main.js [options])\n\n  --demo                recorded real data through the loopback simulator, labelled DEMO\n${LIVE_OPTIONS_HELP}`);
+    return 0;
+  }
+  const problem = displayProblem(process.env);
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+    return 2;
+  }
+  const passThrough = argv.filter((a, i) => !a.startsWith('--demo') && !a.startsWith('--ui-test') && !(argv[i - 1] ?? '').startsWith('--ui-test'));
+  const runId = newRunId();
+  let extra = {};
+  let clock;
+  let stopDemo: (() => void) | undefined;
+  if (values.demo) {
+    const { startDemoSimulator } = require('./demo') as typeof import('./demo');
+    const sim = await startDemoSimulator();
+    extra = { restUrl: sim.restUrl, wsUrl: sim.wsUrl, mode: 'DEMO' };
+    clock = sim.clock;
+    stopDemo = sim.stop;
+    process.stdout.write(`DEMO: recorded real data served by the loopback simulator at ${sim.restUrl}\n`);
+  }
+  const { config } = parseLiveArgs(passThrough, process.env, extra);
+  process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
+  process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
+  process.stdout.write('Refresh: 500ms passive snapshot pull\n');
+  // Qt is loaded only now, after the display check.
+  const { runGui } = require('./gui') as typeof import('./gui');
+  runGui({
+    config,
+    runId,
+    ...(clock ? { clock } : {}),
+    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4) } } : {}),
+    ...(stopDemo ? { onExit: stopDemo } : {}),
+  });
+  process.stdout.write('[NATIVE APP] Window initialized. Refresh: 500ms\n');
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`peak-pressure: ${msg}\n`);
+    process.exit(1);
+  },
+);
