@@ -77,6 +77,9 @@ export function emptySymbolCounters(): SymbolCounters {
 }
 
 
+/** Recent OI poll times remembered for the staleness test; polls come every 5 s, so a few suffice. */
+const OI_POLL_TIMES_KEPT = 64;
+
 function decimals(x: number): number {
   const s = String(x);
   const dot = s.indexOf('.');
@@ -106,6 +109,12 @@ export class SymbolDetector {
 
   lastOi: number | null = null;
   lastOiMs: number | null = null;
+  /**
+   * Exchange times of recent successful OI polls, ascending. Staleness (SPEC §6.4) asks whether a
+   * poll landed within the 10 s *before* a window's end, which the newest poll alone cannot answer
+   * once a later poll has arrived; pruned as windows close.
+   */
+  private readonly oiPollTimes: number[] = [];
   lastTradeMs: number | null = null;
   lastPrice: number | null = null;
   markPrice: number | null = null;
@@ -222,6 +231,11 @@ export class SymbolDetector {
     }
     this.lastOi = oi.open_interest;
     if (this.lastOiMs === null || oi.ts_ms > this.lastOiMs) this.lastOiMs = oi.ts_ms;
+    const times = this.oiPollTimes;
+    let i = times.length;
+    while (i > 0 && (times[i - 1] as number) > oi.ts_ms) i--;
+    times.splice(i, 0, oi.ts_ms);
+    if (times.length > OI_POLL_TIMES_KEPT) times.shift();
   }
 
   /** Indices of open windows below `before`, ascending (used by the gap rule). */
@@ -247,6 +261,9 @@ export class SymbolDetector {
     const c = this.counters;
     c.windows_processed++;
     this.liquidations.pruneAtOrBefore(endMs - RULES.LIQUIDATION_RETENTION_MS);
+    // Windows of a symbol close in ascending order, so polls older than this end's horizon are done.
+    const oiTimes = this.oiPollTimes;
+    while (oiTimes.length > 0 && (oiTimes[0] as number) < endMs - RULES.OI_STALE_MS) oiTimes.shift();
     const oiDelta = this.pendingOi.get(k);
     const oiChange = oiDelta !== undefined;
     if (oiChange) this.pendingOi.delete(k);
@@ -295,7 +312,8 @@ export class SymbolDetector {
       else if (candle === undefined || shape === null) outcome = 'missing_streams';
       else if (!(shape.compressed || shape.expanded)) outcome = 'compression_failed';
       else if (!(liqCount > 0 || oiChange)) {
-        const oiStale = this.lastOiMs === null || endMs - this.lastOiMs > RULES.OI_STALE_MS;
+        // Fresh ⇔ some poll with end − OI_STALE_MS ≤ time ≤ end (polls after the end do not count).
+        const oiStale = !(oiTimes.length > 0 && (oiTimes[0] as number) <= endMs);
         outcome = oiStale ? 'missing_streams' : 'stress_failed';
       } else {
         outcome = 'promoted';

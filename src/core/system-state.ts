@@ -183,7 +183,11 @@ export class SystemState {
       rule_set: { id: ruleSetDescriptor().id, version: ruleSetDescriptor().version, constants: this.constants },
       per_symbol: perSymbol,
       oi_polling: { ...ops.oi_polling },
-      streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
+      // Copy the per-stream entries too: deepFreeze below must never freeze the owner's staging objects.
+      streams: {
+        ...ops.streams,
+        per_stream: Object.fromEntries(Object.entries(ops.streams.per_stream).map(([k, v]) => [k, { ...v }])),
+      },
       dead_letters: ops.dead_letters,
     };
     this.activeSnapshot = deepFreeze(snap);
