@@ -25,6 +25,8 @@ export interface EngineOptions {
 
 export interface EngineCounters {
   frames_received: number;
+  /** Every frame has exactly one outcome: frames_received = Σ frame_outcomes. */
+  frame_outcomes: { event: number; ignored: number; dropped: number; malformed: number };
   malformed_events: number;
   ignored_frames: number;
   symbol_not_allowed: number;
@@ -49,6 +51,7 @@ export class Engine {
 
   readonly counters: EngineCounters = {
     frames_received: 0,
+    frame_outcomes: { event: 0, ignored: 0, dropped: 0, malformed: 0 },
     malformed_events: 0,
     ignored_frames: 0,
     symbol_not_allowed: 0,
@@ -88,6 +91,7 @@ export class Engine {
   ingestFrame(frame: Frame): NormalizeResult {
     this.counters.frames_received++;
     const r = normalizeFrame(frame);
+    this.counters.frame_outcomes[r.kind === 'event' ? 'event' : r.kind]++;
     switch (r.kind) {
       case 'event':
         this.ingest(r.event);
