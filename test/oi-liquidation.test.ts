@@ -402,3 +402,19 @@ describe('LiquidationBuffer unit', () => {
     expect(b.countIn(49_990 - 600, 49_990)).toBe(60);
   });
 });
+
+describe('duplicate liquidations (make-before-break rotation overlap)', () => {
+  it('drops a liquidation received twice, counts it, and keeps distinct ones', () => {
+    const engine = new Engine({ symbols: ['BTCUSDT'] });
+    const f = new EventFactory();
+    const first = f.liquidation({ ts: START + 100 });
+    engine.ingest(first);
+    engine.ingest({ ...first, recv_ms: first.recv_ms + 3 });
+    engine.ingest(f.liquidation({ ts: START + 100, qty: 0.5 }));
+    const d = det(engine);
+    expect(d.counters.liquidations).toBe(2);
+    expect(d.counters.duplicate_liquidations).toBe(1);
+    expect(d.liquidations.size).toBe(2);
+    expect(d.rawLiquidations.length).toBe(2);
+  });
+});

@@ -134,8 +134,7 @@ export class Engine {
         return;
       case 'LIQUIDATION':
         // Late liquidations still matter for later windows (SPEC §4.2.6), so they always go in.
-        d.addLiquidation(ev);
-        this.observeTime(d, ev.ts_ms, ev.recv_ms);
+        if (d.addLiquidation(ev)) this.observeTime(d, ev.ts_ms, ev.recv_ms);
         return;
       case 'KLINE': {
         const k = Math.floor(ev.open_time_ms / RULES.WINDOW_MS);

@@ -66,6 +66,7 @@ export function emptySymbolCounters(): SymbolCounters {
     trade_id_gaps: 0,
     non_market_trades: 0,
     liquidations: 0,
+    duplicate_liquidations: 0,
     klines: 0,
     oi_polls: 0,
     oi_changes: 0,
@@ -102,6 +103,8 @@ export class SymbolDetector {
   /** Closed exchange 1 s candles by window index (KLINE_SOURCE = exchange only). */
   private readonly exchangeCandles = new Map<number, Candle>();
 
+  private readonly seenLiquidations = new Set<string>();
+  private readonly seenLiquidationOrder: string[] = [];
   private readonly seenIds = new Set<number>();
   private readonly seenOrder: number[] = [];
   private seenHead = 0;
@@ -189,14 +192,27 @@ export class SymbolDetector {
     acc.add(t);
   }
 
-  addLiquidation(l: LiquidationEvent): void {
+  /**
+   * Returns false (and counts) for a liquidation already received: during a make-before-break
+   * rotation both connections deliver the same frames for an instant.
+   */
+  addLiquidation(l: LiquidationEvent): boolean {
     this.assertMine(l.symbol);
+    const key = `${l.ts_ms}|${l.order_trade_time_ms}|${l.side}|${l.base_qty}|${l.price}`;
+    if (this.seenLiquidations.has(key)) {
+      this.counters.duplicate_liquidations++;
+      return false;
+    }
+    this.seenLiquidations.add(key);
+    this.seenLiquidationOrder.push(key);
+    if (this.seenLiquidationOrder.length > 256) this.seenLiquidations.delete(this.seenLiquidationOrder.shift() as string);
     this.counters.liquidations++;
     this.liquidations.insert(l.ts_ms);
     this.counters.liquidation_buffer_evictions = this.liquidations.evictions;
     this.rawLiquidations.push(
       Object.freeze({ timestamp: l.ts_ms / 1000, symbol: l.symbol, price: l.price, base_qty: l.base_qty, quote_qty: l.quote_qty, side: l.side }),
     );
+    return true;
   }
 
   /** An exchange kline for window k; only closed 1 s candles matter, and only in exchange mode. */

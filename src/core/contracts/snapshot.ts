@@ -39,6 +39,7 @@ export const SymbolCountersSchema = z.object({
   trade_id_gaps: count,
   non_market_trades: count,
   liquidations: count,
+  duplicate_liquidations: count,
   klines: count,
   oi_polls: count,
   oi_changes: count,
