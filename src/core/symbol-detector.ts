@@ -9,6 +9,7 @@ import type { KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, T
 import type { PromotedEvent, StressSource } from './contracts/promoted';
 import type { RawRow, SymbolCounters } from './contracts/snapshot';
 import { LiquidationBuffer } from './liquidations';
+import { RecentKeys } from './recent-keys';
 import { Ring } from './ring';
 import { bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
 
@@ -105,9 +106,8 @@ export class SymbolDetector {
 
   private readonly seenLiquidations = new Set<string>();
   private readonly seenLiquidationOrder: string[] = [];
-  private readonly seenIds = new Set<number>();
-  private readonly seenOrder: number[] = [];
-  private seenHead = 0;
+  /** Keys of the last SEEN_TRADE_IDS accepted trades (agg ids even, raw trade ids odd). */
+  private readonly seenIds = new RecentKeys(LIMITS.SEEN_TRADE_IDS);
   private maxTradeId = -1;
 
   lastOi: number | null = null;
@@ -144,19 +144,9 @@ export class SymbolDetector {
   acceptTradeId(t: TradeEvent): boolean {
     this.assertMine(t.symbol);
     const key = t.id_kind === 'agg' ? t.agg_id * 2 : t.agg_id * 2 + 1;
-    if (this.seenIds.has(key)) {
+    if (!this.seenIds.add(key)) {
       this.counters.duplicate_trades++;
       return false;
-    }
-    this.seenIds.add(key);
-    this.seenOrder.push(key);
-    if (this.seenOrder.length - this.seenHead > LIMITS.SEEN_TRADE_IDS) {
-      this.seenIds.delete(this.seenOrder[this.seenHead] as number);
-      this.seenHead++;
-      if (this.seenHead > LIMITS.SEEN_TRADE_IDS) {
-        this.seenOrder.splice(0, this.seenHead);
-        this.seenHead = 0;
-      }
     }
     // aggTrade ids are consecutive per symbol; a jump means trades we never received.
     const firstId = t.id_kind === 'agg' ? t.agg_id : t.first_id;
