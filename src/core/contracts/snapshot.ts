@@ -75,8 +75,8 @@ export const StreamStateSchema = z.object({
   state: z.enum(['WAITING', 'FLOWING', 'SILENT']),
   last_msg_ms: z.number().int().nullable(),
   msgs: count,
-  /** Longest gap tolerated before the stream is reported silent. */
-  silence_limit_ms: z.number().int().positive(),
+  /** Longest gap tolerated before the stream is reported silent; 0 = silence is normal (liquidations). */
+  silence_limit_ms: z.number().int().nonnegative(),
 });
 
 export const SnapshotSchema = z.object({
