@@ -7,12 +7,14 @@ import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
 import { liveCommand } from './live-command';
 import { replayCommand } from './replay-command';
+import { simulateCommand } from '../simulator/cli';
 
 const USAGE = `usage: peak-pressure <command> [options]
 
 commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
   live --headless     observe Binance without a window (see: live --help)
+  simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
 `;
 
@@ -21,6 +23,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   replay: replayCommand,
   live: liveCommand,
+  simulate: simulateCommand,
   contract: async (argv) => {
     const { values } = parseArgs({ args: argv, options: { check: { type: 'boolean', default: false }, dir: { type: 'string' } } });
     const dir = resolve(values.dir ?? 'docs/contracts');

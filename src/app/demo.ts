@@ -15,24 +15,23 @@ export interface DemoSimulator {
 
 export function startDemoSimulator(): Promise<DemoSimulator> {
   const cli = join(__dirname, 'cli.js');
-  const child = spawn(process.execPath, [cli, 'simulate', '--port', '0', '--scenario', 'demo', '--ready-json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'simulate', '--port', '0', '--scenario', 'demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill('SIGTERM'));
   return new Promise((resolve, reject) => {
     let buf = '';
+    let rest: string | null = null;
+    let ws: string | null = null;
     const onData = (chunk: Buffer): void => {
       buf += chunk.toString();
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+      // The simulator prints "  REST  http://127.0.0.1:PORT/…" and "  WS    ws://127.0.0.1:PORT/…".
+      rest ??= /REST\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(buf)?.[1] ?? null;
+      ws ??= /WS\s+(ws:\/\/127\.0\.0\.1:\d+)/.exec(buf)?.[1] ?? null;
+      if (rest === null || ws === null) return;
       child.stdout.off('data', onData);
-      try {
-        const ready = JSON.parse(buf.slice(0, nl)) as { restUrl: string; wsUrl: string };
-        resolve({ restUrl: ready.restUrl, wsUrl: ready.wsUrl, stop: () => child.kill('SIGTERM') });
-      } catch {
-        reject(new Error(`the demo simulator did not start: ${buf.slice(0, 300)}`));
-      }
       child.stdout.resume();
+      resolve({ restUrl: rest, wsUrl: ws, stop: () => child.kill('SIGTERM') });
     };
     child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the demo simulator exited early (code ${code})`)));
-    process.once('exit', () => child.kill('SIGTERM'));
+    child.once('exit', (code) => reject(new Error(`the demo simulator exited early (code ${code}): ${buf.slice(0, 300)}`)));
   });
 }

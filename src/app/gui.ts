@@ -91,7 +91,17 @@ export function runGui(opts: GuiOptions): void {
         mkdirSync(dir, { recursive: true });
         const png = join(dir, 'window.png');
         const saved = window.grabPng(png);
-        writeFileSync(join(dir, 'ui-readback.json'), `${JSON.stringify({ snapshot: s, viewModel: vm, widgets: window.readBack(), png: saved ? png : null, renderMs: renderTimes }, null, 2)}\n`);
+        const widgets = window.readBack();
+        // The smallest supported size: the same content must still lay out (SPEC §9: readable at 1280×800).
+        window.win.resize(1280, 800);
+        app.processEvents();
+        const small = join(dir, 'window-1280x800.png');
+        const savedSmall = window.grabPng(small);
+        const widgetsSmall = window.readBack();
+        writeFileSync(
+          join(dir, 'ui-readback.json'),
+          `${JSON.stringify({ snapshot: s, viewModel: vm, widgets, widgetsSmall, png: saved ? png : null, pngSmall: savedSmall ? small : null, renderMs: renderTimes }, null, 2)}\n`,
+        );
         process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
         exit(0);
       }

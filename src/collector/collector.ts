@@ -236,7 +236,8 @@ export class Collector {
     this.capture?.write(frame);
     try {
       const r = this.engine.ingestFrame(frame);
-      if (r.kind === 'event') {
+      // Rates count what the observer watches: events of the 10 symbols, not the whole market feed.
+      if (r.kind === 'event' && this.engine.detector(r.event.symbol) !== undefined) {
         if (r.event.type === 'TRADE') {
           this.trades.add(frame.recv_ms);
           this.lastTradeRecvMs = frame.recv_ms;

@@ -136,7 +136,9 @@ export class PeakPressureWindow {
       const l = new QLabel();
       l.setText(key === 'mode' ? 'Mode: LOADING...' : '');
       l.setTextInteractionFlags(1 /* Qt::TextSelectableByMouse */);
-      statusLayout.addWidget(l, key === 'symbols' ? 3 : 1);
+      // The symbol list is the one long item: let it wrap rather than be cut at 1280 px.
+      if (key === 'symbols') l.setWordWrap(true);
+      statusLayout.addWidget(l, key === 'symbols' ? 4 : 1);
       this.status[key] = l;
     }
     rootLayout.addWidget(statusRow);
@@ -193,7 +195,7 @@ export class PeakPressureWindow {
       #root { background-color: ${COLORS.background}; }
       QLabel { color: ${COLORS.text}; font-size: 13px; }
       #status { background-color: #000000; }
-      #status QLabel { font-weight: bold; padding: 4px; }
+      #status QLabel { font-weight: bold; padding: 2px 4px; font-size: 12px; }
       QGroupBox { color: ${COLORS.text}; font-weight: bold; border: 1px solid #3c3c3c; margin-top: 14px; }
       QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
       QPlainTextEdit { background-color: ${COLORS.panel}; color: ${COLORS.text}; border: none; }
