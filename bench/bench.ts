@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: performance figures of the detection pipeline on a real capture.
+ *
+ *   node dist/bench.js [--quick] [--fixture] [--only=id,id] [--no-write]
+ *
+ * --fixture uses the vendored 70 s extract (test/fixtures) even when ../shared/data is present;
+ * --only runs some sections and never writes results.json.
+ *
+ * Loads the capture into memory, runs every registered section in order, prints each section's
+ * tables as markdown and writes everything (with machine info and the git commit) to
+ * bench/results.json. To add a section (e.g. memory over a day, UI), write a `Section` in its own
+ * module and append it to SECTIONS below; nothing else changes.
+ */
+import { writeFileSync, renameSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadDataset } from './data';
+import { gcAvailable } from './gc';
+import { gitInfo, machineInfo } from './machine';
+import { renderTable } from './table';
+import { commitLatencySection } from './commit-latency';
+import { frameLatencySection } from './frame-latency';
+import { promotionLatencySection } from './promotion-latency';
+import { throughputSection } from './throughput';
+import type { Check, Json, Section, SectionContext } from './types';
+
+const SECTIONS: readonly Section[] = [
+  { id: 'throughput', title: 'Throughput: A (JSON.parse) vs B (pipeline) vs C (tardis-dev)', run: throughputSection },
+  { id: 'frame-latency', title: 'Latency: per-frame processing time', run: frameLatencySection },
+  { id: 'commit-latency', title: 'Latency: commit() with 10 symbols and full raw buffers', run: commitLatencySection },
+  { id: 'promotion-latency', title: 'Latency: window close → promoted event in the active snapshot', run: promotionLatencySection },
+];
+
+/** The repository root: dist/bench.js and bench/bench.ts both sit one level below it. */
+const ROOT = resolve(__dirname, '..');
+
+interface Args {
+  quick: boolean;
+  /** Use the vendored 70 s extract even when ../shared is present. */
+  fixture: boolean;
+  only: Set<string> | null;
+  write: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { quick: false, fixture: false, only: null, write: true };
+  for (const a of argv) {
+    if (a === '--quick') args.quick = true;
+    else if (a === '--fixture') args.fixture = true;
+    else if (a === '--no-write') args.write = false;
+    else if (a.startsWith('--only=')) {
+      // A partial run never replaces the committed results file.
+      args.only = new Set(a.slice(7).split(',').filter((s) => s.length > 0));
+      args.write = false;
+    }
+    else throw new Error(`unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write; sections: ${SECTIONS.map((s) => s.id).join(', ')})`);
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const log = (m: string): void => {
+    process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+  };
+  const machine = machineInfo();
+  const git = gitInfo(ROOT);
+  log(`${machine.cpu_model} × ${machine.cores}, node ${machine.node}, commit ${git.commit ?? '?'}${git.dirty_files ? ` (+${git.dirty_files} uncommitted files)` : ''}`);
+  const t0 = performance.now();
+  const dataset = await loadDataset(ROOT, args.fixture);
+  const loadS = (performance.now() - t0) / 1000;
+  log(`loaded ${dataset.frames.length} frames (${(dataset.text_bytes / 1e6).toFixed(1)} MB) from ${dataset.origin} in ${loadS.toFixed(1)} s (not timed by any section)`);
+  const ctx: SectionContext = { dataset, quick: args.quick, log };
+
+  const out: { [id: string]: Json } = {};
+  const checks: (Check & { section: string })[] = [];
+  const printed: string[] = [];
+  for (const s of SECTIONS) {
+    if (args.only && !args.only.has(s.id)) continue;
+    const st = performance.now();
+    log(`section ${s.id} …`);
+    const r = await s.run(ctx);
+    const secs = (performance.now() - st) / 1000;
+    out[s.id] = { title: s.title, seconds: Number(secs.toFixed(1)), tables: r.tables.map((t) => ({ ...t, columns: [...t.columns], rows: t.rows.map((x) => [...x]) })), notes: [...r.notes], checks: r.checks.map((c) => ({ ...c })), data: r.data };
+    for (const c of r.checks) checks.push({ section: s.id, ...c });
+    const text = [`### ${s.title}`, '', ...r.tables.map((t) => `${renderTable(t)}\n`), ...r.notes.map((n) => `- ${n}`), ''].join('\n');
+    printed.push(text);
+    process.stdout.write(`${text}\n`);
+  }
+  if (checks.length > 0) {
+    const lines = checks.map((c) => `- ${c.met ? 'met    ' : 'MISSED '} ${c.name}: ${Number(c.value.toPrecision(4))} (target ${c.target})`);
+    process.stdout.write(`### Targets\n\n${lines.join('\n')}\n\n`);
+  }
+  const total = (performance.now() - started) / 1000;
+  const loadEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  const machineLine = `${machine.cpu_model}, ${machine.cores} cores, ${machine.os}, node ${machine.node}, commit ${git.commit?.slice(0, 12) ?? '?'}, run ${total.toFixed(0)} s, load average ${machine.load_avg_at_start[0]} → ${loadEnd[0]}`;
+  process.stdout.write(`_${machineLine}_\n`);
+  if (!args.write) return;
+  const results: Json = {
+    schema: 1,
+    generated_at: new Date().toISOString(),
+    quick: args.quick,
+    duration_s: Number(total.toFixed(1)),
+    git: { commit: git.commit, dirty_files: git.dirty_files },
+    machine: { ...machine, load_avg_at_start: [...machine.load_avg_at_start], load_avg_at_end: loadEnd },
+    gc_between_runs: gcAvailable(),
+    dataset: {
+      origin: dataset.origin,
+      files: [...dataset.files],
+      frames: dataset.frames.length,
+      text_bytes: dataset.text_bytes,
+      counts: { ...dataset.counts },
+      bad_lines: dataset.bad_lines,
+      recv_span_ms: { ...dataset.recv_span_ms },
+      symbols: [...dataset.symbols],
+      load_seconds: Number(loadS.toFixed(1)),
+    },
+    checks: checks.map((c) => ({ ...c })),
+    sections: out,
+  };
+  const path = join(ROOT, 'bench', 'results.json');
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  log(`wrote ${path} in ${total.toFixed(1)} s total`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});
