@@ -18,7 +18,7 @@ export interface GuiOptions {
   runId: string;
   clock?: ClockSpec;
   /** UI self-test: after `renders` renders of a populated snapshot, save read-back + PNG in `dir`, then exit. */
-  uiTest?: { dir: string; renders: number };
+  uiTest?: { dir: string; renders: number; minEvents?: number };
   onExit?: () => void;
 }
 
@@ -82,7 +82,12 @@ export function runGui(opts: GuiOptions): void {
     window.render(vm);
     renderTimes.push(performance.now() - t0);
     rendered = s.snapshot_seq;
-    if (opts.uiTest && s.symbols_active.length > 0 && Object.values(s.raw_buffers.trades).some((r) => r.length > 0)) {
+    if (
+      opts.uiTest &&
+      s.symbols_active.length > 0 &&
+      Object.values(s.raw_buffers.trades).some((r) => r.length > 0) &&
+      s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)
+    ) {
       populatedRenders++;
       if (populatedRenders >= opts.uiTest.renders) {
         // Let Qt lay out and paint what was just bound before reading it back.

@@ -21,7 +21,7 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' } },
+    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' }, 'ui-test-min-events': { type: 'string' } },
     strict: true,
   });
   if (values.help) {
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     config,
     runId,
     ...(clock ? { clock } : {}),
-    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4) } } : {}),
+    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4), minEvents: Number(values['ui-test-min-events'] ?? 0) } } : {}),
     ...(stopDemo ? { onExit: stopDemo } : {}),
   });
   process.stdout.write('[NATIVE APP] Window initialized. Refresh: 500ms\n');
