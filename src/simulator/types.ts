@@ -4,6 +4,10 @@
  * 127.0.0.1 only, from recorded real data.
  */
 
+/**
+ * Every duration and delay below (`ms`, `delayMs`) is in exchange-clock milliseconds, like all
+ * simulator times: at speed S it lasts ms/S of wall time. `retryAfterS` is exchange seconds too.
+ */
 export type SimFault =
   /** Close every market WS connection abruptly (TCP destroy, no close frame). */
   | { kind: 'abrupt_close' }
@@ -41,6 +45,10 @@ export interface SimulatorOptions {
   scenario?: 'steady' | 'demo';
   /** Exchange time of the first frame (default: now): recorded data are time-shifted onto it. */
   startMs?: number;
+  /** Wall ms between batches of frames (default 15). */
+  tickMs?: number;
+  /** Close connections like the exchange once they are 24 h old on the simulator clock (default true). */
+  autoClose24h?: boolean;
 }
 
 export interface SimulatorStats {
@@ -52,6 +60,16 @@ export interface SimulatorStats {
   framesByStream: Record<string, number>;
   restRequests: Record<string, number>;
   faultsInjected: number;
+  /** How far (exchange ms) the last batch ended behind the clock; stays near 0 unless overloaded. */
+  lagMs?: number;
+  /** Share of wall time spent producing and sending frames since start (1 = one core saturated). */
+  busyShare?: number;
+  /** Demo cascades scheduled so far (exchange ms). */
+  cascades?: { startMs: number; endMs: number; symbols: string[]; direction: -1 | 1 }[];
+  /** Whether liquidations come from the recorded CSV (else they are scripted). */
+  recordedLiquidations?: boolean;
+  /** Which recorded files feed the market. */
+  dataOrigin?: string;
 }
 
 export interface SimulatorHandle {

@@ -1,0 +1,85 @@
+/**
+ * `peak-pressure simulate`: run the loopback exchange in the foreground until SIGINT/SIGTERM,
+ * so the desktop app or a collector can be pointed at it instead of Binance.
+ */
+import { parseArgs } from 'node:util';
+import { startSimulator } from './server';
+
+const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N]
+
+  --port N        TCP port on 127.0.0.1 (default 0: any free port)
+  --speed X       exchange-time speed; 60 = one minute of market per second (default 1)
+  --scenario S    steady: recorded flow looped; demo: adds a liquidation cascade every few minutes (default demo)
+  --data DIR      recorded data directory (default ../shared/data, else test/fixtures)
+  --seed N        seed for every scripted choice (default 1)
+`;
+
+const STATUS_EVERY_MS = 30_000;
+
+export async function simulateCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        speed: { type: 'string' },
+        scenario: { type: 'string' },
+        data: { type: 'string' },
+        seed: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = values.port === undefined ? 0 : Number(values.port);
+  const speed = values.speed === undefined ? 1 : Number(values.speed);
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  const scenario = values.scenario ?? 'demo';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return usageError(`bad --port ${values.port}`);
+  if (!(speed > 0) || !Number.isFinite(speed)) return usageError(`bad --speed ${values.speed}`);
+  if (!Number.isSafeInteger(seed)) return usageError(`bad --seed ${values.seed}`);
+  if (scenario !== 'steady' && scenario !== 'demo') return usageError(`bad --scenario ${scenario}`);
+
+  const sim = await startSimulator({ port, speed, seed, scenario, ...(values.data !== undefined ? { dataDir: values.data } : {}) });
+  const out = process.stdout;
+  out.write(`simulator listening on 127.0.0.1 (speed ${speed}, scenario ${scenario}, seed ${seed})\n`);
+  out.write(`  REST  ${sim.restUrl}/fapi/v1/{exchangeInfo,ticker/24hr,openInterest,time}\n`);
+  out.write(`  WS    ${sim.wsUrl}/market/stream?streams=…   ${sim.wsUrl}/market/ws/<stream>   ${sim.wsUrl}/public/…\n`);
+  out.write(`  symbols ${sim.symbols.join(' ')}\n`);
+  out.write(`  data  ${sim.stats().dataOrigin ?? ''}\n`);
+
+  let lastFrames = 0;
+  const status = setInterval(() => {
+    const st = sim.stats();
+    const rate = Math.round(((st.framesSent - lastFrames) * 1000) / STATUS_EVERY_MS);
+    lastFrames = st.framesSent;
+    out.write(`[${new Date(sim.now()).toISOString()}] ${st.openConnections} connection(s), ${rate} frames/s, ${st.cascades?.length ?? 0} cascade(s) so far\n`);
+  }, STATUS_EVERY_MS);
+  status.unref();
+
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+  clearInterval(status);
+  await sim.stop();
+  out.write('simulator stopped\n');
+  return 0;
+}
+
+function usageError(msg: string): number {
+  process.stderr.write(`${msg}\n${USAGE}`);
+  return 2;
+}

@@ -1,0 +1,291 @@
+/**
+ * The loopback exchange: one HTTP server on 127.0.0.1 that answers the REST paths and upgrades
+ * the WebSocket routes, plus a tick loop that advances the market on the simulator clock and
+ * sends every frame that became due since the previous tick, in exchange-time order.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { WebSocketServer } from 'ws';
+import { SimClock } from './clock';
+import { loadRecordedData, type MarkRatio } from './data';
+import { FaultState } from './faults';
+import { compareEvents, type SimEvent, SymbolFeed } from './feed';
+import { forceOrderFrame } from './frames';
+import { type FormattedLiquidation, formatLiquidation, LiquidationFeed, type LiquidationArrival } from './liquidations';
+import { OpenInterestBook } from './oi';
+import { handleRest, type RestContext, WeightMeter } from './rest';
+import { Rng } from './rng';
+import { MAX_STREAMS_PER_CONNECTION, parseWsTarget } from './routes';
+import { ScenarioScript } from './script';
+import type { SimFault, SimulatorHandle, SimulatorOptions, SimulatorStats } from './types';
+import { COIN_M_LIQUIDATION_SYMBOLS, specOf, TOP_10, TOP_10_SPECS } from './universe';
+import { WsHub } from './ws';
+
+const DEFAULT_TICK_MS = 15;
+/** Longest stretch of exchange time handled as one batch (after a stall the loop catches up in steps). */
+const MAX_STEP_MS = 2_000;
+const KLINE_PUSH_MS = 250;
+
+function positiveInt(name: string, x: number): number {
+  if (!Number.isSafeInteger(x) || x <= 0) throw new Error(`fault ${name} must be a positive integer, got ${x}`);
+  return x;
+}
+
+class Simulator {
+  readonly clock: SimClock;
+  private readonly script: ScenarioScript;
+  private readonly feeds: SymbolFeed[];
+  private readonly feedBySymbol = new Map<string, SymbolFeed>();
+  private readonly liquidations: LiquidationFeed;
+  private readonly oi: OpenInterestBook;
+  private readonly faults = new FaultState();
+  private readonly hub: WsHub;
+  private readonly weight = new WeightMeter();
+  private readonly markRatios: readonly MarkRatio[];
+  private readonly restCounts: Record<string, number> = {};
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly events: SimEvent[] = [];
+  private readonly arrivals: LiquidationArrival[] = [];
+  /** forceOrder snapshot semantics: only the latest liquidation per symbol per second is pushed (§4.3). */
+  private readonly pendingLiq = new Map<string, FormattedLiquidation>();
+  private processedUntil: number;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private faultsInjected = 0;
+  private stopped = false;
+  private busyMs = 0;
+  private readonly wallStart = performance.now();
+  private lagMs = 0;
+  readonly dataOrigin: string;
+
+  constructor(private readonly opts: SimulatorOptions) {
+    const data = loadRecordedData(opts.dataDir);
+    this.dataOrigin = data.origin;
+    this.markRatios = data.markRatios;
+    const seed = opts.seed ?? 1;
+    const startMs = opts.startMs ?? Date.now();
+    this.clock = new SimClock(startMs, opts.speed ?? 1);
+    this.processedUntil = startMs;
+    this.script = new ScenarioScript(opts.scenario ?? 'steady', seed);
+    this.feeds = TOP_10_SPECS.map((spec) => new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], this.script, seed));
+    for (const f of this.feeds) this.feedBySymbol.set(f.symbol, f);
+    this.liquidations = new LiquidationFeed(data.liquidations, this.script, seed, startMs);
+    this.oi = new OpenInterestBook(seed, startMs, this.script);
+    this.hub = new WsHub(this.clock, this.faults, new Rng(seed).fork('ws'), opts.autoClose24h ?? true, (stream) => {
+      if (stream.endsWith('@aggTrade')) this.script.setAnchor(this.clock.now());
+    });
+    const ctx: RestContext = {
+      clock: this.clock,
+      faults: this.faults,
+      weight: this.weight,
+      oi: this.oi,
+      priceOf: (s) => this.priceOf(s),
+      counts: this.restCounts,
+      later: (fn, wallMs) => {
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (!this.stopped) fn();
+        }, wallMs);
+        this.timers.add(t);
+      },
+    };
+    this.server = createServer((req, res) => handleRest(req, res, ctx));
+    this.wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false, maxPayload: 1 << 16 });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+  }
+
+  /** Price used for REST tickers and liquidation pricing. */
+  priceOf(symbol: string): number {
+    const feed = this.feedBySymbol.get(symbol);
+    if (feed !== undefined) return feed.price;
+    const cm = COIN_M_LIQUIDATION_SYMBOLS.find((c) => c.symbol === symbol);
+    if (cm !== undefined) {
+      // A quarterly trades at a small premium to the perpetual.
+      const perp = this.feedBySymbol.get(`${cm.base}USDT`);
+      return perp !== undefined ? perp.price * 1.012 : 0;
+    }
+    return specOf(symbol)?.refPrice ?? 0;
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const target = parseWsTarget(req.url ?? '');
+    if (this.stopped || target === null) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (target.streams.length > MAX_STREAMS_PER_CONNECTION) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.hub.accept(ws, socket, target));
+  }
+
+  async listen(port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      // Loopback only: this is a test double, never a service.
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('simulator: no TCP address');
+    this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs ?? DEFAULT_TICK_MS);
+    this.tickTimer.unref();
+    return addr.port;
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const began = performance.now();
+    const now = this.clock.now();
+    while (this.processedUntil < now) {
+      const t1 = Math.min(now, this.processedUntil + MAX_STEP_MS);
+      this.step(this.processedUntil, t1);
+      this.processedUntil = t1;
+    }
+    this.hub.housekeeping(now);
+    this.lagMs = Math.max(0, this.clock.now() - now);
+    this.busyMs += performance.now() - began;
+  }
+
+  /** Everything that happens in exchange time (t0, t1], sent in time order as one corked batch. */
+  private step(t0: number, t1: number): void {
+    const ev = this.events;
+    ev.length = 0;
+    this.script.beginTick(t0);
+    const rate = this.faults.rateAt(t0);
+    for (const f of this.feeds) f.advance(t0, t1, rate, ev);
+    this.arrivals.length = 0;
+    this.liquidations.advance(t0, t1, this.arrivals);
+    for (const a of this.arrivals) ev.push({ kind: 'liquidation', time: a.t, prio: 1, arrival: a });
+    for (let b = (Math.floor(t0 / KLINE_PUSH_MS) + 1) * KLINE_PUSH_MS; b <= t1; b += KLINE_PUSH_MS) ev.push({ kind: 'boundary', time: b, prio: 0 });
+    ev.sort(compareEvents);
+    const hub = this.hub;
+    hub.cork();
+    try {
+      for (const e of ev) {
+        switch (e.kind) {
+          case 'agg': {
+            const f = e.feed;
+            f.onPublished(e.agg);
+            if (hub.wants(f.streams.aggTrade)) hub.publish(f.streams.aggTrade, f.aggTradeText(e.agg), e.time, true);
+            if (hub.wants(f.streams.bookTicker)) hub.publish(f.streams.bookTicker, f.bookTickerText(e.agg), e.time);
+            break;
+          }
+          case 'liquidation': {
+            const x = formatLiquidation(e.arrival, (s) => this.priceOf(s));
+            if (x !== null) this.pendingLiq.set(x.symbol, x);
+            break;
+          }
+          case 'boundary':
+            this.boundary(e.time);
+            break;
+        }
+      }
+    } finally {
+      hub.uncork();
+    }
+  }
+
+  private boundary(b: number): void {
+    const hub = this.hub;
+    for (const f of this.feeds) {
+      const k = f.klineAt(b);
+      if (k !== null) hub.publish(f.streams.kline, k, b);
+    }
+    if (b % 1000 !== 0) return;
+    for (const f of this.feeds) {
+      const m = f.markPriceAt(b, this.markRatios);
+      hub.publish(f.streams.markPrice1s, m, b);
+      if (b % 3000 === 0) hub.publish(f.streams.markPrice, m, b);
+    }
+    if (this.pendingLiq.size === 0) return;
+    for (const x of this.pendingLiq.values()) {
+      const text = forceOrderFrame(b, x);
+      hub.publish('!forceOrder@arr', text, b);
+      if (x.st === 1) hub.publish(`${x.symbol.toLowerCase()}@forceOrder`, text, b);
+    }
+    this.pendingLiq.clear();
+  }
+
+  fault(f: SimFault): void {
+    const now = this.clock.now();
+    this.faultsInjected++;
+    switch (f.kind) {
+      case 'abrupt_close':
+        return this.hub.abruptClose();
+      case 'half_open':
+        return this.hub.halfOpen(now + Math.max(0, f.ms));
+      case 'ack_no_data':
+        return this.faults.ackNoData(f.stream, now + Math.max(0, f.ms));
+      case 'garbage':
+        return this.hub.garbage(positiveInt('garbage.count', f.count));
+      case 'schema_violation':
+        return this.hub.schemaViolation(positiveInt('schema_violation.count', f.count), now);
+      case 'duplicate':
+        return this.hub.duplicate(positiveInt('duplicate.count', f.count));
+      case 'out_of_order':
+        return this.hub.outOfOrder(positiveInt('out_of_order.count', f.count), now);
+      case 'burst':
+        return this.faults.burst(f.factor, now + Math.max(0, f.ms));
+      case 'close_24h':
+        return this.hub.close24h();
+      case 'rest_status':
+        return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS);
+      case 'rest_slow':
+        return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
+    }
+  }
+
+  stats(): SimulatorStats {
+    const h = this.hub.stats;
+    const wall = performance.now() - this.wallStart;
+    return {
+      connections: h.connections,
+      openConnections: this.hub.openConnections,
+      subscribeMessages: h.subscribeMessages,
+      subscribedStreams: this.hub.subscribedStreams(),
+      framesSent: h.framesSent,
+      framesByStream: { ...h.framesByStream },
+      restRequests: { ...this.restCounts },
+      faultsInjected: this.faultsInjected,
+      lagMs: this.lagMs,
+      busyShare: wall > 0 ? this.busyMs / wall : 0,
+      cascades: this.script.cascades.map((c) => ({ startMs: c.startMs, endMs: c.endMs, symbols: [...c.symbols], direction: c.direction })),
+      recordedLiquidations: this.liquidations.usesRecordedRows,
+      dataOrigin: this.dataOrigin,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.hub.closeAll();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Start the simulator; resolves once it listens. Throws if no recorded data can be found. */
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
+  const sim = new Simulator(opts);
+  const port = await sim.listen(opts.port ?? 0);
+  return {
+    restUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    now: () => sim.clock.now(),
+    symbols: TOP_10,
+    fault: (f) => sim.fault(f),
+    stats: () => sim.stats(),
+    stop: () => sim.stop(),
+  };
+}
