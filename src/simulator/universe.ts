@@ -107,7 +107,7 @@ export function specOf(symbol: string): SymbolSpec | undefined {
 
 /** COIN-M contracts that show up on `!forceOrder@arr` since the 2026-06-30 integration (st = 2). */
 export const COIN_M_LIQUIDATION_SYMBOLS: readonly { symbol: string; pair: string; base: FlowSource }[] = Object.freeze([
-  // `BTCUSD_PERP` would be the most common, but the core's SYMBOL_RE rejects `_PERP` (see report).
-  { symbol: 'BTCUSD_260626', pair: 'BTCUSD', base: 'BTC' as const },
+  // The most common COIN-M names on the merged all-market feed since 2026-06-30.
+  { symbol: 'BTCUSD_PERP', pair: 'BTCUSD', base: 'BTC' as const },
   { symbol: 'ETHUSD_260626', pair: 'ETHUSD', base: 'ETH' as const },
 ]);
