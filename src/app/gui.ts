@@ -18,7 +18,8 @@ export interface GuiOptions {
   runId: string;
   clock?: ClockSpec;
   /** UI self-test: after `renders` renders of a populated snapshot, save read-back + PNG in `dir`, then exit. */
-  uiTest?: { dir: string; renders: number; minEvents?: number };
+  /** `boot`: capture whatever is shown (e.g. DEGRADED before any symbol is known) instead of waiting for data. */
+  uiTest?: { dir: string; renders: number; minEvents?: number; boot?: boolean };
   onExit?: () => void;
 }
 
@@ -82,12 +83,8 @@ export function runGui(opts: GuiOptions): void {
     window.render(vm);
     renderTimes.push(performance.now() - t0);
     rendered = s.snapshot_seq;
-    if (
-      opts.uiTest &&
-      s.symbols_active.length > 0 &&
-      Object.values(s.raw_buffers.trades).some((r) => r.length > 0) &&
-      s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)
-    ) {
+    const populated = s.symbols_active.length > 0 && Object.values(s.raw_buffers.trades).some((r) => r.length > 0);
+    if (opts.uiTest && (opts.uiTest.boot === true || populated) && s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)) {
       populatedRenders++;
       if (populatedRenders >= opts.uiTest.renders) {
         // Let Qt lay out and paint what was just bound before reading it back.

@@ -26,8 +26,19 @@ export const liveArgOptions = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-export function parseLiveArgs(argv: string[], env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): { config: CollectorConfig; headless: boolean; help: boolean } {
-  const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
+export interface LiveValues {
+  config?: string;
+  'rest-url'?: string;
+  'ws-url'?: string;
+  symbols?: string;
+  'debug-dir'?: string;
+  'capture-dir'?: string;
+  'no-capture'?: boolean;
+  'log-level'?: string;
+}
+
+/** Parsed flag values → validated config (flags win over env, env over the file). */
+export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): CollectorConfig {
   const flags: Record<string, unknown> = { ...extra };
   if (values['rest-url']) flags.restUrl = values['rest-url'];
   if (values['ws-url']) flags.wsUrl = values['ws-url'];
@@ -38,8 +49,12 @@ export function parseLiveArgs(argv: string[], env: NodeJS.ProcessEnv, extra: Col
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
-  const config = loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
-  return { config, headless: values.headless, help: values.help };
+  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
+}
+
+export function parseLiveArgs(argv: string[], env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): { config: CollectorConfig; headless: boolean; help: boolean } {
+  const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
+  return { config: configFromValues(values, env, extra), headless: values.headless, help: values.help };
 }
 
 export function newRunId(nowMs = Date.now()): string {

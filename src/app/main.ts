@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../collector/config';
-import { LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseLiveArgs } from './live-options';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId } from './live-options';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -21,7 +21,7 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' }, 'ui-test-min-events': { type: 'string' } },
+    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' }, 'ui-test-min-events': { type: 'string' }, 'ui-test-boot': { type: 'boolean', default: false } },
     strict: true,
   });
   if (values.help) {
@@ -33,7 +33,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${problem}\n`);
     return 2;
   }
-  const passThrough = argv.filter((a, i) => !a.startsWith('--demo') && !a.startsWith('--ui-test') && !(argv[i - 1] ?? '').startsWith('--ui-test'));
   const runId = newRunId();
   let extra = {};
   let clock;
@@ -46,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     stopDemo = sim.stop;
     process.stdout.write(`DEMO: recorded real data served by the loopback simulator at ${sim.restUrl}\n`);
   }
-  const { config } = parseLiveArgs(passThrough, process.env, extra);
+  const config = configFromValues(values, process.env, extra);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
@@ -56,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     config,
     runId,
     ...(clock ? { clock } : {}),
-    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4), minEvents: Number(values['ui-test-min-events'] ?? 0) } } : {}),
+    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4), minEvents: Number(values['ui-test-min-events'] ?? 0), boot: values['ui-test-boot'] } } : {}),
     ...(stopDemo ? { onExit: stopDemo } : {}),
   });
   process.stdout.write('[NATIVE APP] Window initialized. Refresh: 500ms\n');
