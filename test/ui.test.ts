@@ -28,28 +28,31 @@ function pngSize(path: string): { width: number; height: number } {
 const haveQt = existsSync(ADDON);
 if (!haveQt) console.warn(`[skip] UI test: the NodeGui addon is not built (${ADDON}); run: bash scripts/build-qt-addon.sh`);
 
+function runApp(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', TZ: 'UTC' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
   it('shows exactly what the view-model makes of the rendered snapshot, and saves PNGs', async () => {
     expect(existsSync(MAIN)).toBe(true);
     const sim = await startSimulator({ port: 0, seed: 9, scenario: 'steady' });
     const dir = mkdtempSync(join(tmpdir(), 'pp-ui-'));
     rmSync(OUT, { recursive: true, force: true });
-    let stdout = '';
-    let stderr = '';
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [MAIN, '--rest-url', sim.restUrl, '--ws-url', sim.wsUrl, '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', OUT, '--ui-test-renders', '4'],
-        { env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('exit', (c) => {
-        clearTimeout(t);
-        resolve(c);
-      });
-    });
+    const { code, stdout, stderr } = await runApp(['--rest-url', sim.restUrl, '--ws-url', sim.wsUrl, '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', OUT, '--ui-test-renders', '4']);
     await sim.stop();
     expect(code, `app exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     expect(stdout).toContain('[NATIVE APP] Window initialized. Refresh: 500ms');
@@ -89,5 +92,24 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
     expect(rb.widgetsSmall.trades).toEqual(w.trades);
     expect(pngSize(join(OUT, 'window-1280x800.png'))).toEqual({ width: 1280, height: 800 });
     expect(rb.renderMs.length).toBeGreaterThanOrEqual(4);
+  }, 90_000);
+
+  it('with the exchange unreachable, opens anyway and shows DEGRADED with the reason while retrying', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pp-ui-down-'));
+    const out = join(OUT, 'unreachable');
+    // Port 9 on loopback: nothing listens, every request is refused at once.
+    const { code, stdout, stderr } = await runApp(['--rest-url', 'http://127.0.0.1:9', '--ws-url', 'ws://127.0.0.1:9', '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', out, '--ui-test-renders', '5', '--ui-test-boot']);
+    expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
+    const rb = JSON.parse(readFileSync(join(out, 'ui-readback.json'), 'utf8')) as { snapshot: unknown; widgets: WindowTexts };
+    const parsed = SnapshotSchema.safeParse(rb.snapshot);
+    expect(parsed.success).toBe(true);
+    if (!parsed.success) return;
+    expect(parsed.data.health_state).toBe('DEGRADED');
+    expect(parsed.data.health_reasons).toContain('SYMBOLS_UNAVAILABLE');
+    expect(rb.widgets.status.health).toBe('Health: DEGRADED');
+    expect(rb.widgets.status.mode).toBe('Mode: LOADING...');
+    expect(rb.widgets.health).toContain('Health: DEGRADED (SYMBOLS_UNAVAILABLE)');
+    expect(rb.widgets.health).toMatch(/exchangeInfo failed \(attempt \d+\).*retrying in \d+ s/);
+    expect(stdout).toContain('cannot reach the exchange');
   }, 90_000);
 });
