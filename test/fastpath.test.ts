@@ -5,6 +5,7 @@
  * literals written here in the exchange's shape (BINANCE.md §4, §6); thousands of seeded
  * mutations of them are checked against all six validator/schema pairs.
  */
+import { mulberry32 } from './helpers';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
 import {
@@ -99,16 +100,6 @@ const SEEDS: readonly Obj[] = [AGG_TRADE, AGG_TRADE_2026, FORCE_ORDER, FORCE_ORD
 
 // ---- seeded PRNG and mutations ----------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const POOL: readonly unknown[] = [
   null, true, false, 0, -0, 1, -1, 1.5, -1.5, NaN, Infinity, -Infinity,

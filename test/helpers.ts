@@ -4,6 +4,7 @@
  * normalizer could not have produced), a seeded PRNG, and a baseline builder whose type-7
  * percentiles land exactly on round numbers.
  */
+import { PARTITION_KEYS } from '../src/replay/replay';
 import {
   type LiquidationEvent,
   LiquidationEventSchema,
@@ -201,26 +202,8 @@ export function feedStandardBaseline(engine: Engine, f: EventFactory, firstK: nu
 }
 
 /** Sum of a detector's outcome counters, which must equal windows_processed (SPEC §6.1). */
-export function partitionSum(c: {
-  empty_windows: number;
-  baseline_not_warm: number;
-  flow_surge_failed: number;
-  large_trade_failed: number;
-  compression_failed: number;
-  missing_streams: number;
-  stress_failed: number;
-  peak_pressure_count: number;
-}): number {
-  return (
-    c.empty_windows +
-    c.baseline_not_warm +
-    c.flow_surge_failed +
-    c.large_trade_failed +
-    c.compression_failed +
-    c.missing_streams +
-    c.stress_failed +
-    c.peak_pressure_count
-  );
+export function partitionSum(c: Record<(typeof PARTITION_KEYS)[number], number>): number {
+  return PARTITION_KEYS.reduce((sum, k) => sum + c[k], 0);
 }
 
 /** Every object reachable from `o` is frozen. Returns the path of the first unfrozen one, or null. */
