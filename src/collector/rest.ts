@@ -35,6 +35,8 @@ export interface RestClientOptions {
   onBody?: (source: string, text: string, recvMs: number) => void;
   /** Weight limit per minute (from exchangeInfo.rateLimits when known). */
   weightLimit?: number;
+  /** The exchange's weight window (a calendar minute); shorter only in tests. */
+  weightWindowMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
@@ -47,6 +49,8 @@ export class RestClient {
   usedWeight1m: number | null = null;
   weightLimit: number;
   lastBanStatus: 418 | 429 | null = null;
+  /** Requests held back because the used weight neared the limit. */
+  pacedRequests = 0;
 
   constructor(private readonly opts: RestClientOptions) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4 });
@@ -73,10 +77,14 @@ export class RestClient {
         wait,
       );
     }
-    // Keep a 10 % margin: other programs on this IP spend the same budget.
+    // Keep a 10 % margin: other programs on this IP spend the same budget. The exchange counts
+    // weight per calendar minute, so past the margin the next request waits for the minute to roll.
     const weight = opts.weight ?? 1;
     if (this.usedWeight1m !== null && this.usedWeight1m + weight > this.weightLimit * 0.9) {
-      await sleep(Math.min(5000, 60_000 - (Date.now() % 60_000)));
+      const windowMs = this.opts.weightWindowMs ?? 60_000;
+      this.pacedRequests++;
+      await sleep(windowMs - (Date.now() % windowMs) + 50);
+      this.usedWeight1m = null;
     }
     const url = new URL(pathAndQuery, this.opts.baseUrl);
     let status: number;
