@@ -20,6 +20,14 @@ export interface CaptureWriterOptions {
 }
 
 const PREFIX = 'capture-';
+
+function finished(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (out.closed) return resolve();
+    out.once('close', () => resolve());
+    out.once('error', () => resolve());
+  });
+}
 const SUFFIX = '.pp.gz';
 
 export class CaptureWriter {
@@ -31,6 +39,8 @@ export class CaptureWriter {
   private seq = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Parts whose gzip was ended but whose file may not be fully written yet. */
+  private readonly finishing: Promise<void>[] = [];
 
   constructor(private readonly opts: CaptureWriterOptions) {
     mkdirSync(opts.dir, { recursive: true });
@@ -67,11 +77,14 @@ export class CaptureWriter {
     if (this.closed || this.gzip === null) return;
     this.gzip.write(`${formatCaptureLine(frame)}\n`);
     this.frames++;
-    if ((this.frames & 1023) === 0 && (this.out?.bytesWritten ?? 0) >= this.opts.maxFileBytes) this.rotate();
+    if ((this.frames & 63) === 0 && (this.out?.bytesWritten ?? 0) >= this.opts.maxFileBytes) this.rotate();
   }
 
   private rotate(): void {
     const g = this.gzip;
+    const out = this.out;
+    // The cap is enforced again once the ended part has its final size on disk.
+    if (g && out) this.finishing.push(finished(out).then(() => this.enforceTotal()));
     g?.end();
     this.open();
   }
@@ -95,19 +108,19 @@ export class CaptureWriter {
     }
   }
 
-  /** Finish the current file (gzip trailer written, file closed). */
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  /** Finish every part (gzip trailers written, files closed), the rotated ones included. */
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     const out = this.out;
     const g = this.gzip;
     this.gzip = null;
-    return new Promise((resolve) => {
-      if (!g || !out) return resolve();
-      out.once('close', () => resolve());
-      out.once('error', () => resolve());
+    if (g && out) {
+      this.finishing.push(finished(out));
       g.end();
-    });
+    }
+    await Promise.all(this.finishing);
+    this.enforceTotal();
   }
 }
