@@ -202,7 +202,7 @@ export class MarketStream {
       old.retiring = true;
       void closeConn(old.ws);
     }
-    this.later(this.opts.rotateAfterMs ?? 0, () => this.rotate());
+    if (this.opts.rotateAfterMs !== undefined) this.later(this.opts.rotateAfterMs, () => this.rotate());
   }
 
   private rotate(): void {
