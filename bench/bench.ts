@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: performance figures of the detection pipeline on a real capture.
  *
- *   node dist/bench.js [--quick] [--fixture] [--only=id,id] [--no-write]
+ *   node dist/bench.js [--quick] [--fixture] [--only=id,id] [--no-write] [--day-hours=N] [--day-speed=S]
  *
  * --fixture uses the vendored 70 s extract (test/fixtures) even when ../shared/data is present;
- * --only runs some sections and never writes results.json.
+ * --only runs some sections and never writes results.json; --day-hours / --day-speed shorten or
+ * change the memory-day run (a shortened run never writes results.json either).
  *
  * Loads the capture into memory, runs every registered section in order, prints each section's
  * tables as markdown and writes everything (with machine info and the git commit) to
@@ -21,8 +22,10 @@ import { gitInfo, machineInfo } from './machine';
 import { renderTable } from './table';
 import { commitLatencySection } from './commit-latency';
 import { frameLatencySection } from './frame-latency';
+import { memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
 import { throughputSection } from './throughput';
+import { runUiRenderChild, uiRenderSection } from './ui-render';
 import type { Check, Json, Section, SectionContext } from './types';
 
 const SECTIONS: readonly Section[] = [
@@ -30,6 +33,8 @@ const SECTIONS: readonly Section[] = [
   { id: 'frame-latency', title: 'Latency: per-frame processing time', run: frameLatencySection },
   { id: 'commit-latency', title: 'Latency: commit() with 10 symbols and full raw buffers', run: commitLatencySection },
   { id: 'promotion-latency', title: 'Latency: window close → promoted event in the active snapshot', run: promotionLatencySection },
+  { id: 'ui-render', title: 'UI: snapshot → widget updates (view-model + binding + paint)', run: uiRenderSection },
+  { id: 'memory-day', title: 'Memory over a day: the collector against the simulator, accelerated', run: memoryDaySection },
 ];
 
 /** The repository root: dist/bench.js and bench/bench.ts both sit one level below it. */
@@ -41,10 +46,17 @@ interface Args {
   fixture: boolean;
   only: Set<string> | null;
   write: boolean;
+  dayHours: number | undefined;
+  daySpeed: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, fixture: false, only: null, write: true };
+  const args: Args = { quick: false, fixture: false, only: null, write: true, dayHours: undefined, daySpeed: undefined };
+  const positive = (a: string, prefix: string): number => {
+    const x = Number(a.slice(prefix.length));
+    if (!(x > 0) || !Number.isFinite(x)) throw new Error(`${prefix}N needs a positive number, got ${a}`);
+    return x;
+  };
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a === '--fixture') args.fixture = true;
@@ -54,12 +66,24 @@ function parseArgs(argv: readonly string[]): Args {
       args.only = new Set(a.slice(7).split(',').filter((s) => s.length > 0));
       args.write = false;
     }
-    else throw new Error(`unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write; sections: ${SECTIONS.map((s) => s.id).join(', ')})`);
+    else if (a.startsWith('--day-hours=')) {
+      args.dayHours = positive(a, '--day-hours=');
+      // The committed results always cover the full day.
+      if (args.dayHours < 24) args.write = false;
+    }
+    else if (a.startsWith('--day-speed=')) args.daySpeed = positive(a, '--day-speed=');
+    else throw new Error(`unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`);
   }
   return args;
 }
 
 async function main(): Promise<void> {
+  // The UI section runs its measurements in a child process of this same bundle (NodeGui must
+  // never load in the main bench process: without a display it aborts the process).
+  if (process.argv[2] === '--ui-render-child') {
+    await runUiRenderChild(ROOT, process.argv.slice(3));
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const log = (m: string): void => {
@@ -72,7 +96,14 @@ async function main(): Promise<void> {
   const dataset = await loadDataset(ROOT, args.fixture);
   const loadS = (performance.now() - t0) / 1000;
   log(`loaded ${dataset.frames.length} frames (${(dataset.text_bytes / 1e6).toFixed(1)} MB) from ${dataset.origin} in ${loadS.toFixed(1)} s (not timed by any section)`);
-  const ctx: SectionContext = { dataset, quick: args.quick, log };
+  const ctx: SectionContext = {
+    dataset,
+    quick: args.quick,
+    log,
+    root: ROOT,
+    ...(args.dayHours !== undefined ? { dayHours: args.dayHours } : {}),
+    ...(args.daySpeed !== undefined ? { daySpeed: args.daySpeed } : {}),
+  };
 
   const out: { [id: string]: Json } = {};
   const checks: (Check & { section: string })[] = [];

@@ -9,70 +9,16 @@
  *   worst     — every trade ring and every liquidation ring changed.
  */
 import { FALLBACK_SYMBOLS, LIMITS } from '../src/core/constants';
-import type { LiquidationEvent, TradeEvent } from '../src/core/contracts/canonical';
+import type { TradeEvent } from '../src/core/contracts/canonical';
 import { Engine } from '../src/core/engine';
 import { normalizeFrame } from '../src/core/normalize';
 import { SystemState } from '../src/core/system-state';
 import { framesOfKind } from './data';
 import { fullGc, watchGc } from './gc';
 import { COMMIT_EVERY_MS } from './pipelines';
+import { liquidation, TradeClone } from './synthetic-market';
 import { combineRepeats, distribution, type Distribution, fmt, fmtInt, scaled } from './stats';
 import type { Check, Json, SectionContext, SectionResult } from './types';
-
-/** An endless, time-consistent stream of one source symbol's real trades, relabelled. */
-class TradeClone {
-  private idx = 0;
-  private cycle = 0;
-  private readonly span: number;
-  private readonly idSpan: number;
-
-  constructor(
-    private readonly src: readonly TradeEvent[],
-    private readonly symbol: string,
-  ) {
-    const first = src[0] as TradeEvent;
-    const last = src[src.length - 1] as TradeEvent;
-    this.span = last.ts_ms - first.ts_ms + 1000;
-    this.idSpan = Math.max(...src.map((t) => t.agg_id)) - Math.min(...src.map((t) => t.agg_id)) + 1;
-  }
-
-  get nextTs(): number {
-    return (this.src[this.idx] as TradeEvent).ts_ms + this.cycle * this.span;
-  }
-
-  next(): TradeEvent {
-    const b = this.src[this.idx] as TradeEvent;
-    const dt = this.cycle * this.span;
-    const di = this.cycle * this.idSpan;
-    if (++this.idx === this.src.length) {
-      this.idx = 0;
-      this.cycle++;
-    }
-    return { ...b, symbol: this.symbol, ts_ms: b.ts_ms + dt, event_time_ms: b.event_time_ms + dt, recv_ms: b.recv_ms + dt, agg_id: b.agg_id + di, first_id: b.first_id + di, last_id: b.last_id + di };
-  }
-}
-
-function liquidation(symbol: string, ts: number, n: number): LiquidationEvent {
-  const price = 1000 + n; // unique per event, so the duplicate-liquidation rule never drops one
-  const qty = 1 + (n % 7);
-  return {
-    type: 'LIQUIDATION',
-    symbol,
-    ts_ms: ts,
-    order_trade_time_ms: ts,
-    recv_ms: ts,
-    side: n % 2 === 0 ? 'SELL' : 'BUY',
-    price,
-    base_qty: qty,
-    quote_qty: price * qty,
-    avg_price: price,
-    filled_qty: qty,
-    last_filled_qty: qty,
-    status: 'FILLED',
-    order_type: 'LIMIT',
-    tif: 'IOC',
-  };
-}
 
 type Case = 'idle' | 'realistic' | 'worst';
 

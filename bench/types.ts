@@ -35,6 +35,12 @@ export interface SectionContext {
   /** Fewer repetitions (for a smoke run); the README's figures never come from a quick run. */
   quick: boolean;
   log: (message: string) => void;
+  /** The repository root (dist/ lives there; sections that run child processes need it). */
+  root: string;
+  /** memory-day: exchange hours to cover (--day-hours=N; default 24, 2 with --quick). */
+  dayHours?: number;
+  /** memory-day: simulator speed (--day-speed=S; default 300). */
+  daySpeed?: number;
 }
 
 export interface Section {

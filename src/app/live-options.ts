@@ -1,6 +1,7 @@
 /** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
 import { parseArgs } from 'node:util';
-import { type CollectorConfig, type CollectorConfigInput, loadConfig } from '../collector/config';
+import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfig } from '../collector/config';
+import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
 
 export const LIVE_OPTIONS_HELP = `options:
   --config FILE         JSON config file (see README "Configuration")
@@ -11,6 +12,8 @@ export const LIVE_OPTIONS_HELP = `options:
   --capture-dir DIR     capture recordings (default captures)
   --no-capture          do not record a capture
   --log-level LEVEL     pino level for the log file (default info)
+  --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
+                        \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"})
 `;
 
 export const liveArgOptions = {
@@ -22,6 +25,7 @@ export const liveArgOptions = {
   'capture-dir': { type: 'string' },
   'no-capture': { type: 'boolean', default: false },
   'log-level': { type: 'string' },
+  clock: { type: 'string' },
   headless: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -52,9 +56,34 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
 }
 
-export function parseLiveArgs(argv: string[], env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): { config: CollectorConfig; headless: boolean; help: boolean } {
+/** `--clock '{"originMs":…,"wallOriginMs":…,"speed":…}'` → the shared clock (ConfigError when malformed). */
+export function parseClockArg(text: string): ClockSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`--clock is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = ClockSpecSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new ConfigError(`--clock: ${i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'invalid'} (expected {"originMs":number,"wallOriginMs":number,"speed":number>0})`);
+  }
+  return r.data;
+}
+
+export function parseLiveArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  extra: CollectorConfigInput = {},
+): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec } {
   const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
-  return { config: configFromValues(values, env, extra), headless: values.headless, help: values.help };
+  return {
+    config: configFromValues(values, env, extra),
+    headless: values.headless,
+    help: values.help,
+    ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
+  };
 }
 
 export function newRunId(nowMs = Date.now()): string {

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../collector/config';
-import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId } from './live-options';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg } from './live-options';
+import type { ClockSpec } from '../ipc/messages';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const runId = newRunId();
   let extra = {};
-  let clock;
+  let clock: ClockSpec | undefined;
   let stopDemo: (() => void) | undefined;
   if (values.demo) {
     const { startDemoSimulator } = require('./demo') as typeof import('./demo');
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`DEMO: recorded real data served by the loopback simulator at ${sim.restUrl}\n`);
   }
   const config = configFromValues(values, process.env, extra);
+  if (clock === undefined && values.clock) clock = parseClockArg(values.clock);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');

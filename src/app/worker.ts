@@ -21,14 +21,16 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock } = parsed.data;
+  const { config, runId, clock, snapshots } = parsed.data;
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const collector = new Collector({
     config,
     runId,
     logger,
     clock: clockFrom(clock),
-    publish: (snapshot) => post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) }),
+    publish: (snapshot) => {
+      if (snapshots !== false) post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) });
+    },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
   });
   const crash = (e: unknown): void => {

@@ -314,6 +314,9 @@ export class Collector {
       };
     }
     ops.dead_letters = this.deadLetters.written;
+    // Inside the worker: rss is the whole process, the heap figures are this thread's isolate.
+    const mem = process.memoryUsage();
+    ops.process = { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, heap_total_bytes: mem.heapTotal, external_bytes: mem.external, array_buffers_bytes: mem.arrayBuffers };
     const verdict = evaluateHealth({
       nowMs: now,
       startedMs: this.startedMs,

@@ -9,7 +9,7 @@
  */
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { PromotedEvent } from './contracts/promoted';
-import type { RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import type { Engine } from './engine';
 import { deepFreeze } from './freeze';
@@ -32,6 +32,8 @@ export interface OpsStaging {
   streams: Streams;
   dead_letters: number;
   precisions: Record<string, { price: number; qty: number }>;
+  /** The live collector's process memory at the last commit; null in replay. */
+  process: ProcessMemory | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -47,6 +49,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     streams: { ws_state: 'IDLE', url: '', reconnects: 0, last_msg_ms: null, per_stream: {} },
     dead_letters: 0,
     precisions: {},
+    process: null,
   };
 }
 
@@ -189,6 +192,7 @@ export class SystemState {
         per_stream: Object.fromEntries(Object.entries(ops.streams.per_stream).map(([k, v]) => [k, { ...v }])),
       },
       dead_letters: ops.dead_letters,
+      process: ops.process === null ? null : { ...ops.process },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -262,5 +266,6 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     oi_polling: { ...ops.oi_polling },
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
+    process: ops.process === null ? null : { ...ops.process },
   });
 }

@@ -12,6 +12,11 @@ export interface WorkerHostOptions {
   config: CollectorConfig;
   runId: string;
   clock?: ClockSpec;
+  /**
+   * false: the worker posts no snapshots (headless mode reads them from the file it writes);
+   * saves cloning and validating the full snapshot on this thread twice a second.
+   */
+  snapshots?: boolean;
   /** Path of the bundled worker (default: worker.js beside this bundle). */
   workerPath?: string;
   onSnapshot: (s: Snapshot) => void;
@@ -29,7 +34,7 @@ export class WorkerHost {
   private exited = false;
 
   constructor(private readonly opts: WorkerHostOptions) {
-    const data: WorkerData = { v: IPC_VERSION, config: opts.config, runId: opts.runId, ...(opts.clock ? { clock: opts.clock } : {}) };
+    const data: WorkerData = { v: IPC_VERSION, config: opts.config, runId: opts.runId, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.snapshots === false ? { snapshots: false } : {}) };
     this.worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data });
     this.worker.on('message', (raw: unknown) => {
       const m = parseWorkerMessage(raw);

@@ -31,6 +31,8 @@ export const WorkerDataSchema = z.object({
   config: CollectorConfigSchema,
   runId: z.string(),
   clock: ClockSpecSchema.optional(),
+  /** false: the main thread reads no snapshots (headless), so none are posted; default true. */
+  snapshots: z.boolean().optional(),
 });
 export type WorkerData = z.infer<typeof WorkerDataSchema>;
 

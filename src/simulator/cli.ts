@@ -5,13 +5,17 @@
 import { parseArgs } from 'node:util';
 import { startSimulator } from './server';
 
-const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N]
+const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
 
   --port N        TCP port on 127.0.0.1 (default 0: any free port)
   --speed X       exchange-time speed; 60 = one minute of market per second (default 1)
   --scenario S    steady: recorded flow looped; demo: adds a liquidation cascade every few minutes (default demo)
   --data DIR      recorded data directory (default ../shared/data, else test/fixtures)
   --seed N        seed for every scripted choice (default 1)
+  --stats-every MS  also print a machine-readable \`stats {…}\` line every MS wall milliseconds
+
+It prints \`clock {"originMs":…,"wallOriginMs":…,"speed":…}\` once listening: pass that JSON to
+\`peak-pressure live --clock\` so an accelerated run stamps receive times on the simulator's clock.
 `;
 
 const STATUS_EVERY_MS = 30_000;
@@ -27,6 +31,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         scenario: { type: 'string' },
         data: { type: 'string' },
         seed: { type: 'string' },
+        'stats-every': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -46,6 +51,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   if (!(speed > 0) || !Number.isFinite(speed)) return usageError(`bad --speed ${values.speed}`);
   if (!Number.isSafeInteger(seed)) return usageError(`bad --seed ${values.seed}`);
   if (scenario !== 'steady' && scenario !== 'demo') return usageError(`bad --scenario ${scenario}`);
+  const statsEvery = values['stats-every'] === undefined ? null : Number(values['stats-every']);
+  if (statsEvery !== null && !(Number.isInteger(statsEvery) && statsEvery >= 10)) return usageError(`bad --stats-every ${values['stats-every']} (integer ≥ 10)`);
 
   const sim = await startSimulator({ port, speed, seed, scenario, ...(values.data !== undefined ? { dataDir: values.data } : {}) });
   const out = process.stdout;
@@ -54,6 +61,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   out.write(`  WS    ${sim.wsUrl}/market/stream?streams=…   ${sim.wsUrl}/market/ws/<stream>   ${sim.wsUrl}/public/…\n`);
   out.write(`  symbols ${sim.symbols.join(' ')}\n`);
   out.write(`  data  ${sim.stats().dataOrigin ?? ''}\n`);
+  // The clock as WorkerData's ClockSpec: exchange ms originMs at wall (Date.now) ms wallOriginMs.
+  const wallOriginMs = Date.now();
+  const originMs = sim.now();
+  out.write(`clock ${JSON.stringify({ originMs, wallOriginMs, speed })}\n`);
 
   let lastFrames = 0;
   const status = setInterval(() => {
@@ -63,6 +74,26 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     out.write(`[${new Date(sim.now()).toISOString()}] ${st.openConnections} connection(s), ${rate} frames/s, ${st.cascades?.length ?? 0} cascade(s) so far\n`);
   }, STATUS_EVERY_MS);
   status.unref();
+  const statsTimer =
+    statsEvery === null
+      ? null
+      : setInterval(() => {
+          const st = sim.stats();
+          const line = {
+            wallMs: Date.now(),
+            nowMs: sim.now(),
+            framesSent: st.framesSent,
+            openConnections: st.openConnections,
+            connections: st.connections,
+            lagMs: st.lagMs ?? 0,
+            busyShare: st.busyShare ?? 0,
+            cascades: st.cascades?.length ?? 0,
+            restRequests: Object.values(st.restRequests).reduce((a, b) => a + b, 0),
+            rssBytes: process.memoryUsage.rss(),
+          };
+          out.write(`stats ${JSON.stringify(line)}\n`);
+        }, statsEvery);
+  statsTimer?.unref();
 
   await new Promise<void>((resolve) => {
     const done = (): void => {
@@ -74,6 +105,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', done);
   });
   clearInterval(status);
+  if (statsTimer !== null) clearInterval(statsTimer);
   await sim.stop();
   out.write('simulator stopped\n');
   return 0;

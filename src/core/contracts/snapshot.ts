@@ -79,6 +79,15 @@ export const StreamStateSchema = z.object({
   silence_limit_ms: z.number().int().nonnegative(),
 });
 
+export const ProcessMemorySchema = z.object({
+  rss_bytes: count,
+  heap_used_bytes: count,
+  heap_total_bytes: count,
+  external_bytes: count,
+  array_buffers_bytes: count,
+});
+export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
+
 export const SnapshotSchema = z.object({
   // ---- legacy keys (SNAP) ----
   timestamp: z.number(),
@@ -154,5 +163,11 @@ export const SnapshotSchema = z.object({
     per_stream: z.record(z.string(), StreamStateSchema),
   }),
   dead_letters: count,
+  /**
+   * Memory of the process running the collector, sampled at commit: `rss_bytes` is the whole
+   * process (UI thread included); the heap figures are the collector worker's own V8 heap.
+   * Null where no live collector runs (replay).
+   */
+  process: ProcessMemorySchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

@@ -1,0 +1,573 @@
+/**
+ * Two processes, as in production, for memory over (accelerated) time: the loopback simulator in
+ * one (`node dist/cli.js simulate`) and the headless collector in another (`node dist/cli.js live
+ * --headless`, capture on), sharing the simulator's clock (`clock {…}` → `--clock`), so the
+ * collector's process is measured alone. Used by the `memory-day` benchmark and test/soak.test.ts.
+ *
+ * Sampled while it runs:
+ *   - the collector process from /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (CPU), every
+ *     `sampleEveryMs` of wall time (Linux; elsewhere only the snapshot figures exist);
+ *   - <debug-dir>/latest_snapshot.json whenever it changed: the worker's heap (`process` figures,
+ *     taken at commit), counters, watermark, health;
+ *   - the simulator's `stats {…}` lines (frames sent, its own lag and CPU share).
+ *
+ * Timers the collector measures in wall time or on the exchange clock do not all scale with the
+ * speed; the config written for the collector (see `collectorConfig`) scales the three that would
+ * otherwise misbehave, and says so.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constants as zlibConstants, createGunzip } from 'node:zlib';
+import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
+import { type ClockSpec, ClockSpecSchema, clockFrom } from '../src/ipc/messages';
+
+const HOUR_MS = 3_600_000;
+/** Binance's 24 h connection limit minus the collector's default rotation margin (config.ts). */
+const ROTATE_AFTER_EXCHANGE_MS = (23 * 60 + 50) * 60 * 1000;
+/** /proc/<pid>/stat times are in clock ticks; Linux on x86-64 and arm64 uses 100 per second. */
+const CLK_TCK = 100;
+
+export interface SoakOptions {
+  /** The repository root (dist/cli.js is run from it). */
+  root: string;
+  speed: number;
+  /** Run until this much exchange time has passed since the collector started. */
+  exchangeHours: number;
+  seed?: number;
+  /** Wall ms between /proc samples (default 1000). */
+  sampleEveryMs?: number;
+  /** Wall ms between snapshot-file writes by the collector (default 1000; production: 5000). */
+  snapshotFileEveryMs?: number;
+  /** Wall ms between the simulator's stats lines (default 1000). */
+  simStatsEveryMs?: number;
+  /** Keep the temp directory (captures, logs) instead of deleting it. */
+  keepDir?: boolean;
+  log?: (message: string) => void;
+  /** Give up (and stop both) after this much wall time (default: 3 × the expected run + 60 s). */
+  wallLimitMs?: number;
+}
+
+export interface ProcSample {
+  wall_s: number;
+  exchange_h: number;
+  rss_bytes: number;
+  /** Collector process CPU (user + system), seconds since it started. */
+  cpu_s: number;
+}
+
+export interface SnapSample {
+  wall_s: number;
+  /** Exchange hours of the snapshot's own timestamp since the collector started. */
+  exchange_h: number;
+  seq: number;
+  rss_bytes: number;
+  heap_used_bytes: number;
+  heap_total_bytes: number;
+  external_bytes: number;
+  array_buffers_bytes: number;
+  frames: number;
+  windows: number;
+  promotions: number;
+  promoted_in_panel: number;
+  /** Exchange ms between the snapshot's clock time and the watermark (how far behind processing runs). */
+  watermark_lag_ms: number | null;
+  health: string;
+  stage: string;
+  reconnects: number;
+  ws_state: string;
+}
+
+export interface SimStat {
+  wall_s: number;
+  exchange_h: number;
+  frames_sent: number;
+  lag_ms: number;
+  busy_share: number;
+  open_connections: number;
+  connections: number;
+  rest_requests: number;
+  cascades: number;
+  rss_bytes: number;
+}
+
+export interface CaptureScan {
+  files: { name: string; bytes: number }[];
+  lines: number;
+  header_lines: number;
+  /** Frames carrying an exchange event time `"E":…` (WS market data), counted per exchange second. */
+  with_event_time: number;
+  per_exchange_second: { seconds: number; mean: number; p50: number; p99: number; max: number; max_at_ms: number | null };
+  scan_seconds: number;
+}
+
+export interface SoakResult {
+  dir: string;
+  speed: number;
+  clock: ClockSpec;
+  /** Exchange ms when the collector was started (t = 0 of every `exchange_h`). */
+  t0_ms: number;
+  wall_seconds: number;
+  exchange_hours: number;
+  config: Record<string, unknown>;
+  proc: ProcSample[];
+  snaps: SnapSample[];
+  sim: SimStat[];
+  final: Snapshot | null;
+  collector_exit_code: number | null;
+  collector_stdout_lines: number;
+  collector_stdout_tail: string[];
+  collector_stderr: string;
+  capture_files: { name: string; bytes: number }[];
+  /** Peak VmHWM of the collector process (Linux), bytes. */
+  rss_peak_bytes: number | null;
+  have_proc: boolean;
+}
+
+/** The collector's config for an accelerated run, with why each value differs from the default. */
+export function collectorConfig(speed: number, snapshotFileEveryMs: number): { config: Record<string, unknown>; notes: string[] } {
+  const config = {
+    mode: 'DEMO',
+    // A wall-time timer: at speed S the 23 h 50 min rotation would come S times too late, after
+    // the simulator's 24 h cut (exchange clock). Scaled, the make-before-break rotation runs.
+    rotateAfterMs: Math.max(1000, Math.round(ROTATE_AFTER_EXCHANGE_MS / speed)),
+    // Measured on the exchange clock: 30 s would be 30/S s of wall time, less than one GC pause
+    // of either process. 3 s of wall time instead.
+    staleAfterMs: Math.round(3000 * speed),
+    // A wall-time timer (one request per interval/10): the fastest the poller goes (one request
+    // per 10 ms), so the REST path runs as often as it can rather than 2 requests per wall second.
+    oiPollIntervalMs: 100,
+    snapshotFileIntervalMs: snapshotFileEveryMs,
+  };
+  const notes = [
+    `rotateAfterMs ${config.rotateAfterMs} (wall timer; = 23 h 50 min of exchange time at speed ${speed}, so the 24 h rotation happens as live)`,
+    `staleAfterMs ${config.staleAfterMs} (exchange clock; = 3 s of wall time, instead of 30/${speed} s)`,
+    `oiPollIntervalMs ${config.oiPollIntervalMs} (wall timer; one OI request per 10 ms, the poller's fastest: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
+    `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (wall timer; production 5000)`,
+  ];
+  return { config, notes };
+}
+
+function procStatus(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Number(m[1]) * 1024 : 0;
+    };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** Lines of a child's stdout, as they come. */
+function onLines(child: ChildProcess, fn: (line: string) => void): void {
+  let buf = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    buf += c.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      fn(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, ms);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+function listCaptures(dir: string): { name: string; bytes: number }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.pp.gz'))
+    .sort()
+    .map((f) => ({ name: f, bytes: statSync(join(dir, f)).size }));
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
+  const log = opts.log ?? ((): void => undefined);
+  const cli = join(opts.root, 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  const speed = opts.speed;
+  const sampleEveryMs = opts.sampleEveryMs ?? 1000;
+  const snapEvery = opts.snapshotFileEveryMs ?? 1000;
+  const dir = mkdtempSync(join(tmpdir(), 'pp-soak-'));
+  const debugDir = join(dir, 'debug');
+  const captureDir = join(dir, 'captures');
+  const { config } = collectorConfig(speed, snapEvery);
+  const configPath = join(dir, 'collector.json');
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+
+  // ---- the simulator ----
+  const sim = spawn(
+    process.execPath,
+    [cli, 'simulate', '--port', '0', '--speed', String(speed), '--scenario', 'demo', '--seed', String(opts.seed ?? 1), '--stats-every', String(opts.simStatsEveryMs ?? 1000)],
+    { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let simErr = '';
+  sim.stderr?.on('data', (c: Buffer) => (simErr = (simErr + c.toString()).slice(-4000)));
+  const simStats: SimStat[] = [];
+  let clock: ClockSpec | null = null;
+  let restUrl: string | null = null;
+  let wsUrl: string | null = null;
+  let now: () => number = Date.now;
+  let t0 = 0;
+  const wall0 = Date.now();
+  let collectorStarted = false;
+  onLines(sim, (line) => {
+    restUrl ??= /REST\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
+    wsUrl ??= /WS\s+(ws:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
+    if (line.startsWith('clock ')) clock = ClockSpecSchema.parse(JSON.parse(line.slice(6)));
+    if (line.startsWith('stats ') && collectorStarted) {
+      const s = JSON.parse(line.slice(6)) as Record<string, unknown>;
+      simStats.push({
+        wall_s: (num(s.wallMs) - wall0) / 1000,
+        exchange_h: (num(s.nowMs) - t0) / HOUR_MS,
+        frames_sent: num(s.framesSent),
+        lag_ms: num(s.lagMs),
+        busy_share: num(s.busyShare),
+        open_connections: num(s.openConnections),
+        connections: num(s.connections),
+        rest_requests: num(s.restRequests),
+        cascades: num(s.cascades),
+        rss_bytes: num(s.rssBytes),
+      });
+    }
+  });
+  const simReady = await new Promise<ClockSpec>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (clock !== null && restUrl !== null && wsUrl !== null) {
+        clearInterval(t);
+        resolve(clock);
+      } else if (sim.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`simulator exited (${sim.exitCode}) before listening: ${simErr}`));
+      } else if (Date.now() - wall0 > 60_000) {
+        clearInterval(t);
+        sim.kill('SIGKILL');
+        reject(new Error(`simulator did not print its URLs and clock within 60 s: ${simErr}`));
+      }
+    }, 50);
+  });
+  const spec: ClockSpec = simReady;
+  now = clockFrom(spec);
+  log(`simulator at ${restUrl ?? '?'} (speed ${speed}, clock origin ${new Date(spec.originMs).toISOString()})`);
+
+  // ---- the collector ----
+  t0 = now();
+  collectorStarted = true;
+  const collector = spawn(
+    process.execPath,
+    [cli, 'live', '--headless', '--config', configPath, '--rest-url', restUrl ?? '', '--ws-url', wsUrl ?? '', '--debug-dir', debugDir, '--capture-dir', captureDir, '--clock', JSON.stringify(spec)],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const pid = collector.pid ?? -1;
+  let stdoutLines = 0;
+  const tail: string[] = [];
+  let stderr = '';
+  collector.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8000)));
+  onLines(collector, (line) => {
+    stdoutLines++;
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+  });
+  const wallStart = Date.now();
+  const wallLimit = opts.wallLimitMs ?? Math.round(((opts.exchangeHours * HOUR_MS) / speed) * 3 + 60_000);
+  log(`collector pid ${pid}; running ${opts.exchangeHours} exchange hours ≈ ${((opts.exchangeHours * HOUR_MS) / speed / 1000).toFixed(0)} s of wall time`);
+
+  const proc: ProcSample[] = [];
+  const snaps: SnapSample[] = [];
+  const haveProc = existsSync(`/proc/${pid}/status`);
+  let hwm = 0;
+  let lastSeq = -1;
+  let lastMtime = 0;
+  let reading = false;
+  const snapPath = join(debugDir, 'latest_snapshot.json');
+  const readSnapshot = async (): Promise<Snapshot | null> => {
+    try {
+      const r = SnapshotSchema.safeParse(JSON.parse(await readFile(snapPath, 'utf8')));
+      return r.success ? r.data : null;
+    } catch {
+      return null; // not written yet, or replaced while read
+    }
+  };
+  const toSample = (s: Snapshot): SnapSample => ({
+    wall_s: (Date.now() - wallStart) / 1000,
+    exchange_h: (s.timestamp * 1000 - t0) / HOUR_MS,
+    seq: s.snapshot_seq,
+    rss_bytes: s.process?.rss_bytes ?? 0,
+    heap_used_bytes: s.process?.heap_used_bytes ?? 0,
+    heap_total_bytes: s.process?.heap_total_bytes ?? 0,
+    external_bytes: s.process?.external_bytes ?? 0,
+    array_buffers_bytes: s.process?.array_buffers_bytes ?? 0,
+    frames: s.counters.frames_received,
+    windows: s.counters.windows_processed,
+    promotions: s.counters.peak_pressure_events,
+    promoted_in_panel: s.promoted_events.length,
+    watermark_lag_ms: s.watermark_ms === null ? null : Math.round(s.timestamp * 1000 - s.watermark_ms),
+    health: s.health_state,
+    stage: s.stage,
+    reconnects: s.streams.reconnects,
+    ws_state: s.streams.ws_state,
+  });
+  const sampleOnce = async (): Promise<void> => {
+    if (haveProc) {
+      const st = procStatus(pid);
+      const cpu = procCpuSeconds(pid);
+      if (st !== null && cpu !== null) {
+        hwm = Math.max(hwm, st.hwm);
+        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, cpu_s: cpu });
+      }
+    }
+    if (reading) return;
+    let mtime = 0;
+    try {
+      mtime = statSync(snapPath).mtimeMs;
+    } catch {
+      return;
+    }
+    if (mtime === lastMtime) return;
+    reading = true;
+    try {
+      const s = await readSnapshot();
+      lastMtime = mtime;
+      if (s !== null && s.snapshot_seq !== lastSeq && s.symbols_active.length > 0) {
+        lastSeq = s.snapshot_seq;
+        snaps.push(toSample(s));
+      }
+    } finally {
+      reading = false;
+    }
+  };
+
+  let exitedEarly: number | null = null;
+  collector.once('exit', (code) => {
+    exitedEarly = code ?? -1;
+  });
+  let lastLog = Date.now();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        void sampleOnce().catch(() => undefined);
+        const h = (now() - t0) / HOUR_MS;
+        if (exitedEarly !== null) {
+          clearInterval(timer);
+          reject(new Error(`the collector exited early (code ${exitedEarly}) at ${h.toFixed(2)} exchange hours:\n${stderr}\n${tail.slice(-10).join('\n')}`));
+        } else if (sim.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`the simulator exited early (code ${sim.exitCode}): ${simErr}`));
+        } else if (h >= opts.exchangeHours) {
+          clearInterval(timer);
+          resolve();
+        } else if (Date.now() - wallStart > wallLimit) {
+          clearInterval(timer);
+          reject(new Error(`wall-time limit ${wallLimit} ms reached at ${h.toFixed(2)} exchange hours`));
+        }
+        if (Date.now() - lastLog > 30_000) {
+          lastLog = Date.now();
+          const p = proc[proc.length - 1];
+          const s = snaps[snaps.length - 1];
+          log(`  ${h.toFixed(1)} exchange h: RSS ${p ? (p.rss_bytes / 2 ** 20).toFixed(0) : '?'} MiB, heap ${s ? (s.heap_used_bytes / 2 ** 20).toFixed(0) : '?'} MiB, ${s ? s.frames.toLocaleString('en-US') : '?'} frames, health ${s?.health ?? '?'}`);
+        }
+      }, sampleEveryMs);
+    });
+  } finally {
+    // Stop the collector first (it flushes the capture and writes its last snapshot), then the simulator.
+    collector.kill('SIGTERM');
+    const code = await waitExit(collector, 30_000);
+    sim.kill('SIGTERM');
+    await waitExit(sim, 10_000);
+    exitedEarly ??= code;
+  }
+  const wallSeconds = (Date.now() - wallStart) / 1000;
+  const final = await readSnapshot();
+  const result: SoakResult = {
+    dir,
+    speed,
+    clock: spec,
+    t0_ms: t0,
+    wall_seconds: wallSeconds,
+    exchange_hours: final ? (final.timestamp * 1000 - t0) / HOUR_MS : (now() - t0) / HOUR_MS,
+    config,
+    proc,
+    snaps,
+    sim: simStats,
+    final,
+    collector_exit_code: exitedEarly,
+    collector_stdout_lines: stdoutLines,
+    collector_stdout_tail: tail,
+    collector_stderr: stderr,
+    capture_files: listCaptures(captureDir),
+    rss_peak_bytes: haveProc ? hwm : null,
+    have_proc: haveProc,
+  };
+  if (!opts.keepDir) cleanup(result);
+  return result;
+}
+
+/** Delete the run's temp directory (captures can be hundreds of MB). */
+export function cleanup(r: SoakResult): void {
+  rmSync(r.dir, { recursive: true, force: true });
+}
+
+/**
+ * Count the lines of the capture and the frames per exchange second (by the frames' own `"E":`
+ * event time), streaming the gzip parts. Truncated tails (a part still being written) are read up
+ * to the last complete block.
+ */
+export async function scanCapture(dir: string): Promise<CaptureScan> {
+  const started = Date.now();
+  const captureDir = join(dir, 'captures');
+  const files = listCaptures(captureDir);
+  const perSecond = new Map<number, number>();
+  let lines = 0;
+  let headers = 0;
+  let withE = 0;
+  for (const f of files) {
+    const gunzip = createGunzip({ chunkSize: 1 << 20, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    let carry = '';
+    const stream = createReadStream(join(captureDir, f.name)).pipe(gunzip);
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const s = carry + chunk.toString('latin1');
+        let i = 0;
+        for (;;) {
+          const j = s.indexOf('\n', i);
+          if (j < 0) break;
+          if (s.charCodeAt(i) === 35 /* # */) headers++;
+          else {
+            lines++;
+            const e = s.indexOf('"E":', i);
+            if (e >= 0 && e < j) {
+              const sec = Math.floor(Number(s.slice(e + 4, e + 17)) / 1000);
+              if (Number.isFinite(sec)) {
+                withE++;
+                perSecond.set(sec, (perSecond.get(sec) ?? 0) + 1);
+              }
+            }
+          }
+          i = j + 1;
+        }
+        carry = s.slice(i);
+      }
+    } catch {
+      // A truncated gzip tail ends the part; what was read counts.
+    }
+  }
+  const secs = [...perSecond.keys()].sort((a, b) => a - b);
+  // Seconds between the first and last full second, the empty ones included.
+  const first = secs[1];
+  const last = secs[secs.length - 2];
+  const counts: number[] = [];
+  let maxAt: number | null = null;
+  let max = 0;
+  if (first !== undefined && last !== undefined && last >= first) {
+    for (let s = first; s <= last; s++) {
+      const c = perSecond.get(s) ?? 0;
+      counts.push(c);
+      if (c > max) {
+        max = c;
+        maxAt = s * 1000;
+      }
+    }
+  }
+  const sorted = [...counts].sort((a, b) => a - b);
+  const pct = (p: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number));
+  return {
+    files,
+    lines,
+    header_lines: headers,
+    with_event_time: withE,
+    per_exchange_second: {
+      seconds: counts.length,
+      mean: counts.length > 0 ? counts.reduce((a, b) => a + b, 0) / counts.length : 0,
+      p50: pct(50),
+      p99: pct(99),
+      max,
+      max_at_ms: maxAt,
+    },
+    scan_seconds: (Date.now() - started) / 1000,
+  };
+}
+
+export interface Fit {
+  n: number;
+  /** Units of y per unit of x. */
+  slope: number;
+  intercept: number;
+  mean: number;
+  r2: number;
+}
+
+/** Ordinary least squares of y on x. */
+export function linearFit(points: readonly { x: number; y: number }[]): Fit {
+  const n = points.length;
+  if (n < 2) return { n, slope: Number.NaN, intercept: Number.NaN, mean: n === 1 ? (points[0] as { y: number }).y : Number.NaN, r2: Number.NaN };
+  let sx = 0;
+  let sy = 0;
+  for (const p of points) {
+    sx += p.x;
+    sy += p.y;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (const p of points) {
+    sxx += (p.x - mx) ** 2;
+    sxy += (p.x - mx) * (p.y - my);
+    syy += (p.y - my) ** 2;
+  }
+  const slope = sxx > 0 ? sxy / sxx : Number.NaN;
+  return { n, slope, intercept: my - slope * mx, mean: my, r2: sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0 };
+}
+
+/**
+ * One point per bucket of `width` x-units: the median of y (robust level) or the minimum (lower
+ * envelope: for a garbage-collected heap, the live size between collections).
+ */
+export function bucketed(points: readonly { x: number; y: number }[], width: number, how: 'median' | 'min'): { x: number; y: number }[] {
+  const buckets = new Map<number, number[]>();
+  for (const p of points) {
+    const k = Math.floor(p.x / width);
+    const b = buckets.get(k) ?? [];
+    b.push(p.y);
+    buckets.set(k, b);
+  }
+  return [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, ys]) => {
+      const s = [...ys].sort((a, b) => a - b);
+      const y = how === 'min' ? (s[0] as number) : (s[s.length >> 1] as number);
+      return { x: (k + 0.5) * width, y };
+    });
+}
