@@ -54,6 +54,9 @@ export interface ProcSample {
   wall_s: number;
   exchange_h: number;
   rss_bytes: number;
+  /** RSS split: private anonymous memory (heaps, buffers) and mapped files (the node binary). */
+  rss_anon_bytes: number;
+  rss_file_bytes: number;
   /** Collector process CPU (user + system), seconds since it started. */
   cpu_s: number;
 }
@@ -150,14 +153,14 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number): { c
   return { config, notes };
 }
 
-function procStatus(pid: number): { rss: number; hwm: number } | null {
+function procStatus(pid: number): { rss: number; hwm: number; anon: number; file: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => {
       const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
       return m ? Number(m[1]) * 1024 : 0;
     };
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch {
     return null;
   }
@@ -344,7 +347,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const cpu = procCpuSeconds(pid);
       if (st !== null && cpu !== null) {
         hwm = Math.max(hwm, st.hwm);
-        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, cpu_s: cpu });
+        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, rss_anon_bytes: st.anon, rss_file_bytes: st.file, cpu_s: cpu });
       }
     }
     if (reading) return;
@@ -525,12 +528,21 @@ export interface Fit {
   intercept: number;
   mean: number;
   r2: number;
+  /** Standard error of the slope (NaN with fewer than 3 points). */
+  slope_se: number;
+}
+
+/** Two-sided 95 % quantile of Student's t for `df` degrees of freedom. */
+export function t975(df: number): number {
+  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+  if (df < 1) return Number.NaN;
+  return df <= table.length ? (table[df - 1] as number) : df <= 60 ? 2.0 : 1.96;
 }
 
 /** Ordinary least squares of y on x. */
 export function linearFit(points: readonly { x: number; y: number }[]): Fit {
   const n = points.length;
-  if (n < 2) return { n, slope: Number.NaN, intercept: Number.NaN, mean: n === 1 ? (points[0] as { y: number }).y : Number.NaN, r2: Number.NaN };
+  if (n < 2) return { n, slope: Number.NaN, intercept: Number.NaN, mean: n === 1 ? (points[0] as { y: number }).y : Number.NaN, r2: Number.NaN, slope_se: Number.NaN };
   let sx = 0;
   let sy = 0;
   for (const p of points) {
@@ -548,7 +560,11 @@ export function linearFit(points: readonly { x: number; y: number }[]): Fit {
     syy += (p.y - my) ** 2;
   }
   const slope = sxx > 0 ? sxy / sxx : Number.NaN;
-  return { n, slope, intercept: my - slope * mx, mean: my, r2: sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0 };
+  const intercept = my - slope * mx;
+  let sse = 0;
+  for (const p of points) sse += (p.y - (intercept + slope * p.x)) ** 2;
+  const slope_se = n > 2 && sxx > 0 ? Math.sqrt(sse / (n - 2) / sxx) : Number.NaN;
+  return { n, slope, intercept, mean: my, r2: sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0, slope_se };
 }
 
 /**
