@@ -332,7 +332,8 @@ export class Collector {
       symbolsFallback: this.selection?.fallbackUsed ?? false,
       symbolsUnavailable: this.symbolsUnavailable,
     });
-    this.applyHealth(verdict.state, verdict.reasons, verdict.detail);
+    // A deliberate shutdown closes the stream; that is not a health problem to report.
+    if (!this.stopped) this.applyHealth(verdict.state, verdict.reasons, verdict.detail);
     if (this.engine && this.ops.stage === 'WARMUP' && this.engine.detectorsInRankOrder.every((d) => d.warm)) {
       this.setStage('OBSERVE', 'all baselines warm');
     }
