@@ -78,6 +78,8 @@ export class Collector {
   private silent = new Set<string>();
   private symbolsUnavailable: string | null = null;
   private writingSnapshot = false;
+  /** The snapshot-file write in progress (or the last one). */
+  private snapshotWrite: Promise<void> = Promise.resolve();
   private stopped = false;
   private warmAnnounced = new Set<string>();
   /** The last published snapshot, boot phase included, for the support file. */
@@ -366,6 +368,12 @@ export class Collector {
     const snap = this.lastSnapshot;
     if (!snap) return;
     this.writingSnapshot = true;
+    const write = this.writeSnapshotNow(snap);
+    this.snapshotWrite = write;
+    await write;
+  }
+
+  private async writeSnapshotNow(snap: Snapshot): Promise<void> {
     try {
       await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), `${JSON.stringify(snap, null, 2)}\n`);
     } catch (e) {
@@ -385,10 +393,14 @@ export class Collector {
     if (this.fileTimer) clearInterval(this.fileTimer);
     this.oi?.stop();
     await this.stream?.stop();
+    // REST answers still in flight go through the engine and the capture before the last commit,
+    // so the final snapshot counts every frame the capture holds.
+    await this.rest.close();
     this.commit();
+    // A periodic write may be under way with an older snapshot: let it finish, then write the last.
+    await this.snapshotWrite;
     await this.writeSnapshotFile();
     await this.capture?.close();
-    await this.rest.close();
     await this.audit.close();
   }
 }
