@@ -121,13 +121,15 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const trends: Trend[] = [
     trend('RSS (collector process)', 'median per exchange hour', bucketed(rssPts, 1, 'median')),
     trend('RSS (collector process)', `every sample (${fmtInt(rssPts.length)})`, rssPts),
+    trend('RSS (collector process)', `median per exchange hour, second half only (${fmt(hours / 2, 0)}–${fmt(hours, 0)} h)`, bucketed(rssPts.filter((p) => p.x >= hours / 2), 1, 'median')),
     trend('worker heap used', 'minimum per exchange hour (live size)', bucketed(heapPts, 1, 'min')),
     trend('worker heap used', `every sample (${fmtInt(heapPts.length)})`, heapPts),
     trend('worker heap total (committed)', 'median per exchange hour', bucketed(heapTotalPts, 1, 'median')),
     trend('worker external + array buffers', 'median per exchange hour', bucketed(extPts, 1, 'median')),
   ];
   const rssTrend = trends[0] as Trend;
-  const heapTrend = trends[2] as Trend;
+  const heapTrend = trends[3] as Trend;
+  const rssSecondHalf = trends[2] as Trend;
   const rssValues = r.proc.map((p) => p.rss_bytes);
   const rssMaxAll = rssValues.length > 0 ? Math.max(...rssValues) : final.process?.rss_bytes ?? 0;
   const rssMaxAfter = procAfter.length > 0 ? Math.max(...procAfter.map((p) => p.rss_bytes)) : Number.NaN;
@@ -248,7 +250,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const trendText = (t: Trend): string =>
     `${fmt(t.fit.slope, 3)} MB per exchange hour, ${fmt(t.growth24, 1)} ± ${fmt(t.ci24, 1)} MB over 24 h = ${fmt(100 * t.share, 1)} % of its ${fmt(t.fit.mean, 1)} MB mean${t.significant ? '' : ', slope not significantly above zero'}`;
   const notes: string[] = [
-    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(quantile(procAfter.map((p) => p.rss_bytes), 50))} MB; of the RSS, about ${mb(quantile(r.proc.map((p) => p.rss_file_bytes), 50))} MB are mapped files (the node binary's pages), the rest private memory.`,
+    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(quantile(procAfter.map((p) => p.rss_bytes), 50))} MB; of the RSS, about ${mb(quantile(r.proc.map((p) => p.rss_file_bytes), 50))} MB are mapped files (the node binary's pages), the rest private memory.`,
     `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's minimum per exchange hour (a proxy for the live size between collections; a single heap sample swings with the young generation's fill). Warm-up: ${WARMUP_MIN_H} h, or until the promoted-events panel (the newest 1000, a bounded ring) is full if that takes longer (full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
     `Setup: \`node dist/cli.js simulate --speed ${speed} --scenario demo --seed 1\` and \`node dist/cli.js live --headless --clock <the simulator's clock line> …\` in separate processes, capture on (gzip, 64 MB parts), so the RSS is the collector process's alone: its main thread plus the collector worker, with the worker's V8 limits the app uses (old generation ≤ ${WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb} MB, young generation ${WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb} MB; src/ipc/host.ts). "Cascade-level rates": the demo scenario replays the recorded 2024-08-08 BTCUSDT/ETHUSDT trades (a volatile day) cloned onto 10 symbols and lays a scripted liquidation cascade (3 symbols, 25 s of one-sided flow at 3–5× normal notional) every 4 ± 0.5 min of exchange time; the simulator has no steady rate multiplier (only a \`burst\` fault), so none was raised. The rates above are what the collector received: ${fmt(perEx.mean, 0)} market frames per exchange second on average and ${fmtInt(perEx.max)} at the busiest second.`,
     `Config written for the collector because of the acceleration: ${configNotes.join('; ')}. Everything else is the default. Health checks also run on the exchange clock, so DEGRADED (OI_STALE, and STREAM_SILENT/NO_TRADES flickers when one 15 ms simulator batch spans 4.5 exchange s) comes from the speed, not from the collector.`,
