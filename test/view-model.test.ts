@@ -156,3 +156,19 @@ describe('whole view-model', () => {
     expect(failed.failure?.body).toContain('event for XRPUSDT reached the BTCUSDT detector');
   });
 });
+
+describe('events panel size', () => {
+  it('shows the newest 100 events in full and says how many older ones are not shown', async () => {
+    const { EVENTS_SHOWN } = await import('../src/widgets/view-model');
+    const base = promoted.promoted_events[0];
+    expect(base).toBeDefined();
+    if (!base) return;
+    const many = Array.from({ length: 250 }, (_, i) => ({ ...base, event_id: `BTCUSDT-${i}`, window_end_ms: base.window_end_ms + i * 1000 }));
+    const text = eventsPanel({ ...promoted, promoted_events: many });
+    expect(text.startsWith('=== PROMOTED STRUCTURAL EVENTS (250) ===\n')).toBe(true);
+    expect(text.split('  Rule set: ').length - 1).toBe(EVENTS_SHOWN);
+    const newest = new Date(base.window_end_ms + 249_000).toISOString().replace('T', ' ').slice(0, 19);
+    expect(text.split('\n')[2]?.startsWith(`[${newest}]`)).toBe(true);
+    expect(text.endsWith('… 150 older events not shown (all are in debug/audit.jsonl)')).toBe(true);
+  });
+});

@@ -253,8 +253,12 @@ export function eventBlock(e: PromotedEvent, pricePrecision = 2): string {
   ].join('\n');
 }
 
-/** Formatted event blocks of the last events panel, by run, event id, close time and price precision. */
-let eventBlocks = new Map<string, string>();
+/**
+ * Events shown in full in the panel. The snapshot keeps up to 1000; setting a text of all of them
+ * (≈ 300,000 characters) costs Qt ~15 ms per new promotion, and no one reads past the first
+ * screens. The rest stay in the snapshot and every one is in debug/audit.jsonl.
+ */
+export const EVENTS_SHOWN = 100;
 
 export function eventsPanel(s: Snapshot): string {
   const events = s.promoted_events;
@@ -270,20 +274,14 @@ export function eventsPanel(s: Snapshot): string {
       diagnosis(s),
     ].join('\n');
   }
-  // A promoted event never changes, and the panel is rebuilt for every snapshot (twice a second,
-  // up to 1000 events): format each event once and keep only the blocks still shown.
-  const next = new Map<string, string>();
   const blocks: string[] = [];
-  for (let i = events.length - 1; i >= 0; i--) {
+  for (let i = events.length - 1; i >= Math.max(0, events.length - EVENTS_SHOWN); i--) {
     const e = events[i] as PromotedEvent;
-    const precision = s.per_symbol[e.symbol]?.price_precision ?? 2;
-    const key = `${s.run_id}\u0000${e.event_id}\u0000${e.closed_at_watermark_ms}\u0000${precision}`;
-    const block = eventBlocks.get(key) ?? eventBlock(e, precision);
-    next.set(key, block);
-    blocks.push(block);
+    blocks.push(eventBlock(e, s.per_symbol[e.symbol]?.price_precision ?? 2));
   }
-  eventBlocks = next;
-  return [`=== PROMOTED STRUCTURAL EVENTS (${formatInt(events.length)}) ===`, '', blocks.join('\n\n')].join('\n');
+  const older = events.length - blocks.length;
+  const tail = older > 0 ? [`… ${formatInt(older)} older event${older === 1 ? '' : 's'} not shown (all are in debug/audit.jsonl)`] : [];
+  return [`=== PROMOTED STRUCTURAL EVENTS (${formatInt(events.length)}) ===`, '', [...blocks, ...tail].join('\n\n')].join('\n');
 }
 
 export function failure(s: Snapshot): ViewModel['failure'] {
