@@ -24,6 +24,9 @@ import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { type ClockSpec, ClockSpecSchema, clockFrom } from '../src/ipc/messages';
 
+// One definition of the launchers' environment, shared with scripts/start.cjs.
+const { withRuntimeEnv } = require('../scripts/runtime-env.cjs') as { withRuntimeEnv: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv };
+
 const HOUR_MS = 3_600_000;
 /** Binance's 24 h connection limit minus the collector's default rotation margin (config.ts). */
 const ROTATE_AFTER_EXCHANGE_MS = (23 * 60 + 50) * 60 * 1000;
@@ -290,7 +293,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const collector = spawn(
     process.execPath,
     [cli, 'live', '--headless', '--config', configPath, '--rest-url', restUrl ?? '', '--ws-url', wsUrl ?? '', '--debug-dir', debugDir, '--capture-dir', captureDir, '--clock', JSON.stringify(spec)],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    // The environment the app's launchers give it (scripts/runtime-env.cjs), so this measures what users run.
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: withRuntimeEnv(process.env) },
   );
   const pid = collector.pid ?? -1;
   let stdoutLines = 0;

@@ -284,6 +284,8 @@ esac
 # initialize GLX" on an X server without a usable driver). Set QT_XCB_GL_INTEGRATION=xcb_glx (or
 # xcb_egl) to opt back in; the integrations are bundled in plugins/xcbglintegrations.
 export QT_XCB_GL_INTEGRATION="${QT_XCB_GL_INTEGRATION:-none}"
+# glibc: a fixed mmap threshold returns large native buffers to the OS (see scripts/runtime-env.cjs).
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-65536}"
 # Fonts: the host's fontconfig setup when there is one, the bundled fallback otherwise.
 if [ -z "${FONTCONFIG_FILE:-}" ] && [ ! -e /etc/fonts/fonts.conf ] && [ -f "$here/fonts/fonts.conf" ]; then
   export FONTCONFIG_FILE="$here/fonts/fonts.conf"
