@@ -9,14 +9,12 @@
  *   worst     — every trade ring and every liquidation ring changed.
  */
 import { FALLBACK_SYMBOLS, LIMITS } from '../src/core/constants';
-import type { TradeEvent } from '../src/core/contracts/canonical';
 import { Engine } from '../src/core/engine';
-import { normalizeFrame } from '../src/core/normalize';
 import { SystemState } from '../src/core/system-state';
 import { framesOfKind } from './data';
 import { fullGc, watchGc } from './gc';
 import { COMMIT_EVERY_MS } from './pipelines';
-import { liquidation, TradeClone } from './synthetic-market';
+import { liquidation, TradeClone, tradeClones } from './synthetic-market';
 import { combineRepeats, distribution, type Distribution, fmt, fmtInt, scaled } from './stats';
 import type { Check, Json, SectionContext, SectionResult } from './types';
 
@@ -24,18 +22,7 @@ type Case = 'idle' | 'realistic' | 'worst';
 
 export async function commitLatencySection(ctx: SectionContext): Promise<SectionResult> {
   const symbols = [...FALLBACK_SYMBOLS];
-  const bySource = new Map<string, TradeEvent[]>();
-  for (const f of framesOfKind(ctx.dataset, 'trade')) {
-    const r = normalizeFrame(f);
-    if (r.kind !== 'event' || r.event.type !== 'TRADE') continue;
-    const list = bySource.get(r.event.symbol) ?? [];
-    list.push(r.event);
-    bySource.set(r.event.symbol, list);
-  }
-  const sources = [...bySource.values()].filter((l) => l.length > 0);
-  if (sources.length === 0) throw new Error('commit latency: no trades in the capture');
-  for (const s of sources) s.sort((a, b) => a.ts_ms - b.ts_ms || a.agg_id - b.agg_id);
-  const clones = symbols.map((s, j) => new TradeClone(sources[j % sources.length] as TradeEvent[], s));
+  const clones = tradeClones(framesOfKind(ctx.dataset, 'trade'), symbols);
 
   const engine = new Engine({ symbols });
   const state = new SystemState(engine, 'bench', 'REPLAY');
