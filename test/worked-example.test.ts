@@ -4,6 +4,7 @@
  * retained liquidation, fresh OI without change, and the window closing when the watermark reaches
  * 1767701879000. Then every negative variant listed in §15, each on its own.
  */
+import { PARTITION_KEYS } from '../src/replay/replay';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine';
 import type { Side } from '../src/core/contracts/canonical';
@@ -109,22 +110,9 @@ function runScenario(opts: ScenarioOptions = {}): Scenario {
   return { engine, state, rec, f, btc, before, promoted: engine.takeNewPromotions() };
 }
 
-type OutcomeCounter =
-  | 'flow_surge_failed'
-  | 'large_trade_failed'
-  | 'compression_failed'
-  | 'missing_streams'
-  | 'stress_failed'
-  | 'peak_pressure_count';
-
-const OUTCOME_COUNTERS: OutcomeCounter[] = [
-  'flow_surge_failed',
-  'large_trade_failed',
-  'compression_failed',
-  'missing_streams',
-  'stress_failed',
-  'peak_pressure_count',
-];
+/** The outcome counters of a judged (warm, non-empty) window: the partition minus the two unjudged ones. */
+const OUTCOME_COUNTERS = PARTITION_KEYS.filter((k) => k !== 'empty_windows' && k !== 'baseline_not_warm');
+type OutcomeCounter = (typeof OUTCOME_COUNTERS)[number];
 
 /** The window's close moved windows_processed by 1 and exactly one outcome counter by 1. */
 function expectOnly(s: Scenario, counter: OutcomeCounter): void {
