@@ -23,6 +23,8 @@ const WARMUP_MIN_H = 2;
 const WARMUP_MAX_H = 12;
 const DEFAULT_SPEED = 300;
 const DEFAULT_HOURS = 24;
+/** A forced full GC in the worker every 2 wall s (10 exchange min at speed 300) reads its live heap exactly. */
+const HEAP_PROBE_EVERY_MS = 2000;
 
 export interface MemoryDayOptions {
   hours: number;
@@ -93,7 +95,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const speed = o?.speed ?? ctx.daySpeed ?? DEFAULT_SPEED;
   const root = ctx.root;
   ctx.log(`memory-day: ${hours} exchange hours at speed ${speed} (simulator and collector in their own processes, capture on)`);
-  const r: SoakResult = await runSoak({ root, speed, exchangeHours: hours, keepDir: true, log: ctx.log });
+  const r: SoakResult = await runSoak({ root, speed, exchangeHours: hours, heapProbeEveryMs: HEAP_PROBE_EVERY_MS, keepDir: true, log: ctx.log });
   let scan: CaptureScan;
   try {
     ctx.log(`memory-day: scanning the capture (${r.capture_files.length} part(s), ${mb(r.capture_files.reduce((s, f) => s + f.bytes, 0))} MB)`);
@@ -116,13 +118,23 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const snapsAfter = after(r.snaps);
   const rssPts = procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes }));
   const heapPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_used_bytes }));
+  // One point per live-size reading the snapshots reveal (a forced full GC every HEAP_PROBE_EVERY_MS).
+  const livePts: { x: number; y: number }[] = [];
+  let liveSeen: number | null = null;
+  for (const s of snapsAfter) {
+    if (s.heap_live_bytes !== null && s.heap_live_bytes !== liveSeen) livePts.push({ x: s.exchange_h, y: s.heap_live_bytes });
+    liveSeen = s.heap_live_bytes;
+  }
+  const liveMethod = final.process?.heap_live_method ?? 'after_major_gc';
   const heapTotalPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_total_bytes }));
   const extPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.external_bytes }));
   const trends: Trend[] = [
     trend('RSS (collector process)', 'median per exchange hour', bucketed(rssPts, 1, 'median')),
     trend('RSS (collector process)', `every sample (${fmtInt(rssPts.length)})`, rssPts),
     trend('RSS (collector process)', `median per exchange hour, second half only (${fmt(hours / 2, 0)}–${fmt(hours, 0)} h)`, bucketed(rssPts.filter((p) => p.x >= hours / 2), 1, 'median')),
-    trend('worker heap used', 'minimum per exchange hour (live size)', bucketed(heapPts, 1, 'min')),
+    trend('worker heap live (after a full GC)', 'median per exchange hour', bucketed(livePts, 1, 'median')),
+    trend('worker heap live (after a full GC)', `every reading (${fmtInt(livePts.length)})`, livePts),
+    trend('worker heap used', 'minimum per exchange hour', bucketed(heapPts, 1, 'min')),
     trend('worker heap used', `every sample (${fmtInt(heapPts.length)})`, heapPts),
     trend('worker heap total (committed)', 'median per exchange hour', bucketed(heapTotalPts, 1, 'median')),
     trend('worker external + array buffers', 'median per exchange hour', bucketed(extPts, 1, 'median')),
@@ -148,6 +160,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     const anon = p.map((x) => x.rss_anon_bytes);
     const file = p.map((x) => x.rss_file_bytes);
     const heap = s.map((x) => x.heap_used_bytes);
+    const live = s.map((x) => x.heap_live_bytes).filter((x): x is number => x !== null);
     const lags = s.map((x) => x.watermark_lag_ms).filter((x): x is number => x !== null);
     sampleRows.push([
       `${fmt(h0, h0 % 1 === 0 ? 0 : 1)}–${fmt(h0 + step, (h0 + step) % 1 === 0 ? 0 : 1)}${h0 + step <= warmupH ? ' (warm-up)' : ''}`,
@@ -156,6 +169,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
       rss.length ? mb(Math.max(...rss)) : '—',
       anon.length ? `${mb(quantile(anon, 50))} + ${mb(quantile(file, 50))}` : '—',
       heap.length ? `${mb(Math.min(...heap))}–${mb(Math.max(...heap))}` : '—',
+      live.length ? `${mb(Math.min(...live))}–${mb(Math.max(...live))}` : '—',
       last ? mb(last.heap_total_bytes) : '—',
       last ? mb(last.external_bytes) : '—',
       last ? fmtInt(last.frames) : '—',
@@ -193,7 +207,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const captureComplete = scan.lines === final.counters.frames_received;
   const c = final.counters;
   const perEx = scan.per_exchange_second;
-  const { notes: configNotes } = collectorConfig(speed, 1000);
+  const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS);
 
   const loadRows: string[][] = [
     ['exchange time covered', `${fmt(r.exchange_hours, 2)} h in ${fmt(r.wall_seconds, 0)} s of wall time (speed ${speed}: 1 wall s = ${fmt(speed / 60, 1)} exchange min)`],
@@ -213,7 +227,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const tables: Table[] = [
     {
       title: `Collector memory over ${fmt(r.exchange_hours, 1)} h of exchange time (speed ${speed}; RSS from /proc every second, heap from the snapshot every second; MB = 10^6 bytes)`,
-      columns: ['exchange h', 'wall s', 'RSS median', 'RSS max', 'RSS anon + file (median)', 'worker heap used (min–max)', 'heap total', 'external', 'frames', 'windows', 'promoted', 'watermark lag max (ex. s)', 'health'],
+      columns: ['exchange h', 'wall s', 'RSS median', 'RSS max', 'RSS anon + file (median)', 'worker heap used (min–max)', 'heap live after full GC (min–max)', 'heap total', 'external', 'frames', 'windows', 'promoted', 'watermark lag max (ex. s)', 'health'],
       rows: sampleRows,
     },
     {
@@ -251,7 +265,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     `${fmt(t.fit.slope, 3)} MB per exchange hour, ${fmt(t.growth24, 1)} ± ${fmt(t.ci24, 1)} MB over 24 h = ${fmt(100 * t.share, 1)} % of its ${fmt(t.fit.mean, 1)} MB mean${t.significant ? '' : ', slope not significantly above zero'}`;
   const notes: string[] = [
     `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(quantile(procAfter.map((p) => p.rss_bytes), 50))} MB; of the RSS, about ${mb(quantile(r.proc.map((p) => p.rss_file_bytes), 50))} MB are mapped files (the node binary's pages), the rest private memory.`,
-    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's minimum per exchange hour (a proxy for the live size between collections; a single heap sample swings with the young generation's fill). Warm-up: ${WARMUP_MIN_H} h, or until the promoted-events panel (the newest 1000, a bounded ring) is full if that takes longer (full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
+    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's live size per exchange hour: ${liveMethod === 'forced_gc' ? `the heap right after a forced full GC every ${HEAP_PROBE_EVERY_MS / 1000} wall s (the collector runs with --expose-gc for this only; exact)` : 'the old generation right after V8\'s own full GCs (node did not expose gc, so the forced probe did not run; incremental marking leaves some floating garbage in these readings)'}. A plain heap-used sample swings with the young generation's fill and with garbage not yet collected, so it is shown but not judged. Warm-up: ${WARMUP_MIN_H} h, or until the promoted-events panel (the newest 1000, a bounded ring) is full if that takes longer (full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
     `Setup: \`node dist/cli.js simulate --speed ${speed} --scenario demo --seed 1\` and \`node dist/cli.js live --headless --clock <the simulator's clock line> …\` in separate processes, capture on (gzip, 64 MB parts), so the RSS is the collector process's alone: its main thread plus the collector worker, with the worker's V8 limits the app uses (old generation ≤ ${WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb} MB, young generation ${WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb} MB; src/ipc/host.ts). "Cascade-level rates": the demo scenario replays the recorded 2024-08-08 BTCUSDT/ETHUSDT trades (a volatile day) cloned onto 10 symbols and lays a scripted liquidation cascade (3 symbols, 25 s of one-sided flow at 3–5× normal notional) every 4 ± 0.5 min of exchange time; the simulator has no steady rate multiplier (only a \`burst\` fault), so none was raised. The rates above are what the collector received: ${fmt(perEx.mean, 0)} market frames per exchange second on average and ${fmtInt(perEx.max)} at the busiest second.`,
     `Config written for the collector because of the acceleration: ${configNotes.join('; ')}. Everything else is the default. Health checks also run on the exchange clock, so DEGRADED (OI_STALE, and STREAM_SILENT/NO_TRADES flickers when one 15 ms simulator batch spans 4.5 exchange s) comes from the speed, not from the collector.`,
     `Speed ${speed}: the collector keeps up (CPU ${fmt(100 * cpuShare, 0)} % of a core, watermark at most ${fmt(lagsAll.length ? Math.max(...lagsAll) / 1000 : Number.NaN, 1)} exchange s behind), and 24 h take about ${fmt((24 * 3600) / speed / 60, 1)} min. The RSS level belongs to ${fmtInt(wallMean)} frames per wall second: V8's young generation and the allocator's high-water mark follow the throughput, so the same day in real time (the ${fmt(perEx.mean, 0)} frames per second above, ${fmtInt(perEx.max)} at the busiest second) runs lower; the trend is what this run is for.`,
@@ -284,8 +298,8 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     samples: {
       proc: r.proc.filter((_, i) => i % 5 === 0).map((p) => [Number(p.exchange_h.toFixed(3)), Math.round(p.rss_bytes / 1024)]),
       proc_columns: ['exchange_h', 'rss_kib'],
-      snaps: r.snaps.filter((_, i) => i % 5 === 0).map((s) => [Number(s.exchange_h.toFixed(3)), Math.round(s.heap_used_bytes / 1024), Math.round(s.heap_total_bytes / 1024), Math.round(s.external_bytes / 1024), s.frames, s.promoted_in_panel]),
-      snaps_columns: ['exchange_h', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'frames', 'panel'],
+      snaps: r.snaps.filter((_, i) => i % 5 === 0).map((s) => [Number(s.exchange_h.toFixed(3)), Math.round(s.heap_used_bytes / 1024), Math.round(s.heap_total_bytes / 1024), Math.round(s.external_bytes / 1024), s.heap_live_bytes === null ? null : Math.round(s.heap_live_bytes / 1024), s.major_gcs, s.frames, s.promoted_in_panel]),
+      snaps_columns: ['exchange_h', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'heap_live_kib', 'major_gcs', 'frames', 'panel'],
     },
   };
   return { tables, notes, checks, data };

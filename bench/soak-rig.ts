@@ -46,6 +46,11 @@ export interface SoakOptions {
   snapshotFileEveryMs?: number;
   /** Wall ms between the simulator's stats lines (default 1000). */
   simStatsEveryMs?: number;
+  /**
+   * Wall ms between forced full GCs in the collector worker that measure its live heap exactly
+   * (node --expose-gc + config heapProbeIntervalMs); 0 = none, only V8's own GCs are observed.
+   */
+  heapProbeEveryMs?: number;
   /** Keep the temp directory (captures, logs) instead of deleting it. */
   keepDir?: boolean;
   log?: (message: string) => void;
@@ -74,6 +79,9 @@ export interface SnapSample {
   heap_total_bytes: number;
   external_bytes: number;
   array_buffers_bytes: number;
+  /** Worker old generation right after its latest full GC (null before the first). */
+  heap_live_bytes: number | null;
+  major_gcs: number;
   frames: number;
   windows: number;
   promotions: number;
@@ -133,7 +141,7 @@ export interface SoakResult {
 }
 
 /** The collector's config for an accelerated run, with why each value differs from the default. */
-export function collectorConfig(speed: number, snapshotFileEveryMs: number): { config: Record<string, unknown>; notes: string[] } {
+export function collectorConfig(speed: number, snapshotFileEveryMs: number, heapProbeEveryMs = 0): { config: Record<string, unknown>; notes: string[] } {
   const config = {
     mode: 'DEMO',
     // A wall-time timer: at speed S the 23 h 50 min rotation would come S times too late, after
@@ -146,12 +154,14 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number): { c
     // per 10 ms), so the REST path runs as often as it can rather than 2 requests per wall second.
     oiPollIntervalMs: 100,
     snapshotFileIntervalMs: snapshotFileEveryMs,
+    heapProbeIntervalMs: heapProbeEveryMs,
   };
   const notes = [
     `rotateAfterMs ${config.rotateAfterMs} (wall timer; = 23 h 50 min of exchange time at speed ${speed}, so the 24 h rotation happens as live)`,
     `staleAfterMs ${config.staleAfterMs} (exchange clock; = 3 s of wall time, instead of 30/${speed} s)`,
     `oiPollIntervalMs ${config.oiPollIntervalMs} (wall timer; one OI request per 10 ms, the poller's fastest: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
     `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (wall timer; production 5000)`,
+    ...(heapProbeEveryMs > 0 ? [`heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${((heapProbeEveryMs / 1000) * speed) / 60} exchange min, to read its live heap exactly; off in the product)`] : []),
   ];
   return { config, notes };
 }
@@ -228,7 +238,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pp-soak-'));
   const debugDir = join(dir, 'debug');
   const captureDir = join(dir, 'captures');
-  const { config } = collectorConfig(speed, snapEvery);
+  const heapProbeEveryMs = opts.heapProbeEveryMs ?? 0;
+  const { config } = collectorConfig(speed, snapEvery, heapProbeEveryMs);
   const configPath = join(dir, 'collector.json');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
@@ -292,7 +303,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   collectorStarted = true;
   const collector = spawn(
     process.execPath,
-    [cli, 'live', '--headless', '--config', configPath, '--rest-url', restUrl ?? '', '--ws-url', wsUrl ?? '', '--debug-dir', debugDir, '--capture-dir', captureDir, '--clock', JSON.stringify(spec)],
+    [...(heapProbeEveryMs > 0 ? ['--expose-gc'] : []), cli, 'live', '--headless', '--config', configPath, '--rest-url', restUrl ?? '', '--ws-url', wsUrl ?? '', '--debug-dir', debugDir, '--capture-dir', captureDir, '--clock', JSON.stringify(spec)],
     // The environment the app's launchers give it (scripts/runtime-env.cjs), so this measures what users run.
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: withRuntimeEnv(process.env) },
   );
@@ -335,6 +346,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     heap_total_bytes: s.process?.heap_total_bytes ?? 0,
     external_bytes: s.process?.external_bytes ?? 0,
     array_buffers_bytes: s.process?.array_buffers_bytes ?? 0,
+    heap_live_bytes: s.process?.heap_live_bytes ?? null,
+    major_gcs: s.process?.major_gcs ?? 0,
     frames: s.counters.frames_received,
     windows: s.counters.windows_processed,
     promotions: s.counters.peak_pressure_events,

@@ -81,7 +81,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   ops.rates = { trades_rate: 180.4, liquidations_rate: 12, klines_rate: 10, oi_rate: 120 };
   ops.oi_polling = { state: 'OK', polls_per_min: 120, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: 130 };
   const streams = marketStreams(symbols, true);
-  ops.process = { rss_bytes: 120e6, heap_used_bytes: 40e6, heap_total_bytes: 70e6, external_bytes: 5e6, array_buffers_bytes: 1e6 };
+  ops.process = { rss_bytes: 120e6, heap_used_bytes: 40e6, heap_total_bytes: 70e6, external_bytes: 5e6, array_buffers_bytes: 1e6, heap_live_bytes: 24e6, heap_live_method: 'after_major_gc', major_gcs: 3 };
   let clock = Math.min(...clones.map((c) => c.nextTs));
   let liqN = 0;
   /** 500 ms more of market: every symbol's trades and one synthetic liquidation per symbol. */

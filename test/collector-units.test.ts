@@ -7,9 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { ConfigError, loadConfig } from '../src/collector/config';
+import { HeapLiveSampler } from '../src/collector/heap-live';
 import { MarketStream } from '../src/collector/market-stream';
 import { RestClient } from '../src/collector/rest';
 
@@ -127,5 +130,47 @@ describe('REST pacing by X-MBX-USED-WEIGHT-1M', () => {
     expect(Math.floor((times[1] as number) / 1000)).toBeGreaterThan(Math.floor((times[0] as number) / 1000));
     await rest.get('/fapi/v1/openInterest?symbol=BTCUSDT', { timeoutMs: 2000 });
     expect(rest.pacedRequests).toBe(1);
+  });
+});
+
+describe('heap live size after full collections', () => {
+  it('follows what stays reachable: up when 40 MB are retained, back down when they are released', async () => {
+    // The product never forces a GC; the test does, to know exactly when one happened.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const unexposed = new HeapLiveSampler(null);
+    expect(unexposed.probe()).toBe(false);
+    unexposed.stop();
+    const sampler = new HeapLiveSampler(gc);
+    closers.push(() => sampler.stop());
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+    expect(sampler.majorGcs).toBe(0);
+    gc();
+    await settle();
+    expect(sampler.majorGcs).toBeGreaterThanOrEqual(1);
+    const base = sampler.liveBytes as number;
+    expect(base).toBeGreaterThan(0);
+    let kept: number[][] | null = Array.from({ length: 40 }, (_, i) => new Array<number>(131_072).fill(i + 0.5)); // 40 × 1 MB of doubles
+    gc();
+    await settle();
+    const withKept = sampler.liveBytes as number;
+    expect(withKept - base).toBeGreaterThan(35e6);
+    expect(kept.length).toBe(40);
+    kept = null;
+    gc();
+    await settle();
+    expect(withKept - (sampler.liveBytes as number)).toBeGreaterThan(35e6);
+    expect(sampler.majorGcs).toBeGreaterThanOrEqual(3);
+    expect(sampler.method).toBe('after_major_gc');
+    // The forced probe (benchmarks): exact, and from then on the only source of the figure.
+    kept = Array.from({ length: 20 }, (_, i) => new Array<number>(131_072).fill(i + 0.5));
+    expect(sampler.probe()).toBe(true);
+    expect(sampler.method).toBe('forced_gc');
+    expect((sampler.liveBytes as number) - base).toBeGreaterThan(15e6);
+    const probed = sampler.liveBytes;
+    gc();
+    await settle();
+    expect(sampler.liveBytes).toBe(probed);
+    expect(kept.length).toBe(20);
   });
 });

@@ -17,6 +17,7 @@ import type { Frame } from '../core/normalize';
 import { InvariantError } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging, SystemState } from '../core/system-state';
 import { AuditTrail } from './audit';
+import { HeapLiveSampler } from './heap-live';
 import type { CollectorConfig } from './config';
 import { evaluateHealth, RateMeter } from './health';
 import { consoleLine, type Logger } from './log';
@@ -68,12 +69,14 @@ export class Collector {
   private readonly trades = new RateMeter();
   private readonly liqs = new RateMeter();
   private readonly klines = new RateMeter();
+  private readonly heap = new HeapLiveSampler();
   private lastKlineTotal = 0;
   private lastTradeRecvMs: number | null = null;
   private pending: Frame[] = [];
   private bootSeq = 0;
   private commitTimer: NodeJS.Timeout | null = null;
   private fileTimer: NodeJS.Timeout | null = null;
+  private heapProbeTimer: NodeJS.Timeout | null = null;
   private fatal: { reason: ReasonCode; detail: string } | null = null;
   private silent = new Set<string>();
   private symbolsUnavailable: string | null = null;
@@ -117,6 +120,10 @@ export class Collector {
     this.say(`REST ${this.opts.config.restUrl}  WS ${this.opts.config.wsUrl}/market`);
     this.commitTimer = setInterval(() => this.commit(), this.opts.config.commitIntervalMs);
     this.fileTimer = setInterval(() => void this.writeSnapshotFile(), this.opts.config.snapshotFileIntervalMs);
+    if (this.opts.config.heapProbeIntervalMs > 0) {
+      if (this.heap.probe()) this.heapProbeTimer = setInterval(() => this.heap.probe(), this.opts.config.heapProbeIntervalMs);
+      else this.opts.logger.warn({ heapProbeIntervalMs: this.opts.config.heapProbeIntervalMs }, 'heap probe requested but gc is not exposed: start node with --expose-gc');
+    }
     this.commit();
     this.setStage('SYMBOL_SELECT', 'fetching exchangeInfo and the 24h ticker');
     let sel: SymbolSelection;
@@ -318,7 +325,16 @@ export class Collector {
     ops.dead_letters = this.deadLetters.written;
     // Inside the worker: rss is the whole process, the heap figures are this thread's isolate.
     const mem = process.memoryUsage();
-    ops.process = { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, heap_total_bytes: mem.heapTotal, external_bytes: mem.external, array_buffers_bytes: mem.arrayBuffers };
+    ops.process = {
+      rss_bytes: mem.rss,
+      heap_used_bytes: mem.heapUsed,
+      heap_total_bytes: mem.heapTotal,
+      external_bytes: mem.external,
+      array_buffers_bytes: mem.arrayBuffers,
+      heap_live_bytes: this.heap.liveBytes,
+      heap_live_method: this.heap.method,
+      major_gcs: this.heap.majorGcs,
+    };
     const verdict = evaluateHealth({
       nowMs: now,
       startedMs: this.startedMs,
@@ -391,6 +407,8 @@ export class Collector {
     this.setStage('SHUTDOWN', 'stop requested');
     if (this.commitTimer) clearInterval(this.commitTimer);
     if (this.fileTimer) clearInterval(this.fileTimer);
+    if (this.heapProbeTimer) clearInterval(this.heapProbeTimer);
+    this.heap.stop();
     this.oi?.stop();
     await this.stream?.stop();
     // REST answers still in flight go through the engine and the capture before the last commit,

@@ -49,6 +49,11 @@ export const CollectorConfigSchema = z
     rotateAfterMs: z.number().int().positive().default((23 * 60 + 50) * 60 * 1000),
     /** Subscribe to markPrice@1s for display. */
     markPrice: z.boolean().default(true),
+    /**
+     * Diagnostics for memory benchmarks: when > 0 and node runs with --expose-gc, a full GC every
+     * this many ms measures the worker's live heap exactly. Off (0) in the product.
+     */
+    heapProbeIntervalMs: z.number().int().nonnegative().default(0),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict();

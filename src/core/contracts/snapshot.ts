@@ -85,6 +85,12 @@ export const ProcessMemorySchema = z.object({
   heap_total_bytes: count,
   external_bytes: count,
   array_buffers_bytes: count,
+  /** The worker heap's live size: bytes still reachable right after its latest full GC (null before the first). */
+  heap_live_bytes: count.nullable(),
+  /** How heap_live_bytes was taken: observed after V8's own full GCs, or by a forced GC (benchmark diagnostics). */
+  heap_live_method: z.enum(['after_major_gc', 'forced_gc']),
+  /** Full (mark-sweep) collections of the worker heap since start. */
+  major_gcs: count,
 });
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 

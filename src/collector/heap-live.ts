@@ -1,0 +1,66 @@
+/**
+ * The live size of this thread's V8 heap: what is still reachable right after a full
+ * (mark-sweep-compact) collection. A plain `heapUsed` sample swings by the young generation's fill
+ * and by garbage the old generation has not collected yet, so a leak hides in its noise; the size
+ * after a full GC is the figure a leak makes grow.
+ *
+ * Two ways, reported as such: `after_major_gc` observes the collections V8 runs anyway through
+ * perf_hooks 'gc' entries (no extra work, but incremental marking keeps objects allocated during
+ * marking, so at high allocation rates it carries some floating garbage); `forced_gc` runs an
+ * atomic full GC on request (benchmarks start node with --expose-gc), which is exact.
+ */
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+
+/** Old-generation spaces only: the young generation refills between the collection and this callback. */
+function oldGenerationUsed(): number {
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) if (!s.space_name.startsWith('new_')) used += s.space_used_size;
+  return used;
+}
+
+export type HeapLiveMethod = 'after_major_gc' | 'forced_gc';
+
+/** The `gc` function node exposes under --expose-gc; null when it is not exposed. */
+function exposedGc(): (() => void) | null {
+  const g: unknown = (globalThis as { gc?: unknown }).gc;
+  return typeof g === 'function' ? (g as () => void) : null;
+}
+
+export class HeapLiveSampler {
+  /** Bytes live after the latest full GC; null until one has happened. */
+  liveBytes: number | null = null;
+  method: HeapLiveMethod = 'after_major_gc';
+  majorGcs = 0;
+  private readonly observer: PerformanceObserver;
+
+  /** `gc`: the collector used by probe(); node's exposed one by default (tests pass their own). */
+  constructor(private readonly gc: (() => void) | null = exposedGc()) {
+    this.observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        // `detail.kind` is set on gc entries since Node 16; the typings of this Node line omit it.
+        const detail = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail;
+        if (detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+        this.majorGcs++;
+        if (this.method === 'after_major_gc') this.liveBytes = oldGenerationUsed();
+      }
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /**
+   * Run a full GC now and take the exact live size, if node exposes `gc`; from then on only
+   * forced figures are reported (mixing them with observed ones would make a false trend).
+   */
+  probe(): boolean {
+    if (this.gc === null) return false;
+    this.gc();
+    this.method = 'forced_gc';
+    this.liveBytes = process.memoryUsage().heapUsed;
+    return true;
+  }
+
+  stop(): void {
+    this.observer.disconnect();
+  }
+}
