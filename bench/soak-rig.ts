@@ -65,6 +65,8 @@ export interface ProcSample {
   /** RSS split: private anonymous memory (heaps, buffers) and mapped files (the node binary). */
   rss_anon_bytes: number;
   rss_file_bytes: number;
+  /** VmHWM so far: the peak RSS, including spikes between samples. */
+  hwm_bytes: number;
   /** Collector process CPU (user + system), seconds since it started. */
   cpu_s: number;
 }
@@ -364,7 +366,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const cpu = procCpuSeconds(pid);
       if (st !== null && cpu !== null) {
         hwm = Math.max(hwm, st.hwm);
-        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, rss_anon_bytes: st.anon, rss_file_bytes: st.file, cpu_s: cpu });
+        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, rss_anon_bytes: st.anon, rss_file_bytes: st.file, hwm_bytes: st.hwm, cpu_s: cpu });
       }
     }
     if (reading) return;
