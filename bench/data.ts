@@ -62,7 +62,10 @@ export async function loadDataset(root: string, forceFixture = false): Promise<D
   for await (const item of mergeCaptures(files)) {
     if (item.kind === 'bad') bad++;
     if (item.kind !== 'frame') continue;
-    const f = item.frame;
+    // The collector receives each frame as its own string (ws hands over a Buffer, decoded once);
+    // the capture reader's lines are slices of a larger decoded chunk, which every string operation
+    // has to step through. Copy them into the live form so A, B and C all read what the collector reads.
+    const f: Frame = { ...item.frame, text: Buffer.from(item.frame.text, 'utf8').toString('utf8') };
     const k = frameKind(f.text);
     frames.push(f);
     kinds.push(k);

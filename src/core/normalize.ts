@@ -20,6 +20,7 @@ import {
 import type { CanonicalEvent, KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
 import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './contracts/fastpath';
 import { LIMITS } from './constants';
+import { scanEnvelope } from './scan';
 
 /** One received frame as the capture stores it. */
 export interface Frame {
@@ -83,7 +84,11 @@ function maxBytes(source: string): number {
 /**
  * Normalize one frame. Never throws: JSON and schema failures come back as `malformed`.
  */
-export function normalizeFrame(frame: Frame): NormalizeResult {
+/**
+ * `useScanner`: take the combined-stream fast path (./scan) when the frame has its plain shape;
+ * false forces JSON.parse for every frame (the reference the scanner is tested against).
+ */
+export function normalizeFrame(frame: Frame, useScanner = true): NormalizeResult {
   const text = frame.text;
   // String length is UTF-16 units; frames are ASCII JSON so this equals bytes for honest traffic.
   if (text.length > maxBytes(frame.source)) return malformed(`oversized_frame:${text.length}`);
@@ -103,6 +108,11 @@ export function normalizeFrame(frame: Frame): NormalizeResult {
     stream = frame.source.slice(frame.source.lastIndexOf('/') + 1);
     const kind = streamKind(stream);
     if (kind === 'depth' || kind === 'bookTicker' || kind === 'other') return { kind: 'ignored', what: kind };
+  }
+
+  if (useScanner) {
+    const scanned = scanEnvelope(text);
+    if (scanned !== null) return normalizePayload(scanned.data, scanned.stream, frame);
   }
 
   let parsed: unknown;
