@@ -20,7 +20,7 @@ import {
 import type { CanonicalEvent, KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
 import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './contracts/fastpath';
 import { LIMITS } from './constants';
-import { scanEnvelope } from './scan';
+import { scanEnvelopeData } from './scan';
 
 /** One received frame as the capture stores it. */
 export interface Frame {
@@ -47,14 +47,16 @@ const STREAM_PREFIX = '{"stream":"';
 function streamKind(stream: string): 'aggTrade' | 'trade' | 'forceOrder' | 'kline' | 'markPrice' | 'depth' | 'bookTicker' | 'other' {
   const at = stream.indexOf('@');
   if (at < 0) return 'other';
-  const rest = stream.slice(at + 1);
-  if (rest === 'aggTrade') return 'aggTrade';
-  if (rest === 'trade') return 'trade';
-  if (rest === 'forceOrder' || stream === '!forceOrder@arr') return 'forceOrder';
-  if (rest.startsWith('kline_')) return 'kline';
-  if (rest.startsWith('markPrice')) return 'markPrice';
-  if (rest.startsWith('depth')) return 'depth';
-  if (rest === 'bookTicker') return 'bookTicker';
+  // Compared in place: this runs once per frame and a slice would be garbage.
+  const from = at + 1;
+  const restIs = (name: string): boolean => stream.length - from === name.length && stream.startsWith(name, from);
+  if (restIs('aggTrade')) return 'aggTrade';
+  if (restIs('trade')) return 'trade';
+  if (restIs('forceOrder') || stream === '!forceOrder@arr') return 'forceOrder';
+  if (stream.startsWith('kline_', from)) return 'kline';
+  if (stream.startsWith('markPrice', from)) return 'markPrice';
+  if (stream.startsWith('depth', from)) return 'depth';
+  if (restIs('bookTicker')) return 'bookTicker';
   return 'other';
 }
 
@@ -69,6 +71,17 @@ function schemaReason(kind: string, schema: ZodType, value: unknown): string {
   const issue = r.error.issues[0];
   const path = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
   return `schema_violation:${kind}: ${path}: ${issue ? issue.message : 'invalid'}`;
+}
+
+/** `btcusdt@aggTrade` names BTCUSDT: the per-frame check, without building the upper-case string. */
+function streamNamesSymbol(stream: string, symbol: string): boolean {
+  if (stream.charCodeAt(symbol.length) !== 0x40 /* @ */) return false;
+  for (let i = 0; i < symbol.length; i++) {
+    const c = stream.charCodeAt(i);
+    const upper = c >= 0x61 && c <= 0x7a ? c - 0x20 : c;
+    if (upper !== symbol.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function upperSymbolOfStream(stream: string): string | null {
@@ -102,6 +115,10 @@ export function normalizeFrame(frame: Frame, useScanner = true): NormalizeResult
       if (kind === 'depth' || kind === 'bookTicker' || kind === 'other') {
         return { kind: 'ignored', what: kind === 'other' ? `stream:${stream.slice(stream.indexOf('@') + 1) || stream}` : kind };
       }
+      if (useScanner) {
+        const data = scanEnvelopeData(text, end);
+        if (data !== null) return normalizePayload(data, stream, frame);
+      }
     }
   } else if (frame.source.startsWith('ws:') && frame.source.includes('/ws/')) {
     // Raw (non-combined) connection: the stream name is the last path segment.
@@ -110,10 +127,6 @@ export function normalizeFrame(frame: Frame, useScanner = true): NormalizeResult
     if (kind === 'depth' || kind === 'bookTicker' || kind === 'other') return { kind: 'ignored', what: kind };
   }
 
-  if (useScanner) {
-    const scanned = scanEnvelope(text);
-    if (scanned !== null) return normalizePayload(scanned.data, scanned.stream, frame);
-  }
 
   let parsed: unknown;
   try {
@@ -191,7 +204,7 @@ function normalizePayload(payload: unknown, stream: string | null, frame: Frame)
 function checkStream(stream: string | null, symbol: string, event: CanonicalEvent): NormalizeResult {
   const bad = numbersInvalid(event);
   if (bad !== null) return malformed(`${bad}:${event.type}`);
-  if (stream !== null) {
+  if (stream !== null && !streamNamesSymbol(stream, symbol)) {
     const fromStream = upperSymbolOfStream(stream);
     if (fromStream !== null && fromStream !== symbol) {
       return malformed(`stream_symbol_mismatch:${stream}:${symbol}`);

@@ -155,22 +155,30 @@ const TRADE_HEAD = '{"e":"';
 export function scanEnvelope(text: string): ScannedEnvelope | null {
   if (!text.startsWith(ENVELOPE_HEAD)) return null;
   const streamEnd = plainStringEnd(text, ENVELOPE_HEAD.length);
-  if (streamEnd < 0 || !text.startsWith(DATA_KEY, streamEnd)) return null;
+  if (streamEnd < 0) return null;
+  const data = scanEnvelopeData(text, streamEnd);
+  return data === null ? null : { stream: text.slice(ENVELOPE_HEAD.length, streamEnd), data };
+}
+
+/**
+ * The payload of an envelope whose stream name the caller has already read: `streamEnd` is the
+ * index of the quote closing it (the first quote after `{"stream":"`). Null ⇔ JSON.parse's turn.
+ */
+export function scanEnvelopeData(text: string, streamEnd: number): Record<string, unknown> | null {
+  // The name must be plain (no escapes), so that the caller's slice is what JSON.parse would give.
+  if (plainStringEnd(text, ENVELOPE_HEAD.length) !== streamEnd || !text.startsWith(DATA_KEY, streamEnd)) return null;
   // The hot shapes first; any deviation from them falls through to the general flat scan.
   at = streamEnd + DATA_KEY.length - 1;
   if (lit(text, TRADE_HEAD)) {
     const c = text.charCodeAt(at);
     const data = c === 0x61 ? scanAggTrade(text) : c === 0x74 ? scanRawTrade(text) : null;
-    if (data !== null && text.charCodeAt(at) === CLOSE && text.charCodeAt(at + 1) === CLOSE && at + 2 === text.length) {
-      return { stream: text.slice(ENVELOPE_HEAD.length, streamEnd), data };
-    }
+    if (data !== null && text.charCodeAt(at) === CLOSE && text.charCodeAt(at + 1) === CLOSE && at + 2 === text.length) return data;
   }
   return scanFlat(text, streamEnd);
 }
 
 /** Any flat payload: string, integer, true/false/null values only. */
-function scanFlat(text: string, streamEnd: number): ScannedEnvelope | null {
-  const stream = text.slice(ENVELOPE_HEAD.length, streamEnd);
+function scanFlat(text: string, streamEnd: number): Record<string, unknown> | null {
   const data: Record<string, unknown> = {};
   let i = streamEnd + DATA_KEY.length;
   const n = text.length;
@@ -243,5 +251,5 @@ function scanFlat(text: string, streamEnd: number): ScannedEnvelope | null {
   }
   // The envelope's own closing brace, and nothing after it.
   if (text.charCodeAt(i) !== CLOSE || i + 1 !== n) return null;
-  return { stream, data };
+  return data;
 }
