@@ -143,7 +143,12 @@ describe('heap live size after full collections', () => {
     unexposed.stop();
     const sampler = new HeapLiveSampler(gc);
     closers.push(() => sampler.stop());
-    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+    // gc entries reach observers asynchronously: wait until this collection has been seen.
+    const settle = async (): Promise<void> => {
+      const seen = sampler.majorGcs;
+      const until = Date.now() + 5000;
+      while (sampler.majorGcs === seen && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    };
     expect(sampler.majorGcs).toBe(0);
     gc();
     await settle();
