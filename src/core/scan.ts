@@ -43,106 +43,117 @@ const ONE_CHAR_KEYS: readonly string[] = Array.from({ length: 128 }, (_, c) => S
 
 // ---- the two trade payloads in the exchange's own key order (BINANCE.md §4.1; raw trades in captures) ----
 
-/** Cursor of the readers below: one module-level integer instead of a tuple per value. */
-let at = 0;
+/**
+ * The readers of the trade shapes. One small object per frame rather than module state: the core
+ * keeps no globals, and V8 keeps this short-lived object cheap.
+ */
+class Cursor {
+  constructor(
+    readonly text: string,
+    public at: number,
+  ) {}
 
-function lit(text: string, s: string): boolean {
-  if (!text.startsWith(s, at)) return false;
-  at += s.length;
-  return true;
-}
+  lit(s: string): boolean {
+    if (!this.text.startsWith(s, this.at)) return false;
+    this.at += s.length;
+    return true;
+  }
 
-/** A JSON integer at the cursor, or NaN when the value is anything else (a fraction, an exponent, …). */
-function int(text: string): number {
-  const start = at;
-  const neg = text.charCodeAt(at) === MINUS;
-  if (neg) at++;
-  const first = text.charCodeAt(at);
-  if (!(first >= ZERO && first <= NINE)) return Number.NaN;
-  let v = 0;
-  if (first === ZERO) {
-    at++;
-  } else {
-    for (;;) {
-      const d = text.charCodeAt(at); // NaN past the end, which the test below must not let through
-      if (!(d >= ZERO && d <= NINE)) break;
-      v = v * 10 + (d - ZERO);
+  /** A JSON integer, or NaN when the value is anything else (a fraction, an exponent, …). */
+  int(): number {
+    const text = this.text;
+    let at = this.at;
+    const start = at;
+    const neg = text.charCodeAt(at) === MINUS;
+    if (neg) at++;
+    const first = text.charCodeAt(at);
+    if (!(first >= ZERO && first <= NINE)) return Number.NaN;
+    let v = 0;
+    if (first === ZERO) {
       at++;
+    } else {
+      for (;;) {
+        const d = text.charCodeAt(at); // NaN past the end, which the test below must not let through
+        if (!(d >= ZERO && d <= NINE)) break;
+        v = v * 10 + (d - ZERO);
+        at++;
+      }
     }
+    this.at = at;
+    const next = text.charCodeAt(at);
+    if (next === 0x2e || next === 0x65 || next === 0x45 || (next >= ZERO && next <= NINE)) return Number.NaN;
+    // Up to 15 digits the running sum is exact; longer integers take the correctly rounded conversion.
+    if (at - start - (neg ? 1 : 0) > 15) v = Number(text.slice(neg ? start + 1 : start, at));
+    return neg ? -v : v;
   }
-  const next = text.charCodeAt(at);
-  if (next === 0x2e || next === 0x65 || next === 0x45 || (next >= ZERO && next <= NINE)) return Number.NaN;
-  // Up to 15 digits the running sum is exact; longer integers take the correctly rounded conversion.
-  if (at - start - (neg ? 1 : 0) > 15) v = Number(text.slice(neg ? start + 1 : start, at));
-  return neg ? -v : v;
+
+  /** A plain string's contents; the cursor is on its first character and ends past the closing quote. */
+  str(): string | null {
+    const end = plainStringEnd(this.text, this.at);
+    if (end < 0) return null;
+    const v = this.text.slice(this.at, end);
+    this.at = end + 1;
+    return v;
+  }
+
+  /** 1 = true, 0 = false, -1 = something else. */
+  bool(): number {
+    if (this.text.startsWith('true', this.at)) {
+      this.at += 4;
+      return 1;
+    }
+    if (this.text.startsWith('false', this.at)) {
+      this.at += 5;
+      return 0;
+    }
+    return -1;
+  }
 }
 
-/** A plain string's contents; the cursor is on its first character and ends past the closing quote. */
-function str(text: string): string | null {
-  const end = plainStringEnd(text, at);
-  if (end < 0) return null;
-  const v = text.slice(at, end);
-  at = end + 1;
-  return v;
-}
-
-/** 1 = true, 0 = false, -1 = something else. */
-function bool(text: string): number {
-  if (text.startsWith('true', at)) {
-    at += 4;
-    return 1;
-  }
-  if (text.startsWith('false', at)) {
-    at += 5;
-    return 0;
-  }
-  return -1;
-}
-
-function scanRawTrade(text: string): Record<string, unknown> | null {
-  if (!lit(text, 'trade","E":')) return null;
-  const E = int(text);
-  if (!lit(text, ',"T":')) return null;
-  const T = int(text);
-  if (!lit(text, ',"s":"')) return null;
-  const s = str(text);
-  if (!lit(text, ',"t":')) return null;
-  const t = int(text);
-  if (!lit(text, ',"p":"')) return null;
-  const p = str(text);
-  if (!lit(text, ',"q":"')) return null;
-  const q = str(text);
-  if (!lit(text, ',"X":"')) return null;
-  const X = str(text);
-  if (!lit(text, ',"m":')) return null;
-  const m = bool(text);
+function scanRawTrade(c: Cursor): Record<string, unknown> | null {
+  if (!c.lit('trade","E":')) return null;
+  const E = c.int();
+  if (!c.lit(',"T":')) return null;
+  const T = c.int();
+  if (!c.lit(',"s":"')) return null;
+  const s = c.str();
+  if (!c.lit(',"t":')) return null;
+  const t = c.int();
+  if (!c.lit(',"p":"')) return null;
+  const p = c.str();
+  if (!c.lit(',"q":"')) return null;
+  const q = c.str();
+  if (!c.lit(',"X":"')) return null;
+  const X = c.str();
+  if (!c.lit(',"m":')) return null;
+  const m = c.bool();
   if (Number.isNaN(E + T + t) || s === null || p === null || q === null || X === null || m < 0) return null;
   return { e: 'trade', E, T, s, t, p, q, X, m: m === 1 };
 }
 
-function scanAggTrade(text: string): Record<string, unknown> | null {
-  if (!lit(text, 'aggTrade","E":')) return null;
-  const E = int(text);
-  if (!lit(text, ',"a":')) return null;
-  const a = int(text);
-  if (!lit(text, ',"s":"')) return null;
-  const s = str(text);
-  if (!lit(text, ',"p":"')) return null;
-  const p = str(text);
-  if (!lit(text, ',"q":"')) return null;
-  const q = str(text);
+function scanAggTrade(c: Cursor): Record<string, unknown> | null {
+  if (!c.lit('aggTrade","E":')) return null;
+  const E = c.int();
+  if (!c.lit(',"a":')) return null;
+  const a = c.int();
+  if (!c.lit(',"s":"')) return null;
+  const s = c.str();
+  if (!c.lit(',"p":"')) return null;
+  const p = c.str();
+  if (!c.lit(',"q":"')) return null;
+  const q = c.str();
   let nq: string | null | undefined;
-  if (lit(text, ',"nq":"')) nq = str(text);
-  if (!lit(text, ',"f":')) return null;
-  const f = int(text);
-  if (!lit(text, ',"l":')) return null;
-  const l = int(text);
-  if (!lit(text, ',"T":')) return null;
-  const T = int(text);
-  if (!lit(text, ',"m":')) return null;
-  const mb = bool(text);
+  if (c.lit(',"nq":"')) nq = c.str();
+  if (!c.lit(',"f":')) return null;
+  const f = c.int();
+  if (!c.lit(',"l":')) return null;
+  const l = c.int();
+  if (!c.lit(',"T":')) return null;
+  const T = c.int();
+  if (!c.lit(',"m":')) return null;
+  const mb = c.bool();
   let st: number | undefined;
-  if (lit(text, ',"st":')) st = int(text);
+  if (c.lit(',"st":')) st = c.int();
   if (Number.isNaN(E + a + f + l + T) || s === null || p === null || q === null || nq === null || mb < 0 || (st !== undefined && Number.isNaN(st))) return null;
   const m = mb === 1;
   // Object literals in the text's key order: the same object JSON.parse builds, with a stable shape.
@@ -168,11 +179,11 @@ export function scanEnvelopeData(text: string, streamEnd: number): Record<string
   // The name must be plain (no escapes), so that the caller's slice is what JSON.parse would give.
   if (plainStringEnd(text, ENVELOPE_HEAD.length) !== streamEnd || !text.startsWith(DATA_KEY, streamEnd)) return null;
   // The hot shapes first; any deviation from them falls through to the general flat scan.
-  at = streamEnd + DATA_KEY.length - 1;
-  if (lit(text, TRADE_HEAD)) {
-    const c = text.charCodeAt(at);
-    const data = c === 0x61 ? scanAggTrade(text) : c === 0x74 ? scanRawTrade(text) : null;
-    if (data !== null && text.charCodeAt(at) === CLOSE && text.charCodeAt(at + 1) === CLOSE && at + 2 === text.length) return data;
+  const c = new Cursor(text, streamEnd + DATA_KEY.length - 1);
+  if (c.lit(TRADE_HEAD)) {
+    const kind = text.charCodeAt(c.at);
+    const data = kind === 0x61 ? scanAggTrade(c) : kind === 0x74 ? scanRawTrade(c) : null;
+    if (data !== null && text.charCodeAt(c.at) === CLOSE && text.charCodeAt(c.at + 1) === CLOSE && c.at + 2 === text.length) return data;
   }
   return scanFlat(text, streamEnd);
 }
