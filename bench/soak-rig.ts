@@ -163,7 +163,7 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number, heap
     `staleAfterMs ${config.staleAfterMs} (exchange clock; = 3 s of wall time, instead of 30/${speed} s)`,
     `oiPollIntervalMs ${config.oiPollIntervalMs} (wall timer; one OI request per 10 ms, the poller's fastest: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
     `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (wall timer; production 5000)`,
-    ...(heapProbeEveryMs > 0 ? [`heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${((heapProbeEveryMs / 1000) * speed) / 60} exchange min, to read its live heap exactly; off in the product)`] : []),
+    ...(heapProbeEveryMs > 0 ? [`heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${(((heapProbeEveryMs / 1000) * speed) / 60).toFixed(1)} exchange min, to read its live heap exactly; off in the product)`] : []),
   ];
   return { config, notes };
 }
