@@ -9,7 +9,7 @@
 import { PARTITION_KEYS } from '../src/replay/replay';
 import type { Snapshot } from '../src/core/contracts/snapshot';
 import { WORKER_RESOURCE_LIMITS } from '../src/ipc/host';
-import { bucketed, type CaptureScan, cleanup, collectorConfig, type Fit, linearFit, runSoak, scanCapture, type SoakResult, t975 } from './soak-rig';
+import { bucketed, type CaptureScan, cleanup, collectorConfig, type Fit, linearFit, liveHeapReadings, runSoak, scanCapture, type SoakResult, t975 } from './soak-rig';
 import { fmt, fmtInt } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
 
@@ -123,13 +123,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const snapsAfter = after(r.snaps);
   const rssPts = procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes }));
   const heapPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_used_bytes }));
-  // One point per live-size reading the snapshots reveal (a forced full GC every HEAP_PROBE_EVERY_MS).
-  const livePts: { x: number; y: number }[] = [];
-  let liveSeen: number | null = null;
-  for (const s of snapsAfter) {
-    if (s.heap_live_bytes !== null && s.heap_live_bytes !== liveSeen) livePts.push({ x: s.exchange_h, y: s.heap_live_bytes });
-    liveSeen = s.heap_live_bytes;
-  }
+  const livePts = liveHeapReadings(snapsAfter);
   const liveMethod = final.process?.heap_live_method ?? 'after_major_gc';
   const heapTotalPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_total_bytes }));
   const extPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.external_bytes }));

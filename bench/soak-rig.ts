@@ -143,6 +143,20 @@ export interface SoakResult {
 }
 
 /** The collector's config for an accelerated run, with why each value differs from the default. */
+/**
+ * One point per live-heap reading the snapshots carry (each forced or observed full GC gives a new
+ * value; the snapshot file repeats it until the next one): exchange hours → bytes.
+ */
+export function liveHeapReadings(snaps: readonly SnapSample[]): { x: number; y: number }[] {
+  const out: { x: number; y: number }[] = [];
+  let prev: number | null = null;
+  for (const s of snaps) {
+    if (s.heap_live_bytes !== null && s.heap_live_bytes !== prev) out.push({ x: s.exchange_h, y: s.heap_live_bytes });
+    prev = s.heap_live_bytes;
+  }
+  return out;
+}
+
 export function collectorConfig(speed: number, snapshotFileEveryMs: number, heapProbeEveryMs = 0): { config: Record<string, unknown>; notes: string[] } {
   const config = {
     mode: 'DEMO',

@@ -26,7 +26,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bucketed, linearFit, runSoak, type SoakResult } from '../bench/soak-rig';
+import { bucketed, linearFit, liveHeapReadings, runSoak, type SoakResult } from '../bench/soak-rig';
 import { ensureCliBuilt, REPO_ROOT } from './fixtures/paths';
 
 const SPEED = 120;
@@ -96,9 +96,9 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/status')
     const framesAfter = (snapsAfter[snapsAfter.length - 1]?.frames ?? 0) - (snapsAfter[0]?.frames ?? 0);
     expect(framesAfter).toBeGreaterThan(1_000_000);
     expect(r.final?.process?.heap_live_method, summary()).toBe('forced_gc');
-    const liveReads = snapsAfter.filter((s, i) => s.heap_live_bytes !== null && s.heap_live_bytes !== snapsAfter[i - 1]?.heap_live_bytes);
+    const liveReads = liveHeapReadings(snapsAfter);
     expect(liveReads.length, summary()).toBeGreaterThan(20);
-    const heap = growth(liveReads.map((s) => ({ x: s.exchange_h, y: s.heap_live_bytes as number })), 'median');
+    const heap = growth(liveReads, 'median');
     const rss = growth(procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes })), 'median');
     console.info(
       `[soak] RSS max ${rssMax.toFixed(1)} MB after warm-up; fitted growth over the ${(HOURS - WARMUP_H).toFixed(1)} h after warm-up: heap ${heap.mb.toFixed(2)} MB, RSS ${rss.mb.toFixed(2)} MB, over ${framesAfter} frames`,
