@@ -63,16 +63,22 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-write') args.write = false;
     else if (a.startsWith('--only=')) {
       // A partial run never replaces the committed results file.
-      args.only = new Set(a.slice(7).split(',').filter((s) => s.length > 0));
+      args.only = new Set(
+        a
+          .slice(7)
+          .split(',')
+          .filter((s) => s.length > 0),
+      );
       args.write = false;
-    }
-    else if (a.startsWith('--day-hours=')) {
+    } else if (a.startsWith('--day-hours=')) {
       args.dayHours = positive(a, '--day-hours=');
       // The committed results always cover the full day.
       if (args.dayHours < 24) args.write = false;
-    }
-    else if (a.startsWith('--day-speed=')) args.daySpeed = positive(a, '--day-speed=');
-    else throw new Error(`unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`);
+    } else if (a.startsWith('--day-speed=')) args.daySpeed = positive(a, '--day-speed=');
+    else
+      throw new Error(
+        `unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`,
+      );
   }
   return args;
 }
@@ -91,11 +97,15 @@ async function main(): Promise<void> {
   };
   const machine = machineInfo();
   const git = gitInfo(ROOT);
-  log(`${machine.cpu_model} × ${machine.cores}, node ${machine.node}, commit ${git.commit ?? '?'}${git.dirty_files ? ` (+${git.dirty_files} uncommitted files)` : ''}`);
+  log(
+    `${machine.cpu_model} × ${machine.cores}, node ${machine.node}, commit ${git.commit ?? '?'}${git.dirty_files ? ` (+${git.dirty_files} uncommitted files)` : ''}`,
+  );
   const t0 = performance.now();
   const dataset = await loadDataset(ROOT, args.fixture);
   const loadS = (performance.now() - t0) / 1000;
-  log(`loaded ${dataset.frames.length} frames (${(dataset.text_bytes / 1e6).toFixed(1)} MB) from ${dataset.origin} in ${loadS.toFixed(1)} s (not timed by any section)`);
+  log(
+    `loaded ${dataset.frames.length} frames (${(dataset.text_bytes / 1e6).toFixed(1)} MB) from ${dataset.origin} in ${loadS.toFixed(1)} s (not timed by any section)`,
+  );
   const ctx: SectionContext = {
     dataset,
     quick: args.quick,
@@ -114,7 +124,14 @@ async function main(): Promise<void> {
     log(`section ${s.id} …`);
     const r = await s.run(ctx);
     const secs = (performance.now() - st) / 1000;
-    out[s.id] = { title: s.title, seconds: Number(secs.toFixed(1)), tables: r.tables.map((t) => ({ ...t, columns: [...t.columns], rows: t.rows.map((x) => [...x]) })), notes: [...r.notes], checks: r.checks.map((c) => ({ ...c })), data: r.data };
+    out[s.id] = {
+      title: s.title,
+      seconds: Number(secs.toFixed(1)),
+      tables: r.tables.map((t) => ({ ...t, columns: [...t.columns], rows: t.rows.map((x) => [...x]) })),
+      notes: [...r.notes],
+      checks: r.checks.map((c) => ({ ...c })),
+      data: r.data,
+    };
     for (const c of r.checks) checks.push({ section: s.id, ...c });
     const text = [`### ${s.title}`, '', ...r.tables.map((t) => `${renderTable(t)}\n`), ...r.notes.map((n) => `- ${n}`), ''].join('\n');
     printed.push(text);

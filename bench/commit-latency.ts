@@ -14,7 +14,7 @@ import { SystemState } from '../src/core/system-state';
 import { framesOfKind } from './data';
 import { fullGc, watchGc } from './gc';
 import { COMMIT_EVERY_MS } from './pipelines';
-import { liquidation, TradeClone, tradeClones } from './synthetic-market';
+import { liquidation, type TradeClone, tradeClones } from './synthetic-market';
 import { combineRepeats, distribution, type Distribution, fmt, fmtInt, scaled } from './stats';
 import type { Check, Json, SectionContext, SectionResult } from './types';
 
@@ -49,7 +49,8 @@ export async function commitLatencySection(ctx: SectionContext): Promise<Section
   for (let k = 0; k < LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL; k++) for (let j = 0; j < symbols.length; j++) addLiq(j);
   const first = state.commit(clock);
   const full = symbols.every(
-    (s) => first.raw_buffers.trades[s]?.length === LIMITS.RAW_TRADES_PER_SYMBOL && first.raw_buffers.liquidations[s]?.length === LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL,
+    (s) =>
+      first.raw_buffers.trades[s]?.length === LIMITS.RAW_TRADES_PER_SYMBOL && first.raw_buffers.liquidations[s]?.length === LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL,
   );
   const warm = first.baseline_status.ready_symbols;
   if (!full) throw new Error('commit latency: raw buffers are not full after the fill phase');

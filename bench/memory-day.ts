@@ -9,7 +9,19 @@
 import { PARTITION_KEYS } from '../src/replay/replay';
 import type { Snapshot } from '../src/core/contracts/snapshot';
 import { WORKER_RESOURCE_LIMITS } from '../src/ipc/host';
-import { bucketed, type CaptureScan, cleanup, collectorConfig, type Fit, linearFit, liveHeapReadings, runSoak, scanCapture, type SoakResult, t975 } from './soak-rig';
+import {
+  bucketed,
+  type CaptureScan,
+  cleanup,
+  collectorConfig,
+  type Fit,
+  linearFit,
+  liveHeapReadings,
+  runSoak,
+  scanCapture,
+  type SoakResult,
+  t975,
+} from './soak-rig';
 import { fmt, fmtInt } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
 
@@ -87,7 +99,20 @@ function partitionRows(final: Snapshot): { rows: string[][]; holds: boolean } {
     for (const k of PARTITION_KEYS) total[k] += c[k];
     totalWindows += c.windows_processed;
     if (sum !== c.windows_processed) holds = false;
-    rows.push([sym, fmtInt(c.windows_processed), fmtInt(sum), sum === c.windows_processed ? 'yes' : 'NO', fmtInt(c.empty_windows), fmtInt(c.baseline_not_warm), fmtInt(c.flow_surge_failed), fmtInt(c.large_trade_failed), fmtInt(c.compression_failed), fmtInt(c.missing_streams), fmtInt(c.stress_failed), fmtInt(c.peak_pressure_count)]);
+    rows.push([
+      sym,
+      fmtInt(c.windows_processed),
+      fmtInt(sum),
+      sum === c.windows_processed ? 'yes' : 'NO',
+      fmtInt(c.empty_windows),
+      fmtInt(c.baseline_not_warm),
+      fmtInt(c.flow_surge_failed),
+      fmtInt(c.large_trade_failed),
+      fmtInt(c.compression_failed),
+      fmtInt(c.missing_streams),
+      fmtInt(c.stress_failed),
+      fmtInt(c.peak_pressure_count),
+    ]);
   }
   const sum = PARTITION_KEYS.reduce((s, k) => s + total[k], 0);
   rows.push(['all', fmtInt(totalWindows), fmtInt(sum), sum === totalWindows ? 'yes' : 'NO', ...PARTITION_KEYS.map((k) => fmtInt(total[k]))]);
@@ -117,7 +142,9 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   // Short (smoke) runs: at most a quarter of the run, so a trend is still fitted.
   const minWarmup = Math.min(WARMUP_MIN_H, hours / 4);
   const warmupH =
-    ringFull !== undefined && ringFull.exchange_h <= Math.min(WARMUP_MAX_H, hours / 2) ? Math.max(minWarmup, Math.ceil(ringFull.exchange_h * 4) / 4) : minWarmup;
+    ringFull !== undefined && ringFull.exchange_h <= Math.min(WARMUP_MAX_H, hours / 2)
+      ? Math.max(minWarmup, Math.ceil(ringFull.exchange_h * 4) / 4)
+      : minWarmup;
   const after = <T extends { exchange_h: number }>(xs: readonly T[]): T[] => xs.filter((x) => x.exchange_h >= warmupH && x.exchange_h <= hours);
   const procAfter = after(r.proc);
   const snapsAfter = after(r.snaps);
@@ -130,7 +157,15 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const trends: Trend[] = [
     trend('RSS (collector process)', 'median per exchange hour', bucketed(rssPts, 1, 'median')),
     trend('RSS (collector process)', `every sample (${fmtInt(rssPts.length)})`, rssPts),
-    trend('RSS (collector process)', `median per exchange hour, second half only (${fmt(hours / 2, 0)}–${fmt(hours, 0)} h)`, bucketed(rssPts.filter((p) => p.x >= hours / 2), 1, 'median')),
+    trend(
+      'RSS (collector process)',
+      `median per exchange hour, second half only (${fmt(hours / 2, 0)}–${fmt(hours, 0)} h)`,
+      bucketed(
+        rssPts.filter((p) => p.x >= hours / 2),
+        1,
+        'median',
+      ),
+    ),
     trend('worker heap live (after a full GC)', 'median per exchange hour', bucketed(livePts, 1, 'median')),
     trend('worker heap live (after a full GC)', `every reading (${fmtInt(livePts.length)})`, livePts),
     trend('worker heap used', 'minimum per exchange hour', bucketed(heapPts, 1, 'min')),
@@ -142,12 +177,13 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const heapTrend = trends[3] as Trend;
   const rssSecondHalf = trends[2] as Trend;
   const rssValues = r.proc.map((p) => p.rss_bytes);
-  const rssMaxAll = rssValues.length > 0 ? Math.max(...rssValues) : final.process?.rss_bytes ?? 0;
+  const rssMaxAll = rssValues.length > 0 ? Math.max(...rssValues) : (final.process?.rss_bytes ?? 0);
   const rssMaxAfter = procAfter.length > 0 ? Math.max(...procAfter.map((p) => p.rss_bytes)) : Number.NaN;
   const rssPeak = r.rss_peak_bytes ?? rssMaxAll;
   // When the peak happened: the first sample whose VmHWM shows it (spikes between samples included).
   const peakAt = r.proc.find((p) => p.hwm_bytes >= rssPeak);
-  const peakWhen = peakAt === undefined ? 'after the last sample (at shutdown)' : `by exchange h ${fmt(peakAt.exchange_h, 2)} (wall s ${fmt(peakAt.wall_s, 0)})`;
+  const peakWhen =
+    peakAt === undefined ? 'after the last sample (at shutdown)' : `by exchange h ${fmt(peakAt.exchange_h, 2)} (wall s ${fmt(peakAt.wall_s, 0)})`;
 
   // ---- samples every 2 exchange hours ----
   const step = hours >= 8 ? 2 : hours >= 3 ? 1 : 0.5;
@@ -183,7 +219,6 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   }
 
   // ---- load, rates, keeping up ----
-  const exSeconds = r.exchange_hours * 3600;
   const simLast = r.sim.filter((s) => s.open_connections > 0 || s.frames_sent > 0);
   const framesSent = simLast.length > 0 ? Math.max(...simLast.map((s) => s.frames_sent)) : 0;
   const restReq = r.sim.length > 0 ? Math.max(...r.sim.map((s) => s.rest_requests)) : 0;
@@ -212,24 +247,73 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS);
 
   const loadRows: string[][] = [
-    ['exchange time covered', `${fmt(r.exchange_hours, 2)} h in ${fmt(r.wall_seconds, 0)} s of wall time (speed ${speed}: 1 wall s = ${fmt(speed / 60, 1)} exchange min)`],
+    [
+      'exchange time covered',
+      `${fmt(r.exchange_hours, 2)} h in ${fmt(r.wall_seconds, 0)} s of wall time (speed ${speed}: 1 wall s = ${fmt(speed / 60, 1)} exchange min)`,
+    ],
     ['WS frames sent by the simulator', fmtInt(framesSent)],
     ['frames received by the collector (WS + REST bodies)', `${fmtInt(c.frames_received)} (REST requests answered by the simulator: ${fmtInt(restReq)})`],
-    ['frames in the capture', `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s), ${mb(captureBytes)} MB gzip (${r.capture_files.length - 1} rotation(s) at 64 MB) — ${captureComplete ? 'equal to frames received' : 'DIFFERS from frames received'}`],
-    ['rate per exchange second (market frames by their event time E)', `mean ${fmt(perEx.mean, 0)}, p50 ${fmtInt(perEx.p50)}, p99 ${fmtInt(perEx.p99)}, max ${fmtInt(perEx.max)}${perEx.max_at_ms !== null ? ` (at ${new Date(perEx.max_at_ms).toISOString().slice(11, 19)} exchange time)` : ''} over ${fmtInt(perEx.seconds)} s`],
-    ['rate per wall second (simulator, 1 s samples)', `mean ${fmtInt(wallRates.length ? wallRates.reduce((a, b) => a + b, 0) / wallRates.length : 0)}, max ${fmtInt(wallRates.length ? Math.max(...wallRates) : 0)}`],
-    ['windows processed / promoted events', `${fmtInt(c.windows_processed)} / ${fmtInt(c.peak_pressure_events)} (panel keeps the newest ${fmtInt(final.promoted_events.length)})`],
-    ['watermark behind the clock (exchange s), after warm-up', lagsAfter.length ? `p50 ${fmt(quantile(lagsAfter, 50) / 1000, 1)}, p99 ${fmt(quantile(lagsAfter, 99) / 1000, 1)}, max ${fmt(Math.max(...lagsAll) / 1000, 1)} (= ${fmt(Math.max(...lagsAll) / speed, 0)} ms of wall time at most)` : '—'],
-    ['simulator', `CPU ${fmt(100 * simBusy, 0)} % of a core producing frames, own lag max ${fmt(simLagMax / 1000, 1)} exchange s, ${connections} market connection(s) opened`],
-    ['collector process', `CPU ${fmt(100 * cpuShare, 0)} % of a core (main thread + worker + zlib), ${fmtInt(final.streams.reconnects)} reconnect(s), ${fmtInt(c.gap_resets)} gap reset(s), ${fmtInt(c.malformed_events)} malformed, ${fmtInt(c.duplicate_trades)} duplicate trades dropped`],
-    ['health over the run (share of snapshot samples)', `${healthText}; at the end ${final.health_state} (${final.health_reasons.join(', ') || '—'}), stage ${final.stage}`],
-    ['collector kept up', keptUp ? 'yes: the watermark stayed within a minute of exchange time and no connection was dropped as a slow reader' : 'NO: see the watermark lag and reconnects'],
+    [
+      'frames in the capture',
+      `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s), ${mb(captureBytes)} MB gzip (${r.capture_files.length - 1} rotation(s) at 64 MB) — ${captureComplete ? 'equal to frames received' : 'DIFFERS from frames received'}`,
+    ],
+    [
+      'rate per exchange second (market frames by their event time E)',
+      `mean ${fmt(perEx.mean, 0)}, p50 ${fmtInt(perEx.p50)}, p99 ${fmtInt(perEx.p99)}, max ${fmtInt(perEx.max)}${perEx.max_at_ms !== null ? ` (at ${new Date(perEx.max_at_ms).toISOString().slice(11, 19)} exchange time)` : ''} over ${fmtInt(perEx.seconds)} s`,
+    ],
+    [
+      'rate per wall second (simulator, 1 s samples)',
+      `mean ${fmtInt(wallRates.length ? wallRates.reduce((a, b) => a + b, 0) / wallRates.length : 0)}, max ${fmtInt(wallRates.length ? Math.max(...wallRates) : 0)}`,
+    ],
+    [
+      'windows processed / promoted events',
+      `${fmtInt(c.windows_processed)} / ${fmtInt(c.peak_pressure_events)} (panel keeps the newest ${fmtInt(final.promoted_events.length)})`,
+    ],
+    [
+      'watermark behind the clock (exchange s), after warm-up',
+      lagsAfter.length
+        ? `p50 ${fmt(quantile(lagsAfter, 50) / 1000, 1)}, p99 ${fmt(quantile(lagsAfter, 99) / 1000, 1)}, max ${fmt(Math.max(...lagsAll) / 1000, 1)} (= ${fmt(Math.max(...lagsAll) / speed, 0)} ms of wall time at most)`
+        : '—',
+    ],
+    [
+      'simulator',
+      `CPU ${fmt(100 * simBusy, 0)} % of a core producing frames, own lag max ${fmt(simLagMax / 1000, 1)} exchange s, ${connections} market connection(s) opened`,
+    ],
+    [
+      'collector process',
+      `CPU ${fmt(100 * cpuShare, 0)} % of a core (main thread + worker + zlib), ${fmtInt(final.streams.reconnects)} reconnect(s), ${fmtInt(c.gap_resets)} gap reset(s), ${fmtInt(c.malformed_events)} malformed, ${fmtInt(c.duplicate_trades)} duplicate trades dropped`,
+    ],
+    [
+      'health over the run (share of snapshot samples)',
+      `${healthText}; at the end ${final.health_state} (${final.health_reasons.join(', ') || '—'}), stage ${final.stage}`,
+    ],
+    [
+      'collector kept up',
+      keptUp
+        ? 'yes: the watermark stayed within a minute of exchange time and no connection was dropped as a slow reader'
+        : 'NO: see the watermark lag and reconnects',
+    ],
   ];
 
   const tables: Table[] = [
     {
       title: `Collector memory over ${fmt(r.exchange_hours, 1)} h of exchange time (speed ${speed}; RSS from /proc every second, heap from the snapshot every second; MB = 10^6 bytes)`,
-      columns: ['exchange h', 'wall s', 'RSS median', 'RSS max', 'RSS anon + file (median)', 'worker heap used (min–max)', 'heap live after full GC (min–max)', 'heap total', 'external', 'frames', 'windows', 'promoted', 'watermark lag max (ex. s)', 'health'],
+      columns: [
+        'exchange h',
+        'wall s',
+        'RSS median',
+        'RSS max',
+        'RSS anon + file (median)',
+        'worker heap used (min–max)',
+        'heap live after full GC (min–max)',
+        'heap total',
+        'external',
+        'frames',
+        'windows',
+        'promoted',
+        'watermark lag max (ex. s)',
+        'health',
+      ],
       rows: sampleRows,
     },
     {
@@ -256,18 +340,43 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
 
   const checks: Check[] = [
     { name: 'memory-day: collector RSS max over the run (VmHWM), MB', value: rssPeak / MB, target: `<= ${RSS_TARGET_MB}`, met: rssPeak / MB <= RSS_TARGET_MB },
-    { name: 'memory-day: RSS fitted growth over 24 h after warm-up, % of mean', value: 100 * rssTrend.share, target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`, met: rssTrend.flat },
-    { name: 'memory-day: worker heap (live size) fitted growth over 24 h after warm-up, % of mean', value: 100 * heapTrend.share, target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`, met: heapTrend.flat },
+    {
+      name: 'memory-day: RSS fitted growth over 24 h after warm-up, % of mean',
+      value: 100 * rssTrend.share,
+      target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`,
+      met: rssTrend.flat,
+    },
+    {
+      name: 'memory-day: worker heap (live size) fitted growth over 24 h after warm-up, % of mean',
+      value: 100 * heapTrend.share,
+      target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`,
+      met: heapTrend.flat,
+    },
     { name: 'memory-day: exchange hours covered', value: r.exchange_hours, target: `>= ${hours}`, met: r.exchange_hours >= hours - 0.01 },
-    { name: 'memory-day: counters partition holds and the capture holds every frame', value: holds && captureComplete ? 1 : 0, target: '= 1', met: holds && captureComplete },
+    {
+      name: 'memory-day: counters partition holds and the capture holds every frame',
+      value: holds && captureComplete ? 1 : 0,
+      target: '= 1',
+      met: holds && captureComplete,
+    },
   ];
   const flat = rssTrend.flat && heapTrend.flat;
   const wallMean = wallRates.length ? wallRates.reduce((a, b) => a + b, 0) / wallRates.length : 0;
   const trendText = (t: Trend): string =>
     `${fmt(t.fit.slope, 3)} MB per exchange hour, ${fmt(t.growth24, 1)} ± ${fmt(t.ci24, 1)} MB over 24 h = ${fmt(100 * t.share, 1)} % of its ${fmt(t.fit.mean, 1)} MB mean${t.significant ? '' : ', slope not significantly above zero'}`;
   const notes: string[] = [
-    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM, reached ${peakWhen}), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(quantile(procAfter.map((p) => p.rss_bytes), 50))} MB; of the RSS, about ${mb(quantile(r.proc.map((p) => p.rss_file_bytes), 50))} MB are mapped files (the node binary's pages), the rest private memory.`,
-    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's live size per exchange hour: ${liveMethod === 'forced_gc' ? `the heap right after a forced full GC every ${HEAP_PROBE_EVERY_MS / 1000} wall s (the collector runs with --expose-gc for this only; exact)` : 'the old generation right after V8\'s own full GCs (node did not expose gc, so the forced probe did not run; incremental marking leaves some floating garbage in these readings)'}. A plain heap-used sample swings with the young generation's fill and with garbage not yet collected, so it is shown but not judged. Warm-up: ${WARMUP_MIN_H} h, or until the promoted-events panel (the newest 1000, a bounded ring) is full if that takes longer (full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
+    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM, reached ${peakWhen}), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(
+      quantile(
+        procAfter.map((p) => p.rss_bytes),
+        50,
+      ),
+    )} MB; of the RSS, about ${mb(
+      quantile(
+        r.proc.map((p) => p.rss_file_bytes),
+        50,
+      ),
+    )} MB are mapped files (the node binary's pages), the rest private memory.`,
+    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's live size per exchange hour: ${liveMethod === 'forced_gc' ? `the heap right after a forced full GC every ${HEAP_PROBE_EVERY_MS / 1000} wall s (the collector runs with --expose-gc for this only; exact)` : "the old generation right after V8's own full GCs (node did not expose gc, so the forced probe did not run; incremental marking leaves some floating garbage in these readings)"}. A plain heap-used sample swings with the young generation's fill and with garbage not yet collected, so it is shown but not judged. Warm-up: ${WARMUP_MIN_H} h, or until the promoted-events panel (the newest 1000, a bounded ring) is full if that takes longer (full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
     `Setup: \`node dist/cli.js simulate --speed ${speed} --scenario demo --seed 1\` and \`node dist/cli.js live --headless --clock <the simulator's clock line> …\` in separate processes, capture on (gzip, 64 MB parts), so the RSS is the collector process's alone: its main thread plus the collector worker, with the worker's V8 limits the app uses (old generation ≤ ${WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb} MB, young generation ${WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb} MB; src/ipc/host.ts). "Cascade-level rates": the demo scenario replays the recorded 2024-08-08 BTCUSDT/ETHUSDT trades (a volatile day) cloned onto 10 symbols and lays a scripted liquidation cascade (3 symbols, 25 s of one-sided flow at 3–5× normal notional) every 4 ± 0.5 min of exchange time; the simulator has no steady rate multiplier (only a \`burst\` fault), so none was raised. The rates above are what the collector received: ${fmt(perEx.mean, 0)} market frames per exchange second on average and ${fmtInt(perEx.max)} at the busiest second.`,
     `Config written for the collector because of the acceleration: ${configNotes.join('; ')}. Everything else is the default. Health checks also run on the exchange clock, so DEGRADED (OI_STALE, and STREAM_SILENT/NO_TRADES flickers when one 15 ms simulator batch spans 4.5 exchange s) comes from the speed, not from the collector.`,
     `Speed ${speed}: the collector keeps up (CPU ${fmt(100 * cpuShare, 0)} % of a core, watermark at most ${fmt(lagsAll.length ? Math.max(...lagsAll) / 1000 : Number.NaN, 1)} exchange s behind), and 24 h take about ${fmt((24 * 3600) / speed / 60, 1)} min. The RSS level belongs to ${fmtInt(wallMean)} frames per wall second: V8's young generation and the allocator's high-water mark follow the throughput, so the same day in real time (the ${fmt(perEx.mean, 0)} frames per second above, ${fmtInt(perEx.max)} at the busiest second) runs lower; the trend is what this run is for.`,
@@ -281,11 +390,29 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     collector_config: JSON.parse(JSON.stringify(r.config)) as Json,
     rss_peak_mb: Number((rssPeak / MB).toFixed(1)),
     rss_max_after_warmup_mb: Number((rssMaxAfter / MB).toFixed(1)),
-    trends: trends.map((t) => ({ metric: t.metric, points: t.aggregation, n: t.fit.n, mean_mb: Number(t.fit.mean.toFixed(2)), slope_mb_per_h: Number(t.fit.slope.toFixed(4)), growth_24h_mb: Number(t.growth24.toFixed(3)), growth_24h_ci95_mb: Number(t.ci24.toFixed(3)), share: Number(t.share.toFixed(4)), r2: Number(t.fit.r2.toFixed(3)), significant: t.significant, flat: t.flat })),
+    trends: trends.map((t) => ({
+      metric: t.metric,
+      points: t.aggregation,
+      n: t.fit.n,
+      mean_mb: Number(t.fit.mean.toFixed(2)),
+      slope_mb_per_h: Number(t.fit.slope.toFixed(4)),
+      growth_24h_mb: Number(t.growth24.toFixed(3)),
+      growth_24h_ci95_mb: Number(t.ci24.toFixed(3)),
+      share: Number(t.share.toFixed(4)),
+      r2: Number(t.fit.r2.toFixed(3)),
+      significant: t.significant,
+      flat: t.flat,
+    })),
     flat,
     frames_sent_ws: framesSent,
     frames_received: c.frames_received,
-    capture: { parts: r.capture_files.length, bytes: captureBytes, lines: scan.lines, complete: captureComplete, scan_seconds: Number(scan.scan_seconds.toFixed(1)) },
+    capture: {
+      parts: r.capture_files.length,
+      bytes: captureBytes,
+      lines: scan.lines,
+      complete: captureComplete,
+      scan_seconds: Number(scan.scan_seconds.toFixed(1)),
+    },
     rate_per_exchange_second: { ...perEx, mean: Number(perEx.mean.toFixed(1)) },
     rate_per_wall_second: { mean: Math.round(wallMean), max: Math.round(wallRates.length ? Math.max(...wallRates) : 0) },
     windows_processed: c.windows_processed,
@@ -300,7 +427,18 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     samples: {
       proc: r.proc.filter((_, i) => i % 5 === 0).map((p) => [Number(p.exchange_h.toFixed(3)), Math.round(p.rss_bytes / 1024)]),
       proc_columns: ['exchange_h', 'rss_kib'],
-      snaps: r.snaps.filter((_, i) => i % 5 === 0).map((s) => [Number(s.exchange_h.toFixed(3)), Math.round(s.heap_used_bytes / 1024), Math.round(s.heap_total_bytes / 1024), Math.round(s.external_bytes / 1024), s.heap_live_bytes === null ? null : Math.round(s.heap_live_bytes / 1024), s.major_gcs, s.frames, s.promoted_in_panel]),
+      snaps: r.snaps
+        .filter((_, i) => i % 5 === 0)
+        .map((s) => [
+          Number(s.exchange_h.toFixed(3)),
+          Math.round(s.heap_used_bytes / 1024),
+          Math.round(s.heap_total_bytes / 1024),
+          Math.round(s.external_bytes / 1024),
+          s.heap_live_bytes === null ? null : Math.round(s.heap_live_bytes / 1024),
+          s.major_gcs,
+          s.frames,
+          s.promoted_in_panel,
+        ]),
       snaps_columns: ['exchange_h', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'heap_live_kib', 'major_gcs', 'frames', 'panel'],
     },
   };

@@ -25,6 +25,7 @@ import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { type ClockSpec, ClockSpecSchema, clockFrom } from '../src/ipc/messages';
 
 // One definition of the launchers' environment, shared with scripts/start.cjs.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script shared with the launchers
 const { withRuntimeEnv } = require('../scripts/runtime-env.cjs') as { withRuntimeEnv: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv };
 
 const HOUR_MS = 3_600_000;
@@ -177,7 +178,11 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number, heap
     `staleAfterMs ${config.staleAfterMs} (exchange clock; = 3 s of wall time, instead of 30/${speed} s)`,
     `oiPollIntervalMs ${config.oiPollIntervalMs} (wall timer; one OI request per 10 ms, the poller's fastest: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
     `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (wall timer; production 5000)`,
-    ...(heapProbeEveryMs > 0 ? [`heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${(((heapProbeEveryMs / 1000) * speed) / 60).toFixed(1)} exchange min, to read its live heap exactly; off in the product)`] : []),
+    ...(heapProbeEveryMs > 0
+      ? [
+          `heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${(((heapProbeEveryMs / 1000) * speed) / 60).toFixed(1)} exchange min, to read its live heap exactly; off in the product)`,
+        ]
+      : []),
   ];
   return { config, notes };
 }
@@ -262,7 +267,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   // ---- the simulator ----
   const sim = spawn(
     process.execPath,
-    [cli, 'simulate', '--port', '0', '--speed', String(speed), '--scenario', 'demo', '--seed', String(opts.seed ?? 1), '--stats-every', String(opts.simStatsEveryMs ?? 1000)],
+    [
+      cli,
+      'simulate',
+      '--port',
+      '0',
+      '--speed',
+      String(speed),
+      '--scenario',
+      'demo',
+      '--seed',
+      String(opts.seed ?? 1),
+      '--stats-every',
+      String(opts.simStatsEveryMs ?? 1000),
+    ],
     { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let simErr = '';
@@ -319,7 +337,24 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   collectorStarted = true;
   const collector = spawn(
     process.execPath,
-    [...(heapProbeEveryMs > 0 ? ['--expose-gc'] : []), cli, 'live', '--headless', '--config', configPath, '--rest-url', restUrl ?? '', '--ws-url', wsUrl ?? '', '--debug-dir', debugDir, '--capture-dir', captureDir, '--clock', JSON.stringify(spec)],
+    [
+      ...(heapProbeEveryMs > 0 ? ['--expose-gc'] : []),
+      cli,
+      'live',
+      '--headless',
+      '--config',
+      configPath,
+      '--rest-url',
+      restUrl ?? '',
+      '--ws-url',
+      wsUrl ?? '',
+      '--debug-dir',
+      debugDir,
+      '--capture-dir',
+      captureDir,
+      '--clock',
+      JSON.stringify(spec),
+    ],
     // The environment the app's launchers give it (scripts/runtime-env.cjs), so this measures what users run.
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: withRuntimeEnv(process.env) },
   );
@@ -380,11 +415,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const cpu = procCpuSeconds(pid);
       if (st !== null && cpu !== null) {
         hwm = Math.max(hwm, st.hwm);
-        proc.push({ wall_s: (Date.now() - wallStart) / 1000, exchange_h: (now() - t0) / HOUR_MS, rss_bytes: st.rss, rss_anon_bytes: st.anon, rss_file_bytes: st.file, hwm_bytes: st.hwm, cpu_s: cpu });
+        proc.push({
+          wall_s: (Date.now() - wallStart) / 1000,
+          exchange_h: (now() - t0) / HOUR_MS,
+          rss_bytes: st.rss,
+          rss_anon_bytes: st.anon,
+          rss_file_bytes: st.file,
+          hwm_bytes: st.hwm,
+          cpu_s: cpu,
+        });
       }
     }
     if (reading) return;
-    let mtime = 0;
+    let mtime: number;
     try {
       mtime = statSync(snapPath).mtimeMs;
     } catch {
@@ -431,7 +474,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
           lastLog = Date.now();
           const p = proc[proc.length - 1];
           const s = snaps[snaps.length - 1];
-          log(`  ${h.toFixed(1)} exchange h: RSS ${p ? (p.rss_bytes / 2 ** 20).toFixed(0) : '?'} MiB, heap ${s ? (s.heap_used_bytes / 2 ** 20).toFixed(0) : '?'} MiB, ${s ? s.frames.toLocaleString('en-US') : '?'} frames, health ${s?.health ?? '?'}`);
+          log(
+            `  ${h.toFixed(1)} exchange h: RSS ${p ? (p.rss_bytes / 2 ** 20).toFixed(0) : '?'} MiB, heap ${s ? (s.heap_used_bytes / 2 ** 20).toFixed(0) : '?'} MiB, ${s ? s.frames.toLocaleString('en-US') : '?'} frames, health ${s?.health ?? '?'}`,
+          );
         }
       }, sampleEveryMs);
     });
@@ -536,7 +581,8 @@ export async function scanCapture(dir: string): Promise<CaptureScan> {
     }
   }
   const sorted = [...counts].sort((a, b) => a - b);
-  const pct = (p: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number));
+  const pct = (p: number): number =>
+    sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
   return {
     files,
     lines,
@@ -567,7 +613,10 @@ export interface Fit {
 
 /** Two-sided 95 % quantile of Student's t for `df` degrees of freedom. */
 export function t975(df: number): number {
-  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+  const table = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074,
+    2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  ];
   if (df < 1) return Number.NaN;
   return df <= table.length ? (table[df - 1] as number) : df <= 60 ? 2.0 : 1.96;
 }
@@ -575,7 +624,8 @@ export function t975(df: number): number {
 /** Ordinary least squares of y on x. */
 export function linearFit(points: readonly { x: number; y: number }[]): Fit {
   const n = points.length;
-  if (n < 2) return { n, slope: Number.NaN, intercept: Number.NaN, mean: n === 1 ? (points[0] as { y: number }).y : Number.NaN, r2: Number.NaN, slope_se: Number.NaN };
+  if (n < 2)
+    return { n, slope: Number.NaN, intercept: Number.NaN, mean: n === 1 ? (points[0] as { y: number }).y : Number.NaN, r2: Number.NaN, slope_se: Number.NaN };
   let sx = 0;
   let sy = 0;
   for (const p of points) {

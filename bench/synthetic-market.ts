@@ -35,7 +35,16 @@ export class TradeClone {
       this.idx = 0;
       this.cycle++;
     }
-    return { ...b, symbol: this.symbol, ts_ms: b.ts_ms + dt, event_time_ms: b.event_time_ms + dt, recv_ms: b.recv_ms + dt, agg_id: b.agg_id + di, first_id: b.first_id + di, last_id: b.last_id + di };
+    return {
+      ...b,
+      symbol: this.symbol,
+      ts_ms: b.ts_ms + dt,
+      event_time_ms: b.event_time_ms + dt,
+      recv_ms: b.recv_ms + dt,
+      agg_id: b.agg_id + di,
+      first_id: b.first_id + di,
+      last_id: b.last_id + di,
+    };
   }
 }
 

@@ -116,7 +116,7 @@ export function throughputSection(ctx: SectionContext): SectionResult {
     },
     {
       title: 'Ratios',
-      columns: ['ratio', 'all frames (the capture: the issue\'s target)', 'trade-only frames (diagnostic)', 'target (issue)'],
+      columns: ['ratio', "all frames (the capture: the issue's target)", 'trade-only frames (diagnostic)', 'target (issue)'],
       rows: [
         ['B/A', fmt(ratios.all.B_over_A, 2), fmt(ratios.trade_only.B_over_A, 2), '≥ 0.5'],
         ['B/C', fmt(ratios.all.B_over_C, 2), fmt(ratios.trade_only.B_over_C, 2), '≥ 2'],

@@ -81,7 +81,16 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   ops.rates = { trades_rate: 180.4, liquidations_rate: 12, klines_rate: 10, oi_rate: 120 };
   ops.oi_polling = { state: 'OK', polls_per_min: 120, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: 130 };
   const streams = marketStreams(symbols, true);
-  ops.process = { rss_bytes: 120e6, heap_used_bytes: 40e6, heap_total_bytes: 70e6, external_bytes: 5e6, array_buffers_bytes: 1e6, heap_live_bytes: 24e6, heap_live_method: 'after_major_gc', major_gcs: 3 };
+  ops.process = {
+    rss_bytes: 120e6,
+    heap_used_bytes: 40e6,
+    heap_total_bytes: 70e6,
+    external_bytes: 5e6,
+    array_buffers_bytes: 1e6,
+    heap_live_bytes: 24e6,
+    heap_live_method: 'after_major_gc',
+    major_gcs: 3,
+  };
   let clock = Math.min(...clones.map((c) => c.nextTs));
   let liqN = 0;
   /** 500 ms more of market: every symbol's trades and one synthetic liquidation per symbol. */
@@ -100,7 +109,12 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
       url: 'ws://127.0.0.1/market/stream',
       reconnects: 0,
       last_msg_ms: clock,
-      per_stream: Object.fromEntries(streams.map((s) => [s, { state: 'FLOWING' as const, last_msg_ms: clock, msgs: liqN, silence_limit_ms: Number.isFinite(silenceLimitMs(s)) ? silenceLimitMs(s) : 0 }])),
+      per_stream: Object.fromEntries(
+        streams.map((s) => [
+          s,
+          { state: 'FLOWING' as const, last_msg_ms: clock, msgs: liqN, silence_limit_ms: Number.isFinite(silenceLimitMs(s)) ? silenceLimitMs(s) : 0 },
+        ]),
+      ),
     };
   };
   // Fill: warm baselines, full raw buffers, the promoted-events ring full (capped at 1 h of market).
@@ -109,8 +123,11 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   const fillSeconds = (performance.now() - fill0) / 1000;
 
   // Qt only now. Under plain Node nothing pumps Qt's event loop: processEvents() does.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt loads only after the headless part of the benchmark
   const { QApplication } = require('@nodegui/nodegui') as typeof import('@nodegui/nodegui');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt loads only after the headless part of the benchmark
   const { PeakPressureWindow } = require('../src/widgets/window') as typeof import('../src/widgets/window');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt loads only after the headless part of the benchmark
   const { viewModel } = require('../src/widgets/view-model') as typeof import('../src/widgets/view-model');
   const app = QApplication.instance();
   app.setQuitOnLastWindowClosed(false);
@@ -197,8 +214,17 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
   const out = join(dir, 'result.json');
   const renders = ctx.quick ? 100 : 400;
   const warmup = ctx.quick ? 20 : 40;
-  const args = [join(ctx.root, 'dist', 'bench.js'), '--ui-render-child', `--out=${out}`, `--renders=${renders}`, `--warmup=${warmup}`, ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])];
-  ctx.log(`ui-render: child process (${env.QT_QPA_PLATFORM ? `QT_QPA_PLATFORM=${env.QT_QPA_PLATFORM}` : 'display'}), ${warmup} warm-up + ${renders} timed renders`);
+  const args = [
+    join(ctx.root, 'dist', 'bench.js'),
+    '--ui-render-child',
+    `--out=${out}`,
+    `--renders=${renders}`,
+    `--warmup=${warmup}`,
+    ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []),
+  ];
+  ctx.log(
+    `ui-render: child process (${env.QT_QPA_PLATFORM ? `QT_QPA_PLATFORM=${env.QT_QPA_PLATFORM}` : 'display'}), ${warmup} warm-up + ${renders} timed renders`,
+  );
   let stderr = '';
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(process.execPath, args, { cwd: ctx.root, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -209,7 +235,7 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
       resolve(c);
     });
   });
-  let raw: unknown = null;
+  let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(out, 'utf8'));
   } catch {
@@ -240,8 +266,18 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     ['**viewModel + render + processEvents**', ...ms(dAll)],
   ];
   const splitRows: string[][] = [
-    [`events panel re-set (a new promotion)`, ...ms(distribution(pick(both, changed))).slice(0, 1), ...ms(distribution(pick(both, changed))).slice(1, 5), ...ms(distribution(pick(withPaint, changed))).slice(1, 5)],
-    [`events panel unchanged`, ...ms(distribution(pick(both, unchanged))).slice(0, 1), ...ms(distribution(pick(both, unchanged))).slice(1, 5), ...ms(distribution(pick(withPaint, unchanged))).slice(1, 5)],
+    [
+      `events panel re-set (a new promotion)`,
+      ...ms(distribution(pick(both, changed))).slice(0, 1),
+      ...ms(distribution(pick(both, changed))).slice(1, 5),
+      ...ms(distribution(pick(withPaint, changed))).slice(1, 5),
+    ],
+    [
+      `events panel unchanged`,
+      ...ms(distribution(pick(both, unchanged))).slice(0, 1),
+      ...ms(distribution(pick(both, unchanged))).slice(1, 5),
+      ...ms(distribution(pick(withPaint, unchanged))).slice(1, 5),
+    ],
   ];
   const checks: Check[] = [
     { name: 'ui-render: viewModel + render p99, ms', value: dBoth.p99, target: `< ${TARGET_MS}`, met: dBoth.p99 < TARGET_MS },

@@ -18,17 +18,14 @@ const path = require('path');
 
 const out = path.resolve(process.argv[2] || 'qt-smoke.png');
 
-if (process.platform === 'linux' && !process.env.QT_QPA_PLATFORM && !process.env.DISPLAY &&
-    !process.env.WAYLAND_DISPLAY) {
-  console.error('qt-smoke: no DISPLAY and no QT_QPA_PLATFORM; run with QT_QPA_PLATFORM=offscreen ' +
-    'or under xvfb-run (loading Qt here would abort the process).');
+if (process.platform === 'linux' && !process.env.QT_QPA_PLATFORM && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+  console.error(
+    'qt-smoke: no DISPLAY and no QT_QPA_PLATFORM; run with QT_QPA_PLATFORM=offscreen ' + 'or under xvfb-run (loading Qt here would abort the process).',
+  );
   process.exit(2);
 }
 
-const {
-  QApplication, QMainWindow, QWidget, QLabel, QTableWidget, QTableWidgetItem, QPixmap,
-  QBoxLayout, Direction,
-} = require('@nodegui/nodegui');
+const { QApplication, QMainWindow, QWidget, QLabel, QTableWidget, QTableWidgetItem, QPixmap, QBoxLayout, Direction } = require('@nodegui/nodegui');
 
 const win = new QMainWindow();
 win.setWindowTitle('Peak Pressure — Qt smoke');
@@ -45,7 +42,10 @@ layout.addWidget(label);
 
 const table = new QTableWidget(2, 2);
 table.setHorizontalHeaderLabels(['Sensor', 'Peak (kPa)']);
-const cells = [['S1', '101.3'], ['S2', '98.7']];
+const cells = [
+  ['S1', '101.3'],
+  ['S2', '98.7'],
+];
 cells.forEach((row, r) => row.forEach((text, c) => table.setItem(r, c, new QTableWidgetItem(text))));
 layout.addWidget(table);
 

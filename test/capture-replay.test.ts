@@ -10,8 +10,6 @@ import { captureFiles, startRig, waitFor } from './collector-harness';
 describe('capture → replay equivalence', () => {
   it('reproduces the live run’s promoted events and counters exactly', async () => {
     const rig = await startRig({ sim: { scenario: 'demo', speed: 4, seed: 11 }, useSimClock: true, config: { mode: 'DEMO' } });
-    let liveEvents: string;
-    let liveCounters: unknown;
     try {
       await waitFor('a promotion in the live run', () => (rig.collector.engine?.promotions.length ?? 0) >= 2, 150_000);
       await new Promise((r) => setTimeout(r, 1500));
@@ -21,8 +19,8 @@ describe('capture → replay equivalence', () => {
     const engine = rig.collector.engine;
     expect(engine).not.toBeNull();
     if (!engine) return;
-    liveEvents = engine.promotions.toArray().map(eventLine).join('');
-    liveCounters = engine.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }));
+    const liveEvents = engine.promotions.toArray().map(eventLine).join('');
+    const liveCounters = engine.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }));
     expect(rig.collector.capture?.frames).toBe(engine.counters.frames_received);
 
     const files = captureFiles(rig.dir);

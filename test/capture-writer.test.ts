@@ -13,7 +13,11 @@ import type { Frame } from '../src/core/normalize';
 function frame(i: number): Frame {
   // Incompressible-ish payloads so the compressed size grows with the count.
   const noise = ((i * 2654435761) >>> 0).toString(36) + ((i * 40503) >>> 0).toString(16);
-  return { recv_ms: 1_767_700_000_000 + i, source: 'ws:/market/stream', text: `{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","a":${i},"x":"${noise}${noise}"}}` };
+  return {
+    recv_ms: 1_767_700_000_000 + i,
+    source: 'ws:/market/stream',
+    text: `{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","a":${i},"x":"${noise}${noise}"}}`,
+  };
 }
 
 async function readAll(files: string[]): Promise<{ frames: Frame[]; headers: number }> {
@@ -31,7 +35,14 @@ async function readAll(files: string[]): Promise<{ frames: Frame[]; headers: num
 describe('capture writer', () => {
   it('rotates at the size cap; the parts concatenate to exactly the frames written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
-    const w = new CaptureWriter({ dir, runId: 'r1', header: { run_id: 'r1', symbols: ['BTCUSDT'] }, maxFileBytes: 6_000, maxTotalBytes: 1 << 30, flushEveryMs: 20 });
+    const w = new CaptureWriter({
+      dir,
+      runId: 'r1',
+      header: { run_id: 'r1', symbols: ['BTCUSDT'] },
+      maxFileBytes: 6_000,
+      maxTotalBytes: 1 << 30,
+      flushEveryMs: 20,
+    });
     const written: Frame[] = [];
     for (let i = 0; i < 12_000; i++) {
       const f = frame(i);
@@ -42,7 +53,10 @@ describe('capture writer', () => {
     }
     await w.close();
     expect(w.files.length).toBeGreaterThan(2);
-    const files = readdirSync(dir).filter((f) => f.endsWith('.pp.gz')).sort().map((f) => join(dir, f));
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.pp.gz'))
+      .sort()
+      .map((f) => join(dir, f));
     expect(files).toEqual(w.files);
     const { frames, headers } = await readAll(files);
     expect(headers).toBe(files.length);
@@ -62,7 +76,10 @@ describe('capture writer', () => {
     const total = left.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     // Oldest parts go while the total exceeds the cap; only the newest part may stand alone above it.
     expect(total <= 40_000 || left.length === 1).toBe(true);
-    const withoutNewest = left.sort().slice(0, -1).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    const withoutNewest = left
+      .sort()
+      .slice(0, -1)
+      .reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     expect(withoutNewest).toBeLessThanOrEqual(40_000);
     expect(existsSync(w.files[w.files.length - 1] as string)).toBe(true);
     expect(existsSync(w.files[0] as string)).toBe(false);

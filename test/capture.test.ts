@@ -22,18 +22,25 @@ async function collect(it: AsyncIterable<CaptureItem>): Promise<CaptureItem[]> {
   return out;
 }
 
-const TRADE_JSON = '{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}';
+const TRADE_JSON =
+  '{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}';
 
 describe('parseCaptureLine: our format', () => {
   it('reads `<recv_ms> <source> <raw>` with the raw text untouched (spaces included)', () => {
     const text = '{"id": 1, "result": null}';
-    expect(parseCaptureLine(`1723161255088 ws:/market/stream ${text}`)).toEqual({ kind: 'frame', frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text } });
+    expect(parseCaptureLine(`1723161255088 ws:/market/stream ${text}`)).toEqual({
+      kind: 'frame',
+      frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text },
+    });
     expect(parseCaptureLine(`1723161255088 rest:/fapi/v1/openInterest?symbol=BTCUSDT {"symbol":"BTCUSDT","openInterest":"1.5","time":1}`)).toEqual({
       kind: 'frame',
       frame: { recv_ms: 1723161255088, source: 'rest:/fapi/v1/openInterest?symbol=BTCUSDT', text: '{"symbol":"BTCUSDT","openInterest":"1.5","time":1}' },
     });
     // A source with no text (an empty frame) still is a frame.
-    expect(parseCaptureLine('1723161255088 ws:/market/stream')).toEqual({ kind: 'frame', frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text: '' } });
+    expect(parseCaptureLine('1723161255088 ws:/market/stream')).toEqual({
+      kind: 'frame',
+      frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text: '' },
+    });
   });
 
   it('round-trips every frame through formatCaptureLine, using the ~json form for line breaks', () => {
@@ -72,7 +79,10 @@ describe('parseCaptureLine: our format', () => {
   });
 
   it('strips a trailing CR (CRLF files)', () => {
-    expect(parseCaptureLine(`1723161255088 ws:/market/stream ${TRADE_JSON}\r`)).toEqual({ kind: 'frame', frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text: TRADE_JSON } });
+    expect(parseCaptureLine(`1723161255088 ws:/market/stream ${TRADE_JSON}\r`)).toEqual({
+      kind: 'frame',
+      frame: { recv_ms: 1723161255088, source: 'ws:/market/stream', text: TRADE_JSON },
+    });
   });
 });
 
@@ -88,7 +98,8 @@ describe('parseCaptureLine: hftbacktest `<ts> <json>`', () => {
   });
 
   it('converts 16-digit microseconds, 13-digit ms and 10-digit seconds', () => {
-    const mp = '{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1680652800010,"s":"BTCUSDT","p":"28155.10000000","P":"28141.47600845","i":"28165.04857143","r":"0.00002760","T":1680652800000}}';
+    const mp =
+      '{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1680652800010,"s":"BTCUSDT","p":"28155.10000000","P":"28141.47600845","i":"28165.04857143","r":"0.00002760","T":1680652800000}}';
     expect(parseCaptureLine(`1680652800091265 ${mp}`)).toEqual({ kind: 'frame', frame: { recv_ms: 1680652800091, source: '', text: mp } });
     expect(epochDigitsToMs('1680652800999999')).toBe(1680652800999);
     expect(epochDigitsToMs('1680652800091')).toBe(1680652800091);
@@ -109,7 +120,8 @@ describe('parseCaptureLine: hftbacktest `<ts> <json>`', () => {
 
 describe('parseCaptureLine: cryptofeed', () => {
   // Shaped like cryptofeed's recordings; values invented here.
-  const AGG = '{"stream":"ctkusdt@aggTrade","data":{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"CTKUSDT","p":"1.01200","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":true}}';
+  const AGG =
+    '{"stream":"ctkusdt@aggTrade","data":{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"CTKUSDT","p":"1.01200","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":true}}';
 
   it('reads `<seconds.frac>: <json>` to ms', () => {
     expect(parseCaptureLine(`1626992750.123456: ${AGG}`)).toEqual({ kind: 'frame', frame: { recv_ms: 1626992750123, source: '', text: AGG } });
@@ -121,13 +133,22 @@ describe('parseCaptureLine: cryptofeed', () => {
     const r = parseCaptureLine(`https://fapi.binance.com/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000 -> 1626992741.301402: ${body}`);
     expect(r).toEqual({ kind: 'frame', frame: { recv_ms: 1626992741301, source: 'rest:/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000', text: body } });
     if (r.kind === 'frame') expect(normalizeFrame(r.frame)).toEqual({ kind: 'ignored', what: 'rest:depth' });
-    const oi = parseCaptureLine('https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT -> 1626992741.5: {"symbol":"BTCUSDT","openInterest":"1234.5","time":1626992741400}');
+    const oi = parseCaptureLine(
+      'https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT -> 1626992741.5: {"symbol":"BTCUSDT","openInterest":"1234.5","time":1626992741400}',
+    );
     expect(oi.kind === 'frame' && oi.frame.source).toBe('rest:/fapi/v1/openInterest?symbol=BTCUSDT');
-    if (oi.kind === 'frame') expect(normalizeFrame(oi.frame)).toMatchObject({ kind: 'event', event: { type: 'OPEN_INTEREST', symbol: 'BTCUSDT', open_interest: 1234.5, recv_ms: 1626992741500 } });
+    if (oi.kind === 'frame')
+      expect(normalizeFrame(oi.frame)).toMatchObject({
+        kind: 'event',
+        event: { type: 'OPEN_INTEREST', symbol: 'BTCUSDT', open_interest: 1234.5, recv_ms: 1626992741500 },
+      });
   });
 
   it('skips the `<url> <-> <ts>` connection record', () => {
-    expect(parseCaptureLine('wss://fstream.binance.com/stream?streams=ctkusdt@aggTrade/ctkusdt@bookTicker <-> 1626992740.179554')).toEqual({ kind: 'skip', why: 'connection_record' });
+    expect(parseCaptureLine('wss://fstream.binance.com/stream?streams=ctkusdt@aggTrade/ctkusdt@bookTicker <-> 1626992740.179554')).toEqual({
+      kind: 'skip',
+      why: 'connection_record',
+    });
     expect(parseCaptureLine('wss://fstream.binance.com/ws <-> 1626992740')).toEqual({ kind: 'skip', why: 'connection_record' });
   });
 
@@ -154,44 +175,47 @@ describe('readCapture', () => {
   });
 
   const cf = Object.values(SHARED_CRYPTOFEED);
-  it.runIf(haveShared(cf, 'reading the real cryptofeed captures'))('reads the real cryptofeed captures in ../shared: gzip detected, every line classified', async () => {
-    const expected: Record<string, { frames: number; skips: number; bad: number; sources: RegExp }> = {
-      [SHARED_CRYPTOFEED.ws]: { frames: 1535, skips: 1, bad: 0, sources: /^$/ },
-      [SHARED_CRYPTOFEED.exchangeInfo]: { frames: 1, skips: 0, bad: 1, sources: /^rest:\/fapi\/v1\/exchangeInfo$/ },
-      [SHARED_CRYPTOFEED.http]: { frames: 4, skips: 1, bad: 0, sources: /^rest:\/fapi\/v1\/depth\?symbol=[A-Z]+USDT&limit=1000$/ },
-    };
-    for (const [path, want] of Object.entries(expected)) {
-      expect(isGzipFile(path)).toBe(true);
-      const lines = readLines(path);
-      const items = await collect(readCapture(path));
-      const byLine = new Map(items.map((i) => [i.kind === 'header' ? -1 : i.line, i]));
-      let frames = 0;
-      let skips = 0;
-      let bad = 0;
-      lines.forEach((line, idx) => {
-        const parsed = parseCaptureLine(line);
-        const item = byLine.get(idx + 1);
-        // Every line got exactly one classification, and readCapture reports all but the skips.
-        if (parsed.kind === 'skip') {
-          skips++;
-          expect(item).toBeUndefined();
-        } else {
-          expect(item?.kind).toBe(parsed.kind);
-          if (parsed.kind === 'frame') frames++;
-          if (parsed.kind === 'bad') bad++;
+  it.runIf(haveShared(cf, 'reading the real cryptofeed captures'))(
+    'reads the real cryptofeed captures in ../shared: gzip detected, every line classified',
+    async () => {
+      const expected: Record<string, { frames: number; skips: number; bad: number; sources: RegExp }> = {
+        [SHARED_CRYPTOFEED.ws]: { frames: 1535, skips: 1, bad: 0, sources: /^$/ },
+        [SHARED_CRYPTOFEED.exchangeInfo]: { frames: 1, skips: 0, bad: 1, sources: /^rest:\/fapi\/v1\/exchangeInfo$/ },
+        [SHARED_CRYPTOFEED.http]: { frames: 4, skips: 1, bad: 0, sources: /^rest:\/fapi\/v1\/depth\?symbol=[A-Z]+USDT&limit=1000$/ },
+      };
+      for (const [path, want] of Object.entries(expected)) {
+        expect(isGzipFile(path)).toBe(true);
+        const lines = readLines(path);
+        const items = await collect(readCapture(path));
+        const byLine = new Map(items.map((i) => [i.kind === 'header' ? -1 : i.line, i]));
+        let frames = 0;
+        let skips = 0;
+        let bad = 0;
+        lines.forEach((line, idx) => {
+          const parsed = parseCaptureLine(line);
+          const item = byLine.get(idx + 1);
+          // Every line got exactly one classification, and readCapture reports all but the skips.
+          if (parsed.kind === 'skip') {
+            skips++;
+            expect(item).toBeUndefined();
+          } else {
+            expect(item?.kind).toBe(parsed.kind);
+            if (parsed.kind === 'frame') frames++;
+            if (parsed.kind === 'bad') bad++;
+          }
+        });
+        expect({ frames, skips, bad }, path).toEqual({ frames: want.frames, skips: want.skips, bad: want.bad });
+        expect(items).toHaveLength(frames + bad);
+        for (const i of items) {
+          if (i.kind !== 'frame') continue;
+          expect(i.frame.source).toMatch(want.sources);
+          // Real exchange data: nothing is malformed.
+          const r = normalizeFrame(i.frame);
+          expect(r.kind === 'malformed' ? r.reason : 'ok', `${path}:${i.line}`).toBe('ok');
         }
-      });
-      expect({ frames, skips, bad }, path).toEqual({ frames: want.frames, skips: want.skips, bad: want.bad });
-      expect(items).toHaveLength(frames + bad);
-      for (const i of items) {
-        if (i.kind !== 'frame') continue;
-        expect(i.frame.source).toMatch(want.sources);
-        // Real exchange data: nothing is malformed.
-        const r = normalizeFrame(i.frame);
-        expect(r.kind === 'malformed' ? r.reason : 'ok', `${path}:${i.line}`).toBe('ok');
       }
-    }
-  });
+    },
+  );
 });
 
 describe('mergeCaptures', () => {
@@ -212,7 +236,9 @@ describe('mergeCaptures', () => {
     expect(isGzipFile(b)).toBe(false);
 
     const items = await collect(mergeCaptures([a, b]));
-    const frames = items.flatMap((i) => (i.kind === 'frame' ? [`${i.frame.recv_ms - BASE}:${i.file}:${(JSON.parse(i.frame.text) as { tag: string }).tag}`] : []));
+    const frames = items.flatMap((i) =>
+      i.kind === 'frame' ? [`${i.frame.recv_ms - BASE}:${i.file}:${(JSON.parse(i.frame.text) as { tag: string }).tag}`] : [],
+    );
     expect(frames).toEqual(['1000:0:a1', '2000:1:b2', '3000:0:a3', '3000:1:b3', '4000:1:b4', '5000:0:a5', '5000:0:a5b', '6000:1:b6', '9000:0:a9']);
     const headers = items.filter((i) => i.kind === 'header');
     expect(headers).toEqual([{ kind: 'header', header: { run_id: 'a', symbols: ['BTCUSDT'] }, file: 0 }]);

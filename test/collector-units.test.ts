@@ -25,7 +25,10 @@ describe('configuration', () => {
   it('layers defaults < file < environment < flags', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-cfg-'));
     const file = join(dir, 'c.json');
-    writeFileSync(file, JSON.stringify({ restUrl: 'http://127.0.0.1:1000', wsUrl: 'ws://127.0.0.1:1000', debugDir: 'from-file', capture: { maxFileBytes: 1234 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ restUrl: 'http://127.0.0.1:1000', wsUrl: 'ws://127.0.0.1:1000', debugDir: 'from-file', capture: { maxFileBytes: 1234 } }),
+    );
     const c = loadConfig({ file, env: { PEAK_PRESSURE_WS_URL: 'ws://127.0.0.1:2000', PEAK_PRESSURE_CAPTURE: '0' }, flags: { debugDir: 'from-flag' } });
     expect(c.restUrl).toBe('http://127.0.0.1:1000');
     expect(c.wsUrl).toBe('ws://127.0.0.1:2000');
@@ -114,7 +117,9 @@ describe('REST pacing by X-MBX-USED-WEIGHT-1M', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'x-mbx-used-weight-1m': String(weightFor(times.length)) });
       res.end('{"symbol":"BTCUSDT","openInterest":"1.000","time":1767700000000}');
     });
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, times })));
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, times })),
+    );
   }
 
   it('holds the next request until the weight window rolls once the budget is 90 % spent', async () => {
@@ -161,6 +166,8 @@ describe('heap live size after full collections', () => {
     const withKept = sampler.liveBytes as number;
     expect(withKept - base).toBeGreaterThan(35e6);
     expect(kept.length).toBe(40);
+    // Dropping the last reference is the point: the next full GC must see the memory freed.
+    // eslint-disable-next-line no-useless-assignment
     kept = null;
     gc();
     await settle();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
-import { captureFiles, type Rig, startRig, tradesSeen, waitFor } from './collector-harness';
+import { type Rig, startRig, tradesSeen, waitFor } from './collector-harness';
 
 let rig: Rig | null = null;
 
@@ -51,7 +51,11 @@ describe('startup', () => {
     for (const s of sel?.symbols ?? []) expect(s).toMatch(/^[A-Z0-9]+USDT$/);
     expect(r.lines.some((l) => l.includes('[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:'))).toBe(true);
     await waitFor('every symbol polled for OI', () => Object.values(r.collector.oi?.lastSuccessMs ?? {}).every((t) => t !== null), 15_000);
-    await waitFor('mark price streams flowing', () => [...(r.collector.stream?.perStream.values() ?? [])].filter((s) => s.state === 'FLOWING').length >= 20, 15_000);
+    await waitFor(
+      'mark price streams flowing',
+      () => [...(r.collector.stream?.perStream.values() ?? [])].filter((s) => s.state === 'FLOWING').length >= 20,
+      15_000,
+    );
     await r.collector.writeSnapshotFile();
     const file = JSON.parse(readFileSync(join(r.dir, 'debug', 'latest_snapshot.json'), 'utf8')) as unknown;
     const parsed = SnapshotSchema.safeParse(file);
@@ -142,7 +146,10 @@ describe('WebSocket faults', () => {
     r.sim.fault({ kind: 'schema_violation', count: 5 });
     await waitFor('12 malformed frames counted', () => (r.collector.engine?.counters.malformed_events ?? 0) >= before + 12, 10_000);
     await waitFor('dead letters in the snapshot', () => r.latest().dead_letters >= 12, 5000);
-    const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; source: string });
+    const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; source: string });
     expect(dl.length).toBeGreaterThanOrEqual(12);
     expect(dl.some((d) => d.reason === 'invalid_json')).toBe(true);
     expect(dl.some((d) => d.reason.startsWith('schema_violation:'))).toBe(true);
@@ -156,7 +163,11 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'duplicate', count: 20 });
-    await waitFor('duplicates counted', () => (r.collector.engine?.detectorsInRankOrder.reduce((s, d) => s + d.counters.duplicate_trades, 0) ?? 0) >= 20, 10_000);
+    await waitFor(
+      'duplicates counted',
+      () => (r.collector.engine?.detectorsInRankOrder.reduce((s, d) => s + d.counters.duplicate_trades, 0) ?? 0) >= 20,
+      10_000,
+    );
     expect(r.latest().counters.duplicate_trades).toBeGreaterThanOrEqual(0);
     await recovered(r, 'duplicates');
     assertNothingLost(r);

@@ -34,8 +34,14 @@ describe('docs/contracts', () => {
   });
 
   it('has exactly one schema file per contract, each valid JSON naming its $id', () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.schema.json')).sort();
-    expect(files).toEqual(Object.keys(CONTRACTS).map((n) => `${n}.schema.json`).sort());
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith('.schema.json'))
+      .sort();
+    expect(files).toEqual(
+      Object.keys(CONTRACTS)
+        .map((n) => `${n}.schema.json`)
+        .sort(),
+    );
     for (const f of files) {
       const name = f.slice(0, -'.schema.json'.length);
       const json = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Record<string, unknown>;

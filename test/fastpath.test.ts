@@ -8,14 +8,7 @@
 import { mulberry32 } from './helpers';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import {
-  AggTradeSchema,
-  ForceOrderSchema,
-  KlineSchema,
-  MarkPriceUpdateSchema,
-  OpenInterestRestSchema,
-  RawTradeSchema,
-} from '../src/core/contracts/binance';
+import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, OpenInterestRestSchema, RawTradeSchema } from '../src/core/contracts/binance';
 import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from '../src/core/contracts/fastpath';
 import { FIXTURE_BTC, FIXTURE_ETH, haveShared, readLines, SHARED_HFT_2023 } from './fixtures/paths';
 
@@ -35,7 +28,18 @@ type Obj = Record<string, unknown>;
 // ---- seeds ------------------------------------------------------------------------------------
 
 /** Same shape as a cryptofeed-recorded `<symbol>@aggTrade` payload; values written here. */
-const AGG_TRADE: Obj = { e: 'aggTrade', E: 1626992750123, a: 16599310, s: 'CTKUSDT', p: '1.01200', q: '25', f: 23961340, l: 23961342, T: 1626992750101, m: true };
+const AGG_TRADE: Obj = {
+  e: 'aggTrade',
+  E: 1626992750123,
+  a: 16599310,
+  s: 'CTKUSDT',
+  p: '1.01200',
+  q: '25',
+  f: 23961340,
+  l: 23961342,
+  T: 1626992750101,
+  m: true,
+};
 const AGG_TRADE_2026: Obj = { ...AGG_TRADE, s: 'BTCUSDT', p: '97000.10', q: '0.015', nq: '0.015', st: 1 };
 
 /** `<symbol>@forceOrder` (BINANCE.md §4.3); values written here. */
@@ -77,7 +81,16 @@ const KLINE: Obj = {
 const OPEN_INTEREST: Obj = { openInterest: '81234.567', symbol: 'BTCUSDT', time: 1723161300123 };
 
 /** The markPriceUpdate example of the hftbacktest capture (MIT, test/fixtures/README.md). */
-const MARK_PRICE: Obj = { e: 'markPriceUpdate', E: 1680652800010, s: 'BTCUSDT', p: '28155.10000000', P: '28141.47600845', i: '28165.04857143', r: '0.00002760', T: 1680652800000 };
+const MARK_PRICE: Obj = {
+  e: 'markPriceUpdate',
+  E: 1680652800010,
+  s: 'BTCUSDT',
+  p: '28155.10000000',
+  P: '28141.47600845',
+  i: '28165.04857143',
+  r: '0.00002760',
+  T: 1680652800000,
+};
 
 function payloadsOf(lines: readonly string[], event: string, limit: number): Obj[] {
   const out: Obj[] = [];
@@ -96,21 +109,111 @@ const sharedMarkPrices = haveShared(SHARED_HFT_2023, 'markPriceUpdate seeds from
   ? payloadsOf(readLines(SHARED_HFT_2023[0]), 'markPriceUpdate', 99)
   : [];
 
-const SEEDS: readonly Obj[] = [AGG_TRADE, AGG_TRADE_2026, FORCE_ORDER, FORCE_ORDER_ARR, KLINE, OPEN_INTEREST, MARK_PRICE, ...fixtureTrades, ...sharedMarkPrices];
+const SEEDS: readonly Obj[] = [
+  AGG_TRADE,
+  AGG_TRADE_2026,
+  FORCE_ORDER,
+  FORCE_ORDER_ARR,
+  KLINE,
+  OPEN_INTEREST,
+  MARK_PRICE,
+  ...fixtureTrades,
+  ...sharedMarkPrices,
+];
 
 // ---- seeded PRNG and mutations ----------------------------------------------------------------
 
-
 const POOL: readonly unknown[] = [
-  null, true, false, 0, -0, 1, -1, 1.5, -1.5, NaN, Infinity, -Infinity,
-  2 ** 53, 2 ** 53 - 1, -(2 ** 53), 2 ** 53 + 2, 1e21, 1e300, 5e-324, 1723161256322, 1.723161256322e12,
-  '', ' ', ' 1', '1 ', '-0', '0', '0.0', '.5', '5.', '00.1', '1e5', '1E5', '1e-5', '+1', '-1', '-0.5', '0x1A', '1_000', '1,5',
-  'NaN', 'Infinity', '-Infinity', '١٢', '１', '9'.repeat(400), `0.${'0'.repeat(400)}1`, '61800.30', '0.006', '-0.00010000',
-  'BTCUSDT', 'btcusdt', 'BTC-USDT', 'BTCUSDT_240927', 'BTCUSD_PERP', 'B', 'BTC USDT', 'A'.repeat(30), 'A'.repeat(31),
-  'BUY', 'SELL', 'buy', 'MARKET', 'INSURANCE_FUND', 'ADL', 'NA', 'LIMIT', 'IOC', 'FILLED',
-  'X'.repeat(32), 'X'.repeat(33), 'X'.repeat(40), 'X'.repeat(41), '1s', '1m', '12345',
-  'aggTrade', 'trade', 'forceOrder', 'kline', 'markPriceUpdate', '\u0000', '1\n', 'true',
-  [], [1], ['1'], {}, { a: 1 }, { e: 'trade' },
+  null,
+  true,
+  false,
+  0,
+  -0,
+  1,
+  -1,
+  1.5,
+  -1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  2 ** 53,
+  2 ** 53 - 1,
+  -(2 ** 53),
+  2 ** 53 + 2,
+  1e21,
+  1e300,
+  5e-324,
+  1723161256322,
+  1.723161256322e12,
+  '',
+  ' ',
+  ' 1',
+  '1 ',
+  '-0',
+  '0',
+  '0.0',
+  '.5',
+  '5.',
+  '00.1',
+  '1e5',
+  '1E5',
+  '1e-5',
+  '+1',
+  '-1',
+  '-0.5',
+  '0x1A',
+  '1_000',
+  '1,5',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '١٢',
+  '１',
+  '9'.repeat(400),
+  `0.${'0'.repeat(400)}1`,
+  '61800.30',
+  '0.006',
+  '-0.00010000',
+  'BTCUSDT',
+  'btcusdt',
+  'BTC-USDT',
+  'BTCUSDT_240927',
+  'BTCUSD_PERP',
+  'B',
+  'BTC USDT',
+  'A'.repeat(30),
+  'A'.repeat(31),
+  'BUY',
+  'SELL',
+  'buy',
+  'MARKET',
+  'INSURANCE_FUND',
+  'ADL',
+  'NA',
+  'LIMIT',
+  'IOC',
+  'FILLED',
+  'X'.repeat(32),
+  'X'.repeat(33),
+  'X'.repeat(40),
+  'X'.repeat(41),
+  '1s',
+  '1m',
+  '12345',
+  'aggTrade',
+  'trade',
+  'forceOrder',
+  'kline',
+  'markPriceUpdate',
+  '\u0000',
+  '1\n',
+  'true',
+  [],
+  [1],
+  ['1'],
+  {},
+  { a: 1 },
+  { e: 'trade' },
 ];
 
 function pick<T>(rnd: () => number, xs: readonly T[]): T {
@@ -121,8 +224,26 @@ function pick<T>(rnd: () => number, xs: readonly T[]): T {
 function nearValue(rnd: () => number, v: unknown): unknown {
   if (typeof v === 'string') {
     const variants = [
-      `-${v}`, `+${v}`, ` ${v}`, `${v} `, `${v}.`, `.${v}`, `0${v}`, `${v}e5`, `${v}0`, v.slice(1), v.slice(0, -1), v.replace('.', ''),
-      v.replace('.', ','), `${v}.${v}`, v.toLowerCase(), v.toUpperCase(), `${v}_240927`, `${v}_PERP`, `${v}${'7'.repeat(30)}`, '',
+      `-${v}`,
+      `+${v}`,
+      ` ${v}`,
+      `${v} `,
+      `${v}.`,
+      `.${v}`,
+      `0${v}`,
+      `${v}e5`,
+      `${v}0`,
+      v.slice(1),
+      v.slice(0, -1),
+      v.replace('.', ''),
+      v.replace('.', ','),
+      `${v}.${v}`,
+      v.toLowerCase(),
+      v.toUpperCase(),
+      `${v}_240927`,
+      `${v}_PERP`,
+      `${v}${'7'.repeat(30)}`,
+      '',
     ];
     return pick(rnd, variants);
   }
@@ -205,16 +326,46 @@ describe('fast-path validators agree with their zod schemas', () => {
 
   it('agrees on hand-picked edge cases', () => {
     const edges: unknown[] = [
-      undefined, null, 0, 'x', [], [AGG_TRADE], {},
-      { ...AGG_TRADE, E: 2 ** 53 }, { ...AGG_TRADE, E: 2 ** 53 - 1 }, { ...AGG_TRADE, a: -0 }, { ...AGG_TRADE, E: -0 }, { ...AGG_TRADE, st: 2 ** 53 },
-      { ...AGG_TRADE, st: -1 }, { ...AGG_TRADE, st: 1.5 }, { ...AGG_TRADE, nq: '' }, { ...AGG_TRADE, nq: undefined }, { ...AGG_TRADE, nq: null },
-      { ...AGG_TRADE, p: '0' }, { ...AGG_TRADE, p: '0.000' }, { ...AGG_TRADE, p: '0.001' }, { ...AGG_TRADE, q: '0' }, { ...AGG_TRADE, p: '١' },
-      { ...MARK_PRICE, r: '' }, { ...MARK_PRICE, r: '-0.00010000' }, { ...MARK_PRICE, r: '-' }, { ...MARK_PRICE, T: 0 }, { ...MARK_PRICE, i: '0' },
-      { ...KLINE, k: { ...(KLINE.k as Obj), f: -1, L: -1 } }, { ...KLINE, k: { ...(KLINE.k as Obj), i: '' } }, { ...KLINE, k: { ...(KLINE.k as Obj), i: '12345' } },
-      { ...KLINE, k: [KLINE.k] }, { ...KLINE, k: null },
-      { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), o: '', f: '', X: '' } }, { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), S: 'buy' } },
-      { ...FORCE_ORDER, ps: 'P'.repeat(41) }, { ...FORCE_ORDER, st: 2 }, { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), s: 'BTCUSD_PERP' }, st: 2, ps: 'BTCUSD' },
-      { ...OPEN_INTEREST, symbol: 'BTCUSDT_240927' }, { ...OPEN_INTEREST, time: 1.5 }, { ...OPEN_INTEREST, openInterest: '0' },
+      undefined,
+      null,
+      0,
+      'x',
+      [],
+      [AGG_TRADE],
+      {},
+      { ...AGG_TRADE, E: 2 ** 53 },
+      { ...AGG_TRADE, E: 2 ** 53 - 1 },
+      { ...AGG_TRADE, a: -0 },
+      { ...AGG_TRADE, E: -0 },
+      { ...AGG_TRADE, st: 2 ** 53 },
+      { ...AGG_TRADE, st: -1 },
+      { ...AGG_TRADE, st: 1.5 },
+      { ...AGG_TRADE, nq: '' },
+      { ...AGG_TRADE, nq: undefined },
+      { ...AGG_TRADE, nq: null },
+      { ...AGG_TRADE, p: '0' },
+      { ...AGG_TRADE, p: '0.000' },
+      { ...AGG_TRADE, p: '0.001' },
+      { ...AGG_TRADE, q: '0' },
+      { ...AGG_TRADE, p: '١' },
+      { ...MARK_PRICE, r: '' },
+      { ...MARK_PRICE, r: '-0.00010000' },
+      { ...MARK_PRICE, r: '-' },
+      { ...MARK_PRICE, T: 0 },
+      { ...MARK_PRICE, i: '0' },
+      { ...KLINE, k: { ...(KLINE.k as Obj), f: -1, L: -1 } },
+      { ...KLINE, k: { ...(KLINE.k as Obj), i: '' } },
+      { ...KLINE, k: { ...(KLINE.k as Obj), i: '12345' } },
+      { ...KLINE, k: [KLINE.k] },
+      { ...KLINE, k: null },
+      { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), o: '', f: '', X: '' } },
+      { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), S: 'buy' } },
+      { ...FORCE_ORDER, ps: 'P'.repeat(41) },
+      { ...FORCE_ORDER, st: 2 },
+      { ...FORCE_ORDER, o: { ...(FORCE_ORDER.o as Obj), s: 'BTCUSD_PERP' }, st: 2, ps: 'BTCUSD' },
+      { ...OPEN_INTEREST, symbol: 'BTCUSDT_240927' },
+      { ...OPEN_INTEREST, time: 1.5 },
+      { ...OPEN_INTEREST, openInterest: '0' },
     ];
     expect(disagreements(edges)).toEqual([]);
   });

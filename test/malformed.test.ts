@@ -36,7 +36,19 @@ function trade(over: Obj, stream = 'btcusdt@trade'): Frame {
   return frame(env(stream, { ...TRADE, ...over }));
 }
 
-const LIQ_O: Obj = { s: 'BTCUSDT', S: 'SELL', o: 'LIMIT', f: 'IOC', q: '0.500', p: '61500.00', ap: '61610.20', X: 'FILLED', l: '0.100', z: '0.500', T: 1723161256400 };
+const LIQ_O: Obj = {
+  s: 'BTCUSDT',
+  S: 'SELL',
+  o: 'LIMIT',
+  f: 'IOC',
+  q: '0.500',
+  p: '61500.00',
+  ap: '61610.20',
+  X: 'FILLED',
+  l: '0.100',
+  z: '0.500',
+  T: 1723161256400,
+};
 function forceOrder(o: Obj, top: Obj = {}): Frame {
   return frame(env('!forceOrder@arr', { e: 'forceOrder', E: 1723161256410, o: { ...LIQ_O, ...o }, ...top }), 'ws:/market/stream');
 }
@@ -79,7 +91,11 @@ const CASES: readonly [string, Frame, RegExp][] = [
   ['oversized ws frame (> 1 MiB)', frame(padTo(LIMITS.MAX_WS_FRAME_BYTES + 1)), /^oversized_frame:1048577$/],
   ['oversized frame of a foreign capture (no source)', frame(padTo(LIMITS.MAX_WS_FRAME_BYTES + 10), ''), /^oversized_frame:1048586$/],
   ['stream/payload symbol mismatch', trade({}, 'ethusdt@trade'), /^stream_symbol_mismatch:ethusdt@trade:BTCUSDT$/],
-  ['liquidation on another symbol’s stream', frame(env('ethusdt@forceOrder', { e: 'forceOrder', E: 1723161256410, o: LIQ_O }), 'ws:/market/stream'), /^stream_symbol_mismatch:/],
+  [
+    'liquidation on another symbol’s stream',
+    frame(env('ethusdt@forceOrder', { e: 'forceOrder', E: 1723161256410, o: LIQ_O }), 'ws:/market/stream'),
+    /^stream_symbol_mismatch:/,
+  ],
   ['non-object JSON: number', frame('42'), /^not_an_object$/],
   ['non-object JSON: string', frame('"trade"'), /^not_an_object$/],
   ['non-object JSON: null', frame('null'), /^not_an_object$/],
@@ -89,7 +105,11 @@ const CASES: readonly [string, Frame, RegExp][] = [
   ['unknown object', frame('{"hello":"world"}'), /^unknown_payload$/],
   ['forceOrder without o', frame(env('!forceOrder@arr', { e: 'forceOrder', E: 1723161256410 }), 'ws:/market/stream'), /^schema_violation:forceOrder: o: /],
   ['kline with broken k', frame(env('btcusdt@kline_1m', { e: 'kline', E: 1723161256410, s: 'BTCUSDT', k: { t: 1 } })), /^schema_violation:kline: k\./],
-  ['openInterest with a negative value', frame('{"symbol":"BTCUSDT","openInterest":"-5","time":1723161256000}', 'rest:/fapi/v1/openInterest?symbol=BTCUSDT'), /^schema_violation:openInterest: openInterest: /],
+  [
+    'openInterest with a negative value',
+    frame('{"symbol":"BTCUSDT","openInterest":"-5","time":1723161256000}', 'rest:/fapi/v1/openInterest?symbol=BTCUSDT'),
+    /^schema_violation:openInterest: openInterest: /,
+  ],
 ];
 
 describe('normalizeFrame on malformed input', () => {
@@ -194,7 +214,11 @@ describe('forceOrder and the COIN-M universe (st)', () => {
   it('drops st=2 (COIN-M) as symbol_not_allowed and accepts st=1 or no st', () => {
     const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
     // COIN-M perpetual and delivery symbols as the merged !forceOrder@arr carries them since 2026-06-30.
-    for (const [s, ps] of [['BTCUSD_PERP', 'BTCUSD'], ['ETHUSD_260925', 'ETHUSD'], ['BTCUSDT', 'BTCUSDT']] as const) {
+    for (const [s, ps] of [
+      ['BTCUSD_PERP', 'BTCUSD'],
+      ['ETHUSD_260925', 'ETHUSD'],
+      ['BTCUSDT', 'BTCUSDT'],
+    ] as const) {
       const r = engine.ingestFrame(forceOrder({ s }, { st: 2, ps }));
       expect(r, s).toEqual({ kind: 'dropped', reason: 'coin_margined', symbol: s });
     }
@@ -227,7 +251,13 @@ describe('dead letters', () => {
     expect(lines.pop()).toBe('');
     expect(lines).toHaveLength(2);
     const [a, b] = lines.map((l) => JSON.parse(l) as Obj);
-    expect(a).toEqual({ recv_ms: 1723161255088, source: 'ws:/market/stream', reason: 'invalid_json', raw_length: long.length, raw: long.slice(0, LIMITS.DEAD_LETTER_RAW_CHARS) });
+    expect(a).toEqual({
+      recv_ms: 1723161255088,
+      source: 'ws:/market/stream',
+      reason: 'invalid_json',
+      raw_length: long.length,
+      raw: long.slice(0, LIMITS.DEAD_LETTER_RAW_CHARS),
+    });
     expect((a?.raw as string).length).toBe(2048);
     expect(b).toMatchObject({ recv_ms: 7, reason: 'schema_violation:openInterest: time: x', raw: 'short\nwith newline', raw_length: 18 });
   });
@@ -243,7 +273,8 @@ describe('dead letters', () => {
 
   it('runReplay writes dead letters for garbage capture lines and malformed frames, and keeps replaying', async () => {
     const capture = join(tmp, 'garbage.capture');
-    const tr = (T: number, t: number): string => formatCaptureLine({ recv_ms: T - 1200, source: 'ws:/public/stream', text: env('btcusdt@trade', { ...TRADE, T, E: T, t }) });
+    const tr = (T: number, t: number): string =>
+      formatCaptureLine({ recv_ms: T - 1200, source: 'ws:/public/stream', text: env('btcusdt@trade', { ...TRADE, T, E: T, t }) });
     writeFileSync(
       capture,
       [
@@ -269,10 +300,18 @@ describe('dead letters', () => {
     expect(summary.per_symbol.BTCUSDT?.trades).toBe(3);
     expect(summary.partition_holds).toBe(true);
 
-    const letters = readFileSync(dlPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Obj);
+    const letters = readFileSync(dlPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Obj);
     expect(letters).toHaveLength(3);
     expect(letters[0]).toMatchObject({ recv_ms: 0, source: `capture:${capture}:3`, reason: 'unrecognised_line_format', raw: 'this is not a capture line' });
-    expect(letters[1]).toMatchObject({ recv_ms: 1723161255300, source: 'ws:/public/stream', reason: 'invalid_json', raw: '{"stream":"btcusdt@trade","data":{"e":"tr' });
+    expect(letters[1]).toMatchObject({
+      recv_ms: 1723161255300,
+      source: 'ws:/public/stream',
+      reason: 'invalid_json',
+      raw: '{"stream":"btcusdt@trade","data":{"e":"tr',
+    });
     expect(letters[2]).toMatchObject({ recv_ms: 1723161255400, source: 'ws:/public/stream', reason: 'invalid_json', raw: 'line one\nline two' });
     expect(dl.written).toBe(3);
   });

@@ -249,7 +249,7 @@ describe('OI attribution (SPEC §7.4)', () => {
     expect(closeK(stale).outcome).toBe('missing_streams');
   });
 
-  it('a poll stamped after the window end does not make that window\'s OI fresh', () => {
+  it("a poll stamped after the window end does not make that window's OI fresh", () => {
     // Last poll before the end is 15 s old; a poll (no change) stamped 300 ms after the end arrives
     // before the window closes. §6.4 asks for a poll within the last 10 s *before* window end.
     const c = warm({ oiDuringBaseline: false });

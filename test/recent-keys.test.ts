@@ -31,9 +31,12 @@ describe('RecentKeys', () => {
     for (let i = 0; i < 60_000; i++) {
       const r = rnd();
       let key: number;
-      if (r < 0.7) key = next++; // in order
-      else if (r < 0.85) key = next - 1 - Math.floor(rnd() * Math.min(3 * capacity + 5, 50)); // replay after reconnect
-      else if (r < 0.95) key = next + Math.floor(rnd() * 20); // out of order ahead
+      if (r < 0.7)
+        key = next++; // in order
+      else if (r < 0.85)
+        key = next - 1 - Math.floor(rnd() * Math.min(3 * capacity + 5, 50)); // replay after reconnect
+      else if (r < 0.95)
+        key = next + Math.floor(rnd() * 20); // out of order ahead
       else key = next - Math.floor(rnd() * 100_000); // long ago
       const q = next - Math.floor(rnd() * 2 * capacity);
       expect(fast.has(q)).toBe(ref.has(q));

@@ -71,7 +71,14 @@ function expectPartition(run: Run): void {
   const c = snap.counters;
   expect(c.windows_processed).toBe(s.windows_processed);
   expect(
-    c.empty_windows + c.baseline_not_warm + c.flow_surge_failed + c.large_trade_failed + c.compression_failed + c.dropped_events.missing_streams + c.stress_failed + c.peak_pressure_events,
+    c.empty_windows +
+      c.baseline_not_warm +
+      c.flow_surge_failed +
+      c.large_trade_failed +
+      c.compression_failed +
+      c.dropped_events.missing_streams +
+      c.stress_failed +
+      c.peak_pressure_events,
   ).toBe(c.windows_processed);
 }
 
@@ -280,7 +287,9 @@ describe('replay of the full captures in ../shared/data', () => {
     expect(s.ignored_by_kind).toEqual({ bookTicker: 6_765 + 37_440, depth: 4_322 + 11_788, 'rest:depth': 1 });
     expect(s.frames).toBe(13_384 + 60_381);
     expect(a.result.engine.detector('BTCUSDT')?.counters.mark_prices).toBe(99 + 415);
-    expect((s.per_symbol.BTCUSDT?.trades ?? 0) + (s.per_symbol.BTCUSDT?.non_market_trades ?? 0) + (s.per_symbol.BTCUSDT?.duplicate_trades ?? 0)).toBe(2_197 + 10_738);
+    expect((s.per_symbol.BTCUSDT?.trades ?? 0) + (s.per_symbol.BTCUSDT?.non_market_trades ?? 0) + (s.per_symbol.BTCUSDT?.duplicate_trades ?? 0)).toBe(
+      2_197 + 10_738,
+    );
     expect(a.result.engine.detector('BTCUSDT')?.warm).toBe(true);
     // The second file continues the first: no gap reset at the file boundary.
     expect(s.counters.gap_resets).toBe(0);

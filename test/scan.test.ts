@@ -21,8 +21,14 @@ function framesOf(file: string, limit: number): string[] {
     .map((l) => l.slice(l.indexOf(' ') + 1));
 }
 
-const AGG_PLAIN = envelope('btcusdt@aggTrade', '{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"BTCUSDT","p":"61800.10","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":true}');
-const AGG_ST_ONLY = envelope('btcusdt@aggTrade', '{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"BTCUSDT","p":"61800.10","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":false,"st":1}');
+const AGG_PLAIN = envelope(
+  'btcusdt@aggTrade',
+  '{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"BTCUSDT","p":"61800.10","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":true}',
+);
+const AGG_ST_ONLY = envelope(
+  'btcusdt@aggTrade',
+  '{"e":"aggTrade","E":1626992750123,"a":16599310,"s":"BTCUSDT","p":"61800.10","q":"25","f":23961340,"l":23961342,"T":1626992750101,"m":false,"st":1}',
+);
 
 const SEEDS: readonly string[] = [
   ...framesOf(FIXTURE_BTC, 200),
@@ -34,13 +40,67 @@ const SEEDS: readonly string[] = [
   envelope('btcusdt@markPrice@1s', markPriceFrame(1767700001000, 'BTCUSDT', '97000.10', '96990.00', '97001.00', '96999.50', '0.00010000', 1767700008000)),
   envelope(
     '!forceOrder@arr',
-    forceOrderFrame(1767700002000, { symbol: 'ETHUSDT', side: 'SELL', q: '2.500', p: '3050.12', ap: '3061.40', l: '0.500', z: '2.500', T: 1767700001990, st: 1, ps: 'ETHUSDT' }),
+    forceOrderFrame(1767700002000, {
+      symbol: 'ETHUSDT',
+      side: 'SELL',
+      q: '2.500',
+      p: '3050.12',
+      ap: '3061.40',
+      l: '0.500',
+      z: '2.500',
+      T: 1767700001990,
+      st: 1,
+      ps: 'ETHUSDT',
+    }),
   ),
 ];
 
 /** Characters a mutation inserts: JSON structure, number parts, escapes, whitespace, non-ASCII, control. */
-const ALPHABET = ['"', '\\', ' ', '\t', '\n', '{', '}', '[', ']', ',', ':', '.', 'e', 'E', '-', '+', '0', '1', '9', 'a', 't', 'r', 'u', 'f', 'l', 'n', '\u00e9', '\u0001', '\u2028'];
-const SNIPPETS = ['"__proto__":1,', '"E":1,', '"nq":"1",', '"x":{"y":1},', '"x":[1],', '"x":null,', '"x":-0,', '"x":12345678901234567890,', '"x":1.5,', '"x":1e3,', '"x":0.1,', '"x":01,'];
+const ALPHABET = [
+  '"',
+  '\\',
+  ' ',
+  '\t',
+  '\n',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  ':',
+  '.',
+  'e',
+  'E',
+  '-',
+  '+',
+  '0',
+  '1',
+  '9',
+  'a',
+  't',
+  'r',
+  'u',
+  'f',
+  'l',
+  'n',
+  '\u00e9',
+  '\u0001',
+  '\u2028',
+];
+const SNIPPETS = [
+  '"__proto__":1,',
+  '"E":1,',
+  '"nq":"1",',
+  '"x":{"y":1},',
+  '"x":[1],',
+  '"x":null,',
+  '"x":-0,',
+  '"x":12345678901234567890,',
+  '"x":1.5,',
+  '"x":1e3,',
+  '"x":0.1,',
+  '"x":01,',
+];
 
 function mutate(rnd: () => number, text: string): string {
   const at = Math.floor(rnd() * (text.length + 1));
@@ -91,7 +151,8 @@ function check(text: string): { scanned: boolean; problems: string[] } {
   const frame: Frame = { recv_ms: 1767700000500, source: 'ws:/market/stream', text };
   const fast = normalizeFrame(frame);
   const slow = normalizeFrame(frame, false);
-  if (!sameAsParsed(fast, slow)) problems.push(`normalizeFrame differs with the scanner: ${JSON.stringify(text)}\n  fast ${JSON.stringify(fast)}\n  slow ${JSON.stringify(slow)}`);
+  if (!sameAsParsed(fast, slow))
+    problems.push(`normalizeFrame differs with the scanner: ${JSON.stringify(text)}\n  fast ${JSON.stringify(fast)}\n  slow ${JSON.stringify(slow)}`);
   return { scanned: s !== null, problems };
 }
 

@@ -238,12 +238,17 @@ describe('REST', () => {
     const tickers = Ticker24hrListSchema.parse(tick.body);
     // The selection rule of BINANCE.md §6.1 must land exactly on the simulator's TOP_10 ...
     const eligible = new Set(
-      ei.symbols.filter((s) => s.contractType === 'PERPETUAL' && s.quoteAsset === 'USDT' && s.status === 'TRADING' && s.marginAsset === 'USDT').map((s) => s.symbol),
+      ei.symbols
+        .filter((s) => s.contractType === 'PERPETUAL' && s.quoteAsset === 'USDT' && s.status === 'TRADING' && s.marginAsset === 'USDT')
+        .map((s) => s.symbol),
     );
     const ranked = tickers.filter((t) => eligible.has(t.symbol)).sort((a, b) => Number(b.quoteVolume) - Number(a.quoteVolume));
     expect(ranked.slice(0, 10).map((t) => t.symbol)).toEqual([...sim.symbols]);
     // ... and forgetting the filters must not.
-    const naive = [...tickers].sort((a, b) => Number(b.quoteVolume) - Number(a.quoteVolume)).slice(0, 10).map((t) => t.symbol);
+    const naive = [...tickers]
+      .sort((a, b) => Number(b.quoteVolume) - Number(a.quoteVolume))
+      .slice(0, 10)
+      .map((t) => t.symbol);
     expect(naive).toEqual(expect.arrayContaining(['FTMUSDT', 'XAUUSDT', 'BTCUSDC', 'BTCUSDT_260626', 'MATICUSDT']));
 
     const path = '/fapi/v1/openInterest?symbol=BTCUSDT';
@@ -650,7 +655,9 @@ describe('demo scenario', () => {
     expect(stats.recordedLiquidations).toBe(true);
     const inCascade = engine.promotions
       .toArray()
-      .filter((p) => cascade !== undefined && cascade.symbols.includes(p.symbol) && p.window_start_ms >= cascade.startMs && p.window_start_ms < cascade.endMs + 2000);
+      .filter(
+        (p) => cascade !== undefined && cascade.symbols.includes(p.symbol) && p.window_start_ms >= cascade.startMs && p.window_start_ms < cascade.endMs + 2000,
+      );
     expect(inCascade.length).toBeGreaterThan(0);
     expect(inCascade.some((p) => p.stress_sources.includes('liquidations'))).toBe(true);
     expect(inCascade.some((p) => p.metrics.large_trade_count > 0 && p.metrics.expanded)).toBe(true);

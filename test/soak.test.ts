@@ -56,7 +56,9 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/status')
         wall_s: r.wall_seconds,
         exit: r.collector_exit_code,
         rss_mb: r.proc.filter((_, i) => i % 10 === 0).map((p) => [Number(p.exchange_h.toFixed(2)), Math.round(p.rss_bytes / MB)]),
-        heap_mb: r.snaps.filter((_, i) => i % 10 === 0).map((s) => [Number(s.exchange_h.toFixed(2)), Math.round(s.heap_used_bytes / MB), s.health, s.promoted_in_panel]),
+        heap_mb: r.snaps
+          .filter((_, i) => i % 10 === 0)
+          .map((s) => [Number(s.exchange_h.toFixed(2)), Math.round(s.heap_used_bytes / MB), s.health, s.promoted_in_panel]),
         tail: r.collector_stdout_tail.slice(-5),
         stderr: r.collector_stderr.slice(-500),
       });
@@ -67,7 +69,10 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/status')
     if (final === null) return;
 
     // Health: degraded by the acceleration (OI older than 10 exchange s), never FAILED.
-    expect(r.snaps.filter((s) => s.health === 'FAILED'), summary()).toEqual([]);
+    expect(
+      r.snaps.filter((s) => s.health === 'FAILED'),
+      summary(),
+    ).toEqual([]);
     expect(final.health_state).not.toBe('FAILED');
     expect(final.counters.malformed_events).toBe(0);
 
@@ -99,7 +104,10 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/status')
     const liveReads = liveHeapReadings(snapsAfter);
     expect(liveReads.length, summary()).toBeGreaterThan(20);
     const heap = growth(liveReads, 'median');
-    const rss = growth(procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes })), 'median');
+    const rss = growth(
+      procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes })),
+      'median',
+    );
     console.info(
       `[soak] RSS max ${rssMax.toFixed(1)} MB after warm-up; fitted growth over the ${(HOURS - WARMUP_H).toFixed(1)} h after warm-up: heap ${heap.mb.toFixed(2)} MB, RSS ${rss.mb.toFixed(2)} MB, over ${framesAfter} frames`,
     );

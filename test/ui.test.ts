@@ -52,7 +52,19 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
     const sim = await startSimulator({ port: 0, seed: 9, scenario: 'steady' });
     const dir = mkdtempSync(join(tmpdir(), 'pp-ui-'));
     rmSync(OUT, { recursive: true, force: true });
-    const { code, stdout, stderr } = await runApp(['--rest-url', sim.restUrl, '--ws-url', sim.wsUrl, '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', OUT, '--ui-test-renders', '4']);
+    const { code, stdout, stderr } = await runApp([
+      '--rest-url',
+      sim.restUrl,
+      '--ws-url',
+      sim.wsUrl,
+      '--debug-dir',
+      join(dir, 'debug'),
+      '--no-capture',
+      '--ui-test',
+      OUT,
+      '--ui-test-renders',
+      '4',
+    ]);
     await sim.stop();
     expect(code, `app exited with ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     expect(stdout).toContain('[NATIVE APP] Window initialized. Refresh: 500ms');
@@ -98,7 +110,20 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-ui-down-'));
     const out = join(OUT, 'unreachable');
     // Port 9 on loopback: nothing listens, every request is refused at once.
-    const { code, stdout, stderr } = await runApp(['--rest-url', 'http://127.0.0.1:9', '--ws-url', 'ws://127.0.0.1:9', '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', out, '--ui-test-renders', '5', '--ui-test-boot']);
+    const { code, stdout, stderr } = await runApp([
+      '--rest-url',
+      'http://127.0.0.1:9',
+      '--ws-url',
+      'ws://127.0.0.1:9',
+      '--debug-dir',
+      join(dir, 'debug'),
+      '--no-capture',
+      '--ui-test',
+      out,
+      '--ui-test-renders',
+      '5',
+      '--ui-test-boot',
+    ]);
     expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     const rb = JSON.parse(readFileSync(join(out, 'ui-readback.json'), 'utf8')) as { snapshot: unknown; widgets: WindowTexts };
     const parsed = SnapshotSchema.safeParse(rb.snapshot);

@@ -10,17 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
 import { runReplay } from '../src/replay/replay';
-import {
-  COLORS,
-  diagnosis,
-  eventsPanel,
-  formatFixed,
-  healthPanel,
-  newestRows,
-  statusBar,
-  symbolsLabel,
-  viewModel,
-} from '../src/widgets/view-model';
+import { COLORS, diagnosis, eventsPanel, formatFixed, healthPanel, newestRows, statusBar, symbolsLabel, viewModel } from '../src/widgets/view-model';
 import { FIXTURE_FILES } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';
 
@@ -69,7 +59,9 @@ describe('raw market feed', () => {
   it('shows the newest 20 trades across symbols, newest first, with per-symbol precision', () => {
     const rows = newestRows(quiet, quiet.raw_buffers.trades);
     expect(rows).toHaveLength(20);
-    const all = Object.values(quiet.raw_buffers.trades).flat().sort((a, b) => b.timestamp - a.timestamp);
+    const all = Object.values(quiet.raw_buffers.trades)
+      .flat()
+      .sort((a, b) => b.timestamp - a.timestamp);
     const newest = all[0];
     expect(newest).toBeDefined();
     expect(rows[0]?.symbol).toBe(newest?.symbol);
@@ -122,7 +114,11 @@ describe('promoted events panel', () => {
   it('shows the exact empty-state text of SPEC §9, then the most common failure', () => {
     const text = eventsPanel(quiet);
     const r = quiet.baseline_status;
-    expect(text.startsWith(`=== NO PEAK PRESSURE EVENTS DETECTED ===\n\nThis is expected during:\n- Baseline warmup (${r.ready_symbols} / ${r.total_symbols} symbols ready)\n- Normal market conditions\n- No multi-stream coincidence\n`)).toBe(true);
+    expect(
+      text.startsWith(
+        `=== NO PEAK PRESSURE EVENTS DETECTED ===\n\nThis is expected during:\n- Baseline warmup (${r.ready_symbols} / ${r.total_symbols} symbols ready)\n- Normal market conditions\n- No multi-stream coincidence\n`,
+      ),
+    ).toBe(true);
     expect(text.endsWith(diagnosis(quiet))).toBe(true);
   });
 
@@ -151,7 +147,12 @@ describe('whole view-model', () => {
   it('is built from a schema-valid snapshot and shows FAILED as a full-window message', () => {
     expect(SnapshotSchema.safeParse(quiet).success).toBe(true);
     expect(viewModel(quiet).failure).toBeNull();
-    const failed = viewModel({ ...quiet, health_state: 'FAILED', health_reasons: ['SYMBOL_LEAK'], health_detail: 'event for XRPUSDT reached the BTCUSDT detector' });
+    const failed = viewModel({
+      ...quiet,
+      health_state: 'FAILED',
+      health_reasons: ['SYMBOL_LEAK'],
+      health_detail: 'event for XRPUSDT reached the BTCUSDT detector',
+    });
     expect(failed.failure?.title).toBe('FAILED: SYMBOL_LEAK');
     expect(failed.failure?.body).toContain('event for XRPUSDT reached the BTCUSDT detector');
   });

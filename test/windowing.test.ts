@@ -362,7 +362,13 @@ describe('deterministic fold order (SPEC §4.2.8)', () => {
     const inOrder = windowFor([0, 1, 2]);
     expect(inOrder.metrics?.abs_flow).toBe(0.1 + 0.2 + 0.3);
     expect(inOrder.metrics?.abs_flow).not.toBe(0.3 + 0.2 + 0.1); // the order is observable
-    for (const order of [[2, 1, 0], [1, 0, 2], [2, 0, 1], [0, 2, 1], [1, 2, 0]]) {
+    for (const order of [
+      [2, 1, 0],
+      [1, 0, 2],
+      [2, 0, 1],
+      [0, 2, 1],
+      [1, 2, 0],
+    ]) {
       const w = windowFor(order);
       expect(w.metrics).toEqual(inOrder.metrics);
       expect(w.metrics?.abs_flow).toBe(inOrder.metrics?.abs_flow);
@@ -578,7 +584,8 @@ function randomSession(seed: number, seconds = 1500): CanonicalEvent[] {
           if (r < 0.002) recv = ts - 6_000; // future-stamped against local time
           const ev = f.trade({ symbol, ts, price: p, qty: q, side, recv });
           let at = recv;
-          if (r > 0.995) at = ts + 2_000 + Math.floor(rnd() * 3_000); // arrives after its window closed
+          if (r > 0.995)
+            at = ts + 2_000 + Math.floor(rnd() * 3_000); // arrives after its window closed
           else if (r > 0.98) at = ts + 300 + Math.floor(rnd() * 500); // out of order, within the grace
           push(Math.max(at, recv), ev);
           if (rnd() < 0.01) push(at + 150, ev); // duplicate after a reconnect
@@ -625,8 +632,7 @@ describe('long randomised session (seeded)', () => {
   const { engine, rec } = runSession(events);
 
   it('exercises every outcome, late/duplicate/future events, carried OI and a gap reset', () => {
-    const total = (key: keyof SymbolDetector['counters']): number =>
-      engine.detectorsInRankOrder.reduce((acc, d) => acc + d.counters[key], 0);
+    const total = (key: keyof SymbolDetector['counters']): number => engine.detectorsInRankOrder.reduce((acc, d) => acc + d.counters[key], 0);
     for (const key of [
       'empty_windows',
       'baseline_not_warm',
@@ -702,9 +708,7 @@ describe('long randomised session (seeded)', () => {
   it('is deterministic: two engines fed the same events give identical promotions and counters', () => {
     const again = runSession(randomSession(20260106));
     expect(JSON.stringify(again.engine.promotions.toArray())).toBe(JSON.stringify(engine.promotions.toArray()));
-    expect(JSON.stringify(again.engine.detectorsInRankOrder.map((d) => d.counters))).toBe(
-      JSON.stringify(engine.detectorsInRankOrder.map((d) => d.counters)),
-    );
+    expect(JSON.stringify(again.engine.detectorsInRankOrder.map((d) => d.counters))).toBe(JSON.stringify(engine.detectorsInRankOrder.map((d) => d.counters)));
     expect(again.engine.counters).toEqual(engine.counters);
     expect(JSON.stringify(again.rec.windows)).toBe(JSON.stringify(rec.windows));
     const s1 = new SystemState(engine, 'r', 'REPLAY').commit(123);

@@ -12,14 +12,7 @@ import { type PromotedEvent, PromotedEventSchema } from '../src/core/contracts/p
 import type { SymbolCounters } from '../src/core/contracts/snapshot';
 import type { SymbolDetector } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';
-import {
-  BASELINE_P90_ABS_FLOW,
-  BASELINE_P95_TRADE_SIZE,
-  EventFactory,
-  feedStandardBaseline,
-  type TradeSpec,
-  WindowRecorder,
-} from './helpers';
+import { BASELINE_P90_ABS_FLOW, BASELINE_P95_TRADE_SIZE, EventFactory, feedStandardBaseline, type TradeSpec, WindowRecorder } from './helpers';
 
 const K = 1_767_701_877; // window index of the example
 const START = K * 1000; // 1767701877000

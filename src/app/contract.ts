@@ -18,14 +18,14 @@ export function renderContracts(): Map<string, string> {
 export function staleContracts(dir: string): string[] {
   const want = renderContracts();
   const stale: string[] = [];
-  let have: string[] = [];
+  let have: string[];
   try {
     have = readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
   } catch {
     return [...want.keys()];
   }
   for (const [file, text] of want) {
-    let cur: string | null = null;
+    let cur: string | null;
     try {
       cur = readFileSync(join(dir, file), 'utf8');
     } catch {

@@ -78,7 +78,10 @@ export function runGui(opts: GuiOptions): void {
     const t0 = performance.now();
     let vm: ViewModel = viewModel(s);
     if (fatal !== null) {
-      vm = { ...vm, failure: { title: `FAILED: ${fatal.reason}`, body: `${fatal.detail}\n\nRestart the app. The last snapshot is in debug/latest_snapshot.json.` } };
+      vm = {
+        ...vm,
+        failure: { title: `FAILED: ${fatal.reason}`, body: `${fatal.detail}\n\nRestart the app. The last snapshot is in debug/latest_snapshot.json.` },
+      };
     }
     window.render(vm);
     renderTimes.push(performance.now() - t0);

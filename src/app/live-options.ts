@@ -48,7 +48,11 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['ws-url']) flags.wsUrl = values['ws-url'];
   if (values['debug-dir']) flags.debugDir = values['debug-dir'];
   if (values['log-level']) flags.logLevel = values['log-level'];
-  if (values.symbols) flags.symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (values.symbols)
+    flags.symbols = values.symbols
+      .split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean);
   const capture: Record<string, unknown> = { ...((extra.capture as object | undefined) ?? {}) };
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
@@ -67,7 +71,9 @@ export function parseClockArg(text: string): ClockSpec {
   const r = ClockSpecSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new ConfigError(`--clock: ${i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'invalid'} (expected {"originMs":number,"wallOriginMs":number,"speed":number>0})`);
+    throw new ConfigError(
+      `--clock: ${i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'invalid'} (expected {"originMs":number,"wallOriginMs":number,"speed":number>0})`,
+    );
   }
   return r.data;
 }
@@ -87,5 +93,7 @@ export function parseLiveArgs(
 }
 
 export function newRunId(nowMs = Date.now()): string {
-  return `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
+  return `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4)
+    .toString(36)
+    .padStart(4, '0')}`;
 }

@@ -22,11 +22,20 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...liveArgOptions, demo: { type: 'boolean', default: false }, 'ui-test': { type: 'string' }, 'ui-test-renders': { type: 'string' }, 'ui-test-min-events': { type: 'string' }, 'ui-test-boot': { type: 'boolean', default: false } },
+    options: {
+      ...liveArgOptions,
+      demo: { type: 'boolean', default: false },
+      'ui-test': { type: 'string' },
+      'ui-test-renders': { type: 'string' },
+      'ui-test-min-events': { type: 'string' },
+      'ui-test-boot': { type: 'boolean', default: false },
+    },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: npm start -- [options]   (or: node dist/main.js [options])\n\n  --demo                recorded real data through the loopback simulator, labelled DEMO\n${LIVE_OPTIONS_HELP}`);
+    process.stdout.write(
+      `usage: npm start -- [options]   (or: node dist/main.js [options])\n\n  --demo                recorded real data through the loopback simulator, labelled DEMO\n${LIVE_OPTIONS_HELP}`,
+    );
     return 0;
   }
   const problem = displayProblem(process.env);
@@ -39,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
   let clock: ClockSpec | undefined;
   let stopDemo: (() => void) | undefined;
   if (values.demo) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the simulator is loaded only in demo mode
     const { startDemoSimulator } = require('./demo') as typeof import('./demo');
     const sim = await startDemoSimulator();
     extra = { restUrl: sim.restUrl, wsUrl: sim.wsUrl, mode: 'DEMO' };
@@ -52,12 +62,22 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
   // Qt is loaded only now, after the display check.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt must not load before the display check
   const { runGui } = require('./gui') as typeof import('./gui');
   runGui({
     config,
     runId,
     ...(clock ? { clock } : {}),
-    ...(values['ui-test'] ? { uiTest: { dir: values['ui-test'], renders: Number(values['ui-test-renders'] ?? 4), minEvents: Number(values['ui-test-min-events'] ?? 0), boot: values['ui-test-boot'] } } : {}),
+    ...(values['ui-test']
+      ? {
+          uiTest: {
+            dir: values['ui-test'],
+            renders: Number(values['ui-test-renders'] ?? 4),
+            minEvents: Number(values['ui-test-min-events'] ?? 0),
+            boot: values['ui-test-boot'],
+          },
+        }
+      : {}),
     ...(stopDemo ? { onExit: stopDemo } : {}),
   });
   process.stdout.write('[NATIVE APP] Window initialized. Refresh: 500ms\n');

@@ -43,12 +43,18 @@ export function formatSummary(s: ReplaySummary, outPath: string): string {
   lines.push('', line(head), ...rows.map(line), '');
   const c = s.counters;
   lines.push(
-    `Frames: ${fmt(c.frames_received)} received, ${fmt(c.ignored_frames)} ignored (${Object.entries(s.ignored_by_kind)
-      .map(([k, v]) => `${k} ${fmt(v)}`)
-      .join(', ') || 'none'}), ${fmt(c.malformed_events)} malformed, ${fmt(c.symbol_not_allowed)} symbol not allowed, ${fmt(c.gap_resets)} gap resets`,
+    `Frames: ${fmt(c.frames_received)} received, ${fmt(c.ignored_frames)} ignored (${
+      Object.entries(s.ignored_by_kind)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ') || 'none'
+    }), ${fmt(c.malformed_events)} malformed, ${fmt(c.symbol_not_allowed)} symbol not allowed, ${fmt(c.gap_resets)} gap resets`,
   );
   if (c.malformed_events > 0) {
-    lines.push(`Malformed by reason: ${Object.entries(s.malformed_by_reason).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    lines.push(
+      `Malformed by reason: ${Object.entries(s.malformed_by_reason)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+    );
   }
   lines.push(`Promoted events written to ${outPath}`);
   return lines.join('\n');
@@ -86,7 +92,9 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const started = Date.now();
   const draw = (final: boolean): void => {
     const pct = progress.totalBytes > 0 ? Math.min(100, (100 * progress.bytesRead) / progress.totalBytes) : 0;
-    process.stderr.write(`\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted  ${((Date.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`);
+    process.stderr.write(
+      `\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted  ${((Date.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`,
+    );
   };
   const result = await runReplay({
     files: positionals,

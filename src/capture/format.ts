@@ -26,10 +26,7 @@ export interface CaptureHeader {
 }
 
 export type LineResult =
-  | { kind: 'frame'; frame: Frame }
-  | { kind: 'header'; header: CaptureHeader }
-  | { kind: 'skip'; why: string }
-  | { kind: 'bad'; reason: string };
+  { kind: 'frame'; frame: Frame } | { kind: 'header'; header: CaptureHeader } | { kind: 'skip'; why: string } | { kind: 'bad'; reason: string };
 
 const JSON_SUFFIX = '~json';
 
@@ -119,7 +116,8 @@ export function parseCaptureLine(line: string): LineResult {
   // cryptofeed REST: "<url> -> <seconds.frac>: <body>"; connection line: "<url> <-> <ts>"
   if (/^(https?|wss?):\/\//.test(first)) {
     const m = /^(\S+) -> (\d+\.\d+): (.*)$/s.exec(line);
-    if (m) return { kind: 'frame', frame: { recv_ms: Math.round(parseFloat(m[2] as string) * 1000), source: urlToSource(m[1] as string), text: m[3] as string } };
+    if (m)
+      return { kind: 'frame', frame: { recv_ms: Math.round(parseFloat(m[2] as string) * 1000), source: urlToSource(m[1] as string), text: m[3] as string } };
     if (/^\S+ <-> \d+(\.\d+)?$/.test(line)) return { kind: 'skip', why: 'connection_record' };
   }
   return { kind: 'bad', reason: 'unrecognised_line_format' };

@@ -66,7 +66,7 @@ export async function* readCapture(path: string, fileIndex = 0, progress?: ReadP
  */
 export async function* mergeCaptures(paths: readonly string[], progress?: ReadProgress): AsyncGenerator<CaptureItem> {
   const its = paths.map((p, i) => readCapture(p, i, progress));
-  const heads: (CaptureItem & { kind: 'frame' } | null)[] = new Array(paths.length).fill(null);
+  const heads: ((CaptureItem & { kind: 'frame' }) | null)[] = new Array(paths.length).fill(null);
   const done: boolean[] = new Array(paths.length).fill(false);
   const pull = async function* (i: number): AsyncGenerator<CaptureItem> {
     // Refill head i, yielding any non-frame items met on the way.

@@ -122,7 +122,11 @@ export class Collector {
     this.fileTimer = setInterval(() => void this.writeSnapshotFile(), this.opts.config.snapshotFileIntervalMs);
     if (this.opts.config.heapProbeIntervalMs > 0) {
       if (this.heap.probe()) this.heapProbeTimer = setInterval(() => this.heap.probe(), this.opts.config.heapProbeIntervalMs);
-      else this.opts.logger.warn({ heapProbeIntervalMs: this.opts.config.heapProbeIntervalMs }, 'heap probe requested but gc is not exposed: start node with --expose-gc');
+      else
+        this.opts.logger.warn(
+          { heapProbeIntervalMs: this.opts.config.heapProbeIntervalMs },
+          'heap probe requested but gc is not exposed: start node with --expose-gc',
+        );
     }
     this.commit();
     this.setStage('SYMBOL_SELECT', 'fetching exchangeInfo and the 24h ticker');
@@ -212,7 +216,11 @@ export class Collector {
       onError: (symbol, err) => {
         this.opts.logger.warn({ symbol, kind: err.kind, status: err.status, err: err.message }, 'OI poll failed');
         if (this.oi && (this.oi.errors === 1 || this.oi.errors % 50 === 0)) {
-          this.audit.record({ event_type: 'OI_POLL_FAILED', symbol, payload: { kind: err.kind, status: err.status, message: err.message, errors: this.oi.errors } });
+          this.audit.record({
+            event_type: 'OI_POLL_FAILED',
+            symbol,
+            payload: { kind: err.kind, status: err.status, message: err.message, errors: this.oi.errors },
+          });
         }
       },
     });
@@ -372,10 +380,16 @@ export class Collector {
     ops.health_detail = detail;
     if (!changed) return;
     this.opts.logger.info({ health: state, reasons, detail }, 'health changed');
-    this.audit.record({ event_type: 'HEALTH_CHANGED', reasons, severity: state === 'FAILED' ? 'CRIT' : state === 'DEGRADED' ? 'WARN' : 'INFO', payload: { state, detail } });
+    this.audit.record({
+      event_type: 'HEALTH_CHANGED',
+      reasons,
+      severity: state === 'FAILED' ? 'CRIT' : state === 'DEGRADED' ? 'WARN' : 'INFO',
+      payload: { state, detail },
+    });
     this.say(`health ${state}${reasons.length ? ` (${reasons.join(', ')})` : ''}${detail ? ` — ${detail}` : ''}`);
     if (state === 'DEGRADED' && (ops.stage === 'OBSERVE' || ops.stage === 'WARMUP')) this.setStage('DEGRADED', reasons.join(', '));
-    else if (state === 'OK' && ops.stage === 'DEGRADED') this.setStage(this.engine?.detectorsInRankOrder.every((d) => d.warm) ? 'OBSERVE' : 'WARMUP', 'recovered');
+    else if (state === 'OK' && ops.stage === 'DEGRADED')
+      this.setStage(this.engine?.detectorsInRankOrder.every((d) => d.warm) ? 'OBSERVE' : 'WARMUP', 'recovered');
   }
 
   /** The full snapshot (raw buffers included) as `debug/latest_snapshot.json`. */

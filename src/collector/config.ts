@@ -8,13 +8,16 @@ import { z } from 'zod';
 import { ModeSchema } from '../core/contracts/vocabulary';
 
 const url = (protocols: string[]) =>
-  z.string().refine((s) => {
-    try {
-      return protocols.includes(new URL(s).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.join(' or ')}`);
+  z.string().refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.join(' or ')}`,
+  );
 
 export const CollectorConfigSchema = z
   .object({
@@ -24,7 +27,10 @@ export const CollectorConfigSchema = z
     wsUrl: url(['wss:', 'ws:']).default('wss://fstream.binance.com'),
     mode: ModeSchema.default('LIVE_PEAK_PRESSURE'),
     /** Fixed symbol list instead of the 24 h ranking (still checked against exchangeInfo TRADING). */
-    symbols: z.array(z.string().regex(/^[A-Z0-9]{2,30}$/)).max(10).optional(),
+    symbols: z
+      .array(z.string().regex(/^[A-Z0-9]{2,30}$/))
+      .max(10)
+      .optional(),
     /** Where debug/latest_snapshot.json and logs go. */
     debugDir: z.string().default('debug'),
     /** Capture recorder; on by default so every live run can be replayed exactly. */
@@ -33,9 +39,17 @@ export const CollectorConfigSchema = z
         enabled: z.boolean().default(true),
         dir: z.string().default('captures'),
         /** Rotate to a new file after this many compressed bytes. */
-        maxFileBytes: z.number().int().positive().default(64 * 1024 * 1024),
+        maxFileBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024),
         /** Delete the oldest captures beyond this total. */
-        maxTotalBytes: z.number().int().positive().default(2 * 1024 * 1024 * 1024),
+        maxTotalBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(2 * 1024 * 1024 * 1024),
       })
       .prefault({}),
     /** Health evaluation and commits. */
@@ -46,7 +60,11 @@ export const CollectorConfigSchema = z
     /** Reconnect when no frame at all arrived for this long. */
     staleAfterMs: z.number().int().positive().default(30_000),
     /** Rotate the WS connection before Binance's 24 h cut. */
-    rotateAfterMs: z.number().int().positive().default((23 * 60 + 50) * 60 * 1000),
+    rotateAfterMs: z
+      .number()
+      .int()
+      .positive()
+      .default((23 * 60 + 50) * 60 * 1000),
     /** Subscribe to markPrice@1s for display. */
     markPrice: z.boolean().default(true),
     /**
@@ -66,9 +84,7 @@ export class ConfigError extends Error {
 }
 
 function formatIssues(err: z.ZodError, origin: string): string {
-  return err.issues
-    .map((i) => `  ${origin}: ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('\n');
+  return err.issues.map((i) => `  ${origin}: ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
 }
 
 /** Environment variables we read; everything else comes from the file or flags. */

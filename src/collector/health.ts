@@ -91,7 +91,8 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {
-    if (h.nowMs - (h.lastTradeRecvMs as number) > HEALTH.NO_TRADES_MS) add('NO_TRADES', `no trade for ${Math.round((h.nowMs - (h.lastTradeRecvMs as number)) / 1000)} s`);
+    if (h.nowMs - (h.lastTradeRecvMs as number) > HEALTH.NO_TRADES_MS)
+      add('NO_TRADES', `no trade for ${Math.round((h.nowMs - (h.lastTradeRecvMs as number)) / 1000)} s`);
     else if (h.tradesPerSecond < HEALTH.MIN_TRADES_PER_S) add('TRADES_RATE_LOW', `trades ${h.tradesPerSecond.toFixed(1)}/s < ${HEALTH.MIN_TRADES_PER_S}/s`);
     if (h.klineSource === 'exchange' && h.klinesPerSecond < HEALTH.MIN_KLINES_PER_S) add('KLINE_MISSING', 'exchange klines below 1/s');
     const stale = Object.entries(h.oiLastSuccessMs).filter(([, t]) => t === null || h.nowMs - t > HEALTH.OI_STALE_MS);

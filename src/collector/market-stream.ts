@@ -138,7 +138,11 @@ export class MarketStream {
       const recv = this.clock();
       conn.lastFrameAt = recv;
       if (conn.retiring) return;
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      const text = Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Array.isArray(data)
+          ? Buffer.concat(data).toString('utf8')
+          : Buffer.from(data).toString('utf8');
       if (isBinary) {
         this.opts.onBadFrame('binary_frame', recv, source, text);
         return;

@@ -113,7 +113,12 @@ export class RestClient {
     } catch (e) {
       const err = e as Error & { code?: string };
       const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.code ?? '') || /timeout|aborted/i.test(err.message);
-      throw new RestError(timedOut ? 'timeout' : 'network', pathAndQuery, null, `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`);
+      throw new RestError(
+        timedOut ? 'timeout' : 'network',
+        pathAndQuery,
+        null,
+        `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`,
+      );
     }
     const recvMs = this.clock();
     const wh = headers['x-mbx-used-weight-1m'];
@@ -133,7 +138,13 @@ export class RestClient {
       const waitMs = retryAfterMs ?? 60_000;
       this.blockedUntil = Math.max(this.blockedUntil, Date.now() + waitMs);
       this.lastBanStatus = status;
-      throw new RestError(status === 418 ? 'banned' : 'rate_limited', pathAndQuery, status, `HTTP ${status}; waiting ${Math.ceil(waitMs / 1000)} s as told: ${detail}`, waitMs);
+      throw new RestError(
+        status === 418 ? 'banned' : 'rate_limited',
+        pathAndQuery,
+        status,
+        `HTTP ${status}; waiting ${Math.ceil(waitMs / 1000)} s as told: ${detail}`,
+        waitMs,
+      );
     }
     if (status === 403 || status === 451) {
       throw new RestError('forbidden', pathAndQuery, status, `HTTP ${status}: access refused (WAF rule or region restriction): ${detail}`);

@@ -28,7 +28,9 @@ export async function writeFileAtomic(path: string, text: string, opts: { retrie
       const code = (e as NodeJS.ErrnoException).code ?? '';
       if (!RETRYABLE.has(code) || attempt >= retries) {
         await unlink(tmp).catch(() => undefined);
-        throw new Error(`could not replace ${path} (${code || (e as Error).message}) after ${attempt + 1} tries; is another program holding it open?`);
+        throw new Error(`could not replace ${path} (${code || (e as Error).message}) after ${attempt + 1} tries; is another program holding it open?`, {
+          cause: e,
+        });
       }
       await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 25) * 2 ** attempt));
     }

@@ -124,8 +124,16 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions = {}):
   if (opts.fixed && opts.fixed.length > 0) {
     const eligible = eligibleSymbols(info);
     const symbols = opts.fixed.filter((s) => eligible.has(s));
-    if (symbols.length === 0) throw new Error(`none of the configured symbols (${opts.fixed.join(', ')}) is a trading USDT perpetual; fix "symbols" in the config`);
-    return { symbols, ranked: symbols.map((s) => ({ symbol: s, quoteVolume: Number.NaN })), fallbackUsed: false, fallbackReason: null, precisions: precisionsOf(info, symbols), weightLimit: limit };
+    if (symbols.length === 0)
+      throw new Error(`none of the configured symbols (${opts.fixed.join(', ')}) is a trading USDT perpetual; fix "symbols" in the config`);
+    return {
+      symbols,
+      ranked: symbols.map((s) => ({ symbol: s, quoteVolume: Number.NaN })),
+      fallbackUsed: false,
+      fallbackReason: null,
+      precisions: precisionsOf(info, symbols),
+      weightLimit: limit,
+    };
   }
 
   const tries = opts.tickerRetries ?? 3;

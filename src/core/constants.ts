@@ -64,8 +64,16 @@ export const LIMITS = Object.freeze({
 
 /** The fallback universe if the ticker query fails (SPEC §3); intersected with TRADING symbols. */
 export const FALLBACK_SYMBOLS = Object.freeze([
-  'BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT',
-  'ADAUSDT', 'DOGEUSDT', 'AVAXUSDT', 'LINKUSDT', 'MATICUSDT',
+  'BTCUSDT',
+  'ETHUSDT',
+  'BNBUSDT',
+  'SOLUSDT',
+  'XRPUSDT',
+  'ADAUSDT',
+  'DOGEUSDT',
+  'AVAXUSDT',
+  'LINKUSDT',
+  'MATICUSDT',
 ]);
 
 export const TOP_N_SYMBOLS = 10;

@@ -10,7 +10,12 @@
  */
 import type { ZodType } from 'zod';
 import {
+  type AggTrade,
   AggTradeSchema,
+  type ForceOrder,
+  type Kline,
+  type MarkPriceUpdate,
+  type RawTrade,
   ForceOrderSchema,
   KlineSchema,
   MarkPriceUpdateSchema,
@@ -127,7 +132,6 @@ export function normalizeFrame(frame: Frame, useScanner = true): NormalizeResult
     if (kind === 'depth' || kind === 'bookTicker' || kind === 'other') return { kind: 'ignored', what: kind };
   }
 
-
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -226,7 +230,8 @@ function numbersInvalid(event: CanonicalEvent): 'non_finite_number' | 'non_posit
       positive = event.price > 0;
       break;
     case 'LIQUIDATION':
-      finite = Number.isFinite(event.quote_qty) && Number.isFinite(event.avg_price) && Number.isFinite(event.filled_qty) && Number.isFinite(event.last_filled_qty);
+      finite =
+        Number.isFinite(event.quote_qty) && Number.isFinite(event.avg_price) && Number.isFinite(event.filled_qty) && Number.isFinite(event.last_filled_qty);
       positive = event.price > 0 && event.base_qty > 0 && event.quote_qty > 0;
       break;
     case 'KLINE':
@@ -245,7 +250,7 @@ function numbersInvalid(event: CanonicalEvent): 'non_finite_number' | 'non_posit
   return !finite ? 'non_finite_number' : !positive ? 'non_positive_number' : null;
 }
 
-function tradeFromAgg(p: import('./contracts/binance').AggTrade, recv: number): TradeEvent {
+function tradeFromAgg(p: AggTrade, recv: number): TradeEvent {
   const price = Number(p.p);
   const qty = Number(p.q);
   return {
@@ -266,7 +271,7 @@ function tradeFromAgg(p: import('./contracts/binance').AggTrade, recv: number): 
   };
 }
 
-function tradeFromRaw(p: import('./contracts/binance').RawTrade, recv: number): TradeEvent {
+function tradeFromRaw(p: RawTrade, recv: number): TradeEvent {
   const price = Number(p.p);
   const qty = Number(p.q);
   return {
@@ -287,7 +292,7 @@ function tradeFromRaw(p: import('./contracts/binance').RawTrade, recv: number): 
   };
 }
 
-function liquidation(p: import('./contracts/binance').ForceOrder, recv: number): LiquidationEvent {
+function liquidation(p: ForceOrder, recv: number): LiquidationEvent {
   const o = p.o;
   const price = Number(o.p);
   const qty = Number(o.q);
@@ -310,7 +315,7 @@ function liquidation(p: import('./contracts/binance').ForceOrder, recv: number):
   };
 }
 
-function kline(p: import('./contracts/binance').Kline, recv: number): KlineEvent {
+function kline(p: Kline, recv: number): KlineEvent {
   const k = p.k;
   return {
     type: 'KLINE',
@@ -332,7 +337,7 @@ function kline(p: import('./contracts/binance').Kline, recv: number): KlineEvent
   };
 }
 
-function markPrice(p: import('./contracts/binance').MarkPriceUpdate, recv: number): MarkPriceEvent {
+function markPrice(p: MarkPriceUpdate, recv: number): MarkPriceEvent {
   return {
     type: 'MARK_PRICE',
     symbol: p.s,

@@ -26,14 +26,7 @@ export class InvariantError extends Error {
 
 /** How a closed window ended; exactly one per closed window (SPEC §6.1 partition). */
 export type WindowOutcome =
-  | 'empty'
-  | 'baseline_not_warm'
-  | 'flow_surge_failed'
-  | 'large_trade_failed'
-  | 'compression_failed'
-  | 'missing_streams'
-  | 'stress_failed'
-  | 'promoted';
+  'empty' | 'baseline_not_warm' | 'flow_surge_failed' | 'large_trade_failed' | 'compression_failed' | 'missing_streams' | 'stress_failed' | 'promoted';
 
 export interface ClosedWindow {
   symbol: string;
@@ -77,7 +70,6 @@ export function emptySymbolCounters(): SymbolCounters {
     liquidation_buffer_evictions: 0,
   };
 }
-
 
 /** Recent OI poll times remembered for the staleness test; polls come every 5 s, so a few suffice. */
 const OI_POLL_TIMES_KEPT = 64;

@@ -46,7 +46,13 @@ export class WorkerHost {
   private exited = false;
 
   constructor(private readonly opts: WorkerHostOptions) {
-    const data: WorkerData = { v: IPC_VERSION, config: opts.config, runId: opts.runId, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.snapshots === false ? { snapshots: false } : {}) };
+    const data: WorkerData = {
+      v: IPC_VERSION,
+      config: opts.config,
+      runId: opts.runId,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.snapshots === false ? { snapshots: false } : {}),
+    };
     this.worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data, resourceLimits: { ...WORKER_RESOURCE_LIMITS } });
     this.worker.on('message', (raw: unknown) => {
       const m = parseWorkerMessage(raw);

@@ -99,7 +99,10 @@ export async function discoverSymbols(files: readonly string[]): Promise<{ symbo
   return { symbols, from: 'data' };
 }
 
-export function summarize(engine: Engine, extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null }): ReplaySummary {
+export function summarize(
+  engine: Engine,
+  extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null },
+): ReplaySummary {
   const per: Record<string, SymbolSummary> = {};
   let windows = 0;
   let promotions = 0;

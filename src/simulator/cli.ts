@@ -52,7 +52,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   if (!Number.isSafeInteger(seed)) return usageError(`bad --seed ${values.seed}`);
   if (scenario !== 'steady' && scenario !== 'demo') return usageError(`bad --scenario ${scenario}`);
   const statsEvery = values['stats-every'] === undefined ? null : Number(values['stats-every']);
-  if (statsEvery !== null && !(Number.isInteger(statsEvery) && statsEvery >= 10)) return usageError(`bad --stats-every ${values['stats-every']} (integer ≥ 10)`);
+  if (statsEvery !== null && !(Number.isInteger(statsEvery) && statsEvery >= 10))
+    return usageError(`bad --stats-every ${values['stats-every']} (integer ≥ 10)`);
 
   const sim = await startSimulator({ port, speed, seed, scenario, ...(values.data !== undefined ? { dataDir: values.data } : {}) });
   const out = process.stdout;

@@ -101,8 +101,14 @@ export function schemaViolationFrames(count: number, t: number, combined: boolea
     { stream: 'btcusdt@aggTrade', payload: `{"e":"aggTrade","E":${t},"a":1,"s":"BTCUSDT","p":"abc","q":"0.001","f":1,"l":1,"T":${t},"m":false}` },
     { stream: 'btcusdt@aggTrade', payload: `{"e":"aggTrade","E":${t},"s":"BTCUSDT","p":"61800.10","q":"0.001","T":${t},"m":false}` },
     { stream: 'ethusdt@aggTrade', payload: `{"e":"aggTrade","E":${t},"a":2,"s":"ETHUSDT","p":"2681.10","q":"-1","f":2,"l":2,"T":${t},"m":"yes"}` },
-    { stream: '!forceOrder@arr', payload: `{"e":"forceOrder","E":${t},"o":{"s":"BTCUSDT","S":"HOLD","o":"LIMIT","f":"IOC","q":"1","p":"1","ap":"1","X":"FILLED","l":"1","z":"1","T":${t}}}` },
-    { stream: 'btcusdt@kline_1m', payload: `{"e":"kline","E":${t},"s":"BTCUSDT","k":{"t":${t},"T":${t + 59_999},"s":"BTCUSDT","i":"1m","o":"NaN","c":"1","h":"1","l":"1","v":"1","n":1,"x":false,"q":"1","V":"1","Q":"1"}}` },
+    {
+      stream: '!forceOrder@arr',
+      payload: `{"e":"forceOrder","E":${t},"o":{"s":"BTCUSDT","S":"HOLD","o":"LIMIT","f":"IOC","q":"1","p":"1","ap":"1","X":"FILLED","l":"1","z":"1","T":${t}}}`,
+    },
+    {
+      stream: 'btcusdt@kline_1m',
+      payload: `{"e":"kline","E":${t},"s":"BTCUSDT","k":{"t":${t},"T":${t + 59_999},"s":"BTCUSDT","i":"1m","o":"NaN","c":"1","h":"1","l":"1","v":"1","n":1,"x":false,"q":"1","V":"1","Q":"1"}}`,
+    },
     { stream: 'btcusdt@markPrice@1s', payload: `{"e":"markPriceUpdate","E":-5,"s":"BTCUSDT","p":"1e5","i":"","P":"","r":"0.0001","T":0}` },
   ];
   const out: string[] = [];

@@ -182,7 +182,7 @@ export class SymbolFeed {
     const through = this.rng.int(3);
     ticks = Math.max(1, x.buyerMaker ? ticks - through : ticks + through);
     const price = (ticks * spec.tickUnits) / pow10(spec.pricePrecision);
-    const steps = Math.max(1, Math.round((x.notional / price) * pow10(spec.quantityPrecision) / spec.stepUnits));
+    const steps = Math.max(1, Math.round(((x.notional / price) * pow10(spec.quantityPrecision)) / spec.stepUnits));
     this.fill(T, T, ticks * spec.tickUnits, steps * spec.stepUnits, x.buyerMaker, 1, out);
   }
 

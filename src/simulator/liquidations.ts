@@ -179,7 +179,13 @@ export class LiquidationFeed {
       side,
       coinPair: null,
       priced: null,
-      recorded: { q, z: q, l: pr !== null && pr.lastFillShare < 1 ? fixed(Math.max(step, qty * pr.lastFillShare), o.qp) : q, ap: fixed(ap, o.pp), p: fixed(ap * (pr?.limitOverAvg ?? 1), o.pp) },
+      recorded: {
+        q,
+        z: q,
+        l: pr !== null && pr.lastFillShare < 1 ? fixed(Math.max(step, qty * pr.lastFillShare), o.qp) : q,
+        ap: fixed(ap, o.pp),
+        p: fixed(ap * (pr?.limitOverAvg ?? 1), o.pp),
+      },
     };
   }
 
@@ -229,7 +235,14 @@ export class LiquidationFeed {
       for (const symbol of c.symbols) {
         let t = c.startMs + lead;
         while ((t += r.exp(1.5 / 1000)) < c.endMs) {
-          arrivals.push({ t: Math.floor(t), symbol, side: dirSide, coinPair: null, priced: scriptedPriced(dirSide, lognormal(r, 8_000, 1.2), r), recorded: null });
+          arrivals.push({
+            t: Math.floor(t),
+            symbol,
+            side: dirSide,
+            coinPair: null,
+            priced: scriptedPriced(dirSide, lognormal(r, 8_000, 1.2), r),
+            recorded: null,
+          });
         }
       }
       let t = c.startMs + lead;
@@ -273,7 +286,7 @@ export function formatLiquidation(a: LiquidationArrival, priceOf: (symbol: strin
   const qUnits =
     a.coinPair !== null
       ? Math.max(1, Math.round(pr.notional / (a.coinPair.startsWith('BTC') ? 100 : 10)))
-      : Math.max(stepUnits, Math.round((pr.notional / ap) * 10 ** qp / stepUnits) * stepUnits);
+      : Math.max(stepUnits, Math.round(((pr.notional / ap) * 10 ** qp) / stepUnits) * stepUnits);
   const lUnits = Math.min(qUnits, Math.max(stepUnits, Math.round((qUnits * pr.lastFillShare) / stepUnits) * stepUnits));
   return {
     ...base,

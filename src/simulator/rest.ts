@@ -83,11 +83,20 @@ export interface RestContext {
 }
 
 const ERR = Object.freeze({
-  tooMany: (limit: number) => ({ code: -1003, msg: `Too many requests; current limit of IP(127.0.0.1) is ${limit} requests per minute. Please use the websocket for live updates to avoid polling the API.` }),
-  banned: (until: number) => ({ code: -1003, msg: `Way too many requests; IP(127.0.0.1) banned until ${until}. Please use the websocket for live updates to avoid bans.` }),
+  tooMany: (limit: number) => ({
+    code: -1003,
+    msg: `Too many requests; current limit of IP(127.0.0.1) is ${limit} requests per minute. Please use the websocket for live updates to avoid polling the API.`,
+  }),
+  banned: (until: number) => ({
+    code: -1003,
+    msg: `Way too many requests; IP(127.0.0.1) banned until ${until}. Please use the websocket for live updates to avoid bans.`,
+  }),
   unknown: { code: -1000, msg: 'An unknown error occurred while processing the request.' },
   unavailable: { code: -1008, msg: 'Service Unavailable.' },
-  restricted: { code: 0, msg: "Service unavailable from a restricted location according to 'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you believe you received this message in error." },
+  restricted: {
+    code: 0,
+    msg: "Service unavailable from a restricted location according to 'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you believe you received this message in error.",
+  },
   badSymbol: { code: -1121, msg: 'Invalid symbol.' },
   missingSymbol: { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." },
   notFound: { code: -1000, msg: 'Not found.' },

@@ -111,8 +111,7 @@ export class ScenarioScript {
 
   private addCascade(startMs: number): void {
     const index = this.cascades.length;
-    const symbols =
-      index === 0 ? TOP_10.slice(0, CASCADE.SYMBOLS_PER_CASCADE) : this.rng.shuffle([...TOP_10]).slice(0, CASCADE.SYMBOLS_PER_CASCADE);
+    const symbols = index === 0 ? TOP_10.slice(0, CASCADE.SYMBOLS_PER_CASCADE) : this.rng.shuffle([...TOP_10]).slice(0, CASCADE.SYMBOLS_PER_CASCADE);
     const c: Cascade = {
       index,
       startMs,
@@ -163,7 +162,7 @@ export class ScenarioScript {
           const r = cur.rng;
           // Mostly with the cascade; a few contrarian fills, as in any real sweep.
           const withFlow = r.next() < 0.9;
-          const sell = (c.direction < 0) === withFlow;
+          const sell = c.direction < 0 === withFlow;
           let notional = meanNotional * Math.exp(1.1 * r.normal() - 0.605);
           if (withFlow && r.next() < 0.06) notional = Math.max(notional, series.p99Notional * r.range(2, 5));
           out.push({ t: cur.next, buyerMaker: sell, notional });

@@ -163,7 +163,8 @@ export function oiPollingLine(s: Snapshot): string {
   const st = s.oi_polling.state;
   if (st === 'OK') return 'OI Polling: OK';
   if (st === 'IDLE') return 'OI Polling: not started';
-  if (st === 'BACKOFF') return `OI Polling: BACKOFF (rate limited${s.oi_polling.backoff_until_ms ? ` until ${formatClock(s.oi_polling.backoff_until_ms)}` : ''})`;
+  if (st === 'BACKOFF')
+    return `OI Polling: BACKOFF (rate limited${s.oi_polling.backoff_until_ms ? ` until ${formatClock(s.oi_polling.backoff_until_ms)}` : ''})`;
   return `OI Polling: DEGRADED (last update >${oldest !== null ? Math.floor(oldest) : 10}s ago)`;
 }
 

@@ -4,15 +4,7 @@
  */
 import { z } from 'zod';
 
-export const StageNameSchema = z.enum([
-  'BOOT',
-  'SYMBOL_SELECT',
-  'CONNECT_STREAMS',
-  'WARMUP',
-  'OBSERVE',
-  'DEGRADED',
-  'SHUTDOWN',
-]);
+export const StageNameSchema = z.enum(['BOOT', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
 export type StageName = z.infer<typeof StageNameSchema>;
 
 export const AuditEventTypeSchema = z.enum([
