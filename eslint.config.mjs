@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'build/', 'debug/', 'captures/', 'release/', 'out/', 'docs/contracts/', 'test/fixtures/'],
+    ignores: ['node_modules/', '.cache/', 'dist/', 'build/', 'debug/', 'captures/', 'release/', 'out/', 'docs/contracts/', 'test/fixtures/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

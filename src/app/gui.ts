@@ -12,6 +12,7 @@ import { WorkerHost } from '../ipc/host';
 import type { ClockSpec } from '../ipc/messages';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
+import { runsUnderQode, STOP_SIGNALS } from './platform';
 
 export interface GuiOptions {
   config: CollectorConfig;
@@ -29,8 +30,7 @@ export function runGui(opts: GuiOptions): void {
   const app = QApplication.instance();
   app.setQuitOnLastWindowClosed(false);
   // Under plain Node nothing runs Qt's event loop; under qode (standard Windows/macOS install) qode does.
-  const underQode = typeof (process.versions as Record<string, string | undefined>).qode === 'string';
-  const pump = underQode ? null : setInterval(() => app.processEvents(), 16);
+  const pump = runsUnderQode() ? null : setInterval(() => app.processEvents(), 16);
 
   let latest: Snapshot | null = null;
   let rendered = -1;
@@ -113,6 +113,5 @@ export function runGui(opts: GuiOptions): void {
     }
   };
   const renderTimer = setInterval(render, RENDER_EVERY_MS);
-  process.on('SIGINT', () => exit(0));
-  process.on('SIGTERM', () => exit(0));
+  for (const sig of STOP_SIGNALS) process.on(sig, () => exit(0));
 }

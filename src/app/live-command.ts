@@ -1,17 +1,34 @@
 /** `peak-pressure live --headless`: the collector without Qt, console lines and files only. */
+import { existsSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { WorkerHost } from '../ipc/host';
 import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs } from './live-options';
+import { STOP_SIGNALS } from './platform';
+
+/** How often the stop file is looked for. */
+const STOP_FILE_POLL_MS = 250;
+
+const HEADLESS_HELP = `  --stop-file FILE      stop cleanly (as on Ctrl+C) when FILE appears, and delete it. Windows has no
+                        signal another program can send for a clean stop, so schedulers and scripts
+                        use this there; a FILE left from an earlier run is deleted at start
+`;
 
 export async function liveCommand(argv: string[]): Promise<number> {
-  const { config, headless, help, clock } = parseLiveArgs(argv, process.env);
+  const { config, headless, help, clock, stopFile } = parseLiveArgs(argv, process.env);
   if (help || !headless) {
     process.stderr.write(
-      `usage: peak-pressure live --headless [options]\n\nRuns the collector without a window: console lines on stage and health changes,\nJSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.\nThe window is \`npm start\`.\n\n${LIVE_OPTIONS_HELP}`,
+      `usage: peak-pressure live --headless [options]\n\nRuns the collector without a window: console lines on stage and health changes,\nJSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.\nThe window is \`npm start\`.\n\n${LIVE_OPTIONS_HELP}${HEADLESS_HELP}`,
     );
     return help ? 0 : 2;
   }
-  return new Promise<number>((resolve) => {
+  const stopPath = stopFile === undefined ? undefined : resolve(stopFile);
+  if (stopPath !== undefined && existsSync(stopPath)) {
+    rmSync(stopPath, { force: true });
+    process.stdout.write(`deleted a stop file left from an earlier run: ${stopPath}\n`);
+  }
+  return new Promise<number>((done) => {
     let stopping = false;
+    let stopTimer: NodeJS.Timeout | undefined;
     const host = new WorkerHost({
       config,
       runId: newRunId(),
@@ -26,18 +43,26 @@ export async function liveCommand(argv: string[]): Promise<number> {
       onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${e}\n`),
       onExit: (code) => {
         if (!stopping) {
+          clearInterval(stopTimer);
           process.stderr.write(`collector worker exited unexpectedly (code ${code})\n`);
-          resolve(1);
+          done(1);
         }
       },
     });
-    const stop = (sig: string): void => {
+    const stop = (why: string): void => {
       if (stopping) return;
       stopping = true;
-      process.stdout.write(`${sig}: stopping (flushing capture and snapshot)…\n`);
-      void host.stop().then(() => resolve(0));
+      clearInterval(stopTimer);
+      process.stdout.write(`${why}: stopping (flushing capture and snapshot)…\n`);
+      void host.stop().then(() => done(0));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
+    if (stopPath !== undefined) {
+      stopTimer = setInterval(() => {
+        if (!existsSync(stopPath)) return;
+        rmSync(stopPath, { force: true });
+        stop(`stop file ${stopPath}`);
+      }, STOP_FILE_POLL_MS);
+    }
   });
 }

@@ -82,13 +82,14 @@ export function parseLiveArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
   extra: CollectorConfigInput = {},
-): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec } {
-  const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
+): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec; stopFile?: string } {
+  const { values } = parseArgs({ args: argv, options: { ...liveArgOptions, 'stop-file': { type: 'string' } }, allowPositionals: false, strict: true });
   return {
     config: configFromValues(values, env, extra),
     headless: values.headless,
     help: values.help,
     ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
+    ...(values['stop-file'] ? { stopFile: values['stop-file'] } : {}),
   };
 }
 

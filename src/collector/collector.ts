@@ -98,6 +98,7 @@ export class Collector {
     this.rest = new RestClient({
       baseUrl: opts.config.restUrl,
       clock: this.clock,
+      tcpKeepAlive: opts.config.tcpKeepAlive,
       onBody: (source, text, recv) => this.onFrame(text, recv, source),
     });
   }

@@ -72,6 +72,12 @@ export const CollectorConfigSchema = z
      * this many ms measures the worker's live heap exactly. Off (0) in the product.
      */
     heapProbeIntervalMs: z.number().int().nonnegative().default(0),
+    /**
+     * TCP keepalive on REST connections (undici's connector). Off only as a workaround for wine,
+     * whose setsockopt(SO_KEEPALIVE) fails with UNKNOWN and so fails every connect; real Windows,
+     * Linux and macOS have it. The WebSocket (ws) sets no keepalive and connects under wine as is.
+     */
+    tcpKeepAlive: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict();
@@ -95,6 +101,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfigInput {
   if (env.PEAK_PRESSURE_DEBUG_DIR) out.debugDir = env.PEAK_PRESSURE_DEBUG_DIR;
   if (env.PEAK_PRESSURE_LOG_LEVEL) out.logLevel = env.PEAK_PRESSURE_LOG_LEVEL;
   if (env.PEAK_PRESSURE_CAPTURE === '0') out.capture = { enabled: false };
+  if (env.PEAK_PRESSURE_TCP_KEEPALIVE === '0') out.tcpKeepAlive = false;
   return out as CollectorConfigInput;
 }
 

@@ -46,6 +46,8 @@ export interface RestClientOptions {
   weightLimit?: number;
   /** The exchange's weight window (a calendar minute); shorter only in tests. */
   weightWindowMs?: number;
+  /** false: no SO_KEEPALIVE on sockets (config `tcpKeepAlive`, a workaround for wine only). */
+  tcpKeepAlive?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
@@ -62,7 +64,7 @@ export class RestClient {
   pacedRequests = 0;
 
   constructor(private readonly opts: RestClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4 });
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4, connect: { keepAlive: opts.tcpKeepAlive ?? true } });
     this.clock = opts.clock ?? Date.now;
     this.weightLimit = opts.weightLimit ?? 2400;
   }
