@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { safeMessage } from '../text/safe';
 
 export type { Logger };
 
@@ -19,9 +20,13 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** `[HH:MM:SS] message` in local time. */
+/**
+ * `[HH:MM:SS] message` in local time. The message often quotes the outside world (a REST error
+ * body, a close reason, a URL), so it is escaped to one printable line and its URLs are redacted:
+ * a body carrying ESC or CR LF cannot forge or repaint a console line.
+ */
 export function consoleLine(nowMs: number, message: string): string {
   const d = new Date(nowMs);
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `[${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}] ${message}`;
+  return `[${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}] ${safeMessage(message)}`;
 }
