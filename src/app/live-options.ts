@@ -41,6 +41,17 @@ export interface LiveValues {
   'log-level'?: string;
 }
 
+/** Which flag sets which config path, so a config error names the flag the user typed. */
+export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
+  restUrl: '--rest-url',
+  wsUrl: '--ws-url',
+  debugDir: '--debug-dir',
+  logLevel: '--log-level',
+  symbols: '--symbols',
+  'capture.dir': '--capture-dir',
+  'capture.enabled': '--no-capture',
+};
+
 /** Parsed flag values → validated config (flags win over env, env over the file). */
 export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): CollectorConfig {
   const flags: Record<string, unknown> = { ...extra };
@@ -57,7 +68,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
-  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
+  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }
 
 /** `--clock '{"originMs":…,"wallOriginMs":…,"speed":…}'` → the shared clock (ConfigError when malformed). */
