@@ -1,8 +1,9 @@
 /** `peak-pressure contract`: publish every zod contract as a JSON Schema file. */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CONTRACTS } from '../core/contracts';
+import { ensureDirSync } from '../files/dirs';
 
 /** File name → JSON text, exactly as `contract` writes it. */
 export function renderContracts(): Map<string, string> {
@@ -38,7 +39,7 @@ export function staleContracts(dir: string): string[] {
 }
 
 export function writeContracts(dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureDirSync(dir);
   const want = renderContracts();
   for (const f of readdirSync(dir)) if (f.endsWith('.schema.json') && !want.has(f)) rmSync(join(dir, f));
   for (const [file, text] of want) writeFileSync(join(dir, file), text);

@@ -2,12 +2,13 @@
  * The Qt side of the app, loaded only after src/app/main.ts has checked that Qt can start.
  * Holds the latest snapshot, renders at most every 500 ms, and can start/stop the worker.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
+import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
 import type { ClockSpec } from '../ipc/messages';
 import { viewModel, type ViewModel } from '../widgets/view-model';
@@ -93,7 +94,7 @@ export function runGui(opts: GuiOptions): void {
         // Let Qt lay out and paint what was just bound before reading it back.
         app.processEvents();
         const dir = opts.uiTest.dir;
-        mkdirSync(dir, { recursive: true });
+        ensureDirSync(dir);
         const png = join(dir, 'window.png');
         const saved = window.grabPng(png);
         const widgets = window.readBack();
