@@ -63,6 +63,7 @@ describe('stale temp files', () => {
     expect(parseTempName('latest_snapshot.json.abc.1.tmp', 'latest_snapshot.json')).toBeNull();
     expect(parseTempName('other.json.1.2.tmp', 'latest_snapshot.json')).toBeNull();
     expect(parseTempName('latest_snapshot.json.1.2.tmp.bak', 'latest_snapshot.json')).toBeNull();
+    expect(parseTempName('replay_dead_letters.jsonl.5.6.tmp.2', 'replay_dead_letters.jsonl')).toEqual({ pid: 5, ms: 6 });
     expect(tempPathFor('/d/f.json', 42, 7)).toBe('/d/f.json.42.7.tmp');
   });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { consoleLine } from '../src/collector/log';
-import { isSafeText, redactUrl, redactUrlsIn, SAFE_TEXT_MAX_CHARS, safeMessage, safeText } from '../src/text/safe';
+import { isSafeText, redactUrl, redactUrlsIn, SAFE_TEXT_MAX_CHARS, safeJson, safeMessage, safeText } from '../src/text/safe';
 import { Rng } from '../src/simulator/rng';
 
 /** Independent of the module's regex: the code units a terminal or log viewer may act on. */
@@ -113,6 +113,17 @@ describe('safeText', () => {
       if (clean && out !== s) expect(out).toBe(s);
       if (isSafeText(s) !== clean) expect(isSafeText(s), JSON.stringify(s)).toBe(clean);
     }
+  });
+});
+
+describe('safeJson', () => {
+  it('is JSON that parses back to the same value, with no character a terminal acts on', () => {
+    const value = { raw: 'a\x1b[2J\r\n\u0085\u009b\u202egnp.exe\u2028\u2066\ufeff\ud800', n: 1, nested: ['\u202d'] };
+    const text = safeJson(value);
+    expectPrintable(text);
+    expect(JSON.parse(text)).toEqual(value);
+    expect(safeJson('\u202e')).toBe('"\\u202e"');
+    expect(safeJson({ a: 'plain ü' })).toBe(JSON.stringify({ a: 'plain ü' }));
   });
 });
 

@@ -10,10 +10,10 @@ export function tempPathFor(target: string, pid = process.pid, nowMs = Date.now(
   return `${target}.${pid}.${nowMs}.tmp`;
 }
 
-/** `{pid, ms}` when `name` is a temp of the file called `base`, else null. */
+/** `{pid, ms}` when `name` is a temp of the file called `base` (or a rotated part of one: `.tmp.N`), else null. */
 export function parseTempName(name: string, base: string): { pid: number; ms: number } | null {
-  if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) return null;
-  const m = /^(\d{1,10})\.(\d{1,16})$/.exec(name.slice(base.length + 1, -'.tmp'.length));
+  if (!name.startsWith(`${base}.`)) return null;
+  const m = /^(\d{1,10})\.(\d{1,16})\.tmp(?:\.\d{1,4})?$/.exec(name.slice(base.length + 1));
   if (!m) return null;
   return { pid: Number(m[1]), ms: Number(m[2]) };
 }

@@ -90,6 +90,18 @@ export function redactUrlsIn(text: string): string {
   return text.replace(URL_IN_TEXT, (u) => redactUrl(u));
 }
 
+/** What JSON.stringify leaves raw but a terminal or log viewer may act on: DEL, C1, bidi, separators, BOM. */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * JSON text that is also safe to `cat` or `tail`: JSON.stringify already escapes C0 controls and
+ * lone surrogates; the rest of the dangerous characters become `\uXXXX` escapes too. Lossless:
+ * JSON.parse gives back exactly the value.
+ */
+export function safeJson(value: unknown): string {
+  return (JSON.stringify(value) ?? 'null').replace(UNSAFE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** What any externally sourced message needs before a console line or log: redacted, then escaped. */
 export function safeMessage(text: string, maxChars = SAFE_TEXT_MAX_CHARS): string {
   return safeText(redactUrlsIn(text), maxChars);
