@@ -1,15 +1,41 @@
 /** `peak-pressure live --headless`: the collector without Qt, console lines and files only. */
+import { join } from 'node:path';
+import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
+import { PathError } from '../files/errors';
 import { WorkerHost } from '../ipc/host';
+import { safeMessage } from '../text/safe';
+import { UsageError } from './cli-errors';
 import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs } from './live-options';
+
+export const LIVE_USAGE = `usage: peak-pressure live --headless [options]
+
+Runs the collector without a window: console lines on stage and health changes,
+JSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.
+The window is \`npm start\`.
+
+${LIVE_OPTIONS_HELP}`;
+
+/** The directories the worker will write, created here so a bad one is a clear error before it starts. */
+function prepareDirs(dirs: { dir: string; flag: string }[]): void {
+  const created: string[] = [];
+  for (const { dir, flag } of dirs) {
+    try {
+      created.push(...ensureDirSync(dir));
+    } catch (e) {
+      removeCreatedDirs(created);
+      throw new PathError(dir, `${flag}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
 
 export async function liveCommand(argv: string[]): Promise<number> {
   const { config, headless, help, clock } = parseLiveArgs(argv, process.env);
-  if (help || !headless) {
-    process.stderr.write(
-      `usage: peak-pressure live --headless [options]\n\nRuns the collector without a window: console lines on stage and health changes,\nJSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.\nThe window is \`npm start\`.\n\n${LIVE_OPTIONS_HELP}`,
-    );
-    return help ? 0 : 2;
+  if (help) {
+    process.stderr.write(LIVE_USAGE);
+    return 0;
   }
+  if (!headless) throw new UsageError('live runs only with --headless here (the window is `npm start`)');
+  prepareDirs([{ dir: config.debugDir, flag: '--debug-dir' }, ...(config.capture.enabled ? [{ dir: config.capture.dir, flag: '--capture-dir' }] : [])]);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const host = new WorkerHost({
@@ -22,8 +48,10 @@ export async function liveCommand(argv: string[]): Promise<number> {
       snapshots: false,
       onSnapshot: () => undefined,
       onConsole: (line) => process.stdout.write(`${line}\n`),
-      onFatal: (reason, detail) => process.stderr.write(`collector ${reason}: ${detail}\n`),
-      onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${e}\n`),
+      // One safe line; the full detail (a stack, for a crash) is in the log file.
+      onFatal: (reason, detail) =>
+        process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(config.debugDir, 'collector.log')})\n`),
+      onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${safeMessage(e)}\n`),
       onExit: (code) => {
         if (!stopping) {
           process.stderr.write(`collector worker exited unexpectedly (code ${code})\n`);

@@ -4,7 +4,7 @@
  * to src/app/gui.ts.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../collector/config';
+import { reportCommandError } from './cli-errors';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg } from './live-options';
 import type { ClockSpec } from '../ipc/messages';
 
@@ -89,8 +89,6 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`peak-pressure: ${msg}\n`);
-    process.exit(1);
+    process.exit(reportCommandError('peak-pressure', err, `usage: npm start -- [options]\n\n${LIVE_OPTIONS_HELP}`));
   },
 );

@@ -4,7 +4,7 @@
  * ever, in mkdirSync and in fs.promises.mkdir alike). Here each missing level is created once, in
  * order, and the first refusal is an error that names the level and the cause.
  */
-import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { mkdirSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { describeFsError, errnoCode, PathError } from './errors';
@@ -34,8 +34,11 @@ function refused(abs: string, level: string, e: unknown): PathError {
   return new PathError(abs, `cannot create directory ${safeMessage(abs)}${at}: ${describeFsError(e)}`, { cause: e });
 }
 
-/** mkdir -p that always terminates; throws PathError naming the path and the cause. */
-export function ensureDirSync(path: string): void {
+/**
+ * mkdir -p that always terminates; throws PathError naming the path and the cause. Returns the
+ * directories it created, outermost first, so a command that fails later can remove them again.
+ */
+export function ensureDirSync(path: string): string[] {
   const abs = resolve(path);
   const all = levels(abs);
   let missing = 0;
@@ -50,13 +53,29 @@ export function ensureDirSync(path: string): void {
     if (judge(abs, level, st, err)) break;
     missing++;
   }
+  const created: string[] = [];
   for (let i = missing - 1; i >= 0; i--) {
     const level = all[i] as string;
     try {
       mkdirSync(level);
+      created.push(level);
     } catch (e) {
       // Another process may have created it meanwhile; anything else is final.
-      if (errnoCode(e) !== 'EEXIST') throw refused(abs, level, e);
+      if (errnoCode(e) === 'EEXIST') continue;
+      removeCreatedDirs(created);
+      throw refused(abs, level, e);
+    }
+  }
+  return created;
+}
+
+/** Undo ensureDirSync: remove these directories, innermost first, where they are still empty. */
+export function removeCreatedDirs(created: readonly string[]): void {
+  for (let i = created.length - 1; i >= 0; i--) {
+    try {
+      rmdirSync(created[i] as string);
+    } catch {
+      // Not empty (someone put a file there) or already gone: leave it.
     }
   }
 }
