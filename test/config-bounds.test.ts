@@ -4,13 +4,14 @@
  * and no timer can be set above Node's 2³¹−1 ms (where Node fires it after 1 ms instead:
  * `{"rotateAfterMs":2592000000}` opened 582 WS connections in 12 s).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { configFromValues } from '../src/app/live-options';
-import { type Bound, CONFIG_BOUNDS, CollectorConfigSchema, ConfigError, ENV_VARS, loadConfig, MAX_TIMER_MS } from '../src/collector/config';
+import { type Bound, CONFIG_BOUNDS, CollectorConfigSchema, ConfigError, ENV_VARS, humanBound, loadConfig, MAX_TIMER_MS } from '../src/collector/config';
+import { REPO_ROOT } from './fixtures/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-bounds-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -108,6 +109,18 @@ describe('config bounds: every field', () => {
       const msg = errorOf(() => loadConfig({ file: configFile(objectFor(path, String(b.min))) }));
       expect(msg).toContain(`${path}: must be a whole number`);
     });
+  });
+});
+
+describe('README', () => {
+  it('the bounds table in README.md says what the schema enforces', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    for (const [path, b] of FIELDS) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${path}\` |`));
+      expect(row, `README row for ${path}`).toBeDefined();
+      const cells = (row as string).split('|').map((c) => c.trim());
+      expect([cells[3], cells[4]], path).toEqual([humanBound(b.min, b.unit), humanBound(b.max, b.unit)]);
+    }
   });
 });
 
