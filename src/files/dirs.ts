@@ -5,7 +5,7 @@
  * order, and the first refusal is an error that names the level and the cause.
  */
 import { mkdirSync, rmdirSync, statSync, type Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { describeFsError, errnoCode, PathError } from './errors';
 import { safeMessage } from '../text/safe';
@@ -80,28 +80,16 @@ export function removeCreatedDirs(created: readonly string[]): void {
   }
 }
 
-/** The same without blocking the thread (the collector's files). */
+/**
+ * The same for the collector's files: the common case (the directory exists) is one asynchronous
+ * stat; creating levels is rare (first write of a run) and takes a few synchronous syscalls.
+ */
 export async function ensureDir(path: string): Promise<void> {
   const abs = resolve(path);
-  const all = levels(abs);
-  let missing = 0;
-  for (const level of all) {
-    let st: Stats | null = null;
-    let err: unknown = null;
-    try {
-      st = await stat(level);
-    } catch (e) {
-      err = e;
-    }
-    if (judge(abs, level, st, err)) break;
-    missing++;
+  try {
+    if ((await stat(abs)).isDirectory()) return;
+  } catch {
+    // Missing or unreadable: the synchronous walk says which level and why.
   }
-  for (let i = missing - 1; i >= 0; i--) {
-    const level = all[i] as string;
-    try {
-      await mkdir(level);
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw refused(abs, level, e);
-    }
-  }
+  ensureDirSync(abs);
 }
