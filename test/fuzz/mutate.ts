@@ -10,30 +10,8 @@ import type { Rng } from '../../src/simulator/rng';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-const NASTY_CHARS = [
-  '\x00',
-  '\x1b',
-  '\x07',
-  '\r',
-  '\n',
-  '\t',
-  '\u0085',
-  '\u009b',
-  '\u202e',
-  '\u2066',
-  '\u2028',
-  '\ufeff',
-  '\ud800',
-  '"',
-  '\\',
-  '{',
-  '}',
-  '[',
-  ']',
-  ',',
-  ':',
-  '😀',
-];
+/** One code point each (Array.from splits by code point: the emoji stays whole, the lone surrogate alone). */
+const NASTY_CHARS = Array.from('\x00\x1b\x07\r\n\t\u0085\u009b\u202e\u2066\u2028\ufeff\ud800"\\{}[],:😀');
 const NASTY_NUMBERS: Json[] = [0, -1, 1e308, -1e308, 2 ** 53 + 2, 1.5, -0, 2 ** 53, 1e-320];
 const NASTY_STRINGS: Json[] = ['', ' ', 'NaN', 'Infinity', '-1', '1e999', '0x10', '١٢٣', 'null', 'BTCUSDT', 'btcusdt', '\u202eTDSUCTB', 'x'.repeat(5000)];
 const STREAMS = [
