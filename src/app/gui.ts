@@ -10,6 +10,7 @@ import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
+import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../ipc/messages';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
@@ -67,9 +68,10 @@ export function runGui(opts: GuiOptions): void {
     onConsole: (line) => process.stdout.write(`${line}\n`),
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
-      process.stderr.write(`collector ${reason}: ${detail}\n`);
+      // One safe line; the full detail (a stack, for a crash) is in the log file.
+      process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(opts.config.debugDir, 'collector.log')})\n`);
     },
-    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${e}\n`),
+    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${safeMessage(e)}\n`),
   });
 
   const render = (): void => {

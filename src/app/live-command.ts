@@ -1,11 +1,9 @@
 /** `peak-pressure live --headless`: the collector without Qt, console lines and files only. */
 import { join } from 'node:path';
-import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
-import { PathError } from '../files/errors';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import { UsageError } from './cli-errors';
-import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs } from './live-options';
+import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs, prepareRunDirs } from './live-options';
 
 export const LIVE_USAGE = `usage: peak-pressure live --headless [options]
 
@@ -15,19 +13,6 @@ The window is \`npm start\`.
 
 ${LIVE_OPTIONS_HELP}`;
 
-/** The directories the worker will write, created here so a bad one is a clear error before it starts. */
-function prepareDirs(dirs: { dir: string; flag: string }[]): void {
-  const created: string[] = [];
-  for (const { dir, flag } of dirs) {
-    try {
-      created.push(...ensureDirSync(dir));
-    } catch (e) {
-      removeCreatedDirs(created);
-      throw new PathError(dir, `${flag}: ${(e as Error).message}`, { cause: e });
-    }
-  }
-}
-
 export async function liveCommand(argv: string[]): Promise<number> {
   const { config, headless, help, clock } = parseLiveArgs(argv, process.env);
   if (help) {
@@ -35,7 +20,7 @@ export async function liveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!headless) throw new UsageError('live runs only with --headless here (the window is `npm start`)');
-  prepareDirs([{ dir: config.debugDir, flag: '--debug-dir' }, ...(config.capture.enabled ? [{ dir: config.capture.dir, flag: '--capture-dir' }] : [])]);
+  prepareRunDirs(config);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const host = new WorkerHost({

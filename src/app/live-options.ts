@@ -1,6 +1,8 @@
 /** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
 import { parseArgs } from 'node:util';
 import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfig } from '../collector/config';
+import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
+import { PathError } from '../files/errors';
 import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
 
 export const LIVE_OPTIONS_HELP = `options:
@@ -101,6 +103,23 @@ export function parseLiveArgs(
     help: values.help,
     ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
   };
+}
+
+/**
+ * The directories the collector worker will write, created before it starts, so a bad one is a
+ * one-line error naming the flag instead of a worker crash. A failure removes what it created.
+ */
+export function prepareRunDirs(config: CollectorConfig): void {
+  const dirs = [{ dir: config.debugDir, flag: '--debug-dir' }, ...(config.capture.enabled ? [{ dir: config.capture.dir, flag: '--capture-dir' }] : [])];
+  const created: string[] = [];
+  for (const { dir, flag } of dirs) {
+    try {
+      created.push(...ensureDirSync(dir));
+    } catch (e) {
+      removeCreatedDirs(created);
+      throw new PathError(dir, `${flag}: ${(e as Error).message}`, { cause: e });
+    }
+  }
 }
 
 export function newRunId(nowMs = Date.now()): string {

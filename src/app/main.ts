@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { reportCommandError } from './cli-errors';
-import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg } from './live-options';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
 import type { ClockSpec } from '../ipc/messages';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = configFromValues(values, process.env, extra);
   if (clock === undefined && values.clock) clock = parseClockArg(values.clock);
+  prepareRunDirs(config);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
