@@ -27,13 +27,13 @@ describe('configuration', () => {
     const file = join(dir, 'c.json');
     writeFileSync(
       file,
-      JSON.stringify({ restUrl: 'http://127.0.0.1:1000', wsUrl: 'ws://127.0.0.1:1000', debugDir: 'from-file', capture: { maxFileBytes: 1234 } }),
+      JSON.stringify({ restUrl: 'http://127.0.0.1:1000', wsUrl: 'ws://127.0.0.1:1000', debugDir: 'from-file', capture: { maxFileBytes: 1_234_567 } }),
     );
     const c = loadConfig({ file, env: { PEAK_PRESSURE_WS_URL: 'ws://127.0.0.1:2000', PEAK_PRESSURE_CAPTURE: '0' }, flags: { debugDir: 'from-flag' } });
     expect(c.restUrl).toBe('http://127.0.0.1:1000');
     expect(c.wsUrl).toBe('ws://127.0.0.1:2000');
     expect(c.debugDir).toBe('from-flag');
-    expect(c.capture).toMatchObject({ enabled: false, maxFileBytes: 1234, dir: 'captures' });
+    expect(c.capture).toMatchObject({ enabled: false, maxFileBytes: 1_234_567, dir: 'captures' });
     expect(loadConfig({}).restUrl).toBe('https://fapi.binance.com');
     expect(loadConfig({}).wsUrl).toBe('wss://fstream.binance.com');
   });

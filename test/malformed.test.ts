@@ -238,13 +238,16 @@ describe('forceOrder and the COIN-M universe (st)', () => {
 });
 
 describe('dead letters', () => {
-  it('DeadLetterFile writes one JSONL line per letter with reason, source, recv_ms and raw cut to 2048 chars', () => {
+  it('DeadLetterFile writes one JSONL line per letter with reason, source, recv_ms and raw cut to 2048 chars', async () => {
     const path = join(tmp, 'dl', 'direct.jsonl');
     const dl = new DeadLetterFile(path);
     expect(existsSync(path)).toBe(false); // opened lazily: a clean run leaves no file
     const long = `{"x":"${'y'.repeat(5000)}"}`;
     dl.write({ recv_ms: 1723161255088, source: 'ws:/market/stream', reason: 'invalid_json', raw: long });
     dl.write({ recv_ms: 7, source: 'rest:/fapi/v1/openInterest?symbol=BTCUSDT', reason: 'schema_violation:openInterest: time: x', raw: 'short\nwith newline' });
+    // Written off the caller's path: on disk once flushed.
+    expect(dl.written).toBe(0);
+    await dl.flush();
     expect(dl.written).toBe(2);
     expect(dl.failed).toBe(0);
     const lines = readFileSync(path, 'utf8').split('\n');
@@ -262,12 +265,14 @@ describe('dead letters', () => {
     expect(b).toMatchObject({ recv_ms: 7, reason: 'schema_violation:openInterest: time: x', raw: 'short\nwith newline', raw_length: 18 });
   });
 
-  it('a failing path is counted, not thrown', () => {
+  it('a failing path is counted, not thrown', async () => {
     const blocker = join(tmp, 'not-a-dir');
     writeFileSync(blocker, '');
     const dl = new DeadLetterFile(join(blocker, 'sub', 'x.jsonl'));
     expect(() => dl.write({ recv_ms: 1, source: '', reason: 'r', raw: 'x' })).not.toThrow();
+    await dl.flush();
     expect(dl.failed).toBe(1);
+    expect(dl.lastError).toContain('is not a directory');
     expect(dl.written).toBe(0);
   });
 

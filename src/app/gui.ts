@@ -2,13 +2,15 @@
  * The Qt side of the app, loaded only after src/app/main.ts has checked that Qt can start.
  * Holds the latest snapshot, renders at most every 500 ms, and can start/stop the worker.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
+import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
+import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../ipc/messages';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
@@ -66,9 +68,10 @@ export function runGui(opts: GuiOptions): void {
     onConsole: (line) => process.stdout.write(`${line}\n`),
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
-      process.stderr.write(`collector ${reason}: ${detail}\n`);
+      // One safe line; the full detail (a stack, for a crash) is in the log file.
+      process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(opts.config.debugDir, 'collector.log')})\n`);
     },
-    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${e}\n`),
+    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${safeMessage(e)}\n`),
   });
 
   const render = (): void => {
@@ -93,7 +96,7 @@ export function runGui(opts: GuiOptions): void {
         // Let Qt lay out and paint what was just bound before reading it back.
         app.processEvents();
         const dir = opts.uiTest.dir;
-        mkdirSync(dir, { recursive: true });
+        ensureDirSync(dir);
         const png = join(dir, 'window.png');
         const saved = window.grabPng(png);
         const widgets = window.readBack();

@@ -1,6 +1,8 @@
 /** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
 import { parseArgs } from 'node:util';
 import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfig } from '../collector/config';
+import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
+import { PathError } from '../files/errors';
 import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
 
 export const LIVE_OPTIONS_HELP = `options:
@@ -41,6 +43,17 @@ export interface LiveValues {
   'log-level'?: string;
 }
 
+/** Which flag sets which config path, so a config error names the flag the user typed. */
+export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
+  restUrl: '--rest-url',
+  wsUrl: '--ws-url',
+  debugDir: '--debug-dir',
+  logLevel: '--log-level',
+  symbols: '--symbols',
+  'capture.dir': '--capture-dir',
+  'capture.enabled': '--no-capture',
+};
+
 /** Parsed flag values → validated config (flags win over env, env over the file). */
 export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): CollectorConfig {
   const flags: Record<string, unknown> = { ...extra };
@@ -57,7 +70,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
-  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
+  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }
 
 /** `--clock '{"originMs":…,"wallOriginMs":…,"speed":…}'` → the shared clock (ConfigError when malformed). */
@@ -91,6 +104,23 @@ export function parseLiveArgs(
     ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
     ...(values['stop-file'] ? { stopFile: values['stop-file'] } : {}),
   };
+}
+
+/**
+ * The directories the collector worker will write, created before it starts, so a bad one is a
+ * one-line error naming the flag instead of a worker crash. A failure removes what it created.
+ */
+export function prepareRunDirs(config: CollectorConfig): void {
+  const dirs = [{ dir: config.debugDir, flag: '--debug-dir' }, ...(config.capture.enabled ? [{ dir: config.capture.dir, flag: '--capture-dir' }] : [])];
+  const created: string[] = [];
+  for (const { dir, flag } of dirs) {
+    try {
+      created.push(...ensureDirSync(dir));
+    } catch (e) {
+      removeCreatedDirs(created);
+      throw new PathError(dir, `${flag}: ${(e as Error).message}`, { cause: e });
+    }
+  }
 }
 
 export function newRunId(nowMs = Date.now()): string {

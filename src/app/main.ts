@@ -4,8 +4,8 @@
  * to src/app/gui.ts.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../collector/config';
-import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg } from './live-options';
+import { reportCommandError } from './cli-errors';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
 import type { ClockSpec } from '../ipc/messages';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = configFromValues(values, process.env, extra);
   if (clock === undefined && values.clock) clock = parseClockArg(values.clock);
+  prepareRunDirs(config);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
@@ -89,8 +90,6 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`peak-pressure: ${msg}\n`);
-    process.exit(1);
+    process.exit(reportCommandError('peak-pressure', err, `usage: npm start -- [options]\n\n${LIVE_OPTIONS_HELP}`));
   },
 );

@@ -3,10 +3,11 @@
  * gzip files that rotate at a size cap, with the oldest deleted beyond a total cap. Flushed every
  * second so a crash loses at most that second; a capture being written is already replayable.
  */
-import { createWriteStream, mkdirSync, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
 import type { Frame } from '../core/normalize';
+import { ensureDirSync } from '../files/dirs';
 import { type CaptureHeader, formatCaptureHeader, formatCaptureLine } from './format';
 
 export interface CaptureWriterOptions {
@@ -51,7 +52,7 @@ export class CaptureWriter {
   private batch = '';
 
   constructor(private readonly opts: CaptureWriterOptions) {
-    mkdirSync(opts.dir, { recursive: true });
+    ensureDirSync(opts.dir);
     this.open();
     this.flushTimer = setInterval(() => {
       this.drain();

@@ -184,12 +184,17 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
       badLines++;
       engine.noteMalformed(`capture_line:${item.reason}`);
       opts.deadLetters?.write({ recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw });
+      // A replay may wait for the disk (the live collector never does): no dead letter is dropped.
+      if (opts.deadLetters?.full) await opts.deadLetters.flush();
       continue;
     }
     frames++;
     const f = item.frame;
     const r = engine.ingestFrame(f);
-    if (r.kind === 'malformed') opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: r.reason, raw: f.text });
+    if (r.kind === 'malformed') {
+      opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: r.reason, raw: f.text });
+      if (opts.deadLetters?.full) await opts.deadLetters.flush();
+    }
     if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
     if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
     else engine.takeNewPromotions();
@@ -199,6 +204,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     opts.onFrame?.();
   }
+  await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   const summary = summarize(engine, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
   return { summary, engine, state, header };

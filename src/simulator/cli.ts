@@ -3,9 +3,10 @@
  * so the desktop app or a collector can be pointed at it instead of Binance.
  */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../app/cli-errors';
 import { startSimulator } from './server';
 
-const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
+export const SIMULATE_USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
 
   --port N        TCP port on 127.0.0.1 (default 0: any free port)
   --speed X       exchange-time speed; 60 = one minute of market per second (default 1)
@@ -21,26 +22,21 @@ It prints \`clock {"originMs":…,"wallOriginMs":…,"speed":…}\` once listeni
 const STATUS_EVERY_MS = 30_000;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        speed: { type: 'string' },
-        scenario: { type: 'string' },
-        data: { type: 'string' },
-        seed: { type: 'string' },
-        'stats-every': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      speed: { type: 'string' },
+      scenario: { type: 'string' },
+      data: { type: 'string' },
+      seed: { type: 'string' },
+      'stats-every': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help === true) {
-    process.stdout.write(USAGE);
+    process.stdout.write(SIMULATE_USAGE);
     return 0;
   }
   const port = values.port === undefined ? 0 : Number(values.port);
@@ -112,7 +108,6 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-function usageError(msg: string): number {
-  process.stderr.write(`${msg}\n${USAGE}`);
-  return 2;
+function usageError(msg: string): never {
+  throw new UsageError(msg);
 }

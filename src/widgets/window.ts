@@ -6,6 +6,7 @@
  */
 import {
   AlignmentFlag,
+  TextFormat,
   Direction,
   EditTrigger,
   QAbstractItemViewSelectionBehavior,
@@ -134,6 +135,8 @@ export class PeakPressureWindow {
     statusRow.setLayout(statusLayout);
     for (const key of STATUS_KEYS) {
       const l = new QLabel();
+      // Plain text: a label's default (AutoText) renders anything that looks like HTML as HTML.
+      l.setTextFormat(TextFormat.PlainText);
       l.setText(key === 'mode' ? 'Mode: LOADING...' : '');
       l.setTextInteractionFlags(1 /* Qt::TextSelectableByMouse */);
       // The symbol list is the one long item: let it wrap rather than be cut at 1280 px.
@@ -185,6 +188,8 @@ export class PeakPressureWindow {
 
     this.failureLabel = new QLabel();
     this.failureLabel.setObjectName('failure');
+    // The failure text quotes error details: never interpreted as HTML.
+    this.failureLabel.setTextFormat(TextFormat.PlainText);
     this.failureLabel.setWordWrap(true);
     this.failureLabel.setAlignment(AlignmentFlag.AlignCenter);
     this.failureLabel.setTextInteractionFlags(1);
