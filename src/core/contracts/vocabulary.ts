@@ -41,6 +41,13 @@ export const ReasonCodeSchema = z.enum([
   'SYMBOLS_UNAVAILABLE',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
+  /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
+  'STORE_DISK_FULL',
+  'STORE_READ_ONLY',
+  'STORE_BUSY',
+  'STORE_UNAVAILABLE',
+  /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
+  'PEAK_PRESSURE_PROMOTED',
 ]);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
