@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
+import { eventsCommand } from './events-command';
 import { liveCommand } from './live-command';
 import { replayCommand } from './replay-command';
 import { simulateCommand } from '../simulator/cli';
@@ -13,6 +14,7 @@ const USAGE = `usage: peak-pressure <command> [options]
 
 commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
+  events              print stored promoted events as JSONL or CSV (see: events --help)
   live --headless     observe Binance without a window (see: live --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
@@ -22,6 +24,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   replay: replayCommand,
+  events: eventsCommand,
   live: liveCommand,
   simulate: simulateCommand,
   contract: async (argv) => {

@@ -1,10 +1,11 @@
-/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--dead-letters file]` */
+/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--dead-letters file] [--db FILE]` */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeadLetterFile } from '../capture/dead-letter';
 import type { ReadProgress } from '../capture/reader';
 import { eventLine, PARTITION_KEYS, runReplay, type ReplaySummary } from '../replay/replay';
+import { ReplayStoreWriter } from '../replay/replay-store';
 
 export const REPLAY_USAGE = `usage: peak-pressure replay <capture file…> [options]
 
@@ -16,6 +17,8 @@ options:
   --symbols A,B,…       allow-list (default: the capture header's, else the 10 most traded symbols in the data)
   --out FILE            promoted events as JSONL (default: debug/replay_events.jsonl)
   --dead-letters FILE   unusable frames as JSONL (default: debug/replay_dead_letters.jsonl, created only if needed)
+  --db FILE             also write the promoted events to this event store (a store of its own, not the
+                        live one), so a replay and a live run compare with one query (README "Export")
   --json                print the summary as one JSON object instead of a table
 `;
 
@@ -60,6 +63,10 @@ export function formatSummary(s: ReplaySummary, outPath: string): string {
   return lines.join('\n');
 }
 
+function storedLine(s: { path: string; run_id: string; inserted: number; duplicates: number }): string {
+  return `Events stored in ${s.path} (run ${s.run_id}): ${fmt(s.inserted)} new, ${fmt(s.duplicates)} already there`;
+}
+
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -68,6 +75,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       symbols: { type: 'string' },
       out: { type: 'string' },
       'dead-letters': { type: 'string' },
+      db: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,6 +92,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
   mkdirSync(dirname(outPath), { recursive: true });
   const out = createWriteStream(outPath);
   const deadLetters = new DeadLetterFile(resolve(values['dead-letters'] ?? 'debug/replay_dead_letters.jsonl'));
+  const store = values.db === undefined ? null : ReplayStoreWriter.open(resolve(values.db), positionals, symbols ?? null);
+  if (store !== null && store.fault !== null) {
+    process.stderr.write(`peak-pressure replay: ${store.fault}\n`);
+    return 1;
+  }
   const progress: ReadProgress = { bytesRead: 0, totalBytes: 0 };
   const tty = process.stderr.isTTY === true;
   let frames = 0;
@@ -104,6 +117,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     onPromotion: (e) => {
       promotions++;
       out.write(eventLine(e));
+      store?.add(e);
     },
     onFrame: tty
       ? () => {
@@ -121,7 +135,14 @@ export async function replayCommand(argv: string[]): Promise<number> {
   if (tty) draw(true);
   await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
   const summary = result.summary;
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, events_file: outPath, dead_letters: deadLetters.written })}\n`);
-  else process.stdout.write(`${formatSummary(summary, outPath)}\n${deadLetters.written > 0 ? `Dead letters written to ${deadLetters.path}\n` : ''}`);
-  return summary.partition_holds ? 0 : 1;
+  const stored = store?.finish(result.engine.symbols) ?? null;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, events_file: outPath, dead_letters: deadLetters.written, ...(stored ? { store: stored } : {}) })}\n`);
+  } else {
+    process.stdout.write(
+      `${formatSummary(summary, outPath)}\n${deadLetters.written > 0 ? `Dead letters written to ${deadLetters.path}\n` : ''}${stored ? `${storedLine(stored)}\n` : ''}`,
+    );
+  }
+  if (stored?.error) process.stderr.write(`peak-pressure replay: ${stored.error}\n`);
+  return summary.partition_holds && !stored?.error ? 0 : 1;
 }

@@ -190,6 +190,11 @@ export class EventStore {
     return this.db !== null;
   }
 
+  /** Open and holding the tables (a zero-byte file opened read-only has none yet). */
+  private get readable(): boolean {
+    return this.db !== null && (this.s.schema_version ?? 0) >= 1;
+  }
+
   private tryOpen(nowMs: number): boolean {
     let db: Database.Database | null = null;
     let op: StoreOp = 'open';
@@ -429,7 +434,7 @@ export class EventStore {
 
   /** Events matching the query, streamed from SQLite (nothing is loaded whole). */
   iterateEvents(q: EventQuery = {}): IterableIterator<StoredEventRow> {
-    if (this.db === null) return [][Symbol.iterator]();
+    if (!this.readable || this.db === null) return [][Symbol.iterator]();
     const where: string[] = [];
     const params: Record<string, string | number> = {};
     if (q.sinceMs !== undefined) {
@@ -468,13 +473,13 @@ export class EventStore {
   }
 
   runs(): RunRow[] {
-    if (this.db === null) return [];
+    if (!this.readable || this.db === null) return [];
     return (this.db.prepare('SELECT * FROM runs ORDER BY started_ms DESC, run_id').all() as unknown[]).map((r) => RunRowSchema.parse(r));
   }
 
   /** Audit envelopes between two local times (ts_ms), oldest first. */
   auditRows(q: { sinceMs?: number; untilMs?: number; eventTypes?: readonly string[] } = {}): AuditEnvelope[] {
-    if (this.db === null) return [];
+    if (!this.readable || this.db === null) return [];
     const rows = this.db
       .prepare(
         `SELECT ts_ms, run_id, seq, stage, event_type, symbol, reasons, severity, payload FROM audit
@@ -497,7 +502,7 @@ export class EventStore {
   }
 
   alertRows(q: { sinceMs?: number; untilMs?: number } = {}): (Alert & { run_id: string })[] {
-    if (this.db === null) return [];
+    if (!this.readable || this.db === null) return [];
     return this.db
       .prepare(
         `SELECT run_id, ts_ms, severity, reason_code, kind, symbol, count, first_ts_ms, last_ts_ms, summary FROM alerts
@@ -508,7 +513,7 @@ export class EventStore {
 
   /** A read-only SQL query for reports (the store's own tables; no user input reaches the SQL text). */
   select<T>(sql: string, params: Record<string, string | number> = {}): T[] {
-    if (this.db === null) return [];
+    if (!this.readable || this.db === null) return [];
     return this.db.prepare(sql).all(params) as T[];
   }
 
