@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
 import { eventsCommand } from './events-command';
 import { liveCommand } from './live-command';
+import { ratesCommand } from './rates-command';
 import { replayCommand } from './replay-command';
 import { simulateCommand } from '../simulator/cli';
 
@@ -15,6 +16,7 @@ const USAGE = `usage: peak-pressure <command> [options]
 commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
   events              print stored promoted events as JSONL or CSV (see: events --help)
+  rates <file…>       share of warm windows passing each condition, per capture (see: rates --help)
   live --headless     observe Binance without a window (see: live --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
@@ -25,6 +27,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   replay: replayCommand,
   events: eventsCommand,
+  rates: ratesCommand,
   live: liveCommand,
   simulate: simulateCommand,
   contract: async (argv) => {
