@@ -8,6 +8,7 @@ import { staleContracts, writeContracts } from './contract';
 import { eventsCommand } from './events-command';
 import { liveCommand } from './live-command';
 import { ratesCommand } from './rates-command';
+import { reportCommand } from './report-command';
 import { replayCommand } from './replay-command';
 import { simulateCommand } from '../simulator/cli';
 
@@ -17,6 +18,7 @@ commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
   events              print stored promoted events as JSONL or CSV (see: events --help)
   rates <file…>       share of warm windows passing each condition, per capture (see: rates --help)
+  report [--day D]    the daily summary of a UTC day from the event store (see: report --help)
   live --headless     observe Binance without a window (see: live --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
@@ -28,6 +30,7 @@ const commands: Record<string, Command> = {
   replay: replayCommand,
   events: eventsCommand,
   rates: ratesCommand,
+  report: (argv) => reportCommand(argv),
   live: liveCommand,
   simulate: simulateCommand,
   contract: async (argv) => {

@@ -83,6 +83,19 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE INDEX alerts_by_ts ON alerts (ts_ms);
     `,
   },
+  {
+    version: 2,
+    what: 'daily_summaries: one row per UTC day, the report of that day (SPEC seed 002 REPORT_DAILY_SUMMARY)',
+    sql: `
+      CREATE TABLE daily_summaries (
+        day          TEXT PRIMARY KEY,
+        generated_ms INTEGER NOT NULL,
+        -- 1 when generated after the day had ended (at rollover or later), 0 for a report of a day in progress.
+        complete     INTEGER NOT NULL,
+        json         TEXT NOT NULL
+      );
+    `,
+  },
 ]);
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length;

@@ -22,6 +22,7 @@ import {
   StorableEventSchema,
   type StoredEventRow,
 } from './contract';
+import { type DailySummary, DailySummarySchema } from './daily-summary';
 import { describeFault, SchemaTooNewError, type StoreFault, type StoreOp } from './faults';
 import { migrate, schemaVersion } from './migrate';
 import { LATEST_SCHEMA_VERSION } from './schema';
@@ -509,6 +510,28 @@ export class EventStore {
          WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`,
       )
       .all({ since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER }) as (Alert & { run_id: string })[];
+  }
+
+  /** Stores (or replaces) the summary of its day. */
+  saveDailySummary(summary: DailySummary, nowMs: number): { ok: true } | { ok: false; fault: StoreFault } {
+    if (this.st === null && !this.reopenIfDue(nowMs)) return { ok: false, fault: this.s.fault as StoreFault };
+    try {
+      (this.db as Database.Database)
+        .prepare(
+          `INSERT INTO daily_summaries (day, generated_ms, complete, json) VALUES (?, ?, ?, ?)
+           ON CONFLICT (day) DO UPDATE SET generated_ms = excluded.generated_ms, complete = excluded.complete, json = excluded.json`,
+        )
+        .run(summary.day, summary.generated_ms, summary.complete ? 1 : 0, JSON.stringify(summary));
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, fault: this.failed(e, 'persist', nowMs, 'FAILING') };
+    }
+  }
+
+  dailySummary(day: string): DailySummary | null {
+    if (!this.readable || this.db === null || (this.s.schema_version ?? 0) < 2) return null;
+    const row = this.db.prepare('SELECT json FROM daily_summaries WHERE day = ?').get(day) as { json: string } | undefined;
+    return row === undefined ? null : DailySummarySchema.parse(JSON.parse(row.json));
   }
 
   /** A read-only SQL query for reports (the store's own tables; no user input reaches the SQL text). */

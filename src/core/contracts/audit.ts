@@ -3,6 +3,7 @@
  * row of the store's `audit` table. `src/collector/audit.ts` writes exactly these keys.
  */
 import { z } from 'zod';
+import { SymbolCountersSchema } from './snapshot';
 import { AuditEventTypeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
 
 export const SeveritySchema = z.enum(['INFO', 'WARN', 'CRIT']);
@@ -21,3 +22,19 @@ export const AuditEnvelopeSchema = z.object({
   payload: z.record(z.string(), z.unknown()),
 });
 export type AuditEnvelope = z.infer<typeof AuditEnvelopeSchema>;
+
+/**
+ * Payload of a COUNTERS_SAMPLED record: the run's cumulative counters at `ts_ms`. The collector
+ * records one every few minutes, at each UTC midnight and at stop, so a day's partition, OI and
+ * liquidation coverage are differences of two samples.
+ */
+export const CountersSampleSchema = z.object({
+  per_symbol: z.record(z.string(), SymbolCountersSchema),
+  /** WebSocket reconnects since the run started. */
+  reconnects: z.number().int().nonnegative(),
+  /** OI poll failures since the run started. */
+  oi_errors: z.number().int().nonnegative(),
+  /** The configured OI poll interval, so coverage can be judged against it. */
+  oi_poll_interval_ms: z.number().int().positive(),
+});
+export type CountersSample = z.infer<typeof CountersSampleSchema>;

@@ -18,6 +18,10 @@ export const AuditEventTypeSchema = z.enum([
   'PEAK_PRESSURE_PROMOTED',
   'ALERT_RAISED',
   'SNAPSHOT_WRITE_FAILED',
+  /** Cumulative counters of the run so far (payload: CountersSample); the daily summary takes deltas. */
+  'COUNTERS_SAMPLED',
+  /** A daily summary was made (payload: its day and totals; the full summary is a store row). */
+  'DAILY_SUMMARY',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
