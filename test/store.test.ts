@@ -104,6 +104,11 @@ describe('event store: writing', () => {
     }
     expect(store.auditRows()).toEqual([audit(1), audit(2)]);
     expect(rawRows(path, 'PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    const files = store.files();
+    expect(files.db_bytes).toBe(statSync(path).size);
+    expect(files.wal_bytes).toBe(statSync(`${path}-wal`).size);
+    expect(files.wal_bytes).toBeGreaterThan(0);
+    expect(files.free_bytes).toBeGreaterThan(0);
     store.close(T0 + 3);
     // Closed cleanly: one self-contained file (no -wal beside it).
     expect(rawRows(path, 'PRAGMA journal_mode')).toEqual([{ journal_mode: 'delete' }]);
@@ -170,6 +175,29 @@ describe('event store: writing', () => {
     expect(desc.map((r) => r.window_end_ms)).toEqual([...ends].reverse().slice(0, 2));
     expect([...store.iterateEvents({ excludeRunId: 'run-q' })]).toEqual([]);
     store.close(T0);
+  });
+});
+
+describe('event store: history for the window', () => {
+  it("returns earlier runs' events newest first with their run's start and mode, bounded, never this run's", () => {
+    const path = freshPath();
+    const a = open(path);
+    a.startRun(runStart('old', T0, { mode: 'DEMO' }), T0);
+    a.persist({ events }, T0 + 1);
+    a.close(T0 + 2);
+    const b = open(path);
+    b.startRun(runStart('new', T0 + 10), T0 + 10);
+    const mine = { ...(events[0] as PromotedEvent), event_id: 'NEW-1', window_end_ms: (events[0] as PromotedEvent).window_end_ms + 1e6 };
+    b.persist({ events: [mine] }, T0 + 11);
+    const h = b.history('new', 2);
+    expect(h.map((r) => [r.run_id, r.run_mode, r.run_started_ms])).toEqual([
+      ['old', 'DEMO', T0],
+      ['old', 'DEMO', T0],
+    ]);
+    const ends = events.map((e) => e.window_end_ms).sort((x, y) => y - x);
+    expect(h.map((r) => r.window_end_ms)).toEqual(ends.slice(0, 2));
+    expect(b.history('old', 10).map((r) => r.event_id)).toEqual(['NEW-1']);
+    b.close(T0 + 12);
   });
 });
 

@@ -473,6 +473,26 @@ export class EventStore {
     return this.db.prepare(sql).iterate(params) as IterableIterator<StoredEventRow>;
   }
 
+  /**
+   * The window's history (issue 10 item 3): events of earlier runs, newest first, each with its
+   * run's start and mode for the label. Never throws (it runs in the collector): [] on any error.
+   */
+  history(excludeRunId: string, limit = 500): (StoredEventRow & { run_started_ms: number | null; run_mode: string | null })[] {
+    if (!this.readable || this.db === null) return [];
+    try {
+      return this.db
+        .prepare(
+          `SELECT e.policy_id, e.policy_version, e.event_id, e.run_id, e.symbol, e.window_start_ms, e.window_end_ms, e.stored_ms, e.json,
+                  r.started_ms AS run_started_ms, r.mode AS run_mode
+             FROM events AS e LEFT JOIN runs AS r ON r.run_id = e.run_id
+            WHERE e.run_id != ? ORDER BY e.window_end_ms DESC, e.symbol DESC, e.policy_id DESC LIMIT ?`,
+        )
+        .all(excludeRunId, Math.max(0, Math.floor(limit))) as (StoredEventRow & { run_started_ms: number | null; run_mode: string | null })[];
+    } catch {
+      return [];
+    }
+  }
+
   runs(): RunRow[] {
     if (!this.readable || this.db === null) return [];
     return (this.db.prepare('SELECT * FROM runs ORDER BY started_ms DESC, run_id').all() as unknown[]).map((r) => RunRowSchema.parse(r));
