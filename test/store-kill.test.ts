@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLine } from '../src/replay/replay';
 import { EventStore } from '../src/store/store';
 import { REPO_ROOT } from './fixtures/paths';
+import { mulberry32 } from './helpers';
 import { fixtureEvents, runStart, tempDir } from './store-helpers';
 
 const KILLS = 20;
@@ -21,18 +22,6 @@ const tmp = tempDir('pp-store-kill-');
 afterAll(() => tmp.cleanup());
 const db = join(tmp.dir, 'peak-pressure.db');
 const eventsFile = join(tmp.dir, 'events.jsonl');
-
-/** mulberry32: the kill moments are random but the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function published(file: string): string[] {
   if (!existsSync(file)) return [];
@@ -84,7 +73,8 @@ describe('store under SIGKILL at random moments', () => {
   });
 
   it(`${KILLS} kills: every published event is stored exactly once, the file needs no repair, each killed run ends unclean`, async () => {
-    const next = rng(20_261_201);
+    // Seeded: the kill moments are random but the same on every run.
+    const next = mulberry32(20_261_201);
     const seen = new Set<string>();
     for (let i = 0; i < KILLS; i++) {
       const r = await runChild(i, Math.floor(next() * 250));

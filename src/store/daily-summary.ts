@@ -9,22 +9,14 @@
 import { z } from 'zod';
 import { type AuditEnvelope, CountersSampleSchema, type CountersSample } from '../core/contracts/audit';
 import type { SymbolCounters } from '../core/contracts/snapshot';
+import { PARTITION_KEYS } from '../replay/replay';
 import { HealthStateSchema, type HealthState } from '../core/contracts/vocabulary';
 import type { RunRow } from './contract';
 import type { EventStore } from './store';
 
 const DAY_MS = 86_400_000;
-const PARTITION = [
-  'windows_processed',
-  'empty_windows',
-  'baseline_not_warm',
-  'flow_surge_failed',
-  'large_trade_failed',
-  'compression_failed',
-  'missing_streams',
-  'stress_failed',
-  'peak_pressure_count',
-] as const satisfies readonly (keyof SymbolCounters)[];
+/** windows_processed and the eight outcomes that partition it (SPEC §6.1). */
+const PARTITION = ['windows_processed', ...PARTITION_KEYS] as const satisfies readonly (keyof SymbolCounters)[];
 
 const count = z.number().int().nonnegative();
 const PartitionSchema = z.object(Object.fromEntries(PARTITION.map((k) => [k, count])) as Record<(typeof PARTITION)[number], typeof count>);
