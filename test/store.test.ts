@@ -16,6 +16,7 @@ import { AuditTrail } from '../src/collector/audit';
 import { AuditEnvelopeSchema } from '../src/core/contracts/audit';
 import { eventLine } from '../src/replay/replay';
 import { storeReasonCode } from '../src/store/faults';
+import { configHash } from '../src/store/run-info';
 import { LATEST_SCHEMA_VERSION } from '../src/store/schema';
 import { EventStore, type StoreOptions } from '../src/store/store';
 import { fixtureEvents, runStart, tempDir } from './store-helpers';
@@ -202,6 +203,13 @@ describe('event store: history for the window', () => {
 });
 
 describe('event store: runs', () => {
+  it('config hash: the same configuration in any key order gives the same hash, another value another', () => {
+    const a = configHash({ restUrl: 'https://fapi.binance.com', capture: { enabled: true, dir: 'captures' }, symbols: ['BTCUSDT'] });
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(configHash({ symbols: ['BTCUSDT'], capture: { dir: 'captures', enabled: true }, restUrl: 'https://fapi.binance.com' })).toBe(a);
+    expect(configHash({ symbols: ['ETHUSDT'], capture: { dir: 'captures', enabled: true }, restUrl: 'https://fapi.binance.com' })).not.toBe(a);
+  });
+
   it('marks a run left open by a killed process as an unclean end, dated by its last write', () => {
     const path = freshPath();
     const a = open(path);
