@@ -6,7 +6,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
 import { reportCommandError } from './cli-errors';
+import { EVENTS_USAGE, eventsCommand } from './events-command';
 import { LIVE_USAGE, liveCommand } from './live-command';
+import { RATES_USAGE, ratesCommand } from './rates-command';
+import { REPORT_USAGE, reportCommand } from './report-command';
 import { REPLAY_USAGE, replayCommand } from './replay-command';
 import { SIMULATE_USAGE, simulateCommand } from '../simulator/cli';
 import { safeMessage } from '../text/safe';
@@ -15,6 +18,9 @@ const USAGE = `usage: peak-pressure <command> [options]
 
 commands:
   replay <file…>      run recorded captures through the detection core (see: replay --help)
+  events              print stored promoted events as JSONL or CSV (see: events --help)
+  rates <file…>       share of warm windows passing each condition, per capture (see: rates --help)
+  report [--day D]    the daily summary of a UTC day from the event store (see: report --help)
   live --headless     observe Binance without a window (see: live --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
@@ -37,6 +43,9 @@ interface Command {
 
 const commands: Record<string, Command> = {
   replay: { run: replayCommand, usage: REPLAY_USAGE },
+  events: { run: eventsCommand, usage: EVENTS_USAGE },
+  rates: { run: ratesCommand, usage: RATES_USAGE },
+  report: { run: (argv) => reportCommand(argv), usage: REPORT_USAGE },
   live: { run: liveCommand, usage: LIVE_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   contract: {

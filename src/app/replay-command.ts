@@ -1,11 +1,13 @@
-/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--dead-letters file]` */
+/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--dead-letters file] [--db FILE]` */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { checkReadable, type ReadProgress } from '../capture/reader';
 import { describeFsError, PathError } from '../files/errors';
 import { abandonOutput, commitOutput, type OutputTarget, prepareOutput } from '../files/output';
 import { eventLine, PARTITION_KEYS, runReplay, type ReplaySummary } from '../replay/replay';
+import { ReplayStoreWriter } from '../replay/replay-store';
 import { safeMessage } from '../text/safe';
 import { UsageError } from './cli-errors';
 
@@ -19,6 +21,8 @@ options:
   --symbols A,B,…       allow-list (default: the capture header's, else the 10 most traded symbols in the data)
   --out FILE            promoted events as JSONL (default: debug/replay_events.jsonl)
   --dead-letters FILE   unusable frames as JSONL (default: debug/replay_dead_letters.jsonl, created only if needed)
+  --db FILE             also write the promoted events to this event store (a store of its own, not the
+                        live one), so a replay and a live run compare with one query (README "Export")
   --json                print the summary as one JSON object instead of a table
 `;
 
@@ -85,6 +89,10 @@ function openEvents(t: OutputTarget): { out: WriteStream; done: () => Promise<vo
   return { out, done };
 }
 
+function storedLine(s: { path: string; run_id: string; inserted: number; duplicates: number }): string {
+  return `Events stored in ${s.path} (run ${s.run_id}): ${fmt(s.inserted)} new, ${fmt(s.duplicates)} already there`;
+}
+
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -94,6 +102,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       symbols: { type: 'string' },
       out: { type: 'string' },
       'dead-letters': { type: 'string' },
+      db: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -109,6 +118,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
     .filter((s) => s.length > 0);
   // Every input is checked before any output exists: a bad second file leaves nothing behind.
   for (const f of positionals) checkReadable(f);
+  const store = values.db === undefined ? null : ReplayStoreWriter.open(resolve(values.db), positionals, symbols ?? null);
+  if (store !== null && store.fault !== null) {
+    process.stderr.write(`peak-pressure replay: ${safeMessage(store.fault)}\n`);
+    return 1;
+  }
   const events = prepareOutput(values.out ?? 'debug/replay_events.jsonl', '--out');
   let letters: OutputTarget;
   let opened: ReturnType<typeof openEvents>;
@@ -136,6 +150,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     );
   };
   let summary: ReplaySummary;
+  let replayedSymbols: readonly string[];
   try {
     const result = await runReplay({
       files: positionals,
@@ -145,6 +160,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       onPromotion: (e) => {
         promotions++;
         out.write(eventLine(e));
+        store?.add(e);
       },
       onFrame: tty
         ? () => {
@@ -160,6 +176,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
         : undefined,
     });
     summary = result.summary;
+    replayedSymbols = result.engine.symbols;
     await done();
     await deadLetters.flush();
     if (deadLetters.failed > 0) {
@@ -181,7 +198,16 @@ export async function replayCommand(argv: string[]): Promise<number> {
     throw e;
   }
   if (tty) draw(true);
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, events_file: events.final, dead_letters: deadLetters.written })}\n`);
-  else process.stdout.write(`${formatSummary(summary, events.final)}\n${deadLetters.written > 0 ? `Dead letters written to ${letters.final}\n` : ''}`);
-  return summary.partition_holds ? 0 : 1;
+  const stored = store?.finish(replayedSymbols) ?? null;
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ ...summary, events_file: events.final, dead_letters: deadLetters.written, ...(stored ? { store: stored } : {}) })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `${formatSummary(summary, events.final)}\n${deadLetters.written > 0 ? `Dead letters written to ${letters.final}\n` : ''}${stored ? `${storedLine(stored)}\n` : ''}`,
+    );
+  }
+  if (stored?.error) process.stderr.write(`peak-pressure replay: ${safeMessage(stored.error)}\n`);
+  return summary.partition_holds && !stored?.error ? 0 : 1;
 }

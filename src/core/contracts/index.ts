@@ -1,5 +1,7 @@
 /** Every contract, by the file name its JSON Schema is published under in docs/contracts/. */
 import type { ZodType } from 'zod';
+import { AlertSchema } from './alert';
+import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as binance from './binance';
 import * as canonical from './canonical';
 import { PromotedEventSchema } from './promoted';
@@ -24,4 +26,7 @@ export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.canonical': canonical.CanonicalEventSchema,
   'promoted-event': PromotedEventSchema,
   snapshot: SnapshotSchema,
+  'audit-envelope': AuditEnvelopeSchema,
+  'audit.COUNTERS_SAMPLED': CountersSampleSchema,
+  alert: AlertSchema,
 });

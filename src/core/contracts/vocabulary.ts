@@ -18,6 +18,10 @@ export const AuditEventTypeSchema = z.enum([
   'PEAK_PRESSURE_PROMOTED',
   'ALERT_RAISED',
   'SNAPSHOT_WRITE_FAILED',
+  /** Cumulative counters of the run so far (payload: CountersSample); the daily summary takes deltas. */
+  'COUNTERS_SAMPLED',
+  /** A daily summary was made (payload: its day and totals; the full summary is a store row). */
+  'DAILY_SUMMARY',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -41,6 +45,13 @@ export const ReasonCodeSchema = z.enum([
   'SYMBOLS_UNAVAILABLE',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
+  /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
+  'STORE_DISK_FULL',
+  'STORE_READ_ONLY',
+  'STORE_BUSY',
+  'STORE_UNAVAILABLE',
+  /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
+  'PEAK_PRESSURE_PROMOTED',
 ]);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
