@@ -71,10 +71,18 @@ const EXAMPLE_TRADES: TradeSpec[] = [
   { ts: START + 300, price: 99_900, qty: 1, side: 'BUY' },
   { ts: START + 900, price: 99_800, qty: 0.1, side: 'SELL' },
 ];
-const EXAMPLE_LIQUIDATIONS: { ts: number; side: Side }[] = [
-  { ts: END - 30_000, side: 'BUY' },
-  { ts: END - 5_000, side: 'BUY' },
-];
+function liquidationsAt(...at: [number, Side][]): { ts: number; side: Side }[] {
+  return at.map(([ts, side]) => ({ ts, side }));
+}
+const EXAMPLE_LIQUIDATIONS = liquidationsAt([END - 30_000, 'BUY'], [END - 5_000, 'BUY']);
+
+/** Window K as two trades: an open at 100 000 and a close at `closePrice`. */
+function openClose(openQty: number, openSide: Side, closePrice: number, closeQty: number, closeSide: Side): TradeSpec[] {
+  return [
+    { ts: START + 100, price: 100_000, qty: openQty, side: openSide },
+    { ts: START + 900, price: closePrice, qty: closeQty, side: closeSide },
+  ];
+}
 
 interface Run {
   verdicts: PolicyVerdict[];
@@ -178,10 +186,7 @@ describe('four-pillars-001 worked example: promoted', () => {
         { ts: START + 300, price: 100_100, qty: 1, side: 'SELL' },
         { ts: START + 900, price: 100_200, qty: 0.1, side: 'BUY' },
       ],
-      liquidations: [
-        { ts: END - 20_000, side: 'SELL' },
-        { ts: END - 1, side: 'SELL' },
-      ],
+      liquidations: liquidationsAt([END - 20_000, 'SELL'], [END - 1, 'SELL']),
       askQty: HIGH_ASK,
       bidQty: '0.900',
     });
@@ -208,57 +213,32 @@ describe('four-pillars-001 worked example: one outcome per variant', () => {
   });
 
   it('dominant share exactly 0.70 is not > 0.70: imbalance_failed', () => {
-    const r = run({
-      trades: [
-        { ts: START + 100, price: 100_000, qty: 0.7, side: 'BUY' },
-        { ts: START + 900, price: 100_000, qty: 0.3, side: 'SELL' },
-      ],
-    });
+    const r = run({ trades: openClose(0.7, 'BUY', 100_000, 0.3, 'SELL') });
     expect(r.k.dominant_share).toBe(0.7);
     expectOnly(r, 'imbalance_failed');
   });
 
   it('price moving with the flow: velocity_failed', () => {
-    const r = run({
-      trades: [
-        { ts: START + 100, price: 100_000, qty: 1, side: 'BUY' },
-        { ts: START + 900, price: 100_200, qty: 0.1, side: 'SELL' },
-      ],
-    });
+    const r = run({ trades: openClose(1, 'BUY', 100_200, 0.1, 'SELL') });
     expect(r.k.velocity).toBe(0.002);
     expectOnly(r, 'velocity_failed');
   });
 
   it('against the flow but smaller than P90: velocity_failed', () => {
-    const r = run({
-      trades: [
-        { ts: START + 100, price: 100_000, qty: 1, side: 'BUY' },
-        { ts: START + 900, price: 99_950, qty: 0.1, side: 'SELL' },
-      ],
-    });
+    const r = run({ trades: openClose(1, 'BUY', 99_950, 0.1, 'SELL') });
     expect(Math.abs(r.k.velocity)).toBeLessThan(0.001);
     expectOnly(r, 'velocity_failed');
   });
 
   it('one dominant-side liquidation, or two on the other side: liquidation_cluster_failed', () => {
     expectOnly(run({ liquidations: [{ ts: END - 5_000, side: 'BUY' }] }), 'liquidation_cluster_failed');
-    const wrongSide = run({
-      liquidations: [
-        { ts: END - 30_000, side: 'SELL' },
-        { ts: END - 5_000, side: 'SELL' },
-      ],
-    });
+    const wrongSide = run({ liquidations: liquidationsAt([END - 30_000, 'SELL'], [END - 5_000, 'SELL']) });
     expect(wrongSide.k.cluster_count).toBe(0);
     expectOnly(wrongSide, 'liquidation_cluster_failed');
   });
 
   it('a liquidation at exactly end − 60 s is outside the half-open 60 s: liquidation_cluster_failed', () => {
-    const r = run({
-      liquidations: [
-        { ts: END - 60_000, side: 'BUY' },
-        { ts: END - 5_000, side: 'BUY' },
-      ],
-    });
+    const r = run({ liquidations: liquidationsAt([END - 60_000, 'BUY'], [END - 5_000, 'BUY']) });
     expect(r.k.cluster_count).toBe(1);
     expectOnly(r, 'liquidation_cluster_failed');
   });

@@ -5,44 +5,51 @@
  */
 import { z } from 'zod';
 import { symbolString } from '../contracts/binance';
-import { SideSchema } from '../contracts/canonical';
-import { StressSourceSchema } from '../contracts/promoted';
+import { PromotedEventSchema } from '../contracts/promoted';
 import { POLICY_ID, POLICY_VERSION } from './constants';
 
 const count = z.number().int().nonnegative();
 
-export const PolicyEventSchema = z.object({
+/** What the policy's event shares with M3's: the window, its trade metrics, the watermark that closed it. */
+const M3_SHAPE = PromotedEventSchema.pick({
+  symbol: true,
+  timestamp: true,
+  window_start_ms: true,
+  window_end_ms: true,
+  window_size: true,
+  dominant_side: true,
+  stress_sources: true,
+  closed_at_watermark_ms: true,
+});
+const M3_METRICS = PromotedEventSchema.shape.metrics.pick({
+  abs_flow: true,
+  trade_count: true,
+  buy_notional: true,
+  sell_notional: true,
+  net_aggression: true,
+  mean_trade_size: true,
+  open: true,
+  high: true,
+  low: true,
+  close: true,
+  liq_count: true,
+});
+
+/**
+ * `dominant_side` is the side with the larger notional (pillar 1); `stress_sources` is always
+ * `["liquidations"]` (pillar 3 is this policy's stress); `liq_count` counts both sides.
+ */
+export const PolicyEventSchema = M3_SHAPE.extend({
   /** Deterministic and distinct from M3's `<SYMBOL>-<window_start_ms>`: `four-pillars-001:<SYMBOL>-<window_start_ms>`. */
   event_id: z.string(),
-  symbol: symbolString,
-  /** Window end, float seconds (as M3's). */
-  timestamp: z.number(),
-  window_start_ms: z.number().int(),
-  window_end_ms: z.number().int(),
-  window_size: z.literal(1),
-  /** The side with the larger notional (pillar 1). */
-  dominant_side: SideSchema,
-  /** Always `["liquidations"]`: pillar 3 is this policy's stress. */
-  stress_sources: z.array(StressSourceSchema).min(1),
-  metrics: z.object({
-    abs_flow: z.number(),
-    trade_count: z.number().int(),
-    buy_notional: z.number(),
-    sell_notional: z.number(),
-    net_aggression: z.number(),
-    mean_trade_size: z.number(),
-    open: z.number(),
-    high: z.number(),
-    low: z.number(),
-    close: z.number(),
+  metrics: M3_METRICS.extend({
     /** Pillar 1. */
     dominant_share: z.number(),
-    /** Pillar 2: (close − open) / open of the window's trade candle, and P90 of |velocity| it beat. */
+    /** Pillar 2: (close − open) / open of the window's trade candle, and the P90 of |velocity| it beat. */
     velocity: z.number(),
     velocity_p90: z.number(),
-    /** Pillar 3: dominant-side liquidations in (end − 60 s, end]; `liq_count` counts both sides. */
+    /** Pillar 3: dominant-side liquidations in (end − 60 s, end]. */
     cluster_count: z.number().int(),
-    liq_count: z.number().int(),
     /** Pillar 4: asks for a BUY-dominant window, bids for SELL; notional within depth_bps of mid. */
     passive_side: z.enum(['bid', 'ask']),
     passive_depth: z.number(),
@@ -66,8 +73,6 @@ export const PolicyEventSchema = z.object({
     }),
   }),
   policy: z.object({ id: z.literal(POLICY_ID), version: z.literal(POLICY_VERSION) }),
-  /** The watermark that closed the window (exchange ms). */
-  closed_at_watermark_ms: z.number().int(),
 });
 export type PolicyEvent = z.infer<typeof PolicyEventSchema>;
 
