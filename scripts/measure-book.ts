@@ -4,7 +4,7 @@
  * book's design (fast validator vs zod, cost of the book itself). Frames are read into memory
  * first, so only parsing and the book are timed.
  *
- *   npx tsc -p scripts/tsconfig.measure.json && node build/measure/scripts/measure-book.js [files…]
+ *   npx tsc -p scripts/tsconfig.measure.json && node --expose-gc build/measure/scripts/measure-book.js [files…]
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,6 +47,17 @@ for (const g of groups) {
   const diffs = frames.filter((f) => f.text.startsWith('{"stream"'));
   const levels = diffs.reduce((s, f) => s + (f.text.match(/\],\[|\[\[/g)?.length ?? 0), 0);
   console.log(`\n${g.map((p) => p.split('/').pop()).join(' + ')}: ${diffs.length} diffs, ${(levels / diffs.length).toFixed(1)} levels/diff`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  // One capture per process: earlier captures' frames would still be in the heap otherwise.
+  if (gc !== undefined && groups.length === 1) {
+    // Heap the books hold at the end of the capture (run node with --expose-gc).
+    gc();
+    const base = process.memoryUsage().heapUsed;
+    const held = new BookRoom({ symbols: ['BTCUSDT', 'ETHUSDT'], sampleDepthBps: 10 });
+    for (const f of frames) held.ingestFrame(f);
+    gc();
+    console.log(`  heap held by the books at the end: ${((process.memoryUsage().heapUsed - base) / 1e6).toFixed(2)} MB`);
+  }
   time('JSON.parse only', diffs.length, 5, () => {
     for (const f of diffs) JSON.parse(f.text);
   });
