@@ -67,6 +67,13 @@ for (const g of groups) {
   time('JSON.parse + zod DepthUpdateSchema', diffs.length, 5, () => {
     for (const f of diffs) DepthUpdateSchema.parse((JSON.parse(f.text) as { data: unknown }).data);
   });
+  const parsed = diffs.map((f) => (JSON.parse(f.text) as { data: unknown }).data);
+  time('fast validator alone (parsed payloads)', parsed.length, 20, () => {
+    for (const d of parsed) if (!isDepthUpdate(d)) throw new Error('rejected');
+  });
+  time('zod DepthUpdateSchema alone (parsed payloads)', parsed.length, 20, () => {
+    for (const d of parsed) DepthUpdateSchema.parse(d);
+  });
   let room: BookRoom | null = null;
   time('BookRoom (parse + validate + sync + apply)', frames.length, 5, () => {
     room = new BookRoom({ symbols: ['BTCUSDT', 'ETHUSDT'], sampleDepthBps: 10 });
