@@ -21,8 +21,9 @@ export type DepthFrameResult =
   | { kind: 'not_depth' }
   | { kind: 'diff'; symbol: string }
   | { kind: 'snapshot'; symbol: string }
-  /** An unlabelled snapshot waiting for its file's first diff, or one that never found a book. */
+  /** An unlabelled REST body waiting for its file's first diff. */
   | { kind: 'snapshot_held' }
+  /** An unlabelled REST body from a file with more than one depth symbol (counted). */
   | { kind: 'snapshot_unattributed' }
   | { kind: 'not_allowed'; symbol: string }
   | { kind: 'malformed'; reason: string };
