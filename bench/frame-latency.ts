@@ -7,7 +7,7 @@
  * the window close, the judging and the baseline update).
  */
 import { Engine } from '../src/core/engine';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 import { fullGc, watchGc } from './gc';
 import { COMMIT_EVERY_MS, runB } from './pipelines';

@@ -12,10 +12,11 @@
  * compared across runs.
  */
 import { normalizeTrades, type Trade } from 'tardis-dev';
-import { RawTradeSchema } from '../src/core/contracts/binance';
-import { isRawTrade } from '../src/core/contracts/fastpath';
+import { isRawTrade } from '../src/binance/fastpath';
+import { normalizeFrame } from '../src/binance/normalize';
+import { RawTradeSchema } from '../src/binance/schemas';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 
 /** The live collector's commit cadence (config commitIntervalMs default). */

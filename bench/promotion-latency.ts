@@ -18,7 +18,7 @@
  */
 import { Engine } from '../src/core/engine';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 import { withSyntheticOi } from './data';
 import { fullGc, watchGc } from './gc';

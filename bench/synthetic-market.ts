@@ -4,7 +4,8 @@
  * SYNTHETIC canonical liquidations. Shared by the commit-latency and ui-render sections.
  */
 import type { LiquidationEvent, TradeEvent } from '../src/core/contracts/canonical';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
+import type { Frame } from '../src/core/source';
 
 /** An endless, time-consistent stream of one source symbol's real trades, relabelled. */
 export class TradeClone {

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FALLBACK_SYMBOLS } from '../src/core/constants';
+import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
 import { displaySnapshot, SystemState } from '../src/core/system-state';

@@ -10,10 +10,10 @@ import {
   LiquidationEventSchema,
   type OpenInterestEvent,
   OpenInterestEventSchema,
-  type Side,
   type TradeEvent,
   TradeEventSchema,
 } from '../src/core/contracts/canonical';
+import type { Side } from '../src/core/contracts/primitives';
 import type { Engine } from '../src/core/engine';
 import type { ClosedWindow } from '../src/core/symbol-detector';
 

@@ -12,7 +12,8 @@ import { formatCaptureHeader, formatCaptureLine } from '../src/capture/format';
 import { LIMITS } from '../src/core/constants';
 import { CanonicalEventSchema } from '../src/core/contracts/canonical';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
+import type { Frame } from '../src/core/source';
 import type { ClosedWindow } from '../src/core/symbol-detector';
 import { runReplay } from '../src/replay/replay';
 

@@ -4,7 +4,8 @@
  * §6.1 counter partition, and replay determinism.
  */
 import { describe, expect, it } from 'vitest';
-import type { CanonicalEvent, Side } from '../src/core/contracts/canonical';
+import type { CanonicalEvent } from '../src/core/contracts/canonical';
+import type { Side } from '../src/core/contracts/primitives';
 import { Engine } from '../src/core/engine';
 import type { ClosedWindow, SymbolDetector, WindowOutcome } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';

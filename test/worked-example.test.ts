@@ -7,7 +7,7 @@
 import { PARTITION_KEYS } from '../src/replay/replay';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine';
-import type { Side } from '../src/core/contracts/canonical';
+import type { Side } from '../src/core/contracts/primitives';
 import { type PromotedEvent, PromotedEventSchema } from '../src/core/contracts/promoted';
 import type { SymbolCounters } from '../src/core/contracts/snapshot';
 import type { SymbolDetector } from '../src/core/symbol-detector';

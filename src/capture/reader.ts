@@ -7,7 +7,7 @@ import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:
 import { createInterface } from 'node:readline';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 import { type CaptureHeader, parseCaptureLine } from './format';
 
 export type CaptureItem =

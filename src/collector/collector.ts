@@ -13,7 +13,7 @@ import { RULES } from '../core/constants';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
 import { Engine } from '../core/engine';
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 import { InvariantError } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging, SystemState } from '../core/system-state';
 import { AuditTrail } from './audit';

@@ -62,20 +62,6 @@ export const LIMITS = Object.freeze({
   DEAD_LETTER_RAW_CHARS: 2_048,
 });
 
-/** The fallback universe if the ticker query fails (SPEC §3); intersected with TRADING symbols. */
-export const FALLBACK_SYMBOLS = Object.freeze([
-  'BTCUSDT',
-  'ETHUSDT',
-  'BNBUSDT',
-  'SOLUSDT',
-  'XRPUSDT',
-  'ADAUSDT',
-  'DOGEUSDT',
-  'AVAXUSDT',
-  'LINKUSDT',
-  'MATICUSDT',
-]);
-
 export const TOP_N_SYMBOLS = 10;
 
 /** Everything recorded in a promoted event's `rule_set` so it can be re-judged later. */

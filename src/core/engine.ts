@@ -11,7 +11,8 @@ import { LIMITS, RULES } from './constants';
 import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
 import type { PromotedEvent } from './contracts/promoted';
 import { deepFreeze } from './freeze';
-import { type Frame, normalizeFrame, type NormalizeResult } from './normalize';
+import { normalizeFrame, type NormalizeResult } from '../binance/normalize';
+import type { Frame } from './source';
 import { Ring } from './ring';
 import { type ClosedWindow, type KlineSource, SymbolDetector } from './symbol-detector';
 

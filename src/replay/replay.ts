@@ -7,7 +7,7 @@ import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { SymbolCounters } from '../core/contracts/snapshot';
 import { Engine, type EngineCounters } from '../core/engine';
-import { normalizeFrame } from '../core/normalize';
+import { normalizeFrame } from '../binance/normalize';
 import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';

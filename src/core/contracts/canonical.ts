@@ -1,16 +1,10 @@
 /**
- * The one canonical event type that flows source → normalizer → core (SPEC §2.2).
+ * The one canonical event type that flows source adapter → core (SPEC §2.2), whatever the exchange.
  * Times are integer epoch milliseconds: `ts_ms` is exchange time (what windows and the watermark
  * use), `recv_ms` is local receipt time (liveness and the future-tolerance check only).
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
-
-const finitePositive = z.number().positive().finite();
-const finiteNonNegative = z.number().nonnegative().finite();
-const epochMs = z.number().int().positive();
-export const SideSchema = z.enum(['BUY', 'SELL']);
-export type Side = z.infer<typeof SideSchema>;
+import { epochMs, finiteNonNegative, finitePositive, recvMs, SideSchema, symbolString } from './primitives';
 
 export const TradeEventSchema = z.object({
   type: z.literal('TRADE'),
@@ -18,7 +12,7 @@ export const TradeEventSchema = z.object({
   /** Trade time `T`: decides the window. */
   ts_ms: epochMs,
   event_time_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   /** `agg` = aggTrade id space (`a`), `trade` = raw trade id space (`t`). */
   id_kind: z.enum(['agg', 'trade']),
   agg_id: z.number().int().nonnegative(),
@@ -39,7 +33,7 @@ export const LiquidationEventSchema = z.object({
   /** Event time `E` (SPEC §13 #13). */
   ts_ms: epochMs,
   order_trade_time_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   /** Order side: SELL = a long was liquidated, BUY = a short. */
   side: SideSchema,
   price: finitePositive,
@@ -59,7 +53,7 @@ export const KlineEventSchema = z.object({
   symbol: symbolString,
   /** Event time `E`. */
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   interval: z.string(),
   open_time_ms: epochMs,
   close_time_ms: epochMs,
@@ -80,7 +74,7 @@ export const OpenInterestEventSchema = z.object({
   symbol: symbolString,
   /** The response's exchange `time`, so OI lands on the same clock as trades (SPEC §2.2). */
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   open_interest: finiteNonNegative,
 });
 export type OpenInterestEvent = z.infer<typeof OpenInterestEventSchema>;
@@ -90,7 +84,7 @@ export const MarkPriceEventSchema = z.object({
   type: z.literal('MARK_PRICE'),
   symbol: symbolString,
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   mark_price: finitePositive,
   index_price: finiteNonNegative,
   funding_rate: z.number().finite(),

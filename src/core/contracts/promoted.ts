@@ -1,7 +1,6 @@
 /** The promoted Peak Pressure event (SPEC §7.1): legacy fields plus inspection extras. */
 import { z } from 'zod';
-import { symbolString } from './binance';
-import { SideSchema } from './canonical';
+import { SideSchema, symbolString } from './primitives';
 
 export const StressSourceSchema = z.enum(['liquidations', 'oi_change']);
 export type StressSource = z.infer<typeof StressSourceSchema>;

@@ -3,8 +3,7 @@
  * posts to the UI. The legacy keys keep their exact names and types; everything else is additive.
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
-import { SideSchema } from './canonical';
+import { SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
 import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
 

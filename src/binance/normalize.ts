@@ -21,24 +21,12 @@ import {
   MarkPriceUpdateSchema,
   OpenInterestRestSchema,
   RawTradeSchema,
-} from './contracts/binance';
-import type { CanonicalEvent, KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
-import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './contracts/fastpath';
-import { LIMITS } from './constants';
+} from './schemas';
+import { LIMITS } from '../core/constants';
+import type { CanonicalEvent, KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from '../core/contracts/canonical';
+import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './fastpath';
+import type { Frame } from '../core/source';
 import { scanEnvelopeData } from './scan';
-
-/** One received frame as the capture stores it. */
-export interface Frame {
-  /** Local receipt time, epoch ms. */
-  recv_ms: number;
-  /**
-   * Where it came from: `ws:<path>` (e.g. `ws:/market/stream`), `rest:<path?query>`
-   * (e.g. `rest:/fapi/v1/openInterest?symbol=BTCUSDT`), or '' when a foreign capture format does
-   * not say.
-   */
-  source: string;
-  text: string;
-}
 
 export type NormalizeResult =
   | { kind: 'event'; event: CanonicalEvent }
