@@ -13,6 +13,7 @@ import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/s
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import type { Engine } from './engine';
 import { deepFreeze } from './freeze';
+import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 
 export type OiPolling = Snapshot['oi_polling'];
@@ -58,8 +59,16 @@ interface CachedView<T> {
   array: readonly T[];
 }
 
+export interface SystemStateOptions {
+  /** The staging and numbering of the boot phase, when there was one. */
+  carry?: { ops: OpsStaging; seq: number };
+  /** The frame pipeline's counters (absent when events are fed to the engine directly). */
+  frames?: Readonly<FrameCounters>;
+}
+
 export class SystemState {
   readonly ops: OpsStaging;
+  private readonly frames: Readonly<FrameCounters>;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -67,15 +76,15 @@ export class SystemState {
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
   private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
 
-  /** `ops`/`seq` carry over the staging and numbering of the boot phase, when there was one. */
   constructor(
     private readonly engine: Engine,
     runId: string,
     mode: Mode,
-    carry?: { ops: OpsStaging; seq: number },
+    opts: SystemStateOptions = {},
   ) {
-    this.ops = carry?.ops ?? defaultOps(runId, mode);
-    this.seq = carry?.seq ?? 0;
+    this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
+    this.seq = opts.carry?.seq ?? 0;
+    this.frames = opts.frames ?? emptyFrameCounters();
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -86,6 +95,7 @@ export class SystemState {
   /** Publish the staging as a new immutable snapshot. `nowMs` is local wall time, injected. */
   commit(nowMs: number): Snapshot {
     const e = this.engine;
+    const f = this.frames;
     const ops = this.ops;
     const trades: Record<string, readonly RawRow[]> = {};
     const liquidations: Record<string, readonly RawRow[]> = {};
@@ -164,12 +174,12 @@ export class SystemState {
         baseline_not_warm: sum.baseline_not_warm,
         empty_windows: sum.empty_windows,
         gap_resets: e.counters.gap_resets,
-        malformed_events: e.counters.malformed_events,
+        malformed_events: f.malformed_events,
         duplicate_trades: sum.duplicate_trades,
         trade_id_gaps: sum.trade_id_gaps,
         non_market_trades: sum.non_market_trades,
-        ignored_frames: e.counters.ignored_frames,
-        frames_received: e.counters.frames_received,
+        ignored_frames: f.ignored_frames,
+        frames_received: f.frames_received,
       },
       // Cached arrays are already frozen and shared between snapshots; the record is fresh.
       raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
