@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeadLetterFile } from '../capture/dead-letter';
 import type { ReadProgress } from '../capture/reader';
-import { eventLine, PARTITION_KEYS, runReplay, type ReplaySummary } from '../replay/replay';
+import { PARTITION_KEYS } from '../core/contracts/counters';
+import { eventLine, runReplay, type ReplaySummary } from '../replay/replay';
 
 export const REPLAY_USAGE = `usage: peak-pressure replay <capture file…> [options]
 

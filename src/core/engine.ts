@@ -13,8 +13,9 @@ import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
 import type { PromotedEvent } from './contracts/promoted';
 import { deepFreeze } from './freeze';
 import { Ring } from './ring';
+import type { KlineSource } from './contracts/vocabulary';
 import type { DropReason } from './source';
-import { type ClosedWindow, type KlineSource, SymbolDetector } from './symbol-detector';
+import { type ClosedWindow, SymbolDetector } from './symbol-detector';
 
 export interface EngineOptions {
   /** The allow-list, in rank order. Frozen for the engine's life. */
@@ -30,6 +31,10 @@ export interface EngineCounters {
   gap_resets: number;
 }
 
+export function emptyEngineCounters(): EngineCounters {
+  return { symbol_not_allowed: 0, gap_resets: 0 };
+}
+
 export class Engine {
   readonly symbols: readonly string[];
   private readonly detectors = new Map<string, SymbolDetector>();
@@ -42,7 +47,7 @@ export class Engine {
   /** Windows with index below this are closed for every symbol. */
   firstOpenWindow: number | null = null;
 
-  readonly counters: EngineCounters = { symbol_not_allowed: 0, gap_resets: 0 };
+  readonly counters: EngineCounters = emptyEngineCounters();
 
   /** The newest promoted events, oldest → newest (SPEC §7.1: last 1000 in memory). */
   readonly promotions = new Ring<PromotedEvent>(LIMITS.PROMOTED_EVENTS_KEPT);

@@ -7,7 +7,9 @@ import { Baseline } from './baseline';
 import { LIMITS, RULES, RULE_SET_ID, RULE_SET_VERSION } from './constants';
 import type { KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
 import type { PromotedEvent, StressSource } from './contracts/promoted';
-import type { RawRow, SymbolCounters } from './contracts/snapshot';
+import { emptySymbolCounters, OUTCOME_COUNTERS, type SymbolCounters, type WindowOutcome } from './contracts/counters';
+import type { RawRow } from './contracts/snapshot';
+import type { KlineSource } from './contracts/vocabulary';
 import { LiquidationBuffer } from './liquidations';
 import { RecentKeys } from './recent-keys';
 import { Ring } from './ring';
@@ -24,10 +26,6 @@ export class InvariantError extends Error {
   }
 }
 
-/** How a closed window ended; exactly one per closed window (SPEC §6.1 partition). */
-export type WindowOutcome =
-  'empty' | 'baseline_not_warm' | 'flow_surge_failed' | 'large_trade_failed' | 'compression_failed' | 'missing_streams' | 'stress_failed' | 'promoted';
-
 export interface ClosedWindow {
   symbol: string;
   window_start_ms: number;
@@ -39,36 +37,6 @@ export interface ClosedWindow {
   liq_count: number;
   oi_change_present: boolean;
   oi_delta: number;
-}
-
-export type KlineSource = 'synthetic' | 'exchange';
-
-export function emptySymbolCounters(): SymbolCounters {
-  return {
-    windows_processed: 0,
-    empty_windows: 0,
-    baseline_not_warm: 0,
-    flow_surge_failed: 0,
-    large_trade_failed: 0,
-    compression_failed: 0,
-    missing_streams: 0,
-    stress_failed: 0,
-    peak_pressure_count: 0,
-    window_not_closed: 0,
-    trades: 0,
-    duplicate_trades: 0,
-    trade_id_gaps: 0,
-    non_market_trades: 0,
-    liquidations: 0,
-    duplicate_liquidations: 0,
-    klines: 0,
-    oi_polls: 0,
-    oi_changes: 0,
-    oi_changes_carried_forward: 0,
-    mark_prices: 0,
-    future_events: 0,
-    liquidation_buffer_evictions: 0,
-  };
 }
 
 /** Recent OI poll times remembered for the staleness test; polls come every 5 s, so a few suffice. */
@@ -271,7 +239,7 @@ export class SymbolDetector {
     const acc = this.open.get(k);
     if (acc === undefined || acc.count === 0) {
       if (acc !== undefined) this.release(acc);
-      c.empty_windows++;
+      c[OUTCOME_COUNTERS.empty]++;
       onWindow?.({
         symbol: this.symbol,
         window_start_ms: startMs,
@@ -359,29 +327,7 @@ export class SymbolDetector {
         };
       }
     }
-    switch (outcome) {
-      case 'baseline_not_warm':
-        c.baseline_not_warm++;
-        break;
-      case 'flow_surge_failed':
-        c.flow_surge_failed++;
-        break;
-      case 'large_trade_failed':
-        c.large_trade_failed++;
-        break;
-      case 'compression_failed':
-        c.compression_failed++;
-        break;
-      case 'missing_streams':
-        c.missing_streams++;
-        break;
-      case 'stress_failed':
-        c.stress_failed++;
-        break;
-      case 'promoted':
-        c.peak_pressure_count++;
-        break;
-    }
+    c[OUTCOME_COUNTERS[outcome]]++;
     // Appended after judging: the window never raises its own bar (SPEC §5.1).
     this.flowHistory.push(m.abs_flow);
     this.sizeHistory.push(m.mean_trade_size);

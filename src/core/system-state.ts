@@ -8,10 +8,11 @@
  * `capacity` reference copies.
  */
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
+import { emptySymbolCounters, SYMBOL_COUNTER_NAMES, type SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
-import type { Engine } from './engine';
+import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
@@ -95,36 +96,19 @@ export class SystemState {
   /** Publish the staging as a new immutable snapshot. `nowMs` is local wall time, injected. */
   commit(nowMs: number): Snapshot {
     const e = this.engine;
-    const f = this.frames;
     const ops = this.ops;
     const trades: Record<string, readonly RawRow[]> = {};
     const liquidations: Record<string, readonly RawRow[]> = {};
     const perSymbol: Record<string, SymbolState> = {};
     let ready = 0;
-    let windows = 0;
-    let promotedCount = 0;
-    const sum = {
-      baseline_not_warm: 0,
-      window_not_closed: 0,
-      missing_streams: 0,
-      flow_surge_failed: 0,
-      large_trade_failed: 0,
-      compression_failed: 0,
-      stress_failed: 0,
-      empty_windows: 0,
-      duplicate_trades: 0,
-      trade_id_gaps: 0,
-      non_market_trades: 0,
-    };
+    const totals = emptySymbolCounters();
     const w = e.watermark;
     for (const d of e.detectorsInRankOrder) {
       const c = d.counters;
       trades[d.symbol] = view(this.tradeViews, d.symbol, d.rawTrades);
       liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
       if (d.warm) ready++;
-      windows += c.windows_processed;
-      promotedCount += c.peak_pressure_count;
-      for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += c[key];
+      for (const key of SYMBOL_COUNTER_NAMES) totals[key] += c[key];
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
       perSymbol[d.symbol] = {
         warm: d.warm,
@@ -158,29 +142,7 @@ export class SystemState {
         degraded_reason: ops.health_reasons.join(';'),
       },
       baseline_status: { ready_symbols: ready, total_symbols: e.symbols.length },
-      counters: {
-        windows_processed: windows,
-        peak_pressure_events: promotedCount,
-        dropped_events: {
-          symbol_not_allowed: e.counters.symbol_not_allowed,
-          baseline_not_ready: sum.baseline_not_warm,
-          window_not_closed: sum.window_not_closed,
-          missing_streams: sum.missing_streams,
-        },
-        flow_surge_failed: sum.flow_surge_failed,
-        large_trade_failed: sum.large_trade_failed,
-        compression_failed: sum.compression_failed,
-        stress_failed: sum.stress_failed,
-        baseline_not_warm: sum.baseline_not_warm,
-        empty_windows: sum.empty_windows,
-        gap_resets: e.counters.gap_resets,
-        malformed_events: f.malformed_events,
-        duplicate_trades: sum.duplicate_trades,
-        trade_id_gaps: sum.trade_id_gaps,
-        non_market_trades: sum.non_market_trades,
-        ignored_frames: f.ignored_frames,
-        frames_received: f.frames_received,
-      },
+      counters: snapshotCounters(totals, e.counters, this.frames),
       // Cached arrays are already frozen and shared between snapshots; the record is fresh.
       raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
       promoted_events: this.promotedView.array as PromotedEvent[],
@@ -207,6 +169,33 @@ export class SystemState {
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
   }
+}
+
+/** The snapshot's totals under their published names (legacy first, then additive), from the per-symbol sums. */
+function snapshotCounters(t: SymbolCounters, e: EngineCounters, f: Readonly<FrameCounters>): Snapshot['counters'] {
+  return {
+    windows_processed: t.windows_processed,
+    peak_pressure_events: t.peak_pressure_count,
+    dropped_events: {
+      symbol_not_allowed: e.symbol_not_allowed,
+      baseline_not_ready: t.baseline_not_warm,
+      window_not_closed: t.window_not_closed,
+      missing_streams: t.missing_streams,
+    },
+    flow_surge_failed: t.flow_surge_failed,
+    large_trade_failed: t.large_trade_failed,
+    compression_failed: t.compression_failed,
+    stress_failed: t.stress_failed,
+    baseline_not_warm: t.baseline_not_warm,
+    empty_windows: t.empty_windows,
+    gap_resets: e.gap_resets,
+    malformed_events: f.malformed_events,
+    duplicate_trades: t.duplicate_trades,
+    trade_id_gaps: t.trade_id_gaps,
+    non_market_trades: t.non_market_trades,
+    ignored_frames: f.ignored_frames,
+    frames_received: f.frames_received,
+  };
 }
 
 function view(cache: Map<string, CachedView<RawRow>>, symbol: string, ring: Ring<RawRow>): readonly RawRow[] {
@@ -242,24 +231,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     symbols_active: [],
     ingestion_health: { ...ops.rates, degraded, degraded_reason: ops.health_reasons.join(';') },
     baseline_status: { ready_symbols: 0, total_symbols: 0 },
-    counters: {
-      windows_processed: 0,
-      peak_pressure_events: 0,
-      dropped_events: { symbol_not_allowed: 0, baseline_not_ready: 0, window_not_closed: 0, missing_streams: 0 },
-      flow_surge_failed: 0,
-      large_trade_failed: 0,
-      compression_failed: 0,
-      stress_failed: 0,
-      baseline_not_warm: 0,
-      empty_windows: 0,
-      gap_resets: 0,
-      malformed_events: 0,
-      duplicate_trades: 0,
-      trade_id_gaps: 0,
-      non_market_trades: 0,
-      ignored_frames: 0,
-      frames_received: 0,
-    },
+    counters: snapshotCounters(emptySymbolCounters(), emptyEngineCounters(), emptyFrameCounters()),
     raw_buffers: { trades: {}, liquidations: {} },
     promoted_events: [],
     schema_version: 1,

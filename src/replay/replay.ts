@@ -6,7 +6,7 @@
 import { binanceUsdm } from '../binance/adapter';
 import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
-import type { SymbolCounters } from '../core/contracts/snapshot';
+import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import { Engine, type EngineCounters } from '../core/engine';
 import { type FrameCounters, FramePipeline } from '../core/pipeline';
 import type { ExchangeAdapter } from '../core/source';
@@ -16,15 +16,15 @@ import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
 import { mergeCaptures, type ReadProgress } from '../capture/reader';
 
-export const PARTITION_KEYS = [
-  'empty_windows',
-  'baseline_not_warm',
-  'flow_surge_failed',
-  'large_trade_failed',
-  'compression_failed',
-  'missing_streams',
-  'stress_failed',
-  'peak_pressure_count',
+/** The per-symbol counters a summary reports besides the partition, in summary order. */
+const SUMMARY_COUNTERS = [
+  'trades',
+  'liquidations',
+  'window_not_closed',
+  'duplicate_trades',
+  'trade_id_gaps',
+  'non_market_trades',
+  'oi_polls',
 ] as const satisfies readonly (keyof SymbolCounters)[];
 
 export interface ReplayOptions {
@@ -43,18 +43,11 @@ export interface ReplayOptions {
   onFrame?: () => void;
 }
 
-export interface SymbolSummary {
+export type SymbolSummary = {
   windows_processed: number;
-  partition: Record<(typeof PARTITION_KEYS)[number], number>;
+  partition: Record<PartitionKey, number>;
   partition_holds: boolean;
-  trades: number;
-  liquidations: number;
-  window_not_closed: number;
-  duplicate_trades: number;
-  trade_id_gaps: number;
-  non_market_trades: number;
-  oi_polls: number;
-}
+} & Pick<SymbolCounters, (typeof SUMMARY_COUNTERS)[number]>;
 
 export interface ReplaySummary {
   files: string[];
@@ -126,13 +119,7 @@ export function summarize(
       windows_processed: c.windows_processed,
       partition,
       partition_holds: holds,
-      trades: c.trades,
-      liquidations: c.liquidations,
-      window_not_closed: c.window_not_closed,
-      duplicate_trades: c.duplicate_trades,
-      trade_id_gaps: c.trade_id_gaps,
-      non_market_trades: c.non_market_trades,
-      oi_polls: c.oi_polls,
+      ...(Object.fromEntries(SUMMARY_COUNTERS.map((k) => [k, c[k]])) as Pick<SymbolCounters, (typeof SUMMARY_COUNTERS)[number]>),
     };
   }
   const { malformed_by_reason, ignored_by_kind, ...frames } = pipeline.counters;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { epochMs, finiteNonNegative, finitePositive, recvMs, SideSchema, symbolString } from './primitives';
+import { KlineSourceSchema } from './vocabulary';
 
 export const TradeEventSchema = z.object({
   type: z.literal('TRADE'),
@@ -65,7 +66,7 @@ export const KlineEventSchema = z.object({
   quote_volume: finiteNonNegative,
   trade_count: z.number().int().nonnegative(),
   closed: z.boolean(),
-  source: z.enum(['exchange', 'synthetic']),
+  source: KlineSourceSchema,
 });
 export type KlineEvent = z.infer<typeof KlineEventSchema>;
 

@@ -22,3 +22,6 @@ export const finiteNonNegative = z.number().nonnegative().finite();
 
 export const SideSchema = z.enum(['BUY', 'SELL']);
 export type Side = z.infer<typeof SideSchema>;
+
+/** A counter: how many times something happened. */
+export const count = z.number().int().nonnegative();
