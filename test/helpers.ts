@@ -17,6 +17,7 @@ import type { Side } from '../src/core/contracts/primitives';
 import type { Snapshot } from '../src/core/contracts/snapshot';
 import type { Engine } from '../src/core/engine';
 import type { ClosedWindow } from '../src/core/symbol-detector';
+import { liquidationEvent } from './builders';
 
 export interface TradeSpec {
   symbol?: string;
@@ -79,25 +80,17 @@ export class EventFactory {
   }
 
   liquidation(s: LiquidationSpec): LiquidationEvent {
-    const price = s.price ?? 93_000;
-    const qty = s.qty ?? 0.25;
-    return LiquidationEventSchema.parse({
-      type: 'LIQUIDATION',
-      symbol: s.symbol ?? this.defaultSymbol,
-      ts_ms: s.ts,
-      order_trade_time_ms: s.ts - 3,
-      recv_ms: s.recv ?? s.ts,
-      side: s.side ?? 'SELL',
-      price,
-      base_qty: qty,
-      quote_qty: price * qty,
-      avg_price: price,
-      filled_qty: qty,
-      last_filled_qty: qty,
-      status: 'FILLED',
-      order_type: 'LIMIT',
-      tif: 'IOC',
-    });
+    return LiquidationEventSchema.parse(
+      liquidationEvent({
+        symbol: s.symbol ?? this.defaultSymbol,
+        ts: s.ts,
+        orderTradeTs: s.ts - 3,
+        recv: s.recv ?? s.ts,
+        side: s.side ?? 'SELL',
+        price: s.price ?? 93_000,
+        qty: s.qty ?? 0.25,
+      }),
+    );
   }
 
   oi(s: OiSpec): OpenInterestEvent {
