@@ -109,7 +109,7 @@ export class SymbolDetector {
       this.counters.duplicate_trades++;
       return false;
     }
-    // aggTrade ids are consecutive per symbol; a jump means trades we never received.
+    // Aggregated trade ids are consecutive per symbol; a jump means trades we never received.
     const firstId = t.id_kind === 'agg' ? t.agg_id : t.first_id;
     if (this.maxTradeId >= 0 && firstId > this.maxTradeId + 1) this.counters.trade_id_gaps++;
     if (t.agg_id > this.maxTradeId) this.maxTradeId = t.agg_id;

@@ -10,11 +10,11 @@ import { KlineSourceSchema } from './vocabulary';
 export const TradeEventSchema = z.object({
   type: z.literal('TRADE'),
   symbol: symbolString,
-  /** Trade time `T`: decides the window. */
+  /** Trade time (exchange): decides the window. */
   ts_ms: epochMs,
   event_time_ms: epochMs,
   recv_ms: recvMs,
-  /** `agg` = aggTrade id space (`a`), `trade` = raw trade id space (`t`). */
+  /** Which id space `agg_id` is in: `agg` = aggregated trades (one per taker order and price), `trade` = single fills. */
   id_kind: z.enum(['agg', 'trade']),
   agg_id: z.number().int().nonnegative(),
   first_id: z.number().int().nonnegative(),
@@ -22,7 +22,7 @@ export const TradeEventSchema = z.object({
   price: finitePositive,
   base_qty: finiteNonNegative,
   quote_qty: finiteNonNegative,
-  /** Taker side: `m == true` (buyer was maker) → SELL. */
+  /** Taker (aggressor) side: a buyer-maker trade was sold into. */
   side: SideSchema,
   is_buyer_maker: z.boolean(),
 });
@@ -31,7 +31,7 @@ export type TradeEvent = z.infer<typeof TradeEventSchema>;
 export const LiquidationEventSchema = z.object({
   type: z.literal('LIQUIDATION'),
   symbol: symbolString,
-  /** Event time `E` (SPEC §13 #13). */
+  /** Time the exchange reported the liquidation (SPEC §13 #13). */
   ts_ms: epochMs,
   order_trade_time_ms: epochMs,
   recv_ms: recvMs,
@@ -52,7 +52,7 @@ export type LiquidationEvent = z.infer<typeof LiquidationEventSchema>;
 export const KlineEventSchema = z.object({
   type: z.literal('KLINE'),
   symbol: symbolString,
-  /** Event time `E`. */
+  /** Time of the kline update (exchange). */
   ts_ms: epochMs,
   recv_ms: recvMs,
   interval: z.string(),
