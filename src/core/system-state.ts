@@ -8,7 +8,7 @@
  * `capacity` reference copies.
  */
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
-import { emptySymbolCounters, SYMBOL_COUNTER_NAMES, type SymbolCounters } from './contracts/counters';
+import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
@@ -101,14 +101,12 @@ export class SystemState {
     const liquidations: Record<string, readonly RawRow[]> = {};
     const perSymbol: Record<string, SymbolState> = {};
     let ready = 0;
-    const totals = emptySymbolCounters();
     const w = e.watermark;
     for (const d of e.detectorsInRankOrder) {
       const c = d.counters;
       trades[d.symbol] = view(this.tradeViews, d.symbol, d.rawTrades);
       liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
       if (d.warm) ready++;
-      for (const key of SYMBOL_COUNTER_NAMES) totals[key] += c[key];
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
       perSymbol[d.symbol] = {
         warm: d.warm,
@@ -142,7 +140,7 @@ export class SystemState {
         degraded_reason: ops.health_reasons.join(';'),
       },
       baseline_status: { ready_symbols: ready, total_symbols: e.symbols.length },
-      counters: snapshotCounters(totals, e.counters, this.frames),
+      counters: snapshotCounters(e.detectorsInRankOrder, e.counters, this.frames),
       // Cached arrays are already frozen and shared between snapshots; the record is fresh.
       raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
       promoted_events: this.promotedView.array as PromotedEvent[],
@@ -171,28 +169,35 @@ export class SystemState {
   }
 }
 
-/** The snapshot's totals under their published names (legacy first, then additive), from the per-symbol sums. */
-function snapshotCounters(t: SymbolCounters, e: EngineCounters, f: Readonly<FrameCounters>): Snapshot['counters'] {
+/** The snapshot's totals under their published names (legacy first, then additive), summed over the symbols. */
+function snapshotCounters(symbols: readonly { counters: SymbolCounters }[], e: EngineCounters, f: Readonly<FrameCounters>): Snapshot['counters'] {
+  const sum = (counter: (c: SymbolCounters) => number): number => {
+    let total = 0;
+    for (const s of symbols) total += counter(s.counters);
+    return total;
+  };
+  const baselineNotWarm = sum((c) => c.baseline_not_warm);
+  const missingStreams = sum((c) => c.missing_streams);
   return {
-    windows_processed: t.windows_processed,
-    peak_pressure_events: t.peak_pressure_count,
+    windows_processed: sum((c) => c.windows_processed),
+    peak_pressure_events: sum((c) => c.peak_pressure_count),
     dropped_events: {
       symbol_not_allowed: e.symbol_not_allowed,
-      baseline_not_ready: t.baseline_not_warm,
-      window_not_closed: t.window_not_closed,
-      missing_streams: t.missing_streams,
+      baseline_not_ready: baselineNotWarm,
+      window_not_closed: sum((c) => c.window_not_closed),
+      missing_streams: missingStreams,
     },
-    flow_surge_failed: t.flow_surge_failed,
-    large_trade_failed: t.large_trade_failed,
-    compression_failed: t.compression_failed,
-    stress_failed: t.stress_failed,
-    baseline_not_warm: t.baseline_not_warm,
-    empty_windows: t.empty_windows,
+    flow_surge_failed: sum((c) => c.flow_surge_failed),
+    large_trade_failed: sum((c) => c.large_trade_failed),
+    compression_failed: sum((c) => c.compression_failed),
+    stress_failed: sum((c) => c.stress_failed),
+    baseline_not_warm: baselineNotWarm,
+    empty_windows: sum((c) => c.empty_windows),
     gap_resets: e.gap_resets,
     malformed_events: f.malformed_events,
-    duplicate_trades: t.duplicate_trades,
-    trade_id_gaps: t.trade_id_gaps,
-    non_market_trades: t.non_market_trades,
+    duplicate_trades: sum((c) => c.duplicate_trades),
+    trade_id_gaps: sum((c) => c.trade_id_gaps),
+    non_market_trades: sum((c) => c.non_market_trades),
     ignored_frames: f.ignored_frames,
     frames_received: f.frames_received,
   };
@@ -231,7 +236,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     symbols_active: [],
     ingestion_health: { ...ops.rates, degraded, degraded_reason: ops.health_reasons.join(';') },
     baseline_status: { ready_symbols: 0, total_symbols: 0 },
-    counters: snapshotCounters(emptySymbolCounters(), emptyEngineCounters(), emptyFrameCounters()),
+    counters: snapshotCounters([], emptyEngineCounters(), emptyFrameCounters()),
     raw_buffers: { trades: {}, liquidations: {} },
     promoted_events: [],
     schema_version: 1,
