@@ -22,6 +22,28 @@ export default tseslint.config(
     },
   },
   {
+    // The detection core is exchange-neutral and pure (docs/ARCHITECTURE.md): adapters and I/O shells
+    // import it, never the reverse.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/binance', '**/binance/**'],
+              message: 'src/core is exchange-neutral: put exchange code in its adapter folder (docs/ADDING_A_SOURCE.md).',
+            },
+            {
+              group: ['**/app/**', '**/capture/**', '**/collector/**', '**/ipc/**', '**/replay/**', '**/simulator/**', '**/widgets/**', 'node:*'],
+              message: 'src/core is pure: no I/O; the shells around it pass in what it needs.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs', 'webpack.config.js'],
     languageOptions: {
       sourceType: 'commonjs',

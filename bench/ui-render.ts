@@ -18,11 +18,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FALLBACK_SYMBOLS } from '../src/core/constants';
+import { binanceUsdm } from '../src/binance/adapter';
+import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
 import { displaySnapshot, SystemState } from '../src/core/system-state';
-import { marketStreams, silenceLimitMs } from '../src/collector/collector';
+import { silenceLimitMs } from '../src/collector/collector';
 import type { ViewModel } from '../src/widgets/view-model';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
@@ -80,7 +81,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   ops.precisions = Object.fromEntries(symbols.map((s) => [s, { price: 2, qty: 3 }]));
   ops.rates = { trades_rate: 180.4, liquidations_rate: 12, klines_rate: 10, oi_rate: 120 };
   ops.oi_polling = { state: 'OK', polls_per_min: 120, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: 130 };
-  const streams = marketStreams(symbols, true);
+  const streams = binanceUsdm.subscriptions(symbols, { markPrice: true });
   ops.process = {
     rss_bytes: 120e6,
     heap_used_bytes: 40e6,

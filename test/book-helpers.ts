@@ -4,7 +4,7 @@
  * no sync logic, no pruning and no numeric keys) that the real book is compared with.
  */
 import { parseCaptureLine } from '../src/capture/format';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import type { DepthSnapshot, DepthUpdate } from '../src/binance/book/contracts';
 import { FIXTURE_BTC, FIXTURE_ETH, haveShared, readLines, SHARED_HFT_2023, SHARED_HFT_2024 } from './fixtures/paths';
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BookRoom } from '../src/binance/book/book-room';
 import { BOOK } from '../src/binance/book/constants';
 import type { DepthUpdate } from '../src/binance/book/contracts';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import type { BookSample } from '../src/core/policy/book-sample';
 import { bridgeIndex, depthInput, NaiveBook } from './book-helpers';
 import { FIXTURE_BTC } from './fixtures/paths';

@@ -17,20 +17,22 @@ describe('capture → replay equivalence', () => {
       await rig.stop();
     }
     const engine = rig.collector.engine;
+    const pipeline = rig.collector.pipeline;
     expect(engine).not.toBeNull();
-    if (!engine) return;
+    expect(pipeline).not.toBeNull();
+    if (!engine || !pipeline) return;
     const liveEvents = engine.promotions.toArray().map(eventLine).join('');
     const liveCounters = engine.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }));
-    expect(rig.collector.capture?.frames).toBe(engine.counters.frames_received);
+    expect(rig.collector.capture?.frames).toBe(pipeline.counters.frames_received);
 
     const files = captureFiles(rig.dir);
     expect(files.length).toBeGreaterThanOrEqual(1);
     const replayed: string[] = [];
-    const { engine: re, header } = await runReplay({ files, onPromotion: (e) => replayed.push(eventLine(e)) });
+    const { engine: re, pipeline: rePipeline, header } = await runReplay({ files, onPromotion: (e) => replayed.push(eventLine(e)) });
     expect(header?.symbols).toEqual(engine.symbols);
     expect(replayed.join('')).toBe(liveEvents);
     expect(re.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }))).toEqual(liveCounters);
-    expect(re.counters.frames_received).toBe(engine.counters.frames_received);
+    expect(rePipeline.counters.frames_received).toBe(pipeline.counters.frames_received);
     expect(re.watermark).toBe(engine.watermark);
   }, 200_000);
 });

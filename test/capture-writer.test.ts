@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureWriter } from '../src/capture/writer';
 import { readCapture } from '../src/capture/reader';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 
 function frame(i: number): Frame {
   // Incompressible-ish payloads so the compressed size grows with the count.

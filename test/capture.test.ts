@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CAPTURE_MAGIC, epochDigitsToMs, formatCaptureHeader, formatCaptureLine, parseCaptureLine } from '../src/capture/format';
 import { type CaptureItem, isGzipFile, mergeCaptures, readCapture } from '../src/capture/reader';
-import { normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
 import { FIXTURE_BTC, FIXTURE_COUNTS, haveShared, readLines, SHARED_CRYPTOFEED } from './fixtures/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-capture-'));

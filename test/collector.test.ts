@@ -22,11 +22,13 @@ async function flowing(r: Rig): Promise<void> {
 
 function assertNothingLost(r: Rig): void {
   const e = r.collector.engine;
+  const p = r.collector.pipeline;
   expect(e).not.toBeNull();
-  if (!e) return;
-  const o = e.counters.frame_outcomes;
-  expect(o.event + o.ignored + o.dropped + o.malformed).toBe(e.counters.frames_received);
-  expect(r.collector.capture?.frames).toBe(e.counters.frames_received);
+  expect(p).not.toBeNull();
+  if (!e || !p) return;
+  const o = p.counters.frame_outcomes;
+  expect(o.event + o.ignored + o.dropped + o.malformed).toBe(p.counters.frames_received);
+  expect(r.collector.capture?.frames).toBe(p.counters.frames_received);
   expect(process.memoryUsage().heapUsed).toBeLessThan(400 * 1024 * 1024);
   for (const d of e.detectorsInRankOrder) {
     expect(d.rawTrades.length).toBeLessThanOrEqual(500);
@@ -147,10 +149,10 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const before = r.collector.engine?.counters.malformed_events ?? 0;
+    const before = r.collector.pipeline?.counters.malformed_events ?? 0;
     r.sim.fault({ kind: 'garbage', count: 7 });
     r.sim.fault({ kind: 'schema_violation', count: 5 });
-    await waitFor('12 malformed frames counted', () => (r.collector.engine?.counters.malformed_events ?? 0) >= before + 12, 10_000);
+    await waitFor('12 malformed frames counted', () => (r.collector.pipeline?.counters.malformed_events ?? 0) >= before + 12, 10_000);
     await waitFor('dead letters in the snapshot', () => r.latest().dead_letters >= 12, 5000);
     const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8')
       .trim()
@@ -183,10 +185,10 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const malformedBefore = r.collector.engine?.counters.malformed_events ?? 0;
+    const malformedBefore = r.collector.pipeline?.counters.malformed_events ?? 0;
     r.sim.fault({ kind: 'out_of_order', count: 40 });
     await recovered(r, 'out of order');
-    expect(r.collector.engine?.counters.malformed_events).toBe(malformedBefore);
+    expect(r.collector.pipeline?.counters.malformed_events).toBe(malformedBefore);
     assertNothingLost(r);
   });
 
@@ -194,9 +196,9 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const before = r.collector.engine?.counters.frames_received ?? 0;
+    const before = r.collector.pipeline?.counters.frames_received ?? 0;
     r.sim.fault({ kind: 'burst', factor: 10, ms: 4000 });
-    await waitFor('burst received', () => (r.collector.engine?.counters.frames_received ?? 0) > before + 500, 15_000);
+    await waitFor('burst received', () => (r.collector.pipeline?.counters.frames_received ?? 0) > before + 500, 15_000);
     await recovered(r, 'burst');
     assertNothingLost(r);
   });

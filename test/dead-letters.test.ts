@@ -11,7 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type DeadLetter, DeadLetterFile, deadLetterPart } from '../src/capture/dead-letter';
 import { parseCaptureLine } from '../src/capture/format';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { binanceUsdm } from '../src/binance/adapter';
+import { normalizeFrame } from '../src/binance/normalize';
+import { FramePipeline } from '../src/core/pipeline';
+import type { Frame } from '../src/core/source';
 import { FIXTURE_BTC, readLines } from './fixtures/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-deadletters-'));
@@ -51,19 +54,19 @@ describe('dead letters: the caller', () => {
     const N = 200_000;
     /** Engine time and, separately, the time spent inside dl.write (the caller's cost). */
     const run = (dl: DeadLetterFile | null): { engineMs: number; writeMs: number } => {
-      const engine = new Engine({ symbols: ['BTCUSDT'] });
+      const pipeline = new FramePipeline(binanceUsdm, new Engine({ symbols: ['BTCUSDT'] }));
       let writeMs = 0;
       const t0 = performance.now();
       for (let i = 0; i < N; i++) {
         const f = BROKEN[i % BROKEN.length] as Frame;
-        const r = engine.ingestFrame(f);
+        const r = pipeline.ingest(f);
         if (r.kind === 'malformed' && dl !== null) {
           const w0 = performance.now();
           dl.write({ recv_ms: f.recv_ms, source: f.source, reason: r.reason, raw: f.text });
           writeMs += performance.now() - w0;
         }
       }
-      expect(engine.counters.frame_outcomes.malformed).toBe(N);
+      expect(pipeline.counters.frame_outcomes.malformed).toBe(N);
       return { engineMs: performance.now() - t0 - writeMs, writeMs };
     };
     // The synchronous appends this replaced cost about as much as the engine itself (×1.5 to ×5

@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DepthUpdate } from '../src/binance/book/contracts';
-import type { Side } from '../src/core/contracts/canonical';
+import type { Side } from '../src/core/contracts/primitives';
 import { POLICY_OUTCOMES, type PolicyEvent, PolicyEventSchema, type PolicyOutcome, PolicySectionSchema } from '../src/core/policy/contracts';
 import type { PolicyVerdict } from '../src/core/policy/four-pillars';
 import { PillarsPipeline } from '../src/replay/pillars';

@@ -11,10 +11,13 @@
 import { describe, expect, it } from 'vitest';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame, type NormalizeResult } from '../src/core/normalize';
+import { binanceUsdm } from '../src/binance/adapter';
+import { normalizeFrame } from '../src/binance/normalize';
+import { PARTITION_KEYS } from '../src/core/contracts/counters';
+import { FramePipeline } from '../src/core/pipeline';
+import type { Frame, FrameResult } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 import { parseCaptureLine } from '../src/capture/format';
-import { PARTITION_KEYS } from '../src/replay/replay';
 import { aggTradeFrame, envelope, forceOrderFrame, klineFrame, markPriceFrame } from '../src/simulator/frames';
 import type { FormattedLiquidation } from '../src/simulator/liquidations';
 import { Rng } from '../src/simulator/rng';
@@ -23,8 +26,8 @@ import { isSafeText } from '../src/text/safe';
 import { FIXTURE_FILES, readLines } from './fixtures/paths';
 import { mutateFrame } from './fuzz/mutate';
 
-/** The frame path under test: the one line to change when the frame pipeline replaces ingestFrame. */
-const ingest = (engine: Engine, frame: Frame): NormalizeResult => engine.ingestFrame(frame);
+/** The frame path under test: the one frame pipeline live, replay and benchmarks use. */
+const ingest = (pipeline: FramePipeline, frame: Frame): FrameResult => pipeline.ingest(frame);
 
 const SEED = Number(process.env.PP_FUZZ_SEED ?? 20240808);
 const BUDGET_MS = Number(process.env.PP_FUZZ_MS ?? 3000);
@@ -73,7 +76,7 @@ function seedFrames(): Frame[] {
   return [...real, ...built].sort((a, b) => a.recv_ms - b.recv_ms);
 }
 
-function sameOutcome(a: NormalizeResult, b: NormalizeResult): boolean {
+function sameOutcome(a: FrameResult, b: FrameResult): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -88,6 +91,7 @@ describe('hostile-input fuzzer', () => {
     const consumed = seeds.map((f) => normalizeFrame(f).kind === 'event');
     const rng = new Rng(SEED);
     const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
     let mutated = 0;
     let malformed = 0;
     let fed = 0;
@@ -107,9 +111,9 @@ describe('hostile-input fuzzer', () => {
       for (let c = 0; c < copies; c++) frames.push(mutateFrame(rng, real));
       for (const f of frames) {
         const isMutant = f !== frames[0];
-        let r: NormalizeResult;
+        let r: FrameResult;
         try {
-          r = ingest(engine, f);
+          r = ingest(pipeline, f);
         } catch (e) {
           throw new Error(`threw on frame (seed ${SEED}, mutant #${mutated}): ${JSON.stringify(f).slice(0, 500)}: ${(e as Error).stack ?? String(e)}`, {
             cause: e,
@@ -134,7 +138,7 @@ describe('hostile-input fuzzer', () => {
         }
       }
     }
-    const c = engine.counters;
+    const c = pipeline.counters;
     console.log(`fuzz seed ${SEED}: ${fed} frames (${mutated} mutated) in ${Date.now() - t0} ms; outcomes ${JSON.stringify(byOutcome)}`);
     expect(mutated).toBeGreaterThanOrEqual(MIN_MUTANTS);
     // Every frame has exactly one outcome, and every malformed one is counted by reason.
@@ -152,7 +156,7 @@ describe('hostile-input fuzzer', () => {
         d.symbol,
       ).toBe(d.counters.windows_processed);
     }
-    const state = new SystemState(engine, 'fuzz', 'REPLAY');
+    const state = new SystemState(engine, 'fuzz', 'REPLAY', { frames: pipeline.counters });
     expect(SnapshotSchema.safeParse(state.commit(0)).success).toBe(true);
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEnvelope, CountersSample } from '../src/core/contracts/audit';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
-import { emptySymbolCounters } from '../src/core/symbol-detector';
+import { emptySymbolCounters } from '../src/core/contracts/counters';
 import { buildDailySummary, DailySummarySchema, formatDailySummary, utcDay } from '../src/store/daily-summary';
 import { EventStore } from '../src/store/store';
 import { CLI, ensureCliBuilt } from './fixtures/paths';

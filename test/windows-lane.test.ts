@@ -68,9 +68,9 @@ function checkRun(dir: string, stoppedBy: RegExp, minParts: number): void {
     if (!snap) throw new Error(`invalid snapshot in ${dir}`);
     expect(run.captures.length).toBeGreaterThanOrEqual(minParts);
     const replayed: unknown[] = [];
-    const { engine } = await runReplay({ files: run.captures, onPromotion: (e) => replayed.push(e) });
-    expect(engine.counters.frames_received).toBe(snap.counters.frames_received);
-    expect(engine.counters.frames_received).toBeGreaterThan(1000);
+    const { engine, pipeline } = await runReplay({ files: run.captures, onPromotion: (e) => replayed.push(e) });
+    expect(pipeline.counters.frames_received).toBe(snap.counters.frames_received);
+    expect(pipeline.counters.frames_received).toBeGreaterThan(1000);
     expect(engine.watermark).toBe(snap.watermark_ms);
     expect(Object.fromEntries(engine.detectorsInRankOrder.map((d) => [d.symbol, { ...d.counters }]))).toEqual(
       Object.fromEntries(Object.entries(snap.per_symbol).map(([s, p]) => [s, p.counters])),

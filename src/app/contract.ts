@@ -1,10 +1,14 @@
 /** `peak-pressure contract`: publish every zod contract as a JSON Schema file. */
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { CONTRACTS } from '../core/contracts';
+import { type ZodType, z } from 'zod';
+import { BINANCE_CONTRACTS } from '../binance/contracts';
+import { CORE_CONTRACTS } from '../core/contracts';
 import { ensureDirSync } from '../files/dirs';
 import { tempPathFor } from '../files/temp-files';
+
+/** Every published contract: each source adapter's payloads, then the project's own. */
+export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({ ...BINANCE_CONTRACTS, ...CORE_CONTRACTS });
 
 /** File name → JSON text, exactly as `contract` writes it. */
 export function renderContracts(): Map<string, string> {

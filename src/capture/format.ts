@@ -12,7 +12,7 @@
  *   hftbacktest / collect-binancefutures: `<ts> <json>` with ts in ns (19 digits) or µs (16);
  *   cryptofeed: `<seconds.frac>: <json>`, REST `<url> -> <seconds.frac>: <body>`.
  */
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 
 export const CAPTURE_MAGIC = '#peak-pressure-capture v1';
 

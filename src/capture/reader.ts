@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import { StringDecoder } from 'node:string_decoder';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 import { describeFsError, errnoCode, PathError } from '../files/errors';
 import { safeMessage } from '../text/safe';
 import { type CaptureHeader, parseCaptureLine } from './format';

@@ -6,7 +6,7 @@
 import { createWriteStream, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 import { ensureDirSync } from '../files/dirs';
 import { type CaptureHeader, formatCaptureHeader, formatCaptureLine } from './format';
 

@@ -1,19 +1,21 @@
 /**
  * The live collector: startup orchestration, the market WebSocket, OI polling, capture, dead
  * letters, health, and the 500 ms commit that publishes snapshots. Every received frame takes the
- * same path as a replayed one — `Engine.ingestFrame` — so a capture of this run replays to the
+ * same path as a replayed one — `FramePipeline.ingest` — so a capture of this run replays to the
  * same promoted events.
  *
  * Runs inside the collector worker thread (src/app/worker.ts); tests also run it in-process.
  */
 import { join } from 'node:path';
+import { binanceUsdm } from '../binance/adapter';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { CaptureWriter } from '../capture/writer';
 import { RULES } from '../core/constants';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
 import { Engine } from '../core/engine';
-import type { Frame } from '../core/normalize';
+import { FramePipeline } from '../core/pipeline';
+import type { Frame } from '../core/source';
 import { InvariantError } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging, SystemState } from '../core/system-state';
 import { AuditTrail } from './audit';
@@ -38,12 +40,6 @@ export interface CollectorOptions {
   console?: (line: string) => void;
 }
 
-/** Streams of the one /market connection (SPEC §10, BINANCE.md §1). */
-export function marketStreams(symbols: readonly string[], markPrice: boolean): string[] {
-  const lower = symbols.map((s) => s.toLowerCase());
-  return [...lower.map((s) => `${s}@aggTrade`), '!forceOrder@arr', ...(markPrice ? lower.map((s) => `${s}@markPrice@1s`) : [])];
-}
-
 /** How long each stream may stay silent before the cadence watchdog reports it. */
 export function silenceLimitMs(stream: string): number {
   if (stream.endsWith('@markPrice@1s')) return 5_000; // pushed every second: the best canary
@@ -54,6 +50,7 @@ export function silenceLimitMs(stream: string): number {
 export class Collector {
   readonly ops: OpsStaging;
   engine: Engine | null = null;
+  pipeline: FramePipeline | null = null;
   state: SystemState | null = null;
   selection: SymbolSelection | null = null;
   readonly deadLetters: DeadLetterFile;
@@ -160,8 +157,12 @@ export class Collector {
     });
 
     this.engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
+    this.pipeline = new FramePipeline(binanceUsdm, this.engine, (d) => this.deadLetters.write(d));
     this.ops.precisions = sel.precisions;
-    this.state = new SystemState(this.engine, this.opts.runId, this.opts.config.mode, { ops: this.ops, seq: this.bootSeq });
+    this.state = new SystemState(this.engine, this.opts.runId, this.opts.config.mode, {
+      carry: { ops: this.ops, seq: this.bootSeq },
+      frames: this.pipeline.counters,
+    });
     this.say('[NATIVE APP] SystemState initialized with TOP_10 symbols');
 
     if (this.opts.config.capture.enabled) {
@@ -181,7 +182,7 @@ export class Collector {
     for (const f of early) this.ingest(f);
 
     this.setStage('CONNECT_STREAMS', `${sel.symbols.length} symbols`);
-    const streams = marketStreams(sel.symbols, this.opts.config.markPrice);
+    const streams = binanceUsdm.subscriptions(sel.symbols, { markPrice: this.opts.config.markPrice });
     this.stream = new MarketStream({
       wsUrl: this.opts.config.wsUrl,
       streams,
@@ -250,18 +251,16 @@ export class Collector {
   }
 
   private ingest(frame: Frame): void {
-    if (this.fatal !== null || this.engine === null) return;
+    if (this.fatal !== null || this.engine === null || this.pipeline === null) return;
     this.capture?.write(frame);
     try {
-      const r = this.engine.ingestFrame(frame);
+      const r = this.pipeline.ingest(frame);
       // Rates count what the observer watches: events of the 10 symbols, not the whole market feed.
       if (r.kind === 'event' && this.engine.detector(r.event.symbol) !== undefined) {
         if (r.event.type === 'TRADE') {
           this.trades.add(frame.recv_ms);
           this.lastTradeRecvMs = frame.recv_ms;
         } else if (r.event.type === 'LIQUIDATION') this.liqs.add(frame.recv_ms);
-      } else if (r.kind === 'malformed') {
-        this.deadLetters.write({ recv_ms: frame.recv_ms, source: frame.source, reason: r.reason, raw: frame.text });
       }
       for (const e of this.engine.takeNewPromotions()) {
         this.opts.logger.info({ event_id: e.event_id, symbol: e.symbol, stress: e.stress_sources }, 'peak pressure event promoted');
@@ -277,8 +276,10 @@ export class Collector {
 
   /** A frame the socket itself refused (binary, oversized): counted and dead-lettered like the rest. */
   private reject(reason: string, recv: number, source: string, raw: string): void {
-    this.engine?.noteMalformed(reason);
-    this.deadLetters.write({ recv_ms: recv, source, reason, raw });
+    const letter = { recv_ms: recv, source, reason, raw };
+    // Before symbol selection there is no pipeline to count it; the dead letter is written either way.
+    if (this.pipeline) this.pipeline.reject(letter);
+    else this.deadLetters.write(letter);
   }
 
   private fail(reason: ReasonCode, detail: string): void {

@@ -2,7 +2,7 @@
  * Ingestion health (SPEC §8.4): rates over the trailing 60 s of local receipt time, and the
  * STARTING / OK / DEGRADED / FAILED decision with reason codes. Pure: callers pass `now`.
  */
-import type { HealthState, ReasonCode } from '../core/contracts/vocabulary';
+import type { HealthState, KlineSource, ReasonCode } from '../core/contracts/vocabulary';
 
 /** Counts per local second over a trailing window; O(1) per event, bounded memory. */
 export class RateMeter {
@@ -52,7 +52,7 @@ export interface HealthInputs {
   wsState: 'IDLE' | 'CONNECTING' | 'OPEN' | 'RECONNECTING' | 'CLOSED';
   lastTradeRecvMs: number | null;
   tradesPerSecond: number;
-  klineSource: 'synthetic' | 'exchange';
+  klineSource: KlineSource;
   klinesPerSecond: number;
   /** Local receipt time of each symbol's last successful OI poll (null = never). */
   oiLastSuccessMs: Record<string, number | null>;

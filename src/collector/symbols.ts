@@ -3,8 +3,9 @@
  * symbols with the highest 24 h quote volume, frozen for the run. If the ranking cannot be had,
  * the documented fallback list intersected with what actually trades (MATICUSDT no longer does).
  */
-import { FALLBACK_SYMBOLS, TOP_N_SYMBOLS } from '../core/constants';
-import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from '../core/contracts/binance';
+import { FALLBACK_SYMBOLS } from '../binance/fallback-symbols';
+import { TOP_N_SYMBOLS } from '../core/constants';
+import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from '../binance/schemas';
 import { type RestClient, RestError } from './rest';
 
 export interface RankedSymbol {

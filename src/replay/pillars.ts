@@ -15,12 +15,15 @@ import type { PromotedEvent } from '../core/contracts/promoted';
 import type { CanonicalEvent } from '../core/contracts/canonical';
 import { Engine } from '../core/engine';
 import { LiquidationTape } from '../core/liquidation-tape';
-import type { Frame, NormalizeResult } from '../core/normalize';
+import { FramePipeline, type DeadLetterSink } from '../core/pipeline';
+import type { Frame, FrameResult } from '../core/source';
 import type { BookAsOf, BookSample } from '../core/policy/book-sample';
 import { PILLARS } from '../core/policy/constants';
 import { POLICY_OUTCOMES, type PolicyEvent, type PolicyOutcome } from '../core/policy/contracts';
 import { FourPillarsPolicy, type PolicyVerdict } from '../core/policy/four-pillars';
-import type { ClosedWindow, KlineSource } from '../core/symbol-detector';
+import type { KlineSource } from '../core/contracts/vocabulary';
+import type { ClosedWindow } from '../core/symbol-detector';
+import { binanceUsdm } from '../binance/adapter';
 import { BookRoom, type DepthFrameResult } from '../binance/book/book-room';
 import type { BookState } from '../binance/book/order-book';
 import type { DeadLetterFile } from '../capture/dead-letter';
@@ -36,29 +39,37 @@ export interface PillarsOptions {
   klineSource?: KlineSource;
   onWindow?: (w: ClosedWindow) => void;
   onVerdict?: (v: PolicyVerdict) => void;
+  /** Where malformed frames (M3's and the books') are dead-lettered. */
+  deadLetter?: DeadLetterSink;
 }
 
 const NO_BOOKS: BookAsOf = { sampleAt: (): BookSample => ({ live: false, reason: 'not_sampled' }) };
 
 export class PillarsPipeline {
   readonly engine: Engine;
+  /** The same frame pipeline the live collector and runReplay use, for everything but depth. */
+  readonly frames: FramePipeline;
   readonly books: BookRoom | null;
   readonly policy: FourPillarsPolicy | null;
   readonly tape: LiquidationTape;
   private readonly onWindowHook: ((w: ClosedWindow) => void) | undefined;
+  private readonly deadLetter: DeadLetterSink | undefined;
 
   constructor(opts: PillarsOptions) {
     this.onWindowHook = opts.onWindow;
     this.engine = new Engine({ symbols: opts.symbols, onWindow: (w) => this.closed(w), ...(opts.klineSource ? { klineSource: opts.klineSource } : {}) });
+    this.frames = new FramePipeline(binanceUsdm, this.engine, opts.deadLetter);
+    this.deadLetter = opts.deadLetter;
     this.books = opts.books === false ? null : new BookRoom({ symbols: opts.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
     this.policy = opts.policy === false ? null : new FourPillarsPolicy({ symbols: opts.symbols, ...(opts.onVerdict ? { onVerdict: opts.onVerdict } : {}) });
     this.tape = new LiquidationTape(opts.symbols);
   }
 
   /** One raw frame; `file` is the capture file it came from (foreign REST depth bodies are attributed by it). */
-  ingestFrame(frame: Frame, file = 0): { result: NormalizeResult; depth: DepthFrameResult | null } {
+  ingestFrame(frame: Frame, file = 0): { result: FrameResult; depth: DepthFrameResult | null } {
     const depth = this.books?.ingestFrame(frame, file) ?? null;
-    const result = this.engine.ingestFrame(frame);
+    if (depth?.kind === 'malformed') this.deadLetter?.({ recv_ms: frame.recv_ms, source: frame.source, reason: depth.reason, raw: frame.text });
+    const result = this.frames.ingest(frame);
     if (result.kind === 'event') this.afterEvent(result.event);
     return { result, depth };
   }
@@ -186,8 +197,10 @@ export async function runPillarsReplay(opts: PillarsReplayOptions): Promise<Pill
     symbols = found.symbols;
     from = found.from;
   }
+  const deadLetters = opts.deadLetters;
   const pipeline = new PillarsPipeline({
     symbols,
+    ...(deadLetters ? { deadLetter: (d) => deadLetters.write(d) } : {}),
     ...(opts.policy === false ? { policy: false } : {}),
     ...(opts.books === false ? { books: false } : {}),
     ...(opts.onVerdict ? { onVerdict: opts.onVerdict } : {}),
@@ -202,21 +215,21 @@ export async function runPillarsReplay(opts: PillarsReplayOptions): Promise<Pill
     if (item.kind === 'header') continue;
     if (item.kind === 'bad') {
       badLines++;
-      engine.noteMalformed(`capture_line:${item.reason}`);
-      opts.deadLetters?.write({ recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw });
+      pipeline.frames.reject(
+        { recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw },
+        `capture_line:${item.reason}`,
+      );
       continue;
     }
     frames++;
     const f = item.frame;
-    const { result, depth } = pipeline.ingestFrame(f, item.file);
-    if (result.kind === 'malformed') opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: result.reason, raw: f.text });
-    if (depth?.kind === 'malformed') opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: depth.reason, raw: f.text });
+    pipeline.ingestFrame(f, item.file);
     if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
     m3Events.push(...engine.takeNewPromotions());
     if (pipeline.policy) policyEvents.push(...pipeline.policy.takeNewEvents());
     pipeline.books?.takeRequests();
   }
-  const m3 = summarize(engine, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
+  const m3 = summarize(pipeline.frames, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
   return {
     summary: {
       m3,

@@ -8,8 +8,8 @@
  */
 import { z } from 'zod';
 import { type AuditEnvelope, CountersSampleSchema, type CountersSample } from '../core/contracts/audit';
-import type { SymbolCounters } from '../core/contracts/snapshot';
-import { PARTITION_KEYS } from '../replay/replay';
+import type { SymbolCounters } from '../core/contracts/counters';
+import { PARTITION_KEYS } from '../core/contracts/counters';
 import { HealthStateSchema, type HealthState } from '../core/contracts/vocabulary';
 import type { RunRow } from './contract';
 import type { EventStore } from './store';

@@ -5,7 +5,7 @@
  * renamed, another symbol, another source). Each mutation is a pure function of the Rng state, so
  * a seed replays the same sequence.
  */
-import type { Frame } from '../../src/core/normalize';
+import type { Frame } from '../../src/core/source';
 import type { Rng } from '../../src/simulator/rng';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

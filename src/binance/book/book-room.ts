@@ -11,7 +11,7 @@
  * file's first diff when it comes first). A file with two depth symbols leaves it unattributed
  * (counted).
  */
-import type { Frame } from '../../core/normalize';
+import type { Frame } from '../../core/source';
 import type { BookAsOf, BookSample } from '../../core/policy/book-sample';
 import { type BookStatus, type BooksSection } from './book-status';
 import { type DepthSnapshot, DepthSnapshotSchema, type DepthUpdate, DepthUpdateSchema, isDepthSnapshot, isDepthUpdate } from './contracts';

@@ -3,7 +3,7 @@
  * in the health panel and the snapshot). Prices are the exchange's decimal strings.
  */
 import { z } from 'zod';
-import { symbolString } from '../../core/contracts/binance';
+import { symbolString } from '../../core/contracts/primitives';
 
 const count = z.number().int().nonnegative();
 

@@ -7,7 +7,8 @@
  * two accept exactly the same payloads).
  */
 import { z } from 'zod';
-import { type DepthUpdate, DepthUpdateSchema, DECIMAL_RE, decimalString, SYMBOL_RE } from '../../core/contracts/binance';
+import { SYMBOL_RE } from '../../core/contracts/primitives';
+import { type DepthUpdate, DepthUpdateSchema, DECIMAL_RE, decimalString } from '../schemas';
 
 export { type DepthUpdate, DepthUpdateSchema };
 

@@ -3,7 +3,7 @@
  * row of the store's `audit` table. `src/collector/audit.ts` writes exactly these keys.
  */
 import { z } from 'zod';
-import { SymbolCountersSchema } from './snapshot';
+import { SymbolCountersSchema } from './counters';
 import { AuditEventTypeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
 
 export const SeveritySchema = z.enum(['INFO', 'WARN', 'CRIT']);

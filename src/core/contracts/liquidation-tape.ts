@@ -3,7 +3,7 @@
  * `liquidation_tape`). One table per symbol: price buckets of the last 60 min, newest activity first.
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
+import { symbolString } from './primitives';
 
 const count = z.number().int().nonnegative();
 

@@ -3,12 +3,10 @@
  * posts to the UI. The legacy keys keep their exact names and types; everything else is additive.
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
-import { SideSchema } from './canonical';
+import { SymbolCountersSchema } from './counters';
+import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
 import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
-
-const count = z.number().int().nonnegative();
 
 export const RawRowSchema = z.object({
   /** Exchange time, float seconds. */
@@ -20,35 +18,6 @@ export const RawRowSchema = z.object({
   side: SideSchema,
 });
 export type RawRow = z.infer<typeof RawRowSchema>;
-
-/** Per-symbol counters. The first nine partition `windows_processed` (SPEC §6.1). */
-export const SymbolCountersSchema = z.object({
-  windows_processed: count,
-  empty_windows: count,
-  baseline_not_warm: count,
-  flow_surge_failed: count,
-  large_trade_failed: count,
-  compression_failed: count,
-  missing_streams: count,
-  stress_failed: count,
-  peak_pressure_count: count,
-  /** Trades whose window had already closed, or older than watermark − 30 s. */
-  window_not_closed: count,
-  trades: count,
-  duplicate_trades: count,
-  trade_id_gaps: count,
-  non_market_trades: count,
-  liquidations: count,
-  duplicate_liquidations: count,
-  klines: count,
-  oi_polls: count,
-  oi_changes: count,
-  oi_changes_carried_forward: count,
-  mark_prices: count,
-  future_events: count,
-  liquidation_buffer_evictions: count,
-});
-export type SymbolCounters = z.infer<typeof SymbolCountersSchema>;
 
 export const SymbolStateSchema = z.object({
   warm: z.boolean(),

@@ -61,3 +61,7 @@ export type HealthState = z.infer<typeof HealthStateSchema>;
 /** What the status bar shows after `Mode:`. */
 export const ModeSchema = z.enum(['LOADING', 'LIVE_PEAK_PRESSURE', 'DEMO', 'REPLAY']);
 export type Mode = z.infer<typeof ModeSchema>;
+
+/** Where 1 s candles come from (SPEC §6.3): built from the window's trades, or the exchange's closed 1 s klines. */
+export const KlineSourceSchema = z.enum(['synthetic', 'exchange']);
+export type KlineSource = z.infer<typeof KlineSourceSchema>;

@@ -4,7 +4,7 @@
  * partition, and its section of the snapshot (additive; the snapshot gains it as `policies`).
  */
 import { z } from 'zod';
-import { symbolString } from '../contracts/binance';
+import { symbolString } from '../contracts/primitives';
 import { PromotedEventSchema } from '../contracts/promoted';
 import { POLICY_ID, POLICY_VERSION } from './constants';
 

@@ -13,7 +13,8 @@
  */
 import { Baseline } from '../baseline';
 import { LIMITS, RULES } from '../constants';
-import type { LiquidationEvent, Side } from '../contracts/canonical';
+import type { LiquidationEvent } from '../contracts/canonical';
+import type { Side } from '../contracts/primitives';
 import { deepFreeze } from '../freeze';
 import { LiquidationBuffer } from '../liquidations';
 import { Ring } from '../ring';
