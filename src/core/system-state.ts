@@ -11,6 +11,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { SinkStatus } from './contracts/sink-status';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
@@ -36,6 +37,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The sinks' delivery status (SPEC §22), set by the collector at each commit when sinks are configured. */
+  sinks?: readonly SinkStatus[];
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -163,6 +166,7 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -254,5 +258,6 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
   });
 }

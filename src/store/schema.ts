@@ -96,6 +96,53 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       );
     `,
   },
+  {
+    version: 3,
+    what: 'outbox (every stored event and audit record in commit order, for the sinks of SPEC §22), per-sink delivery cursors, the observer id',
+    sql: `
+      -- The sinks' outbox: one row per event or audit record, numbered in commit order by triggers,
+      -- so a row enters it in the same transaction that stores it and nothing in store.ts changes.
+      -- An event already stored (ON CONFLICT DO NOTHING) inserts no row, so fires no trigger.
+      -- Rows are never deleted: a sink added later starts from seq 0 and receives the whole history.
+      CREATE TABLE outbox (
+        seq       INTEGER PRIMARY KEY,
+        kind      TEXT NOT NULL CHECK (kind IN ('event', 'audit')),
+        policy_id TEXT,
+        event_id  TEXT,
+        audit_id  INTEGER
+      );
+      -- A file from an earlier schema: its rows enter the outbox oldest first.
+      INSERT INTO outbox (kind, policy_id, event_id, audit_id)
+        SELECT kind, policy_id, event_id, audit_id FROM (
+          SELECT 'event' AS kind, policy_id, event_id, NULL AS audit_id, stored_ms AS t, 0 AS k, window_end_ms AS w, symbol AS s FROM events
+          UNION ALL
+          SELECT 'audit', NULL, NULL, id, ts_ms, 1, id, '' FROM audit WHERE event_type != 'PEAK_PRESSURE_PROMOTED'
+        ) ORDER BY t, k, w, s, policy_id;
+      CREATE TRIGGER outbox_event AFTER INSERT ON events
+      BEGIN
+        INSERT INTO outbox (kind, policy_id, event_id) VALUES ('event', NEW.policy_id, NEW.event_id);
+      END;
+      -- A PEAK_PRESSURE_PROMOTED audit record mirrors an event, which the sinks already carry.
+      CREATE TRIGGER outbox_audit AFTER INSERT ON audit WHEN NEW.event_type != 'PEAK_PRESSURE_PROMOTED'
+      BEGIN
+        INSERT INTO outbox (kind, audit_id) VALUES ('audit', NEW.id);
+      END;
+      -- How far each sink has acknowledged the outbox (sink = its URL without credentials).
+      CREATE TABLE sink_cursors (
+        sink          TEXT PRIMARY KEY,
+        delivered_seq INTEGER NOT NULL,
+        delivered     INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL
+      );
+      -- Who this store is, for central storage fed by several observers: one random id per store file.
+      CREATE TABLE observer (
+        one         INTEGER PRIMARY KEY CHECK (one = 1),
+        observer_id TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+      );
+      INSERT INTO observer (one, observer_id, created_ms) VALUES (1, lower(hex(randomblob(16))), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+    `,
+  },
 ]);
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length;

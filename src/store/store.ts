@@ -22,6 +22,7 @@ import {
   StorableEventSchema,
   type StoredEventRow,
 } from './contract';
+import { AUDIT_COLUMNS, auditFromRow, auditParams, type AuditRowColumns } from './audit-row';
 import { type DailySummary, DailySummarySchema } from './daily-summary';
 import { describeFault, SchemaTooNewError, type StoreFault, type StoreOp } from './faults';
 import { migrate, schemaVersion } from './migrate';
@@ -503,24 +504,10 @@ export class EventStore {
   auditRows(q: { sinceMs?: number; untilMs?: number; eventTypes?: readonly string[] } = {}): AuditEnvelope[] {
     if (!this.readable || this.db === null) return [];
     const rows = this.db
-      .prepare(
-        `SELECT ts_ms, run_id, seq, stage, event_type, symbol, reasons, severity, payload FROM audit
-         WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`,
-      )
-      .all({ since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER }) as (Omit<AuditEnvelope, 'reasons' | 'payload' | 'severity'> & {
-      reasons: string;
-      payload: string;
-      severity: AuditEnvelope['severity'] | null;
-    })[];
+      .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`)
+      .all({ since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER }) as AuditRowColumns[];
     const types = q.eventTypes ? new Set(q.eventTypes) : null;
-    return rows
-      .filter((r) => types === null || types.has(r.event_type))
-      .map(({ reasons, payload, severity, ...rest }) => ({
-        ...rest,
-        reasons: JSON.parse(reasons) as AuditEnvelope['reasons'],
-        ...(severity !== null ? { severity } : {}),
-        payload: JSON.parse(payload) as AuditEnvelope['payload'],
-      }));
+    return rows.filter((r) => types === null || types.has(r.event_type)).map(auditFromRow);
   }
 
   alertRows(q: { sinceMs?: number; untilMs?: number } = {}): (Alert & { run_id: string })[] {
@@ -607,20 +594,6 @@ function prepare(db: Database.Database): Statements {
     endRun: db.prepare("UPDATE runs SET ended_ms = ?, end_kind = 'clean', last_seen_ms = MAX(last_seen_ms, ?) WHERE run_id = ?"),
     openRuns: db.prepare('SELECT * FROM runs WHERE end_kind IS NULL AND run_id != ?'),
     markUnclean: db.prepare("UPDATE runs SET end_kind = 'unclean', ended_ms = last_seen_ms WHERE run_id = ?"),
-  };
-}
-
-function auditParams(a: AuditEnvelope): Record<string, string | number | null> {
-  return {
-    ts_ms: a.ts_ms,
-    run_id: a.run_id,
-    seq: a.seq,
-    stage: a.stage,
-    event_type: a.event_type,
-    symbol: a.symbol,
-    reasons: JSON.stringify(a.reasons),
-    severity: a.severity ?? null,
-    payload: JSON.stringify(a.payload),
   };
 }
 

@@ -4,6 +4,7 @@ import { AlertSchema } from './alert';
 import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
 import { PromotedEventSchema } from './promoted';
+import { SinkStatusSchema } from './sink-status';
 import { SnapshotSchema } from './snapshot';
 
 export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
@@ -18,4 +19,5 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'audit-envelope': AuditEnvelopeSchema,
   'audit.COUNTERS_SAMPLED': CountersSampleSchema,
   alert: AlertSchema,
+  'sink-status': SinkStatusSchema,
 });

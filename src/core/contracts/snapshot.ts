@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SymbolCountersSchema } from './counters';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
+import { SinkStatusSchema } from './sink-status';
 import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
 
 export const RawRowSchema = z.object({
@@ -144,5 +145,7 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /** The sinks of SPEC §22 (Redis Streams, PostgreSQL); absent when none is configured. */
+  sinks: z.array(SinkStatusSchema).optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

@@ -50,6 +50,8 @@ export const ReasonCodeSchema = z.enum([
   'STORE_READ_ONLY',
   'STORE_BUSY',
   'STORE_UNAVAILABLE',
+  /** A sink of SPEC §22 (Redis, PostgreSQL) cannot be written: rows wait in the local store (the snapshot's `sinks` says which, and how many). */
+  'SINK_DEGRADED',
   /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
   'PEAK_PRESSURE_PROMOTED',
 ]);
