@@ -8,6 +8,7 @@ const entries = {
   cli: './src/app/cli.ts',
   main: './src/app/main.ts',
   worker: './src/app/worker.ts',
+  'sink-worker': './src/sinks/sink-worker.ts',
   bench: './bench/bench.ts',
 };
 
