@@ -11,10 +11,10 @@
  * instance (same Debian binaries) on a port of their own, never the shared one.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { describe, it } from 'vitest';
@@ -179,9 +179,10 @@ export async function privateRedis(dir: string): Promise<PrivateServer> {
     url,
     pid: () => proc?.pid ?? -1,
     start: async () => {
+      // appendfsync always: an entry is on disk before Redis acknowledges it, so a SIGKILL loses nothing acknowledged.
       proc = spawn(
         'redis-server',
-        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
         {
           stdio: 'ignore',
         },
@@ -240,6 +241,8 @@ export async function privatePostgres(dir: string): Promise<PrivateServer> {
   // postgres refuses to run as root: as root, it runs as the postgres user (the Debian package's).
   const asPg = (cmd: string, args: string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
   if (isRoot) {
+    // mkdtemp folders are private (0700): the postgres user must be able to pass through them.
+    for (let d = dirname(dir); d.startsWith(tmpdir()) && d !== tmpdir(); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o111);
     const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
     const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
     for (const d of [dir, data, run]) chownSync(d, Number(ids), Number(gid));

@@ -229,7 +229,11 @@ export class Delivery {
         continue;
       }
       if (batch.items.length === 0 && batch.throughSeq === lane.cursor) {
-        if (this.draining) return;
+        if (this.draining) {
+          // A clean stop ends the run in the store after its last rows: that end goes out too.
+          await this.syncRuns(lane, now, true);
+          return;
+        }
         if (!(await this.syncRuns(lane, now))) continue;
         if (lane.state === 'CONNECTING') await this.probe(lane, now);
         await this.sleep(this.tuning.idlePollMs, true);
@@ -266,9 +270,9 @@ export class Delivery {
   }
 
   /** Sends the runs whose local row changed (an end, its symbols); false after a failure. */
-  private async syncRuns(lane: Lane, now: number): Promise<boolean> {
+  private async syncRuns(lane: Lane, now: number, fresh = false): Promise<boolean> {
     if (lane.sink.syncRuns === undefined || lane.state !== 'OK') return true;
-    if (now - this.runsReadMs >= this.tuning.runsSyncMs) {
+    if (fresh || now - this.runsReadMs >= this.tuning.runsSyncMs) {
       try {
         this.refreshRuns(now);
       } catch {
@@ -283,7 +287,7 @@ export class Delivery {
       return true;
     } catch (e) {
       this.failed(lane, errorLine(e), this.clock());
-      await this.sleep(this.backoff(lane), false);
+      if (!this.draining) await this.sleep(this.backoff(lane), false);
       return false;
     }
   }

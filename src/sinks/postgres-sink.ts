@@ -139,6 +139,11 @@ export class PostgresSink implements Sink {
       throw new SinkError(`PostgreSQL ${this.name} unreachable (${errorLine(e)}); events wait in the local store and are sent when it answers`);
     }
     let broken: Error | undefined;
+    // While checked out, a connection the server drops (killed, restarted) reports it here, not to the pool.
+    const onError = (e: Error): void => {
+      broken = e;
+    };
+    c.on('error', onError);
     try {
       if (!this.schemaOk) {
         await checkPgSchema(c, this.name);
@@ -148,12 +153,13 @@ export class PostgresSink implements Sink {
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       // Anything but a refused statement may have left the connection unusable: drop it.
-      if (sqlState(e) === null) broken = e instanceof Error ? e : new Error(String(e));
+      if (sqlState(e) === null) broken ??= e instanceof Error ? e : new Error(String(e));
       if (e instanceof PgSchemaError) throw new SinkError(e.message);
       // A statement that names a missing table or column means the schema changed under us: check again.
       if (sqlState(e)?.startsWith('42')) this.schemaOk = false;
       throw new SinkError(`PostgreSQL ${this.name}: ${what} failed (${errorLine(e)}); the batch is retried`);
     } finally {
+      c.off('error', onError);
       c.release(broken);
     }
   }
