@@ -24,16 +24,7 @@ import { migratePg } from '../src/sinks/postgres-schema';
 import { StreamConsumer } from '../src/sinks/redis-consumer';
 import { REPO_ROOT } from './fixtures/paths';
 import { mulberry32 } from './helpers';
-import {
-  flushRedis,
-  freshPgDatabase,
-  havePrivateServers,
-  type PrivateServer,
-  privatePostgres,
-  privateRedis,
-  REQUIRE_SERVICES,
-  redisDb,
-} from './services';
+import { flushRedis, freshPgDatabase, havePrivateServers, type PrivateServer, privatePostgres, privateRedis, REQUIRE_SERVICES, redisDb } from './services';
 import { key, pgEventCounts, pgQuery, rekeyed, streamEntries, syntheticPolicyEvents } from './sink-helpers';
 import { fixtureEvents, tempDir } from './store-helpers';
 

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
 import { reportCommandError } from './cli-errors';
+import { CONSUME_USAGE, consumeCommand } from './consume-command';
+import { DB_USAGE, dbCommand } from './db-command';
 import { EVENTS_USAGE, eventsCommand } from './events-command';
 import { LIVE_USAGE, liveCommand } from './live-command';
 import { RATES_USAGE, ratesCommand } from './rates-command';
@@ -23,6 +25,8 @@ commands:
   report [--day D]    the daily summary of a UTC day from the event store (see: report --help)
   live --headless     observe Binance without a window (see: live --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
+  consume redis://…   read the Redis streams a --sink redis:// writes, in a consumer group (see: consume --help)
+  db migrate URL      create or update the PostgreSQL sink's tables (see: db --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
 
 Bad input ends in one line on stderr naming the file and the cause: exit code 2 for a wrong
@@ -48,6 +52,8 @@ const commands: Record<string, Command> = {
   report: { run: (argv) => reportCommand(argv), usage: REPORT_USAGE },
   live: { run: liveCommand, usage: LIVE_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
+  consume: { run: consumeCommand, usage: CONSUME_USAGE },
+  db: { run: dbCommand, usage: DB_USAGE },
   contract: {
     usage: CONTRACT_USAGE,
     run: async (argv) => {

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
+import type { ScaleOutSpec } from './scale-out-spec';
 import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
@@ -20,6 +21,8 @@ export interface GuiOptions {
   config: CollectorConfig;
   runId: string;
   clock?: ClockSpec;
+  /** `--sink` / `--http` (SPEC §22), started in the collector worker. */
+  scaleOut?: ScaleOutSpec | null;
   /** UI self-test: after `renders` renders of a populated snapshot, save read-back + PNG in `dir`, then exit. */
   /** `boot`: capture whatever is shown (e.g. DEGRADED before any symbol is known) instead of waiting for data. */
   uiTest?: { dir: string; renders: number; minEvents?: number; boot?: boolean };
@@ -62,6 +65,7 @@ export function runGui(opts: GuiOptions): void {
     config: opts.config,
     runId: opts.runId,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    scaleOut: opts.scaleOut ?? null,
     onSnapshot: (s) => {
       latest = s;
     },

@@ -24,7 +24,7 @@ The window is \`npm start\`.
 ${LIVE_OPTIONS_HELP}${HEADLESS_HELP}`;
 
 export async function liveCommand(argv: string[]): Promise<number> {
-  const { config, headless, help, clock, stopFile } = parseLiveArgs(argv, process.env);
+  const { config, headless, help, clock, stopFile, scaleOut } = parseLiveArgs(argv, process.env);
   if (help) {
     process.stderr.write(LIVE_USAGE);
     return 0;
@@ -44,6 +44,7 @@ export async function liveCommand(argv: string[]): Promise<number> {
       runId: newRunId(),
       // An accelerated simulator's clock, so receive times and exchange times advance together.
       ...(clock ? { clock } : {}),
+      scaleOut,
       // Headless mode reads nothing from snapshots (the worker writes the file and the console
       // lines), so the worker posts none: no clone and no validation of them on this thread.
       snapshots: false,

@@ -4,6 +4,10 @@ import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfi
 import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
 import { PathError } from '../files/errors';
 import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
+import { ListenAddressError, parseListenAddress } from '../http/listen';
+import { parseSinkUrls, type SinkSpec, SinkSpecError } from '../sinks/spec';
+import { UsageError } from './cli-errors';
+import type { ScaleOutSpec } from './scale-out-spec';
 
 export const LIVE_OPTIONS_HELP = `options:
   --config FILE         JSON config file (see README "Configuration")
@@ -16,6 +20,9 @@ export const LIVE_OPTIONS_HELP = `options:
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
                         \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"})
+  --sink URL            also deliver the stored events and audit records to redis://HOST:PORT[/DB]
+                        or postgres://USER@HOST:PORT/DATABASE (repeatable; README "Scale-out")
+  --http HOST:PORT      serve the read-only HTTP API on a loopback address, e.g. 127.0.0.1:8080
 `;
 
 export const liveArgOptions = {
@@ -28,6 +35,8 @@ export const liveArgOptions = {
   'no-capture': { type: 'boolean', default: false },
   'log-level': { type: 'string' },
   clock: { type: 'string' },
+  sink: { type: 'string', multiple: true },
+  http: { type: 'string' },
   headless: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -91,11 +100,35 @@ export function parseClockArg(text: string): ClockSpec {
   return r.data;
 }
 
+/** `--sink URL` (repeatable) → the sink specs; a bad URL is a usage error naming it (credentials hidden). */
+export function sinkArgs(texts: readonly string[], flag = '--sink '): SinkSpec[] {
+  try {
+    return parseSinkUrls(texts);
+  } catch (e) {
+    throw e instanceof SinkSpecError ? new UsageError(`${flag}${e.message}`) : e;
+  }
+}
+
+/** `--sink` and `--http` → what the collector worker starts beside the collector (null: neither was given). */
+export function scaleOutFromValues(values: { sink?: string[]; http?: string }): ScaleOutSpec | null {
+  const sinks = sinkArgs(values.sink ?? []);
+  let http = null;
+  if (values.http !== undefined) {
+    try {
+      http = parseListenAddress(values.http);
+    } catch (e) {
+      throw e instanceof ListenAddressError ? new UsageError(e.message) : e;
+    }
+  }
+  if (sinks.length === 0 && http === null) return null;
+  return { sinks, http };
+}
+
 export function parseLiveArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
   extra: CollectorConfigInput = {},
-): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec; stopFile?: string } {
+): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec; stopFile?: string; scaleOut: ScaleOutSpec | null } {
   const { values } = parseArgs({ args: argv, options: { ...liveArgOptions, 'stop-file': { type: 'string' } }, allowPositionals: false, strict: true });
   return {
     config: configFromValues(values, env, extra),
@@ -103,6 +136,7 @@ export function parseLiveArgs(
     help: values.help,
     ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
     ...(values['stop-file'] ? { stopFile: values['stop-file'] } : {}),
+    scaleOut: scaleOutFromValues(values),
   };
 }
 

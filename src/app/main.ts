@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { reportCommandError } from './cli-errors';
-import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs, scaleOutFromValues } from './live-options';
 import type { ClockSpec } from '../ipc/messages';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`DEMO: recorded real data served by the loopback simulator at ${sim.restUrl}\n`);
   }
   const config = configFromValues(values, process.env, extra);
+  const scaleOut = scaleOutFromValues(values);
   if (clock === undefined && values.clock) clock = parseClockArg(values.clock);
   prepareRunDirs(config);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
     config,
     runId,
     ...(clock ? { clock } : {}),
+    scaleOut,
     ...(values['ui-test']
       ? {
           uiTest: {

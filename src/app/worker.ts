@@ -9,6 +9,8 @@ import { Collector } from '../collector/collector';
 import { fileLogger } from '../collector/log';
 import { displaySnapshot } from '../core/system-state';
 import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { consoleLine } from '../collector/log';
+import { ScaleOut } from './scale-out';
 
 function post(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -21,7 +23,7 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock, snapshots } = parsed.data;
+  const { config, runId, clock, snapshots, scaleOut } = parsed.data;
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const collector = new Collector({
     config,
@@ -40,6 +42,25 @@ function main(): void {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // --sink / --http (SPEC §22), beside the collector. Until the collector calls the hook itself
+  // (nudge after its store commits, health; docs/ARCHITECTURE.md "Sinks and the HTTP API"), the
+  // sinks' status reaches its snapshots through the staging each commit copies.
+  const scale = scaleOut
+    ? ScaleOut.start({
+        spec: scaleOut,
+        snapshot: () => collector.lastSnapshot,
+        log: (level, msg, fields) => logger[level](fields, msg),
+        say: (line) => post({ v: IPC_VERSION, type: 'console', line: consoleLine(Date.now(), line) }),
+      })
+    : null;
+  const sinkStatus = scale
+    ? setInterval(() => {
+        void scale.then((s) => {
+          const st = s.sinkStatus();
+          if (st !== undefined) collector.ops.sinks = st;
+        });
+      }, 500)
+    : null;
   parentPort.on('message', (raw: unknown) => {
     const m = parseMainMessage(raw);
     if (!m.ok) {
@@ -47,8 +68,10 @@ function main(): void {
       return;
     }
     if (m.msg.type === 'stop') {
+      if (sinkStatus) clearInterval(sinkStatus);
       collector
         .stop()
+        .then(async () => (await scale)?.stop())
         .catch(crash)
         .finally(() => {
           post({ v: IPC_VERSION, type: 'stopped' });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
+import type { ScaleOutSpec } from '../app/scale-out-spec';
 import { type ClockSpec, IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
 
 export interface WorkerHostOptions {
@@ -17,6 +18,8 @@ export interface WorkerHostOptions {
    * saves cloning and validating the full snapshot on this thread twice a second.
    */
   snapshots?: boolean;
+  /** `--sink` / `--http`: what the worker starts beside the collector. */
+  scaleOut?: ScaleOutSpec | null;
   /** Path of the bundled worker (default: worker.js beside this bundle). */
   workerPath?: string;
   onSnapshot: (s: Snapshot) => void;
@@ -52,6 +55,7 @@ export class WorkerHost {
       runId: opts.runId,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.snapshots === false ? { snapshots: false } : {}),
+      ...(opts.scaleOut ? { scaleOut: opts.scaleOut } : {}),
     };
     this.worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data, resourceLimits: { ...WORKER_RESOURCE_LIMITS } });
     this.worker.on('message', (raw: unknown) => {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SnapshotSchema } from '../core/contracts/snapshot';
 import { ReasonCodeSchema, StageNameSchema } from '../core/contracts/vocabulary';
 import { CollectorConfigSchema } from '../collector/config';
+import { ScaleOutSpecSchema } from '../app/scale-out-spec';
 
 export const IPC_VERSION = 1 as const;
 
@@ -33,6 +34,8 @@ export const WorkerDataSchema = z.object({
   clock: ClockSpecSchema.optional(),
   /** false: the main thread reads no snapshots (headless), so none are posted; default true. */
   snapshots: z.boolean().optional(),
+  /** `--sink` / `--http` (SPEC §22): started in the worker beside the collector; absent = neither. */
+  scaleOut: ScaleOutSpecSchema.optional(),
 });
 export type WorkerData = z.infer<typeof WorkerDataSchema>;
 

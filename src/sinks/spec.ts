@@ -23,13 +23,13 @@ export function parseSinkUrl(text: string): SinkSpec {
   try {
     u = new URL(text);
   } catch {
-    throw new SinkSpecError(`--sink ${redactedForError(text)}: not a URL; use redis://HOST:PORT[/DB] or postgres://USER@HOST:PORT/DATABASE`);
+    throw new SinkSpecError(`${redactedForError(text)}: not a URL; use redis://HOST:PORT[/DB] or postgres://USER@HOST:PORT/DATABASE`);
   }
   const kind = KINDS[u.protocol];
   if (kind === undefined) {
-    throw new SinkSpecError(`--sink ${redactedForError(text)}: unknown scheme ${u.protocol} (sinks are redis://, rediss://, postgres:// and postgresql://)`);
+    throw new SinkSpecError(`${redactedForError(text)}: unknown scheme ${u.protocol} (sinks are redis://, rediss://, postgres:// and postgresql://)`);
   }
-  if (u.hostname === '') throw new SinkSpecError(`--sink ${redactedForError(text)}: the URL names no host`);
+  if (u.hostname === '') throw new SinkSpecError(`${redactedForError(text)}: the URL names no host`);
   const path = u.pathname === '/' ? '' : u.pathname;
   return { kind, url: text, name: `${u.protocol}//${u.host}${path}` };
 }

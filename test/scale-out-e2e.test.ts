@@ -1,0 +1,118 @@
+/**
+ * End to end through the built CLI (SPEC §22): `live --headless --http 127.0.0.1:0 --sink redis://…
+ * --sink postgres://…` against the loopback simulator. The HTTP API serves the real collector's
+ * snapshots (the sinks' status in them), /metrics reads back, and the delivery thread of the bundle
+ * (dist/sink-worker.js) drains the store in the run's folder to both servers — here a store an
+ * earlier run left (the live collector does not write the store yet: its wiring is the lead's, see
+ * docs/ARCHITECTURE.md). SIGTERM stops it all with exit code 0.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RULE_SET_ID } from '../src/core/constants';
+import { SnapshotSchema } from '../src/core/contracts/snapshot';
+import { migratePg } from '../src/sinks/postgres-schema';
+import { startSimulator } from '../src/simulator/server';
+import type { SimulatorHandle } from '../src/simulator/types';
+import { CLI, ensureCliBuilt, REPO_ROOT } from './fixtures/paths';
+import { describeWithServices, flushRedis, freshPgDatabase, redisDb, until } from './services';
+import { fillStore, key, pgEventCounts, rekeyed, streamEntries } from './sink-helpers';
+import { fixtureEvents, tempDir } from './store-helpers';
+
+const tmp = tempDir('pp-scale-e2e-');
+afterAll(() => tmp.cleanup());
+
+describeWithServices('live --headless with --http and two --sink flags', (urls) => {
+  let sim: SimulatorHandle;
+  let child: ChildProcess | null = null;
+  let out = '';
+
+  beforeAll(async () => {
+    ensureCliBuilt();
+    if (!existsSync(join(REPO_ROOT, 'dist', 'sink-worker.js'))) throw new Error('dist/sink-worker.js is missing: run npm run build');
+    sim = await startSimulator({ port: 0, speed: 1, seed: 11, scenario: 'steady' });
+  }, 180_000);
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await sim?.stop();
+  });
+
+  it('serves the collector’s snapshots, delivers the store to Redis and PostgreSQL, stops cleanly', async () => {
+    const redisUrl = redisDb(urls.redis, 2);
+    await flushRedis(redisUrl);
+    const pgUrl = await freshPgDatabase(urls.postgres, `pp_e2e_${process.pid}`);
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    await migratePg(c, 'e2e', 'test');
+    await c.end();
+    const events = rekeyed(await fixtureEvents(), 'e2e', 25);
+    mkdirSync(join(tmp.dir, 'data'));
+    fillStore(join(tmp.dir, 'data', 'peak-pressure.db'), 'earlier-run', Date.now() - 60_000, events);
+
+    const p = spawn(
+      process.execPath,
+      [
+        CLI,
+        'live',
+        '--headless',
+        '--rest-url',
+        sim.restUrl,
+        '--ws-url',
+        sim.wsUrl,
+        '--debug-dir',
+        join(tmp.dir, 'debug'),
+        '--no-capture',
+        '--http',
+        '127.0.0.1:0',
+        '--sink',
+        redisUrl,
+        '--sink',
+        pgUrl,
+      ],
+      { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = p;
+    p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    const exit = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+
+    await until(() => /HTTP API on http:\/\/127\.0\.0\.1:\d+/.test(out), `the HTTP API line (output so far: ${out})`, 60_000);
+    const base = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
+    expect(out).toContain(`sinks: delivering data/peak-pressure.db to ${redisUrl}, ${pgUrl.replace('postgres@', '')}`);
+
+    // The delivery thread drains the store; its status reaches the collector's snapshots.
+    await until(
+      async () => {
+        const r = await fetch(`${base}/api/snapshot`);
+        if (r.status !== 200) return false;
+        const s = SnapshotSchema.parse(await r.json());
+        return (s.sinks ?? []).length === 2 && (s.sinks ?? []).every((x) => x.state === 'OK' && x.backlog === 0 && x.delivered === events.length);
+      },
+      'both sinks to report the store delivered, in the snapshot',
+      90_000,
+      250,
+    );
+    const counts = await pgEventCounts(pgUrl);
+    for (const e of events) expect(counts.get(key(RULE_SET_ID, e.event_id))).toBe(1);
+    expect((await streamEntries(redisUrl, 'events')).map((x) => x.fields.id)).toEqual(events.map((e) => e.event_id));
+
+    await until(
+      async () => ((await (await fetch(`${base}/api/health`)).json()) as { stage: string }).stage !== 'SYMBOL_SELECT',
+      'symbols to be selected',
+      60_000,
+      250,
+    );
+    const m = new Map(parsePrometheusTextFormat(await (await fetch(`${base}/metrics`)).text()).map((f) => [f.name, f]));
+    expect(m.get('peak_pressure_up')?.metrics[0]?.value).toBe('1');
+    expect(Number(m.get('peak_pressure_frames_received_total')?.metrics[0]?.value)).toBeGreaterThan(0);
+    expect(m.get('peak_pressure_sink_backlog')?.metrics.map((x) => x.value)).toEqual(['0', '0']);
+    expect((await fetch(`${base}/api/snapshot`, { method: 'POST' })).status).toBe(403);
+
+    p.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    child = null;
+  }, 240_000);
+});
