@@ -22,6 +22,33 @@ export default tseslint.config(
     },
   },
   {
+    // One clock (src/clock): time, timers and jitter come from an injected Clock, so tests can
+    // advance time instead of sleeping and accelerated runs stamp simulator time everywhere.
+    // The simulator keeps its own clock (it is the exchange).
+    files: ['src/**/*.ts'],
+    ignores: ['src/clock/**', 'src/simulator/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval'].map((name) => ({ name, message: `use the injected Clock (src/clock): clock.after / clock.every instead of ${name}` })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'use the injected Clock (src/clock): clock.now()' },
+        { object: 'Math', property: 'random', message: 'use the injected Clock (src/clock): clock.random()' },
+        ...['setTimeout', 'setInterval'].map((property) => ({ object: 'globalThis', property, message: 'use the injected Clock (src/clock)' })),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() reads the wall clock: use new Date(clock.now())' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        ...['timers', 'timers/promises', 'node:timers', 'node:timers/promises'].map((name) => ({ name, message: 'use the injected Clock (src/clock)' })),
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs', 'webpack.config.js'],
     languageOptions: {
       sourceType: 'commonjs',

@@ -22,7 +22,7 @@ import { FALLBACK_SYMBOLS } from '../src/core/constants';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
 import { displaySnapshot, SystemState } from '../src/core/system-state';
-import { marketStreams, silenceLimitMs } from '../src/collector/collector';
+import { marketStreams, silenceLimitMs } from '../src/binance/streams';
 import type { ViewModel } from '../src/widgets/view-model';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';

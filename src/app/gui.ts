@@ -6,10 +6,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
+import { wallClock } from '../clock/clock';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { WorkerHost } from '../ipc/host';
-import type { ClockSpec } from '../ipc/messages';
+import type { ClockSpec } from '../clock/accelerated';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
 
@@ -30,7 +31,7 @@ export function runGui(opts: GuiOptions): void {
   app.setQuitOnLastWindowClosed(false);
   // Under plain Node nothing runs Qt's event loop; under qode (standard Windows/macOS install) qode does.
   const underQode = typeof (process.versions as Record<string, string | undefined>).qode === 'string';
-  const pump = underQode ? null : setInterval(() => app.processEvents(), 16);
+  const pump = underQode ? null : wallClock.every(16, () => app.processEvents());
 
   let latest: Snapshot | null = null;
   let rendered = -1;
@@ -43,8 +44,8 @@ export function runGui(opts: GuiOptions): void {
     if (exiting) return;
     exiting = true;
     void host.stop().then(() => {
-      clearInterval(renderTimer);
-      if (pump) clearInterval(pump);
+      renderTimer.cancel();
+      pump?.cancel();
       opts.onExit?.();
       app.exit(code);
       process.exit(code);
@@ -112,7 +113,7 @@ export function runGui(opts: GuiOptions): void {
       }
     }
   };
-  const renderTimer = setInterval(render, RENDER_EVERY_MS);
+  const renderTimer = wallClock.every(RENDER_EVERY_MS, render);
   process.on('SIGINT', () => exit(0));
   process.on('SIGTERM', () => exit(0));
 }

@@ -50,6 +50,8 @@ export const CollectorConfigSchema = z
           .int()
           .positive()
           .default(2 * 1024 * 1024 * 1024),
+        /** Flush to disk this often: a crash loses at most this much of the recording. */
+        flushIntervalMs: z.number().int().positive().default(1000),
       })
       .prefault({}),
     /** Health evaluation and commits. */

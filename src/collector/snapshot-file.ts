@@ -6,12 +6,13 @@
  */
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { type Clock, sleep } from '../clock/clock';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES']);
 
-export async function writeFileAtomic(path: string, text: string, opts: { retries?: number; retryDelayMs?: number } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, opts: { clock: Clock; retries?: number; retryDelayMs?: number }): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${path}.${process.pid}.${opts.clock.now()}.tmp`;
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(text);
@@ -32,7 +33,7 @@ export async function writeFileAtomic(path: string, text: string, opts: { retrie
           cause: e,
         });
       }
-      await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 25) * 2 ** attempt));
+      await sleep(opts.clock, (opts.retryDelayMs ?? 25) * 2 ** attempt);
     }
   }
 }
