@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/reader';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
-import { captureFiles, type Rig, startRig, tradesSeen } from './collector-harness';
+import { captureFiles, MANUAL_T0, type Rig, startRig, tradesSeen } from './collector-harness';
 
 let rig: Rig | null = null;
 
@@ -96,6 +96,35 @@ describe('startup', () => {
     expect(sel?.symbols).not.toContain('MATICUSDT');
     expect(sel?.symbols.length).toBeGreaterThan(0);
     await rig.until('fallback flagged in health', () => c.stats().health.reasons.includes('SYMBOLS_FALLBACK_USED'), 5000);
+  });
+});
+
+describe('health and stages over time', () => {
+  it('STARTING for the first minute, then OK; WARMUP until every baseline is warm, then OBSERVE', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    expect(r.collector.stats().stage).toBe('WARMUP');
+    // The collector started at MANUAL_T0; health stays STARTING while it is up for less than 60 s.
+    await r.run(MANUAL_T0 + 59_500 - r.clock.now());
+    expect(r.latest().timestamp).toBe((MANUAL_T0 + 59_500) / 1000);
+    expect(r.latest().health_state).toBe('STARTING');
+    await r.run(500);
+    expect(r.latest().health_state).toBe('OK');
+    expect(r.latest().health_reasons).toEqual([]);
+    await r.until('every baseline warm', () => r.collector.stats().stage === 'OBSERVE', 180_000);
+    expect(r.lines.some((l) => l.endsWith('stage OBSERVE — all baselines warm'))).toBe(true);
+    assertNothingLost(r);
+    await r.stop(); // the audit trail is complete once closed
+    const audit = readFileSync(join(r.dir, 'debug', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event_type: string; ts_ms: number; symbol: string });
+    const warm = audit.filter((a) => a.event_type === 'BASELINE_WARM');
+    expect(warm.map((a) => a.symbol).sort()).toEqual([...r.sim.symbols].sort());
+    // Audit times are the clock's: within the run, never the wall clock.
+    for (const a of audit) expect(a.ts_ms).toBeGreaterThanOrEqual(MANUAL_T0);
+    for (const a of audit) expect(a.ts_ms).toBeLessThanOrEqual(r.clock.now());
   });
 });
 
