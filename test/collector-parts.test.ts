@@ -201,7 +201,7 @@ describe('Binance market protocol', () => {
     ]);
   });
 
-  it('subscribes in batches of 50 with increasing ids on the /market route, and asks again for one stream', () => {
+  it('subscribes in batches of 50 with increasing ids on the /market route, and asks again for silent streams in one message', () => {
     const streams = Array.from({ length: 120 }, (_, i) => `s${i}usdt@aggTrade`);
     const p = marketProtocol({ wsUrl: 'wss://fstream.binance.com/', streams });
     expect(p.url).toBe(`wss://fstream.binance.com${MARKET_ROUTE}`);
@@ -214,7 +214,9 @@ describe('Binance market protocol', () => {
       ['SUBSCRIBE', 20, 3],
     ]);
     expect(msgs.flatMap((m) => m.params)).toEqual(streams);
-    expect(JSON.parse(p.resubscribeMessage('s7usdt@aggTrade'))).toEqual({ method: 'SUBSCRIBE', params: ['s7usdt@aggTrade'], id: 4 });
+    expect(p.resubscribeMessages(['s7usdt@aggTrade', 's9usdt@aggTrade']).map((m) => JSON.parse(m) as unknown)).toEqual([
+      { method: 'SUBSCRIBE', params: ['s7usdt@aggTrade', 's9usdt@aggTrade'], id: 4 },
+    ]);
   });
 
   it('tells control replies from data, and reads the stream name data frames start with', () => {

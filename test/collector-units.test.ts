@@ -289,6 +289,49 @@ describe('market session: watchdogs', () => {
   });
 });
 
+describe('market session: control messages', () => {
+  it('leave controlGapMs apart on a connection, resubscriptions included, so a burst of silent streams never exceeds the rate limit', async () => {
+    const clock = new ManualClock(T0);
+    const arrivals: { t: number; params: string[] }[] = [];
+    const { url } = await wsServer((peer) => {
+      peer.ws.on('message', (d: Buffer) => arrivals.push({ t: clock.now() - T0, params: (JSON.parse(d.toString()) as { params: string[] }).params }));
+    });
+    const streams = ['btcusdt@markPrice@1s', 'ethusdt@markPrice@1s', 'solusdt@markPrice@1s'];
+    // One stream per SUBSCRIBE, so that each message shows its own departure time.
+    const session = new WsSession({
+      protocol: marketProtocol({ wsUrl: url, streams, subscribeBatch: 1 }),
+      clock,
+      onFrame: () => undefined,
+      onRefused: () => undefined,
+    });
+    closers.push(async () => {
+      const stopping = session.stop();
+      clock.advance(5000);
+      await stopping;
+    });
+    session.start();
+    await eventually('open', () => session.state === 'OPEN');
+    for (const [k, step] of [0, 250, 250].entries()) {
+      clock.advance(step);
+      await eventually(`subscribe ${k + 1} arrived`, () => arrivals.length === k + 1);
+    }
+    // No data at all: the check at 6 s finds the three silent together; they are asked for again, paced the same way.
+    clock.advance(5500);
+    for (const k of [3, 4, 5]) {
+      await eventually(`resubscribe ${k - 2} arrived`, () => arrivals.length === k + 1);
+      clock.advance(250);
+    }
+    expect(arrivals).toEqual([
+      { t: 0, params: ['btcusdt@markPrice@1s'] },
+      { t: 250, params: ['ethusdt@markPrice@1s'] },
+      { t: 500, params: ['solusdt@markPrice@1s'] },
+      { t: 6000, params: ['btcusdt@markPrice@1s'] },
+      { t: 6250, params: ['ethusdt@markPrice@1s'] },
+      { t: 6500, params: ['solusdt@markPrice@1s'] },
+    ]);
+  });
+});
+
 describe('market session: rotation', () => {
   it('make-before-break: the new connection takes over once it delivers data; no reconnect counted; a failed rotation is retried after 30 s', async () => {
     const clock = new ManualClock(T0);

@@ -29,19 +29,20 @@ const DATA_PREFIX = '{"stream":"';
 export function marketProtocol(opts: MarketProtocolOptions): WsProtocol {
   const batch = opts.subscribeBatch ?? 50;
   let msgId = 0;
-  const subscribe = (params: readonly string[]): string => JSON.stringify({ method: 'SUBSCRIBE', params, id: ++msgId });
+  /** SUBSCRIBE messages of at most `batch` params each. */
+  const batches = (streams: readonly string[]): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < streams.length; i += batch) out.push(JSON.stringify({ method: 'SUBSCRIBE', params: streams.slice(i, i + batch), id: ++msgId }));
+    return out;
+  };
   return {
     url: `${opts.wsUrl.replace(/\/+$/, '')}${MARKET_ROUTE}`,
     source: `ws:${MARKET_ROUTE}`,
     streams: opts.streams,
     silenceLimitMs,
     controlGapMs: opts.controlGapMs ?? 250,
-    subscribeMessages: () => {
-      const out: string[] = [];
-      for (let i = 0; i < opts.streams.length; i += batch) out.push(subscribe(opts.streams.slice(i, i + batch)));
-      return out;
-    },
-    resubscribeMessage: (stream) => subscribe([stream]),
+    subscribeMessages: () => batches(opts.streams),
+    resubscribeMessages: (streams) => batches(streams),
     classify: classifyMarketFrame,
   };
 }

@@ -8,7 +8,9 @@
  *                              the backoff resets once a connection has delivered data for 60 s;
  *   - half-open / stalled    → no frame at all for `staleAfterMs` → terminate and reconnect;
  *   - acked but silent       → per-stream cadence watchdog reports the stream SILENT (the 2026
- *                              unrouted-URL failure looks exactly like this) and resubscribes it once;
+ *                              unrouted-URL failure looks exactly like this) and resubscribes it once
+ *                              (the streams found silent in one check in one message);
+ *   - message-rate limits    → every control message of a connection goes out `controlGapMs` apart;
  *   - a connection age limit → make-before-break rotation after `rotateAfterMs`.
  *
  * Every duration is on the injected clock, so tests drive it with a ManualClock.
@@ -34,11 +36,12 @@ export interface WsProtocol {
   readonly streams: readonly string[];
   /** Silence tolerated per stream before it is reported SILENT; Infinity = never (liquidations). */
   silenceLimitMs(stream: string): number;
-  /** Messages to send on a fresh connection, in order, `controlGapMs` apart (exchange message-rate limits). */
+  /** Messages to send on a fresh connection, in order. */
   subscribeMessages(): string[];
+  /** The least time between two control messages on one connection (exchange message-rate limits). */
   readonly controlGapMs: number;
-  /** The message that asks again for one silent stream. */
-  resubscribeMessage(stream: string): string;
+  /** The messages that ask again for streams found silent. */
+  resubscribeMessages(streams: readonly string[]): string[];
   classify(text: string): FrameKind;
 }
 
@@ -83,6 +86,8 @@ interface Conn {
   firstDataAt: number | null;
   lastFrameAt: number;
   retiring: boolean;
+  /** When the next control message may leave. */
+  nextControlAt: number;
   lastError?: string;
 }
 
@@ -171,7 +176,7 @@ export class WsSession {
     const ws = new WebSocket(this.url, { maxPayload: this.opts.maxPayloadBytes ?? 16 * 1024 * 1024, handshakeTimeout: 10_000 });
     const now = this.clock.now();
     this.connectAttempts++;
-    const conn: Conn = { ws, openedAt: now, firstDataAt: null, lastFrameAt: now, retiring: false };
+    const conn: Conn = { ws, openedAt: now, firstDataAt: null, lastFrameAt: now, retiring: false, nextControlAt: now };
     if (rotation) this.next = conn;
     else this.current = conn;
     const source = this.protocol.source;
@@ -223,10 +228,16 @@ export class WsSession {
   }
 
   private subscribe(conn: Conn): void {
-    this.protocol.subscribeMessages().forEach((msg, n) => {
-      this.later(n * this.protocol.controlGapMs, () => {
-        if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(msg);
-      });
+    for (const msg of this.protocol.subscribeMessages()) this.sendControl(conn, msg);
+  }
+
+  /** Queue a control message: it leaves `controlGapMs` after the previous one on this connection, at the earliest. */
+  private sendControl(conn: Conn, msg: string): void {
+    const now = this.clock.now();
+    const at = Math.max(now, conn.nextControlAt);
+    conn.nextControlAt = at + this.protocol.controlGapMs;
+    this.later(at - now, () => {
+      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(msg);
     });
   }
 
@@ -288,6 +299,7 @@ export class WsSession {
       return;
     }
     const subscribedFor = now - conn.openedAt;
+    const again: string[] = [];
     for (const [name, st] of this.perStream) {
       const limit = st.silence_limit_ms;
       if (limit <= 0) continue;
@@ -297,10 +309,13 @@ export class WsSession {
         this.opts.onSilentStream?.(name, since);
         if (!this.resubscribed.has(name)) {
           this.resubscribed.add(name);
-          conn.ws.send(this.protocol.resubscribeMessage(name));
+          again.push(name);
         }
       }
     }
+    // Ten streams silent at once must not become ten messages at once: Binance cuts a connection
+    // that sends more than 10 messages a second.
+    if (again.length > 0) for (const msg of this.protocol.resubscribeMessages(again)) this.sendControl(conn, msg);
   }
 }
 
