@@ -61,6 +61,8 @@ export const CollectorConfigSchema = z
     oiTimeoutMs: z.number().int().positive().default(5000),
     /** Reconnect when no frame at all arrived for this long. */
     staleAfterMs: z.number().int().positive().default(30_000),
+    /** How often the stall and per-stream silence checks run. */
+    livenessCheckMs: z.number().int().positive().default(1000),
     /** Rotate the WS connection before Binance's 24 h cut. */
     rotateAfterMs: z
       .number()

@@ -94,6 +94,7 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
     protocol: marketProtocol({ wsUrl: config.wsUrl, streams }),
     clock,
     staleAfterMs: config.staleAfterMs,
+    livenessEveryMs: config.livenessCheckMs,
     rotateAfterMs: config.rotateAfterMs,
     onFrame: (text, recv, source) => intake.frame(text, recv, source),
     onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
