@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { reportCommandError } from './cli-errors';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
-import type { ClockSpec } from '../ipc/messages';
+import type { ClockSpec } from '../clock/accelerated';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;

@@ -14,7 +14,7 @@ import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
-import { mergeCaptures, type ReadProgress } from '../capture/reader';
+import { mergeCaptures, REFUSED_PREFIX, type ReadProgress } from '../capture/reader';
 
 /** The per-symbol counters a summary reports besides the partition, in summary order. */
 const SUMMARY_COUNTERS = [
@@ -181,9 +181,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     if (item.kind === 'bad') {
       badLines++;
+      // A frame the live socket refused is counted under the reason live counted it by.
+      const refused = item.reason.startsWith(REFUSED_PREFIX) ? item.reason.slice(REFUSED_PREFIX.length) : null;
       pipeline.reject(
         { recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw },
-        `capture_line:${item.reason}`,
+        refused ?? `capture_line:${item.reason}`,
       );
       // A replay may wait for the disk (the live collector never does): no dead letter is dropped.
       if (opts.deadLetters?.full) await opts.deadLetters.flush();

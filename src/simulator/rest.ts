@@ -78,8 +78,10 @@ export interface RestContext {
   /** Current simulated last price of a symbol (reference price for symbols without a feed). */
   priceOf(symbol: string): number;
   counts: Record<string, number>;
-  /** Wall-clock timers for slow responses, cleared on stop. */
-  later(fn: () => void, wallMs: number): void;
+  /** Timers for slow responses (exchange ms), cleared on stop. */
+  later(fn: () => void, simMs: number): void;
+  /** Told about every response written. */
+  answered(): void;
 }
 
 const ERR = Object.freeze({
@@ -268,7 +270,11 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
     const out = r.run();
     send(res, out.status, out.body, ctx.weight.usedAt(now));
   };
+  const answer = (): void => {
+    respond();
+    ctx.answered();
+  };
   const delay = ctx.faults.takeRestSlow(path);
-  if (delay > 0) ctx.later(respond, ctx.clock.toWall(delay));
-  else respond();
+  if (delay > 0) ctx.later(answer, delay);
+  else answer();
 }

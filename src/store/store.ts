@@ -27,6 +27,7 @@ import { describeFault, SchemaTooNewError, type StoreFault, type StoreOp } from 
 import { migrate, schemaVersion } from './migrate';
 import { LATEST_SCHEMA_VERSION } from './schema';
 import { ensureDirSync } from '../files/dirs';
+import { wallClock } from '../clock/clock';
 
 /** SPEC §21 [PROP]: relative to the working directory, like debug/ and captures/. */
 export const DEFAULT_STORE_PATH = 'data/peak-pressure.db';
@@ -175,7 +176,7 @@ export class EventStore {
   }
 
   /** Opens (creating and migrating when needed). Never throws: check `status`. */
-  static open(opts: StoreOptions, nowMs = Date.now()): EventStore {
+  static open(opts: StoreOptions, nowMs = wallClock.now()): EventStore {
     const store = new EventStore(opts);
     store.tryOpen(nowMs);
     return store;

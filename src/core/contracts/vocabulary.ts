@@ -65,3 +65,23 @@ export type Mode = z.infer<typeof ModeSchema>;
 /** Where 1 s candles come from (SPEC §6.3): built from the window's trades, or the exchange's closed 1 s klines. */
 export const KlineSourceSchema = z.enum(['synthetic', 'exchange']);
 export type KlineSource = z.infer<typeof KlineSourceSchema>;
+// ---- operational vocabularies (the collector writes them, the snapshot carries them) ----
+
+/** The market connection's state (src/collector/ws-session.ts says which transitions are legal). */
+export const WsStateSchema = z.enum(['IDLE', 'CONNECTING', 'OPEN', 'RECONNECTING', 'CLOSED']);
+export type WsState = z.infer<typeof WsStateSchema>;
+
+/** One subscribed stream: not yet seen, delivering, or acknowledged but silent past its limit. */
+export const StreamFlowSchema = z.enum(['WAITING', 'FLOWING', 'SILENT']);
+export type StreamFlow = z.infer<typeof StreamFlowSchema>;
+
+export const OiPollingStateSchema = z.enum(['IDLE', 'OK', 'DEGRADED', 'BACKOFF']);
+export type OiPollingState = z.infer<typeof OiPollingStateSchema>;
+
+/** The exchange restricting our REST access (a subset of the reason codes). */
+export const RestBlockSchema = ReasonCodeSchema.extract(['REST_RATE_LIMITED_429', 'REST_BANNED_418', 'REST_FORBIDDEN_403_451']);
+export type RestBlock = z.infer<typeof RestBlockSchema>;
+
+/** How the worker heap's live size was taken (src/collector/heap-live.ts). */
+export const HeapLiveMethodSchema = z.enum(['after_major_gc', 'forced_gc']);
+export type HeapLiveMethod = z.infer<typeof HeapLiveMethodSchema>;
