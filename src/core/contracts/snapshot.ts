@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SymbolCountersSchema } from './counters';
+import { NearMissesSchema } from './near-miss';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
 import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
@@ -144,5 +145,10 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /**
+   * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
+   * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
+   */
+  near_misses: NearMissesSchema,
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
