@@ -11,6 +11,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
@@ -37,6 +38,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -53,6 +56,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -170,6 +174,7 @@ export class SystemState {
       process: ops.process === null ? null : { ...ops.process },
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -262,5 +267,6 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
     near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }

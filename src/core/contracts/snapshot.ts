@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { SymbolCountersSchema } from './counters';
 import { NearMissesSchema } from './near-miss';
+import { StorageSchema } from './storage';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
 import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
@@ -150,5 +151,7 @@ export const SnapshotSchema = z.object({
    * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
    */
   near_misses: NearMissesSchema,
+  /** Disk free, store and WAL bytes (seed 002 HealthSnapshot), sampled by the collector; null where none runs (replay) or before the first sample. */
+  storage: StorageSchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
