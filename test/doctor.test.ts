@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CheckId, type CheckResult, DOCTOR, type DoctorTargets, runDoctor } from '../src/doctor/checks';
 import { DISK_LIMITS } from '../src/doctor/disk';
-import { doctorFindings } from '../src/doctor/findings';
+import { bootDoctor, doctorFindings } from '../src/doctor/findings';
 import { probeQt, realDoctorIo, type RealIoOptions } from '../src/doctor/io';
 import { qtProbeCommand } from '../src/app/doctor-command';
 import { startSimulator } from '../src/simulator/server';
@@ -263,17 +263,19 @@ describe('the Qt platform plugin, in a child process', () => {
 describe('at boot: failures fold into health reasons and alerts', () => {
   it('lasting reasons for what only the doctor sees, an alert per failed check with a reason, a console line per failure', async () => {
     sim.fault({ kind: 'server_time_skew', ms: 5_000 });
-    let results: CheckResult[];
+    let boot: Awaited<ReturnType<typeof bootDoctor>>;
     try {
-      results = await runDoctor(
-        { ...targets(), wsUrl: 'ws://127.0.0.1:9', timeouts: { wsMs: 2_000 } },
+      // At boot the window (if any) is already up: no Qt check even when asked for.
+      boot = await bootDoctor(
+        { ...targets(), wsUrl: 'ws://127.0.0.1:9', window: true, timeouts: { wsMs: 2_000 } },
         realDoctorIo({ statfs: () => ({ bavail: 10, bsize: 4096 }) }),
         Date.now,
       );
     } finally {
       sim.fault({ kind: 'server_time_skew', ms: 0 });
     }
-    const f = doctorFindings(results);
+    const { results, findings: f } = boot;
+    expect(results.map((r) => r.id)).not.toContain('qt');
     expect(f.lasting.map((n) => n.reason)).toEqual(['CLOCK_SKEW', 'DISK_LOW']);
     // Store and captures both low: one reason, both details.
     expect(f.lasting[1]?.detail).toMatch(/beside the store .* \| .*free for captures/);

@@ -5,7 +5,7 @@
  */
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { Condition } from '../alerts/engine';
-import type { CheckResult } from './checks';
+import { type CheckResult, type DoctorIo, type DoctorTargets, runDoctor } from './checks';
 import { addNotes } from './disk';
 
 /**
@@ -47,4 +47,27 @@ export function doctorFindings(results: readonly CheckResult[]): DoctorFindings 
     if (LASTING_REASONS.has(r.reason)) addNotes(out.lasting, [{ reason: r.reason, detail }]);
   }
   return out;
+}
+
+/**
+ * Stage DOCTOR_CHECKS: every check but Qt's (the window, if any, is already up), concurrently, so
+ * the stage takes at most the longest probe (5 s when a route is silent). Never throws: a probe
+ * that breaks unexpectedly is one more failed check.
+ */
+export async function bootDoctor(t: DoctorTargets, io: DoctorIo, now: () => number): Promise<{ results: CheckResult[]; findings: DoctorFindings }> {
+  let results: CheckResult[];
+  try {
+    results = await runDoctor({ ...t, window: false }, io, now);
+  } catch (e) {
+    results = [
+      {
+        id: 'rest',
+        ok: false,
+        summary: `the doctor's checks broke: ${e instanceof Error ? e.message : String(e)}`,
+        fix: 'run peak-pressure doctor for details',
+        reason: null,
+      },
+    ];
+  }
+  return { results, findings: doctorFindings(results) };
 }
