@@ -15,6 +15,7 @@ import { DISK_LIMITS } from '../src/doctor/disk';
 import { bootDoctor, doctorFindings } from '../src/doctor/findings';
 import { probeQt, realDoctorIo, type RealIoOptions } from '../src/doctor/io';
 import { qtProbeCommand } from '../src/app/doctor-command';
+import { DoctorCheckedSchema } from '../src/core/contracts/doctor';
 import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle } from '../src/simulator/types';
 import { CLI, ensureCliBuilt, REPO_ROOT } from './fixtures/paths';
@@ -276,6 +277,8 @@ describe('at boot: failures fold into health reasons and alerts', () => {
     }
     const { results, findings: f } = boot;
     expect(results.map((r) => r.id)).not.toContain('qt');
+    // What the DOCTOR_CHECKED audit record would carry is the published contract.
+    expect(DoctorCheckedSchema.parse({ when: 'boot', results })).toEqual({ when: 'boot', results });
     expect(f.lasting.map((n) => n.reason)).toEqual(['CLOCK_SKEW', 'DISK_LOW']);
     // Store and captures both low: one reason, both details.
     expect(f.lasting[1]?.detail).toMatch(/beside the store .* \| .*free for captures/);

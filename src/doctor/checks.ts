@@ -6,6 +6,7 @@
  * checks at boot, where a failure becomes a health reason and an alert instead of an exit code.
  */
 import { dirname } from 'node:path';
+import type { CheckId, CheckResult } from '../core/contracts/doctor';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import { safeMessage } from '../text/safe';
 import type { StoreFiles } from '../store/files';
@@ -28,20 +29,6 @@ export const DOCTOR = Object.freeze({
   MARKET_STREAM: 'btcusdt@aggTrade',
   PUBLIC_STREAM: 'btcusdt@bookTicker',
 });
-
-export type CheckId =
-  'ws-market' | 'ws-public' | 'rest' | 'clock' | 'disk-store' | 'disk-captures' | 'store-wal' | 'write-debug' | 'write-captures' | 'write-store' | 'qt';
-
-export interface CheckResult {
-  id: CheckId;
-  ok: boolean;
-  /** What was found, one line with the figures. */
-  summary: string;
-  /** What to do; null when the check passed. */
-  fix: string | null;
-  /** The health reason a failure shows as when the check runs at boot; null: reported only. */
-  reason: ReasonCode | null;
-}
 
 // ---- what the checks ask of the world --------------------------------------------------------
 
@@ -122,6 +109,8 @@ export interface DoctorTargets {
   timeouts?: { wsMs?: number; restMs?: number; qtMs?: number };
   limits?: DiskLimits;
 }
+
+export type { CheckId, CheckResult };
 
 const pass = (id: CheckId, summary: string): CheckResult => ({ id, ok: true, summary, fix: null, reason: null });
 const fail = (id: CheckId, summary: string, fix: string, reason: ReasonCode | null): CheckResult => ({ id, ok: false, summary, fix, reason });

@@ -23,6 +23,8 @@ export const AuditEventTypeSchema = z.enum([
   'COUNTERS_SAMPLED',
   /** A daily summary was made (payload: its day and totals; the full summary is a store row). */
   'DAILY_SUMMARY',
+  /** The doctor's checks ran inside the collector (payload: DoctorChecked, every result). */
+  'DOCTOR_CHECKED',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
