@@ -92,3 +92,13 @@ export class NearMissLog {
     return out;
   }
 }
+
+/** The engine's one window hook for an owner that has its own and a near-miss log: its own first (both only read the report). */
+export function withNearMisses(own: ((w: ClosedWindow) => void) | undefined, log: NearMissLog | null): ((w: ClosedWindow) => void) | undefined {
+  if (log === null) return own;
+  if (own === undefined) return log.observe;
+  return (w) => {
+    own(w);
+    log.observe(w);
+  };
+}

@@ -8,7 +8,7 @@ import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import { Engine, type EngineCounters } from '../core/engine';
-import { NearMissLog } from '../core/near-miss';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
 import { type FrameCounters, FramePipeline } from '../core/pipeline';
 import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
@@ -154,16 +154,6 @@ export interface ReplayResult {
   nearMisses: NearMissLog | null;
 }
 
-/** The engine's one window hook: the caller's, then the near-miss log's (both only read the report). */
-function windowHook(own: ((w: ClosedWindow) => void) | undefined, log: NearMissLog | null): ((w: ClosedWindow) => void) | undefined {
-  if (log === null) return own;
-  if (own === undefined) return log.observe;
-  return (w) => {
-    own(w);
-    log.observe(w);
-  };
-}
-
 export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   const adapter = opts.adapter ?? binanceUsdm;
   let symbols: readonly string[];
@@ -180,7 +170,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     from = found.from;
   }
   const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
-  const onWindow = windowHook(opts.onWindow, nearMisses);
+  const onWindow = withNearMisses(opts.onWindow, nearMisses);
   const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
   const deadLetters = opts.deadLetters;
   const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
