@@ -1,6 +1,8 @@
 /** Health state machine (SPEC §8.4) and the trailing-60 s rate meter. */
 import { describe, expect, it } from 'vitest';
 import { evaluateHealth, type HealthInputs, RateMeter } from '../src/collector/health';
+import type { SinkStatus } from '../src/core/contracts/sink-status';
+import { sinkHealth } from '../src/sinks/health';
 
 const T0 = 1_767_700_000_000;
 function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
@@ -49,6 +51,33 @@ describe('health verdict', () => {
     expect(v.state).toBe('DEGRADED');
     expect(v.reasons).toEqual(['WS_RECONNECTING', 'REST_BANNED_418', 'STREAM_SILENT']);
     expect(v.detail).toContain('btcusdt@markPrice@1s');
+  });
+
+  it('degrades while a scale-out sink fails (SINK_DEGRADED, with what waits), even while starting; a sink that delivers adds nothing', () => {
+    const sink = (state: SinkStatus['state'], backlog: number): SinkStatus => ({
+      sink: 'redis://127.0.0.1:6379',
+      kind: 'redis',
+      state,
+      backlog,
+      delivered: 10,
+      delivered_total: 10,
+      delivered_seq: 10,
+      last_delivered_ms: T0 + 60_000,
+      oldest_pending_ms: backlog > 0 ? T0 + 61_000 : null,
+      failures: state === 'DEGRADED' ? 3 : 0,
+      failing_since_ms: state === 'DEGRADED' ? T0 + 62_000 : null,
+      last_error: state === 'DEGRADED' ? 'connect ECONNREFUSED 127.0.0.1:6379' : null,
+      warning: null,
+      skipped: 0,
+      rejected: 0,
+    });
+    expect(evaluateHealth(inputs({ sinks: sinkHealth([sink('OK', 0), sink('CONNECTING', 4)]) }))).toEqual({ state: 'OK', reasons: [], detail: '' });
+    const down = evaluateHealth(inputs({ nowMs: T0 + 10_000, sinks: sinkHealth([sink('OK', 0), sink('DEGRADED', 42)]) }));
+    expect(down.state).toBe('DEGRADED');
+    expect(down.reasons).toEqual(['SINK_DEGRADED']);
+    expect(down.detail).toBe(
+      `sink redis://127.0.0.1:6379: connect ECONNREFUSED 127.0.0.1:6379; 42 rows wait in the local store (failing since ${new Date(T0 + 62_000).toISOString()}), last delivered ${new Date(T0 + 60_000).toISOString()}`,
+    );
   });
 
   it('never uses the liquidation rate, flags the fallback list without degrading, and FAILED wins over all', () => {

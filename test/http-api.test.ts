@@ -10,7 +10,8 @@ import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { join } from 'node:path';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { chromium } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock/manual';
 import type { SinkStatus } from '../src/core/contracts/sink-status';
 import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { API_LIMITS, ApiServer, type ApiSources } from '../src/http/api-server';
@@ -337,13 +338,12 @@ describe('GET /api/stream', () => {
     state = (await runReplay({ files: [...FIXTURE_FILES, writeOiCapture(join(tmp.dir, 'oi-stream.capture'))] })).state;
   });
   afterEach(async () => {
-    vi.useRealTimers();
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
   it('sends a snapshot at once, then one every 1000 ms and a ping every 15 000 ms (on a manual clock)', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const api = await ApiServer.start({ listen: { host: '127.0.0.1', port: 0 }, sources: sources() });
+    const clock = new ManualClock(1_723_161_600_000);
+    const api = await ApiServer.start({ listen: { host: '127.0.0.1', port: 0 }, sources: sources(), clock });
     servers.push(api);
     const c = streamClient(api.port);
     const res = await c.res;
@@ -351,13 +351,13 @@ describe('GET /api/stream', () => {
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     await until(() => c.count('snapshot') === 1, 'the first snapshot');
     expect(c.head().startsWith('retry: 3000\n\n')).toBe(true);
-    vi.advanceTimersByTime(999);
+    clock.advance(999);
     expect(c.count('snapshot')).toBe(1);
-    vi.advanceTimersByTime(1);
+    clock.advance(1);
     await until(() => c.count('snapshot') === 2, 'the second snapshot');
     // One second at a time, each snapshot read before the next (14 written at once would be a client 1.4 MB behind).
     for (let k = 3; k <= 16; k++) {
-      vi.advanceTimersByTime(1_000);
+      clock.advance(1_000);
       await until(() => c.count('snapshot') === k, `snapshot ${k}`);
     }
     expect(c.count('ping')).toBe(1);

@@ -8,6 +8,7 @@ import { staleContracts, writeContracts } from './contract';
 import { reportCommandError } from './cli-errors';
 import { CONSUME_USAGE, consumeCommand } from './consume-command';
 import { DB_USAGE, dbCommand } from './db-command';
+import { DOCTOR_USAGE, doctorCommand } from './doctor-command';
 import { EVENTS_USAGE, eventsCommand } from './events-command';
 import { LIVE_USAGE, liveCommand } from './live-command';
 import { RATES_USAGE, ratesCommand } from './rates-command';
@@ -24,6 +25,7 @@ commands:
   rates <file…>       share of warm windows passing each condition, per capture (see: rates --help)
   report [--day D]    the daily summary of a UTC day from the event store (see: report --help)
   live --headless     observe Binance without a window (see: live --help)
+  doctor              check network routes, REST, clock, disks and folders; exit 1 if any fails (see: doctor --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   consume redis://…   read the Redis streams a --sink redis:// writes, in a consumer group (see: consume --help)
   db migrate URL      create or update the PostgreSQL sink's tables (see: db --help)
@@ -51,6 +53,7 @@ const commands: Record<string, Command> = {
   rates: { run: ratesCommand, usage: RATES_USAGE },
   report: { run: (argv) => reportCommand(argv), usage: REPORT_USAGE },
   live: { run: liveCommand, usage: LIVE_USAGE },
+  doctor: { run: (argv) => doctorCommand(argv), usage: DOCTOR_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   consume: { run: consumeCommand, usage: CONSUME_USAGE },
   db: { run: dbCommand, usage: DB_USAGE },

@@ -1,14 +1,15 @@
 /**
  * The wiring hook for SPEC §22 (`--sink URL`, `--http 127.0.0.1:PORT`): what the collector worker
- * starts beside the collector, and the four calls the collector makes to it. Nothing starts and no
- * port opens unless a flag asks for it.
+ * starts beside the collector, and the calls the collector makes to it (its `sinks` option,
+ * CollectorSinks). Nothing starts and no port opens unless a flag asks for it.
  *
- *   const scale = await ScaleOut.start({ spec, snapshot: () => collector.lastSnapshot, log, say });
+ *   const scale = await ScaleOut.start({ spec, snapshot: () => collector.snapshot(), clock, log, say });
  *   scale.nudge();                 // after each store commit that wrote rows
- *   ops.sinks = scale.sinkStatus(); // at each commit, before the snapshot is built
+ *   scale.sinkStatus();            // at each commit, for the snapshot's `sinks` section
  *   scale.health();                // merged into the health verdict (SINK_DEGRADED)
  *   await scale.stop();            // after the store's last write and close
  */
+import { type Clock, wallClock } from '../clock/clock';
 import type { SinkStatus } from '../core/contracts/sink-status';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { ReasonCode } from '../core/contracts/vocabulary';
@@ -31,13 +32,18 @@ export interface ScaleOutOptions {
   /** The delivery thread's bundle (default: sink-worker.js beside this one). */
   workerFile?: string;
   workerPreload?: string;
+  /** The collector's clock (default: the wall clock). */
+  clock?: Clock;
 }
 
 /** /api/events reads the store through its own read-only connection, opened when first needed. */
 class StoreReader {
   private store: EventStore | null = null;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly clock: Clock,
+  ) {}
 
   events(q: { sinceMs?: number; limit: number }): readonly StoredEventRow[] | null {
     if (this.store === null) {
@@ -54,7 +60,7 @@ class StoreReader {
   }
 
   close(): void {
-    this.store?.close(Date.now(), false);
+    this.store?.close(this.clock.now(), false);
     this.store = null;
   }
 }
@@ -79,13 +85,15 @@ export class ScaleOut {
             ...(o.workerPreload !== undefined ? { workerPreload: o.workerPreload } : {}),
           });
     if (hub !== null) o.say(`sinks: delivering ${storePath} to ${o.spec.sinks.map((s) => s.name).join(', ')}`);
-    const reader = new StoreReader(storePath);
+    const clock = o.clock ?? wallClock;
+    const reader = new StoreReader(storePath, clock);
     let api: ApiServer | null = null;
     if (o.spec.http !== null) {
       try {
         api = await ApiServer.start({
           listen: o.spec.http,
           sources: { snapshot: o.snapshot, events: (q) => reader.events(q), sinks: () => hub?.status() ?? [] },
+          clock,
         });
         o.say(`HTTP API on ${api.url} (read-only: /api/snapshot /api/events /api/health /metrics /api/stream)`);
       } catch (e) {

@@ -5,11 +5,11 @@
  */
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Collector } from '../collector/collector';
-import { fileLogger } from '../collector/log';
+import { Collector, type CollectorSinks } from '../collector/collector';
+import { consoleLine, fileLogger } from '../collector/log';
 import { displaySnapshot } from '../core/system-state';
-import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
-import { consoleLine } from '../collector/log';
+import { clockFromSpec } from '../clock/accelerated';
+import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 import { ScaleOut } from './scale-out';
 
 function post(msg: WorkerToMain): void {
@@ -25,15 +25,24 @@ function main(): void {
   }
   const { config, runId, clock, snapshots, scaleOut } = parsed.data;
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
+  const clk = clockFromSpec(clock);
+  // --sink / --http (SPEC §22) run beside the collector; its commits read the sinks' status (null
+  // until they started, a moment after the collector).
+  let scale: ScaleOut | null = null;
+  const sinks: CollectorSinks | undefined =
+    scaleOut && scaleOut.sinks.length > 0
+      ? { status: () => scale?.sinkStatus() ?? [], health: () => scale?.health() ?? { reasons: [], detail: '' } }
+      : undefined;
   const collector = new Collector({
     config,
     runId,
     logger,
-    clock: clockFrom(clock),
+    clock: clk,
     publish: (snapshot) => {
       if (snapshots !== false) post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) });
     },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
+    ...(sinks ? { sinks } : {}),
   });
   const crash = (e: unknown): void => {
     const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
@@ -42,24 +51,17 @@ function main(): void {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
-  // --sink / --http (SPEC §22), beside the collector. Until the collector calls the hook itself
-  // (nudge after its store commits, health; docs/ARCHITECTURE.md "Sinks and the HTTP API"), the
-  // sinks' status reaches its snapshots through the staging each commit copies.
-  const scale = scaleOut
+  const scaleStarted = scaleOut
     ? ScaleOut.start({
         spec: scaleOut,
-        snapshot: () => collector.lastSnapshot,
+        snapshot: () => collector.snapshot(),
+        clock: clk,
         log: (level, msg, fields) => logger[level](fields, msg),
-        say: (line) => post({ v: IPC_VERSION, type: 'console', line: consoleLine(Date.now(), line) }),
+        say: (line) => post({ v: IPC_VERSION, type: 'console', line: consoleLine(clk.now(), line) }),
+      }).then((s) => {
+        scale = s;
+        return s;
       })
-    : null;
-  const sinkStatus = scale
-    ? setInterval(() => {
-        void scale.then((s) => {
-          const st = s.sinkStatus();
-          if (st !== undefined) collector.ops.sinks = st;
-        });
-      }, 500)
     : null;
   parentPort.on('message', (raw: unknown) => {
     const m = parseMainMessage(raw);
@@ -68,10 +70,9 @@ function main(): void {
       return;
     }
     if (m.msg.type === 'stop') {
-      if (sinkStatus) clearInterval(sinkStatus);
       collector
         .stop()
-        .then(async () => (await scale)?.stop())
+        .then(async () => (await scaleStarted)?.stop())
         .catch(crash)
         .finally(() => {
           post({ v: IPC_VERSION, type: 'stopped' });

@@ -2,7 +2,8 @@
  * Ingestion health (SPEC §8.4): rates over the trailing 60 s of local receipt time, and the
  * STARTING / OK / DEGRADED / FAILED decision with reason codes. Pure: callers pass `now`.
  */
-import type { HealthState, KlineSource, ReasonCode } from '../core/contracts/vocabulary';
+import type { HealthState, KlineSource, ReasonCode, RestBlock, WsState } from '../core/contracts/vocabulary';
+import type { OpsStaging } from '../core/system-state';
 
 /** Counts per local second over a trailing window; O(1) per event, bounded memory. */
 export class RateMeter {
@@ -49,7 +50,7 @@ export interface HealthInputs {
   startedMs: number;
   /** Set when an invariant broke; FAILED wins over everything. */
   fatal: { reason: ReasonCode; detail: string } | null;
-  wsState: 'IDLE' | 'CONNECTING' | 'OPEN' | 'RECONNECTING' | 'CLOSED';
+  wsState: WsState;
   lastTradeRecvMs: number | null;
   tradesPerSecond: number;
   klineSource: KlineSource;
@@ -57,9 +58,11 @@ export interface HealthInputs {
   /** Local receipt time of each symbol's last successful OI poll (null = never). */
   oiLastSuccessMs: Record<string, number | null>;
   silentStreams: string[];
-  restBlock: 'REST_RATE_LIMITED_429' | 'REST_BANNED_418' | 'REST_FORBIDDEN_403_451' | null;
+  restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** A scale-out sink fails (SPEC §22, src/sinks/health.ts): SINK_DEGRADED and what waits; absent or null when none does. */
+  sinks?: { reasons: readonly ReasonCode[]; detail: string } | null;
 }
 
 export const HEALTH = Object.freeze({
@@ -88,6 +91,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
+  for (const r of h.sinks?.reasons ?? []) add(r, h.sinks?.detail ?? '');
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {
@@ -103,4 +107,16 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (degradingReasons.length > 0) return { state: 'DEGRADED', reasons, detail: details.join('; ') };
   if (starting) return { state: 'STARTING', reasons, detail: details.join('; ') };
   return { state: 'OK', reasons, detail: details.join('; ') };
+}
+
+/**
+ * Health application: write a verdict into the staging. True when the state or the reasons
+ * changed — a change is what gets reported and what may move the stage; a new detail alone is not.
+ */
+export function applyVerdict(ops: Pick<OpsStaging, 'health_state' | 'health_reasons' | 'health_detail'>, v: HealthVerdict): boolean {
+  const changed = ops.health_state !== v.state || ops.health_reasons.join() !== v.reasons.join();
+  ops.health_state = v.state;
+  ops.health_reasons = v.reasons;
+  ops.health_detail = v.detail;
+  return changed;
 }

@@ -12,9 +12,11 @@ import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
 import type { SinkStatus } from './contracts/sink-status';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 
@@ -39,6 +41,8 @@ export interface OpsStaging {
   process: ProcessMemory | null;
   /** The sinks' delivery status (SPEC §22), set by the collector at each commit when sinks are configured. */
   sinks?: readonly SinkStatus[];
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -55,6 +59,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -68,11 +73,14 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -89,6 +97,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -166,6 +175,9 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
     };
     this.activeSnapshot = deepFreeze(snap);
@@ -258,6 +270,8 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
     ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
   });
 }

@@ -18,6 +18,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { type Clock, type Timer, wallClock } from '../clock/clock';
 import type { SinkStatus } from '../core/contracts/sink-status';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { StoredEventRow } from '../store/contract';
@@ -41,7 +42,8 @@ export interface ApiServerOptions {
   ssePingMs?: number;
   /** A stream client with more than this many bytes waiting for it is dropped. */
   maxBufferedBytes?: number;
-  clock?: () => number;
+  /** Time and the stream's timers (default: the wall clock). */
+  clock?: Clock;
   rssBytes?: () => number;
 }
 
@@ -84,8 +86,8 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
   private readonly refusedSockets = new WeakSet<Socket>();
   private readonly sse = new Set<SseClient>();
-  private snapshotTimer: NodeJS.Timeout | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
+  private snapshotTimer: Timer | null = null;
+  private pingTimer: Timer | null = null;
   private readonly o: Required<Omit<ApiServerOptions, 'listen' | 'sources'>>;
   private readonly s: ApiStats = { clients: 0, sse_clients: 0, sse_dropped: 0, requests: 0, refused: 0, max_sse_buffered: 0 };
   private cached: { snap: Snapshot; json: string } | null = null;
@@ -102,7 +104,7 @@ export class ApiServer {
       sseSnapshotMs: opts.sseSnapshotMs ?? API_LIMITS.sseSnapshotMs,
       ssePingMs: opts.ssePingMs ?? API_LIMITS.ssePingMs,
       maxBufferedBytes: opts.maxBufferedBytes ?? API_LIMITS.maxBufferedBytes,
-      clock: opts.clock ?? Date.now,
+      clock: opts.clock ?? wallClock,
       rssBytes: opts.rssBytes ?? (() => process.memoryUsage.rss()),
     };
     this.server = createServer(
@@ -280,7 +282,7 @@ export class ApiServer {
   private health(url: URL, res: ServerResponse): void {
     this.noParams(url);
     const snap = this.sources.snapshot();
-    const now = this.o.clock();
+    const now = this.o.clock.now();
     if (snap === null) {
       this.json(res, 503, { health_state: 'STARTING', detail: 'no snapshot yet', sinks: this.sinkStatus(null) });
       return;
@@ -302,7 +304,7 @@ export class ApiServer {
     this.noParams(url);
     const snap = this.sources.snapshot();
     const st = this.stats();
-    const text = renderMetrics({ snapshot: snap, sinks: this.sinkStatus(snap), nowMs: this.o.clock(), rssBytes: this.o.rssBytes(), http: st });
+    const text = renderMetrics({ snapshot: snap, sinks: this.sinkStatus(snap), nowMs: this.o.clock.now(), rssBytes: this.o.rssBytes(), http: st });
     this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
   }
 
@@ -329,18 +331,18 @@ export class ApiServer {
   }
 
   private startTimers(): void {
-    this.snapshotTimer ??= setInterval(() => {
+    this.snapshotTimer ??= this.o.clock.every(this.o.sseSnapshotMs, () => {
       for (const c of [...this.sse]) this.sendSnapshot(c);
-    }, this.o.sseSnapshotMs);
-    this.pingTimer ??= setInterval(() => {
-      const msg = `event: ping\ndata: ${this.o.clock()}\n\n`;
+    });
+    this.pingTimer ??= this.o.clock.every(this.o.ssePingMs, () => {
+      const msg = `event: ping\ndata: ${this.o.clock.now()}\n\n`;
       for (const c of [...this.sse]) this.write(c, msg);
-    }, this.o.ssePingMs);
+    });
   }
 
   private stopTimers(): void {
-    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
-    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.snapshotTimer?.cancel();
+    this.pingTimer?.cancel();
     this.snapshotTimer = null;
     this.pingTimer = null;
   }

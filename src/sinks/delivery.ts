@@ -8,6 +8,7 @@
  * disk — and never delays another sink, the collector or the UI. A process killed at any moment
  * restarts from the last stored cursor: the batch in flight is sent again (a duplicate at worst).
  */
+import { type Clock, type Timer, wallClock } from '../clock/clock';
 import type { SinkStatus } from '../core/contracts/sink-status';
 import type { RunRow } from '../store/contract';
 import { type Outbox, type OutboxBatch } from '../store/outbox';
@@ -42,7 +43,8 @@ export interface DeliveryOptions {
   outbox: Outbox;
   sinks: readonly Sink[];
   tuning?: Partial<DeliveryTuning>;
-  clock?: () => number;
+  /** Time, backoff and poll timers (default: the wall clock). */
+  clock?: Clock;
   log?: DeliveryLog;
   /** After each acknowledged batch (benchmarks measure lag with it). */
   onDelivered?: (sink: string, batch: OutboxBatch, nowMs: number) => void;
@@ -68,21 +70,28 @@ interface Lane {
 
 interface Sleeper {
   resolve: () => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
   wakeable: boolean;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
+function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: Timer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    t = clock.after(ms, () => reject(new Error(`${what}: no answer within ${ms} ms`)));
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+  return Promise.race([p, timeout]).finally(() => t?.cancel());
+}
+
+/** `p`, or nothing once `ms` passed on `clock` (the timer is cancelled either way). */
+async function within(clock: Clock, p: Promise<unknown>, ms: number): Promise<void> {
+  let t: Timer | undefined;
+  await Promise.race([p, new Promise<void>((r) => (t = clock.after(Math.max(0, ms), r)))]);
+  t?.cancel();
 }
 
 export class Delivery {
   private readonly tuning: DeliveryTuning;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly lanes: Lane[];
   private readonly sleepers = new Set<Sleeper>();
   private runs = new Map<string, RunRow>();
@@ -94,7 +103,7 @@ export class Delivery {
 
   constructor(private readonly opts: DeliveryOptions) {
     this.tuning = { ...DEFAULT_TUNING, ...opts.tuning };
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.clock ?? wallClock;
     this.lanes = opts.sinks.map((sink) => {
       const c = opts.outbox.cursor(sink.name);
       return {
@@ -174,26 +183,24 @@ export class Delivery {
     if (drainMs <= 0) this.stopping = true;
     this.wake();
     const all = Promise.all(this.lanes.map((l) => l.done));
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, Math.max(0, drainMs))))]);
-    clearTimeout(t);
+    await within(this.clock, all, drainMs);
     this.stopping = true;
     for (const s of [...this.sleepers]) this.endSleep(s);
     await Promise.all(this.lanes.map((l) => l.sink.close().catch(() => undefined)));
     // A batch still in flight fails once its sink is closed; its loop then ends.
-    await Promise.race([all, new Promise<void>((r) => setTimeout(r, 1_000).unref())]);
+    await within(this.clock, all, 1_000);
   }
 
   private sleep(ms: number, wakeable: boolean): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const s: Sleeper = { resolve, timer: setTimeout(() => this.endSleep(s), ms), wakeable };
+      const s: Sleeper = { resolve, timer: this.clock.after(ms, () => this.endSleep(s)), wakeable };
       this.sleepers.add(s);
     });
   }
 
   private endSleep(s: Sleeper): void {
-    clearTimeout(s.timer);
+    s.timer.cancel();
     this.sleepers.delete(s);
     s.resolve();
   }
@@ -219,7 +226,7 @@ export class Delivery {
     while (!this.stopping) {
       let batch: OutboxBatch;
       let runs: RunRow[];
-      const now = this.clock();
+      const now = this.clock.now();
       try {
         batch = this.opts.outbox.read(lane.cursor, this.tuning.batchSize);
         runs = this.runsFor(batch, now);
@@ -243,25 +250,31 @@ export class Delivery {
       if (batch.items.length > 0) {
         try {
           result = await withTimeout(
+            this.clock,
             lane.sink.deliver({ observerId: this.opts.outbox.observerId, items: batch.items, runs }),
             this.tuning.batchTimeoutMs,
             `${lane.sink.name}: a batch of ${batch.items.length}`,
           );
         } catch (e) {
-          this.failed(lane, errorLine(e), this.clock());
+          this.failed(lane, errorLine(e), this.clock.now());
           if (this.draining) return;
           await this.sleep(this.backoff(lane), false);
           continue;
         }
       }
-      this.acknowledged(lane, batch, result, this.clock());
+      this.acknowledged(lane, batch, result, this.clock.now());
     }
   }
 
   /** Before the first row: an empty batch tells whether the sink answers, so the status says so. */
   private async probe(lane: Lane, now: number): Promise<void> {
     try {
-      await withTimeout(lane.sink.deliver({ observerId: this.opts.outbox.observerId, items: [], runs: [] }), this.tuning.batchTimeoutMs, lane.sink.name);
+      await withTimeout(
+        this.clock,
+        lane.sink.deliver({ observerId: this.opts.outbox.observerId, items: [], runs: [] }),
+        this.tuning.batchTimeoutMs,
+        lane.sink.name,
+      );
       this.ok(lane);
     } catch (e) {
       this.failed(lane, errorLine(e), now);
@@ -282,11 +295,11 @@ export class Delivery {
     const changed = [...this.runs.values()].filter((r) => lane.runsSent.has(r.run_id) && lane.runsSent.get(r.run_id) !== JSON.stringify(r));
     if (changed.length === 0) return true;
     try {
-      await withTimeout(lane.sink.syncRuns(this.opts.outbox.observerId, changed), this.tuning.batchTimeoutMs, `${lane.sink.name}: runs`);
+      await withTimeout(this.clock, lane.sink.syncRuns(this.opts.outbox.observerId, changed), this.tuning.batchTimeoutMs, `${lane.sink.name}: runs`);
       for (const r of changed) lane.runsSent.set(r.run_id, JSON.stringify(r));
       return true;
     } catch (e) {
-      this.failed(lane, errorLine(e), this.clock());
+      this.failed(lane, errorLine(e), this.clock.now());
       if (!this.draining) await this.sleep(this.backoff(lane), false);
       return false;
     }

@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { type Clock, type Timer, wallClock } from '../clock/clock';
 import { type SinkStatus, SinkStatusSchema } from '../core/contracts/sink-status';
 import { Outbox } from '../store/outbox';
 import { Delivery, type DeliveryLog, type DeliveryTuning } from './delivery';
@@ -39,6 +40,8 @@ export interface SinkHubOptions {
   workerFile?: string;
   /** A module the worker requires before its entry (tests: the TypeScript loader). */
   workerPreload?: string;
+  /** Retry and restart timers, and inline delivery's time (default: the wall clock; the delivery thread always runs on it). */
+  clock?: Clock;
 }
 
 export function createSink(spec: SinkSpec): Sink {
@@ -75,7 +78,7 @@ export class InlineHub implements SinkHub {
   private delivery: Delivery | null = null;
   private outbox: Outbox | null = null;
   private openError: string | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private retry: Timer | null = null;
   private stopped = false;
   /** The status as the delivery stopped (the outbox is closed after it). */
   private final: SinkStatus[] | null = null;
@@ -90,7 +93,7 @@ export class InlineHub implements SinkHub {
       this.outbox = Outbox.open(this.opts.storePath);
     } catch (e) {
       this.openError = `the local store cannot be read (${errorLine(e)}); delivery starts once it can`;
-      this.retry = setTimeout(() => this.tryOpen(), this.opts.statusEveryMs ?? 2_000);
+      this.retry = (this.opts.clock ?? wallClock).after(this.opts.statusEveryMs ?? 2_000, () => this.tryOpen());
       return;
     }
     this.openError = null;
@@ -99,6 +102,7 @@ export class InlineHub implements SinkHub {
       sinks: this.opts.sinks.map(createSink),
       ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
       ...(this.opts.log ? { log: this.opts.log } : {}),
+      ...(this.opts.clock ? { clock: this.opts.clock } : {}),
     });
     this.delivery.start();
   }
@@ -113,7 +117,7 @@ export class InlineHub implements SinkHub {
 
   async stop(drainMs = 2_000): Promise<void> {
     this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
+    this.retry?.cancel();
     await this.delivery?.stop(drainMs);
     this.final = this.status();
     this.outbox?.close();
@@ -153,7 +157,7 @@ export class WorkerHub implements SinkHub {
   private worker: Worker | null = null;
   private latest: SinkStatus[];
   private stopping: Promise<void> | null = null;
-  private restart: NodeJS.Timeout | null = null;
+  private restart: Timer | null = null;
   /** Times the thread died and was started again. */
   restarts = 0;
 
@@ -192,10 +196,10 @@ export class WorkerHub implements SinkHub {
       // Delivery is never the reason the collector stops: report it, start it again later.
       const why = `the sink delivery thread exited (code ${code}); it is restarted in ${RESTART_AFTER_MS / 1000} s`;
       this.latest = this.latest.map((s) => ({ ...s, state: 'DEGRADED', last_error: why, failures: s.failures + 1 }));
-      this.restart = setTimeout(() => {
+      this.restart = (this.opts.clock ?? wallClock).after(RESTART_AFTER_MS, () => {
         this.restarts++;
         this.spawn();
-      }, RESTART_AFTER_MS);
+      });
     });
   }
 
@@ -213,14 +217,14 @@ export class WorkerHub implements SinkHub {
 
   stop(drainMs = 2_000): Promise<void> {
     if (this.stopping) return this.stopping;
-    if (this.restart) clearTimeout(this.restart);
+    this.restart?.cancel();
     this.stopping = new Promise<void>((resolve) => {
       const w = this.worker;
       if (w === null) return resolve();
       // The thread closes its sinks within drainMs plus a second for a batch in flight.
-      const force = setTimeout(() => void w.terminate(), drainMs + 3_000);
+      const force = (this.opts.clock ?? wallClock).after(drainMs + 3_000, () => void w.terminate());
       w.once('exit', () => {
-        clearTimeout(force);
+        force.cancel();
         resolve();
       });
       this.post({ type: 'stop', drainMs });

@@ -16,6 +16,7 @@
  * An entry is acknowledged only after its handler returned: at least once towards the handler.
  */
 import Redis from 'ioredis';
+import { type Clock, wallClock } from '../clock/clock';
 import { checkEntry, DLQ_SUFFIX, fieldsOf, STREAM_KEYS, STREAM_MAXLEN, type StreamEntry, type StreamName } from './redis-streams';
 
 export interface ConsumerOptions {
@@ -39,6 +40,8 @@ export interface ConsumerOptions {
   startAt?: '0' | '$';
   /** Called when an entry is dead-lettered (the CLI prints it on stderr). */
   onDeadLetter?: (stream: StreamName, entryId: string, reason: string) => void;
+  /** When to look for idle entries again (default: the wall clock). */
+  clock?: Clock;
 }
 
 export interface ConsumerStats {
@@ -79,6 +82,7 @@ export class StreamConsumer {
       maxDeliveries: 5,
       dedupeTtlS: 7 * 24 * 3600,
       startAt: '0',
+      clock: wallClock,
       ...opts,
     };
     this.client = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
@@ -98,7 +102,7 @@ export class StreamConsumer {
   }
 
   /** One round: this consumer's own pending entries (first round only), idle ones of others (every claimEveryMs), then new ones. Returns entries seen. */
-  async poll(nowMs = Date.now()): Promise<number> {
+  async poll(nowMs = this.o.clock.now()): Promise<number> {
     let n = 0;
     if (!this.ownPendingDone) {
       n += await this.takeBackOwn();

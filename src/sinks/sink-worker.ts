@@ -3,6 +3,7 @@
  * an InlineHub on its own event loop, reporting status to the thread that started it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { wallClock } from '../clock/clock';
 import { type FromSinkWorker, InlineHub, SinkWorkerDataSchema, ToSinkWorkerSchema } from './hub';
 
 function main(): void {
@@ -18,14 +19,15 @@ function main(): void {
     statusEveryMs: data.statusEveryMs,
     log: (level, msg, fields) => post({ type: 'log', level, msg, fields }),
   });
-  const report = setInterval(() => post({ type: 'status', sinks: hub.status() }), data.statusEveryMs);
+  // Its own thread, so the wall clock: delivery is machine work at any simulator speed.
+  const report = wallClock.every(data.statusEveryMs, () => post({ type: 'status', sinks: hub.status() }));
   post({ type: 'status', sinks: hub.status() });
   port.on('message', (raw: unknown) => {
     const m = ToSinkWorkerSchema.safeParse(raw);
     if (!m.success) return;
     if (m.data.type === 'wake') hub.nudge();
     else {
-      clearInterval(report);
+      report.cancel();
       void hub.stop(m.data.drainMs).finally(() => {
         post({ type: 'status', sinks: hub.status() });
         post({ type: 'stopped' });
