@@ -24,6 +24,7 @@ import { commitLatencySection } from './commit-latency';
 import { frameLatencySection } from './frame-latency';
 import { memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
+import { sinksSection } from './sinks';
 import { storeSection } from './store';
 import { throughputSection } from './throughput';
 import { runUiRenderChild, uiRenderSection } from './ui-render';
@@ -35,6 +36,7 @@ const SECTIONS: readonly Section[] = [
   { id: 'commit-latency', title: 'Latency: commit() with 10 symbols and full raw buffers', run: commitLatencySection },
   { id: 'promotion-latency', title: 'Latency: window close → promoted event in the active snapshot', run: promotionLatencySection },
   { id: 'store', title: 'Store: insert latency (persist → committed)', run: storeSection },
+  { id: 'sinks', title: 'Sinks and HTTP API under load, beside the collector', run: sinksSection },
   { id: 'ui-render', title: 'UI: snapshot → widget updates (view-model + binding + paint)', run: uiRenderSection },
   { id: 'memory-day', title: 'Memory over a day: the collector against the simulator, accelerated', run: memoryDaySection },
 ];
