@@ -8,11 +8,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RULE_SET_ID } from '../src/core/constants';
+import type { SinkStatus } from '../src/core/contracts/sink-status';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { migratePg } from '../src/sinks/postgres-schema';
 import { startSimulator } from '../src/simulator/server';
@@ -23,12 +25,55 @@ import { fillStore, key, pgEventCounts, rekeyed, streamEntries } from './sink-he
 import { fixtureEvents, tempDir } from './store-helpers';
 
 const tmp = tempDir('pp-scale-e2e-');
+
+/** A loopback port nothing listens on (taken, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 1));
+    });
+  });
+}
 afterAll(() => tmp.cleanup());
 
 describeWithServices('live --headless with --http and two --sink flags', (urls) => {
   let sim: SimulatorHandle;
   let child: ChildProcess | null = null;
-  let out = '';
+
+  /** `live --headless --http 127.0.0.1:0 …` in `cwd` against the simulator; its output and API base URL. */
+  function startLive(cwd: string, extra: string[]): { child: ChildProcess; exit: Promise<number | null>; out: () => string; api: () => Promise<string> } {
+    const p = spawn(
+      process.execPath,
+      [
+        CLI,
+        'live',
+        '--headless',
+        '--rest-url',
+        sim.restUrl,
+        '--ws-url',
+        sim.wsUrl,
+        '--debug-dir',
+        join(cwd, 'debug'),
+        '--no-capture',
+        '--http',
+        '127.0.0.1:0',
+        ...extra,
+      ],
+      { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = p;
+    let out = '';
+    p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    const exit = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+    const api = async (): Promise<string> => {
+      await until(() => /HTTP API on http:\/\/127\.0\.0\.1:\d+/.test(out), `the HTTP API line (output so far: ${out})`, 60_000);
+      return /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
+    };
+    return { child: p, exit, out: () => out, api };
+  }
 
   beforeAll(async () => {
     ensureCliBuilt();
@@ -52,36 +97,12 @@ describeWithServices('live --headless with --http and two --sink flags', (urls) 
     mkdirSync(join(tmp.dir, 'data'));
     fillStore(join(tmp.dir, 'data', 'peak-pressure.db'), 'earlier-run', Date.now() - 60_000, events);
 
-    const p = spawn(
-      process.execPath,
-      [
-        CLI,
-        'live',
-        '--headless',
-        '--rest-url',
-        sim.restUrl,
-        '--ws-url',
-        sim.wsUrl,
-        '--debug-dir',
-        join(tmp.dir, 'debug'),
-        '--no-capture',
-        '--http',
-        '127.0.0.1:0',
-        '--sink',
-        redisUrl,
-        '--sink',
-        pgUrl,
-      ],
-      { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = p;
-    p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-    p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-    const exit = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+    const run = startLive(tmp.dir, ['--sink', redisUrl, '--sink', pgUrl]);
+    const p = run.child;
+    const exit = run.exit;
 
-    await until(() => /HTTP API on http:\/\/127\.0\.0\.1:\d+/.test(out), `the HTTP API line (output so far: ${out})`, 60_000);
-    const base = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
-    expect(out).toContain(`sinks: delivering data/peak-pressure.db to ${redisUrl}, ${pgUrl.replace('postgres@', '')}`);
+    const base = await run.api();
+    expect(run.out()).toContain(`sinks: delivering data/peak-pressure.db to ${redisUrl}, ${pgUrl.replace('postgres@', '')}`);
 
     // The delivery thread drains the store; its status reaches the collector's snapshots.
     await until(
@@ -115,4 +136,39 @@ describeWithServices('live --headless with --http and two --sink flags', (urls) 
     expect(await exit).toBe(0);
     child = null;
   }, 240_000);
+
+  it('sinks that cannot be reached: health says SINK_DEGRADED with what waits, /metrics shows the backlog, SIGTERM still stops it', async () => {
+    const dir = join(tmp.dir, 'down');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const events = rekeyed(await fixtureEvents(), 'down', 5);
+    fillStore(join(dir, 'data', 'peak-pressure.db'), 'earlier-run', Date.now() - 60_000, events);
+    const port = await closedPort();
+    const run = startLive(dir, ['--sink', `redis://127.0.0.1:${port}`, '--sink', `postgres://nobody:pw@127.0.0.1:${port}/x`]);
+    const base = await run.api();
+    type Health = { health_reasons?: string[]; health_detail?: string; sinks: SinkStatus[] };
+    let health: Health = { sinks: [] };
+    await until(
+      async () => {
+        health = (await (await fetch(`${base}/api/health`)).json()) as Health;
+        return (
+          (health.health_reasons ?? []).includes('SINK_DEGRADED') &&
+          health.sinks.length === 2 &&
+          health.sinks.every((x) => x.state === 'DEGRADED' && x.backlog === events.length)
+        );
+      },
+      'both sinks to be reported DEGRADED with the backlog',
+      60_000,
+      250,
+    );
+    expect(health.health_detail).toContain(`sink redis://127.0.0.1:${port}: `);
+    expect(health.health_detail).toContain(`${events.length} rows wait in the local store`);
+    expect(health.health_detail).not.toContain('pw');
+    for (const st of health.sinks) expect(st.last_error).not.toBeNull();
+    const m = new Map(parsePrometheusTextFormat(await (await fetch(`${base}/metrics`)).text()).map((f) => [f.name, f]));
+    expect(m.get('peak_pressure_sink_up')?.metrics.map((x) => x.value)).toEqual(['0', '0']);
+    expect(m.get('peak_pressure_sink_backlog')?.metrics.map((x) => x.value)).toEqual([String(events.length), String(events.length)]);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    child = null;
+  }, 120_000);
 });
