@@ -31,7 +31,11 @@ function main(): void {
   let scale: ScaleOut | null = null;
   const sinks: CollectorSinks | undefined =
     scaleOut && scaleOut.sinks.length > 0
-      ? { status: () => scale?.sinkStatus() ?? [], health: () => scale?.health() ?? { reasons: [], detail: '' } }
+      ? {
+          status: () => scale?.sinkStatus() ?? [],
+          health: () => scale?.health() ?? { reasons: [], detail: '' },
+          nudge: () => scale?.nudge(),
+        }
       : undefined;
   const collector = new Collector({
     config,

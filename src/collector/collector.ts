@@ -58,6 +58,8 @@ export interface CollectorSinks {
   status(): readonly SinkStatus[];
   /** SINK_DEGRADED while a sink fails (merged into the health verdict). */
   health(): { reasons: ReasonCode[]; detail: string };
+  /** This commit's rows are in the store: deliver them now rather than at the next idle poll. */
+  nudge(): void;
 }
 
 /** The collector's operational state right now (between commits too). */
@@ -232,7 +234,10 @@ export class Collector {
       const allWarm = run !== null && run.engine.detectorsInRankOrder.every((d) => d.warm);
       this.advance({ kind: 'commit', health: verdict.state, reasons: verdict.reasons, healthChanged, allWarm });
     }
-    if (this.opts.sinks) this.ops.sinks = this.opts.sinks.status();
+    if (this.opts.sinks) {
+      this.opts.sinks.nudge();
+      this.ops.sinks = this.opts.sinks.status();
+    }
     const snap = run ? run.state.commit(now) : bootSnapshot(this.ops, ++this.bootSeq, now);
     this.lastSnapshot = snap;
     try {
