@@ -183,4 +183,9 @@ describe('configs the project itself writes', () => {
     const { config } = collectorConfig(speed, 1000, 2000);
     expect(() => CollectorConfigSchema.parse(config)).not.toThrow();
   });
+
+  it('the sinks benchmark (bench/sinks.ts: speed 50, snapshot file every 5 s, no heap probe)', () => {
+    const { config } = collectorConfig(50, 5_000);
+    expect(() => CollectorConfigSchema.parse(config)).not.toThrow();
+  });
 });
