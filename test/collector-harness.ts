@@ -56,6 +56,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     wsUrl: sim.wsUrl,
     debugDir: join(dir, 'debug'),
     capture: { dir: join(dir, 'captures') },
+    store: { path: join(dir, 'data', 'peak-pressure.db') },
     mode: 'DEMO',
     ...(opts.config ?? {}),
   });

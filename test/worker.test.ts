@@ -25,7 +25,13 @@ describe('collector worker thread', () => {
     const lines: string[] = [];
     let exitCode: number | null = null;
     const host = new WorkerHost({
-      config: CollectorConfigSchema.parse({ restUrl: sim.restUrl, wsUrl: sim.wsUrl, debugDir: join(dir, 'debug'), capture: { dir: join(dir, 'cap') } }),
+      config: CollectorConfigSchema.parse({
+        restUrl: sim.restUrl,
+        wsUrl: sim.wsUrl,
+        debugDir: join(dir, 'debug'),
+        capture: { dir: join(dir, 'cap') },
+        store: { path: join(dir, 'store.db') },
+      }),
       runId: 'worker-test',
       workerPath,
       onSnapshot: (s) => snapshots.push(s),

@@ -61,6 +61,8 @@ export interface HealthInputs {
   restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** The event store cannot be written (SPEC §21): its reason and what to do; absent or null when it works. */
+  store?: { reason: ReasonCode; detail: string } | null;
 }
 
 export const HEALTH = Object.freeze({
@@ -89,6 +91,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
+  if (h.store) add(h.store.reason, h.store.detail);
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {

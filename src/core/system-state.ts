@@ -10,7 +10,7 @@
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
-import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
@@ -36,6 +36,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The live collector's event store at the last commit; null in replay. */
+  store: StoreStatusSection | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -52,6 +54,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    store: null,
   };
 }
 
@@ -65,11 +68,17 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /**
+   * The promoted events the snapshot shows (default: the engine's own ring). The live collector
+   * passes the ring of events its store has committed, so an event appears only once durable.
+   */
+  promotions?: Ring<PromotedEvent>;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly shown: Ring<PromotedEvent>;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -86,6 +95,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.shown = opts.promotions ?? engine.promotions;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -127,8 +137,8 @@ export class SystemState {
         counters: { ...c },
       };
     }
-    if (this.promotedView.version !== e.promotions.version) {
-      this.promotedView = { version: e.promotions.version, array: Object.freeze(e.promotions.toArray()) };
+    if (this.promotedView.version !== this.shown.version) {
+      this.promotedView = { version: this.shown.version, array: Object.freeze(this.shown.toArray()) };
     }
     const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
     const snap: Snapshot = {
@@ -163,6 +173,7 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      store: storeSection(ops.store),
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -254,5 +265,11 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    store: storeSection(ops.store),
   });
+}
+
+/** A copy (deepFreeze must never freeze the owner's staging). */
+function storeSection(s: StoreStatusSection | null): StoreStatusSection | null {
+  return s === null ? null : { ...s, persist: { ...s.persist } };
 }

@@ -29,8 +29,7 @@ import { LATEST_SCHEMA_VERSION } from './schema';
 import { ensureDirSync } from '../files/dirs';
 import { wallClock } from '../clock/clock';
 
-/** SPEC §21 [PROP]: relative to the working directory, like debug/ and captures/. */
-export const DEFAULT_STORE_PATH = 'data/peak-pressure.db';
+export { DEFAULT_STORE_PATH } from './contract';
 
 export interface StoreOptions {
   path: string;
