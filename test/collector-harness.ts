@@ -29,6 +29,10 @@ export interface RigOptions {
   config?: Partial<CollectorConfigInput>;
   /** Called with the simulator before the collector starts (faults the collector must meet at once). */
   beforeStart?: (sim: SimulatorHandle) => void;
+  /** Default 'test'. */
+  runId?: string;
+  /** Use this directory (e.g. a second run on the first one's store) instead of a new temp one. */
+  dir?: string;
 }
 
 export interface Rig {
@@ -50,7 +54,7 @@ export interface Rig {
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const clock = new ManualClock(MANUAL_T0);
   const sim = await startSimulator({ port: 0, seed: 7, scenario: 'steady', ...(opts.sim ?? {}), clock, tickMs: STEP_MS });
-  const dir = mkdtempSync(join(tmpdir(), 'pp-rig-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pp-rig-'));
   const config = CollectorConfigSchema.parse({
     restUrl: sim.restUrl,
     wsUrl: sim.wsUrl,
@@ -64,7 +68,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const lines: string[] = [];
   const collector = new Collector({
     config,
-    runId: 'test',
+    runId: opts.runId ?? 'test',
     logger: silentLogger(),
     clock,
     publish: (s) => {

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
+import { AlertInbox } from '../alerts/inbox';
 import { wallClock } from '../clock/clock';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
@@ -13,6 +14,9 @@ import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
+import type { History } from '../store/history';
+import { toastViews } from '../widgets/alerts-view';
+import { historyView } from '../widgets/history-view';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
 import { runsUnderQode, STOP_SIGNALS } from './platform';
@@ -36,6 +40,10 @@ export function runGui(opts: GuiOptions): void {
   const pump = runsUnderQode() ? null : wallClock.every(16, () => app.processEvents());
 
   let latest: Snapshot | null = null;
+  // Earlier runs' events (sent once at start) and the alerts' toast stack: models for the window's
+  // history section and toasts (src/widgets/history-view.ts, alerts-view.ts); no tray/sound sink yet.
+  let history: History | null = null;
+  const inbox = new AlertInbox(null);
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
   let populatedRenders = 0;
@@ -66,7 +74,12 @@ export function runGui(opts: GuiOptions): void {
     onSnapshot: (s) => {
       latest = s;
     },
+    consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
     onConsole: (line) => process.stdout.write(`${line}\n`),
+    onAlert: (a) => inbox.receive(a, wallClock.now()),
+    onHistory: (h) => {
+      history = h;
+    },
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
       // One safe line; the full detail (a stack, for a crash) is in the log file.
@@ -109,7 +122,21 @@ export function runGui(opts: GuiOptions): void {
         const widgetsSmall = window.readBack();
         writeFileSync(
           join(dir, 'ui-readback.json'),
-          `${JSON.stringify({ snapshot: s, viewModel: vm, widgets, widgetsSmall, png: saved ? png : null, pngSmall: savedSmall ? small : null, renderMs: renderTimes }, null, 2)}\n`,
+          `${JSON.stringify(
+            {
+              snapshot: s,
+              viewModel: vm,
+              widgets,
+              widgetsSmall,
+              png: saved ? png : null,
+              pngSmall: savedSmall ? small : null,
+              renderMs: renderTimes,
+              history: historyView(history)?.text ?? null,
+              toasts: toastViews(inbox.visible(wallClock.now())),
+            },
+            null,
+            2,
+          )}\n`,
         );
         process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
         exit(0);
