@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AlertSettingsSchema, PromotionAlertModeSchema } from '../alerts/settings';
 import { ModeSchema } from '../core/contracts/vocabulary';
-import { DEFAULT_STORE_PATH } from '../store/contract';
+import { DEFAULT_STORE_PATH } from '../store/files';
 import { describeFsError } from '../files/errors';
 import { safeMessage } from '../text/safe';
 

@@ -11,9 +11,11 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 
@@ -38,6 +40,8 @@ export interface OpsStaging {
   process: ProcessMemory | null;
   /** The live collector's event store at the last commit; null in replay. */
   store: StoreStatusSection | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -55,6 +59,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     precisions: {},
     process: null,
     store: null,
+    storage: null,
   };
 }
 
@@ -73,12 +78,15 @@ export interface SystemStateOptions {
    * passes the ring of events its store has committed, so an event appears only once durable.
    */
   promotions?: Ring<PromotedEvent>;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
   private readonly shown: Ring<PromotedEvent>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -96,6 +104,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.shown = opts.promotions ?? engine.promotions;
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -174,6 +183,9 @@ export class SystemState {
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
       store: storeSection(ops.store),
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -266,6 +278,8 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
     store: storeSection(ops.store),
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }
 

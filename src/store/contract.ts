@@ -6,11 +6,6 @@
 import { z } from 'zod';
 import { ModeSchema } from '../core/contracts/vocabulary';
 
-/** SPEC §21 [PROP]: relative to the working directory, like debug/ and captures/. */
-export const DEFAULT_STORE_PATH = 'data/peak-pressure.db';
-/** `npm run demo` keeps the simulator's events apart from the market's. */
-export const DEMO_STORE_PATH = 'data/demo.db';
-
 export const PolicyRefSchema = z.object({ id: z.string().min(1), version: z.number().int().nonnegative() });
 export type PolicyRef = z.infer<typeof PolicyRefSchema>;
 
