@@ -12,7 +12,9 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/clock/manual';
+import type { Clock } from '../src/clock/clock';
 import { Collector } from '../src/collector/collector';
+import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
 import type { Snapshot } from '../src/core/contracts/snapshot';
@@ -33,6 +35,8 @@ export interface RigOptions {
   runId?: string;
   /** Use this directory (e.g. a second run on the first one's store) instead of a new temp one. */
   dir?: string;
+  /** The collector's doctor I/O (e.g. a small disk), given the rig's clock. */
+  doctorIo?: (clock: Clock) => DoctorIo;
 }
 
 export interface Rig {
@@ -62,6 +66,8 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     capture: { dir: join(dir, 'captures') },
     store: { path: join(dir, 'data', 'peak-pressure.db') },
     mode: 'DEMO',
+    // The doctor's probes wait in wall time for frames the manual clock only sends when stepped; the rig-doctor test turns it on.
+    doctorAtBoot: false,
     ...(opts.config ?? {}),
   });
   const snapshots: Snapshot[] = [];
@@ -77,6 +83,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       if (snapshots.length > 50) snapshots.splice(0, snapshots.length - 50);
     },
     console: (l) => lines.push(l),
+    ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
   });
   opts.beforeStart?.(sim);
 

@@ -5,7 +5,7 @@
  * through the worker's IPC). The engine reads time only from the `now` it is given.
  */
 import { type AlertChannel, AlertDispatcher } from '../alerts/channels';
-import { AlertEngine } from '../alerts/engine';
+import { AlertEngine, type Condition } from '../alerts/engine';
 import type { AlertSettingsInput } from '../alerts/settings';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { type StoreFault, storeReasonCode } from '../store/faults';
@@ -35,6 +35,11 @@ export class Alerting {
   storeFault(f: StoreFault, waiting: number, nowMs: number): void {
     const held = waiting > 0 ? `; ${waiting} promoted event${waiting === 1 ? '' : 's'} wait in memory and are shown once stored` : '';
     this.deliver(this.engine.raise({ reason: storeReasonCode(f.kind), severity: 'CRIT', summary: `${f.message}${held}` }, nowMs));
+  }
+
+  /** Anything else worth an alert (the doctor's findings): aggregated per reason like the rest. */
+  raise(conditions: readonly Condition[], nowMs: number): void {
+    for (const c of conditions) this.deliver(this.engine.raise(c, nowMs));
   }
 
   /** Aggregates whose cooldown ended, and a due digest. */

@@ -9,6 +9,7 @@
  *   event-record.ts  the event store; an event is shown only once stored
  *   alerting.ts    alerts on promotions, critical health and store faults, to every channel
  *   counter-samples.ts  when to sample the counters and when a UTC day ended
+ *   checkups.ts    the doctor's checks at boot (stage DOCTOR_CHECKS) and the periodic disk reading
  *
  * Every `commitIntervalMs` the shell stages operations, commits the new events (and audit and
  * alert rows) to the store, applies health, moves the stage, alerts, and commits a snapshot —
@@ -31,12 +32,15 @@ import type { EngineCounters } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
+import type { DoctorIo } from '../doctor/checks';
+import { realDoctorIo } from '../doctor/io';
 import { buildDailySummary } from '../store/daily-summary';
 import { type StoreFault, storeReasonCode } from '../store/faults';
 import type { History } from '../store/history';
 import { APP_VERSION, configHash } from '../store/run-info';
 import { Alerting } from './alerting';
 import { AuditTrail } from './audit';
+import { Checkups, DISK_CHECK_EVERY_MS } from './checkups';
 import type { CollectorConfig } from './config';
 import { countersSample, SampleSchedule } from './counter-samples';
 import { EventRecord } from './event-record';
@@ -66,6 +70,8 @@ export interface CollectorOptions {
   consoleColor?: boolean;
   /** Every alert, for the window's channels (toast, tray, sound); console, audit and store get it anyway. */
   onAlert?: (alert: Alert) => void;
+  /** The doctor's effects on the world (default: the real ones; tests replace statfs or a probe). */
+  doctorIo?: DoctorIo;
 }
 
 /** The collector's operational state right now (between commits too). */
@@ -114,6 +120,7 @@ export class Collector {
   private readonly record: EventRecord;
   private readonly alerts: Alerting;
   private readonly samples: SampleSchedule;
+  private readonly checkups: Checkups;
   private readonly reporter: Reporter;
   private readonly deadLetters: DeadLetterFile;
   private readonly intake: FrameIntake;
@@ -158,6 +165,16 @@ export class Collector {
     ];
     this.alerts = new Alerting(opts.config.alerts, channels);
     this.samples = new SampleSchedule(this.startedMs);
+    const { config } = opts;
+    this.checkups = new Checkups(opts.doctorIo ?? realDoctorIo({ now: () => this.clock.now(), tcpKeepAlive: config.tcpKeepAlive }), {
+      restUrl: config.restUrl,
+      wsUrl: config.wsUrl,
+      storePath: store.path,
+      debugDir: config.debugDir,
+      capturesDir: config.capture.dir,
+      captureBudgetBytes: config.capture.enabled ? config.capture.maxTotalBytes : null,
+      window: false,
+    });
     this.intake = new FrameIntake({
       operations: this.operations,
       reporter: this.reporter,
@@ -205,8 +222,17 @@ export class Collector {
       if (this.heap.probe()) this.timers.push(this.clock.every(machineMs(this.clock, config.heapProbeIntervalMs), () => this.heap.probe()));
       else this.report({ kind: 'heap_probe_unavailable', intervalMs: config.heapProbeIntervalMs });
     }
+    this.checkDisks();
+    this.timers.push(this.clock.every(machineMs(this.clock, DISK_CHECK_EVERY_MS), () => this.checkDisks()));
     this.commit();
-    this.advance({ kind: 'start' });
+    this.advance({ kind: 'start', doctor: config.doctorAtBoot });
+    if (config.doctorAtBoot) {
+      const boot = await this.checkups.boot(() => this.clock.now());
+      if (this.stopped) return;
+      this.report({ kind: 'doctor_checked', results: boot.results, lines: boot.lines });
+      this.alerts.raise(boot.alerts, this.clock.now());
+      this.advance({ kind: 'doctor_done', failed: boot.results.filter((r) => !r.ok).length });
+    }
     const ctx: StartupContext = {
       config,
       runId,
@@ -237,6 +263,14 @@ export class Collector {
     run.market.start();
     run.oi.start();
     this.advance({ kind: 'streams_started' });
+  }
+
+  /** The snapshot's storage section, and an alert for each disk finding that is new. */
+  private checkDisks(): void {
+    const now = this.clock.now();
+    const r = this.checkups.readDisks(now);
+    this.ops.storage = r.storage;
+    this.alerts.raise(r.alerts, now);
   }
 
   /** The run's row in the store; earlier runs still open there were killed or crashed. */
@@ -321,7 +355,7 @@ export class Collector {
     this.persist(now);
     // A deliberate shutdown closes the stream; that is not a health problem to report.
     if (!this.stopped) {
-      const verdict = evaluateHealth({ ...health, store: this.record.health() });
+      const verdict = evaluateHealth({ ...health, store: this.record.health(), notes: this.checkups.notes() });
       const healthChanged = applyVerdict(this.ops, verdict);
       if (healthChanged) this.report({ kind: 'health', ...verdict });
       const allWarm = run !== null && run.engine.detectorsInRankOrder.every((d) => d.warm);

@@ -184,6 +184,12 @@ export const CollectorConfigSchema = z
      * Linux and macOS have it. The WebSocket (ws) sets no keepalive and connects under wine as is.
      */
     tcpKeepAlive: z.boolean().default(true),
+    /**
+     * Stage DOCTOR_CHECKS at start (src/doctor): both WS routes, REST, clock skew, disks, folders.
+     * Soft: a failure is a health reason and an alert. Off for in-process tests on a manual clock,
+     * whose probes would wait on a clock nobody advances for them.
+     */
+    doctorAtBoot: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** The event store (SPEC §21): every promoted event is committed here before a snapshot shows it. */
     store: z

@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../clock/clock';
 import type { CountersSample } from '../core/contracts/audit';
+import type { CheckResult, DoctorChecked } from '../core/contracts/doctor';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
@@ -36,7 +37,8 @@ export type Note =
   | { kind: 'store_failed'; reason: ReasonCode; message: string; failures: number; waiting: number }
   | { kind: 'store_recovered'; failedForMs: number; stored: number }
   | { kind: 'counters_sampled'; sample: CountersSample }
-  | { kind: 'daily_summary'; day: string; events: number; complete: boolean; saved: string | null };
+  | { kind: 'daily_summary'; day: string; events: number; complete: boolean; saved: string | null }
+  | { kind: 'doctor_checked'; results: readonly CheckResult[]; lines: readonly string[] };
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error' | 'fatal';
@@ -191,6 +193,20 @@ export function renderNote(n: Note): Rendered {
         { level: n.saved === null ? 'info' : 'warn', fields: { day: n.day, events: n.events, err: n.saved }, msg: 'daily summary' },
         { event_type: 'DAILY_SUMMARY', payload: { day: n.day, events: n.events, complete: n.complete } },
       );
+    case 'doctor_checked': {
+      const failed = n.results.filter((r) => !r.ok);
+      const payload: DoctorChecked = { when: 'boot', results: [...n.results] };
+      return render(
+        [...n.lines],
+        { level: failed.length === 0 ? 'info' : 'warn', fields: { failed: failed.map((r) => r.id) }, msg: 'doctor checks at boot' },
+        {
+          event_type: 'DOCTOR_CHECKED',
+          ...(failed.length > 0 ? { severity: 'WARN' as const } : {}),
+          reasons: [...new Set(failed.flatMap((r) => (r.reason === null ? [] : [r.reason])))],
+          payload,
+        },
+      );
+    }
   }
 }
 
