@@ -92,6 +92,8 @@ export function runGui(opts: GuiOptions): void {
     const s = latest;
     if (s === null) return;
     if (s.snapshot_seq === rendered && fatal === null) return;
+    // Stopping waits for the worker (the store closes last): no render, and no second UI-test read-back of the resized window, meanwhile.
+    if (exiting) return;
     const t0 = performance.now();
     let vm: ViewModel = viewModel(s);
     if (fatal !== null) {
