@@ -15,7 +15,7 @@ import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
 import type { History } from '../store/history';
-import { toastViews } from '../widgets/alerts-view';
+import { toastView, type ToastView, toastViews } from '../widgets/alerts-view';
 import { historyView } from '../widgets/history-view';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
@@ -44,6 +44,8 @@ export function runGui(opts: GuiOptions): void {
   // history section and toasts (src/widgets/history-view.ts, alerts-view.ts); no tray/sound sink yet.
   let history: History | null = null;
   const inbox = new AlertInbox(null);
+  // UI test: every toast as it appeared (a WARN toast is gone after 8 s, before a slow machine reads back).
+  const toastsShown: ToastView[] = [];
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
   let populatedRenders = 0;
@@ -76,7 +78,12 @@ export function runGui(opts: GuiOptions): void {
     },
     consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
     onConsole: (line) => process.stdout.write(`${line}\n`),
-    onAlert: (a) => inbox.receive(a, wallClock.now()),
+    onAlert: (a) => {
+      const now = wallClock.now();
+      inbox.receive(a, now);
+      const top = inbox.visible(now)[0];
+      if (opts.uiTest && top?.alert === a && toastsShown.length < 50) toastsShown.push(toastView(top));
+    },
     onHistory: (h) => {
       history = h;
     },
@@ -135,6 +142,7 @@ export function runGui(opts: GuiOptions): void {
               renderMs: renderTimes,
               history: historyView(history)?.text ?? null,
               toasts: toastViews(inbox.visible(wallClock.now())),
+              toastsShown,
             },
             null,
             2,
