@@ -1,7 +1,8 @@
 /**
- * The collector worker thread: collector, core and SystemState live here. It posts every committed
- * snapshot (trimmed for display) to the main thread and obeys one command: stop. It never loads
- * NodeGui (a second QApplication would abort the process).
+ * The collector worker thread: collector, core, SystemState and the event store live here. It
+ * posts every committed snapshot (trimmed for display), every alert and, once at start, the
+ * earlier runs' events from the store to the main thread, and obeys one command: stop. It never
+ * loads NodeGui (a second QApplication would abort the process).
  */
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -23,7 +24,7 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock, snapshots, scaleOut } = parsed.data;
+  const { config, runId, clock, snapshots, consoleColor, scaleOut } = parsed.data;
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const clk = clockFromSpec(clock);
   // --sink / --http (SPEC §22) run beside the collector; its commits read the sinks' status (null
@@ -47,7 +48,12 @@ function main(): void {
     },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
     ...(sinks ? { sinks } : {}),
+    ...(consoleColor ? { consoleColor } : {}),
+    onAlert: (alert) => post({ v: IPC_VERSION, type: 'alert', alert }),
   });
+  // The store is open (or its fault is known) once the collector exists: the window gets the
+  // earlier runs' events before this run's first snapshot.
+  if (snapshots !== false) post({ v: IPC_VERSION, type: 'history', ...collector.history() });
   const crash = (e: unknown): void => {
     const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     logger.fatal({ err: detail }, 'collector worker crashed');
@@ -57,7 +63,8 @@ function main(): void {
   process.on('unhandledRejection', crash);
   const scaleStarted = scaleOut
     ? ScaleOut.start({
-        spec: scaleOut,
+        // The sinks drain, and /api/events reads, the store this collector writes.
+        spec: { ...scaleOut, storePath: scaleOut.storePath ?? config.store.path },
         snapshot: () => collector.snapshot(),
         clock: clk,
         log: (level, msg, fields) => logger[level](fields, msg),
