@@ -150,6 +150,22 @@ export const OpenInterestRestSchema = z.looseObject({
 });
 export type OpenInterestRest = z.infer<typeof OpenInterestRestSchema>;
 
+/**
+ * One row of REST `GET /fapi/v1/aggTrades` (BINANCE.md §6): the stream's aggTrade without `e`,
+ * `E` and `s` — the symbol is the request's. Market trades only, oldest first.
+ */
+export const AggTradeRestSchema = z.looseObject({
+  a: tradeId,
+  p: positiveDecimalString,
+  q: decimalString,
+  f: tradeId,
+  l: tradeId,
+  T: epochMs,
+  m: z.boolean(),
+});
+export type AggTradeRest = z.infer<typeof AggTradeRestSchema>;
+export const AggTradeRestListSchema = z.array(AggTradeRestSchema);
+
 /** One entry of REST `GET /fapi/v1/ticker/24hr` (no symbol → an array of these). */
 export const Ticker24hrSchema = z.looseObject({
   symbol: symbolString,

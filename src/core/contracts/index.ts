@@ -5,6 +5,7 @@ import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
 import { PromotedEventSchema } from './promoted';
 import { SnapshotSchema } from './snapshot';
+import { WarmStartMarkerSchema } from './warm-start';
 
 export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.TRADE': canonical.TradeEventSchema,
@@ -18,4 +19,5 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'audit-envelope': AuditEnvelopeSchema,
   'audit.COUNTERS_SAMPLED': CountersSampleSchema,
   alert: AlertSchema,
+  'warm-start-marker': WarmStartMarkerSchema,
 });

@@ -52,6 +52,8 @@ export const ReasonCodeSchema = z.enum([
   'STORE_UNAVAILABLE',
   /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
   'PEAK_PRESSURE_PROMOTED',
+  /** The warm-start backfill (SPEC §20) failed for at least one symbol, which starts cold. */
+  'WARM_START_FAILED',
 ]);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
