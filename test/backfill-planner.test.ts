@@ -36,6 +36,26 @@ function market(n = 2): Map<string, RecordedTrade[]> {
   return m;
 }
 
+/**
+ * A longer market for the span rules: the extract repeated `times` times back to back (each copy
+ * shifted by the extract's length, ids continued), ending at NOW — real trades, repeated.
+ */
+function longMarket(n: number, times: number): Map<string, RecordedTrade[]> {
+  const out = new Map<string, RecordedTrade[]>();
+  for (const [symbol, trades] of market(n)) {
+    const t0 = (trades[0] as RecordedTrade).T;
+    const len = (trades[trades.length - 1] as RecordedTrade).T - t0 + 1;
+    const a0 = (trades[0] as RecordedTrade).a;
+    const list: RecordedTrade[] = [];
+    for (let k = 0; k < times; k++) {
+      const shift = (k - times + 1) * len;
+      for (const t of trades) list.push({ ...t, T: t.T + shift, recv: t.recv + shift, a: a0 + list.length });
+    }
+    out.set(symbol, list);
+  }
+  return out;
+}
+
 /** The exchange's answer to a page request from the recorded trades (inclusive bounds, oldest first, at most `limit`). */
 function serve(m: Map<string, RecordedTrade[]>, path: string): string {
   const q = parseAggTradesQuery(path);
@@ -161,6 +181,39 @@ describe('the budget: half of the free weight, 20 a call, never into the 10 % re
     // BTC needs 3 pages of 1000, ETH 3 as well; with 4 calls each gets 2: both cold, none starved first.
     expect(thin.sent.map((r) => r.symbol)).toEqual(['BTCUSDT', 'ETHUSDT', 'BTCUSDT', 'ETHUSDT']);
     expectSameVerdict(d, ['BTCUSDT', 'ETHUSDT']);
+  });
+
+  it('ten busy symbols over 5 min (~130 pages at 1000) in 58 calls: each starts again later after its first page, and all are backfilled', () => {
+    const m = longMarket(10, 5);
+    const need = [...m.values()].reduce((n, t) => n + Math.floor(t.length / 1000) + 1, 0);
+    expect(need).toBeGreaterThan(100);
+    const d = drive({ m, spanMs: WARM_START.SPAN_MS, usedWeight1m: 41, pageLimit: 1000 });
+    expect(d.planner.budget.calls).toBe(58);
+    expect(d.sent.length).toBeLessThanOrEqual(58);
+    expect(d.planner.failures).toEqual({});
+    for (const symbol of m.keys()) {
+      const q = d.sent.filter((r) => r.symbol === symbol).map((r) => parseAggTradesQuery(r.path));
+      const restart = q[1];
+      if (restart === undefined || typeof restart === 'string' || restart.from.kind !== 'time')
+        throw new Error(`${symbol} did not start again: ${JSON.stringify(q[1])}`);
+      expect(restart.from.ms).toBeGreaterThan(NOW - WARM_START.SPAN_MS);
+      // `ok` answers at NOW + 100: the planner's now when it decides.
+      expect(restart.from.ms).toBeLessThanOrEqual(NOW + 100 - WARM_START.MIN_SPAN_MS);
+      expect(q.slice(2).every((x) => typeof x !== 'string' && x.from.kind === 'id')).toBe(true);
+    }
+    expectSameVerdict(d, [...m.keys()]);
+    // The core used only the chain after the restart: its trades start at the restart time.
+    const engine = new Engine({ symbols: [...m.keys()] });
+    const p = new FramePipeline(binanceUsdm, engine);
+    p.ingest(warmStartFrame(NOW, d.planner.beginMarker()));
+    for (const f of d.bodies) p.ingest(f);
+    p.ingest(warmStartFrame(NOW + 1, d.planner.endMarker()));
+    for (const [symbol, trades] of m) {
+      const restart = parseAggTradesQuery((d.sent.filter((r) => r.symbol === symbol)[1] as PageRequest).path);
+      const from = typeof restart === 'string' || restart.from.kind !== 'time' ? 0 : restart.from.ms;
+      expect(engine.detector(symbol)?.counters.trades, symbol).toBe(trades.filter((t) => t.T >= from).length);
+      expect(engine.detector(symbol)?.warm, symbol).toBe(true);
+    }
   });
 
   it('stops a symbol when the exchange reports the minute nearly spent by others', () => {

@@ -240,6 +240,18 @@ describe('HistoryChain: what makes a page usable', () => {
     expect([c.pages, c.trades, c.lastId]).toEqual([2, 5, 14]);
   });
 
+  it('a page from a time before the chain is complete starts it again (a shortened span)', () => {
+    const c = new HistoryChain();
+    expect(c.accept(page([10, 11, 12], { kind: 'time', ms: 1 }))).toBeNull();
+    expect(c.restarted).toBe(false);
+    expect(c.accept(page([500, 501, 502], { kind: 'time', ms: 9_000 }))).toBeNull();
+    expect(c.restarted).toBe(true);
+    expect([c.pages, c.trades, c.lastId, c.nextFromId]).toEqual([1, 3, 502, 503]);
+    expect(c.accept(page([503], { kind: 'id', id: 503 }))).toBeNull();
+    expect(c.complete).toBe(true);
+    expect(c.accept(page([1], { kind: 'time', ms: 1 }))).toMatch(/after the last page/);
+  });
+
   it('an empty first page is a complete chain without trades (nothing traded in the span)', () => {
     const c = new HistoryChain();
     expect(c.accept(page([], { kind: 'time', ms: 1 }))).toBeNull();
@@ -250,7 +262,6 @@ describe('HistoryChain: what makes a page usable', () => {
   it.each([
     ['a first page from an id', [page([10], { kind: 'id', id: 10 })], /first page must start from a time/],
     ['a continuation that skips ids', [page([10, 11, 12], { kind: 'time', ms: 1 }), page([14], { kind: 'id', id: 14 })], /expected id 13/],
-    ['a continuation from a time', [page([10, 11, 12], { kind: 'time', ms: 1 }), page([13], { kind: 'time', ms: 1 })], /expected id 13/],
     ['ids missing inside a page (a gap)', [page([10, 12], { kind: 'time', ms: 1 })], /12 follows 10: trades are missing/],
     ['a page after the last one', [page([10], { kind: 'time', ms: 1 }), page([11], { kind: 'id', id: 11 })], /after the last page/],
     ['more trades than asked for', [page([10, 11, 12, 13], { kind: 'time', ms: 1 })], /4 trades on a page of at most 3/],

@@ -8,7 +8,9 @@
  *     A full page continues by fromId = its last id + 1 (never fromId and a time window together);
  *     a short page is the last one.
  *   - Budget: 20 weight a call; at most half of the free weight (limit − X-MBX-USED-WEIGHT-1M) and
- *     never into the REST client's 10 % reserve. What does not fit fails with `budget`.
+ *     never into the REST client's 10 % reserve. A busy symbol whose whole span would take more than
+ *     its share of the calls left starts again later (down to 90 s before now) after its first page;
+ *     what still does not fit fails with `budget`.
  *   - Order: one request in flight per symbol, a few in all, round robin in rank order, so every
  *     symbol gets its first page before any gets a second: a busy symbol never blocks a thin one.
  *   - Failures start that symbol cold (WARM_START_FAILED), the others go on: a timeout, a 5xx, a
@@ -34,6 +36,13 @@ export const WARM_START = Object.freeze({
   END_LEAD_MS: 60_000,
   /** Requests in flight at once: the REST client's connection pool. */
   CONCURRENCY: 4,
+  /**
+   * A busy symbol whose whole span does not fit its share of the budget starts again this late at
+   * the earliest: 90 windows, half again what the baselines need, so a few quiet seconds still warm.
+   */
+  MIN_SPAN_MS: 90_000,
+  /** The rate seen on a first page is an estimate: plan for this share of the pages it suggests. */
+  DENSITY_MARGIN: 0.8,
 });
 
 export interface PlannerOptions {
@@ -53,7 +62,7 @@ export interface PageRequest {
   symbol: string;
   /** Path and query for the REST client, e.g. `/fapi/v1/aggTrades?symbol=BTCUSDT&startTime=…`. */
   path: string;
-  /** 0 for a symbol's first page. */
+  /** The symbol's requests so far: 0 for its first. */
   page: number;
   weight: number;
 }
@@ -72,6 +81,10 @@ interface SymbolPlan {
   state: SymbolState;
   chain: HistoryChain;
   pages: number;
+  /** Where the chain starts (again): the span start, or a later time for a busy symbol. */
+  fromMs: number;
+  /** The symbol's span was considered for shortening already (after its first full page). */
+  shortened: boolean;
 }
 
 export interface Budget {
@@ -100,6 +113,7 @@ export class BackfillPlanner {
   private readonly limit: number;
   private readonly concurrency: number;
   private readonly weightLimit: number;
+  private readonly nowMs: number;
   /** Where the next round-robin pass starts, so passes continue where the last one stopped. */
   private cursor = 0;
   private inFlight = 0;
@@ -114,7 +128,8 @@ export class BackfillPlanner {
     this.limit = opts.pageLimit ?? AGG_TRADES_MAX_LIMIT;
     this.concurrency = opts.concurrency ?? WARM_START.CONCURRENCY;
     this.startMs = opts.nowMs - this.spanMs;
-    this.plans = opts.symbols.map((symbol) => ({ symbol, state: 'ready', chain: new HistoryChain(), pages: 0 }));
+    this.nowMs = opts.nowMs;
+    this.plans = opts.symbols.map((symbol) => ({ symbol, state: 'ready', chain: new HistoryChain(), pages: 0, fromMs: this.startMs, shortened: false }));
   }
 
   /** The begin marker the collector ingests (and so records) before the first request. */
@@ -168,8 +183,8 @@ export class BackfillPlanner {
       from === null
         ? aggTradesPath({
             symbol: p.symbol,
-            from: { kind: 'time', ms: this.startMs },
-            endMs: this.startMs + this.spanMs + WARM_START.END_LEAD_MS,
+            from: { kind: 'time', ms: p.fromMs },
+            endMs: this.nowMs + WARM_START.END_LEAD_MS,
             limit: this.limit,
           })
         : aggTradesPath({ symbol: p.symbol, from: { kind: 'id', id: from }, limit: this.limit });
@@ -220,11 +235,35 @@ export class BackfillPlanner {
       p.state = 'done';
       return;
     }
+    if (!p.shortened) this.shortenIfTooBusy(p, r.page.trades, outcome.recvMs);
     // Others on this IP spend the same minute: stop before the REST client would have to pause.
     const used = outcome.usedWeight1m;
     if (used !== null && used + AGG_TRADES_WEIGHT > Math.floor((1 - WARM_START.CLIENT_RESERVE_SHARE) * this.weightLimit)) {
       this.fail(p, 'budget', `${where}: the IP has used ${used} of ${this.weightLimit} weight this minute`);
     }
+  }
+
+  /**
+   * After a busy symbol's first full page: if reaching now from where it started would take more
+   * pages than its share of the calls left (shared equally by the symbols still going), start it
+   * again later — as late as that share reaches, never later than MIN_SPAN_MS before now. One page
+   * is spent on it, far fewer than the pages it saves; the core drops the first page on the restart.
+   */
+  private shortenIfTooBusy(p: SymbolPlan, trades: readonly { ts_ms: number }[], nowMs: number): void {
+    p.shortened = true;
+    const first = trades[0];
+    const last = trades[trades.length - 1];
+    if (first === undefined || last === undefined) return;
+    const perMs = trades.length / Math.max(1, last.ts_ms - first.ts_ms + 1);
+    const pagesToNow = Math.ceil((perMs * Math.max(0, nowMs - last.ts_ms)) / this.limit) + 1;
+    const going = this.plans.filter((x) => x.state === 'ready' || x.state === 'in_flight').length;
+    const share = Math.floor((this.budget.calls - this.sent) / Math.max(1, going));
+    if (pagesToNow <= share) return;
+    const fitMs = (Math.max(1, share - 1) * this.limit * WARM_START.DENSITY_MARGIN) / perMs;
+    const fromMs = Math.floor(nowMs - Math.max(WARM_START.MIN_SPAN_MS, fitMs));
+    if (fromMs <= last.ts_ms) return;
+    p.fromMs = fromMs;
+    p.chain = new HistoryChain();
   }
 
   /** The warm start's time limit passed: every symbol still going fails with `deadline`. */
@@ -236,5 +275,33 @@ export class BackfillPlanner {
     if (p.state === 'in_flight') this.inFlight--;
     p.state = 'failed';
     this.failed[p.symbol] = { reason, detail: detail.slice(0, 300) };
+  }
+}
+
+/**
+ * Run a planner to the end: send what it hands out (`send` does the I/O and must resolve, never
+ * reject, with the outcome), report each outcome, ask again — until every symbol is done or has
+ * failed, or `stop` resolves (the caller's deadline: it then calls `planner.expire`). No timers or
+ * I/O of its own, so live code and tests drive it alike.
+ */
+export async function driveBackfill(planner: BackfillPlanner, send: (req: PageRequest) => Promise<PageOutcome>, stop?: Promise<void>): Promise<void> {
+  const inFlight = new Map<PageRequest, Promise<PageRequest>>();
+  let stopped = false;
+  const halt = stop?.then(() => {
+    stopped = true;
+  });
+  for (;;) {
+    for (const req of planner.next()) {
+      inFlight.set(
+        req,
+        send(req).then((outcome) => {
+          if (!stopped) planner.onOutcome(req, outcome);
+          return req;
+        }),
+      );
+    }
+    if (planner.done || stopped || inFlight.size === 0) return;
+    const settled = await Promise.race([...inFlight.values(), ...(halt ? [halt.then(() => null)] : [])]);
+    if (settled !== null) inFlight.delete(settled);
   }
 }

@@ -36,8 +36,10 @@ export function offWarmStartStatus(): WarmStartStatus {
 /**
  * One symbol's chain of history pages. A page is taken only if it continues the chain: the first
  * from a time, each next one from the id after the previous page's last trade, ids consecutive and
- * times non-decreasing inside. The planner (what to ask for) and the pipeline (what to use) both
- * judge pages with this class, so they cannot disagree about a page.
+ * times non-decreasing inside. A page from a time before the chain is complete starts it again
+ * (`restarted`; what came before is dropped): the planner shortens a busy symbol's span that way
+ * when the whole span does not fit the budget. The planner (what to ask for) and the pipeline (what
+ * to use) both judge pages with this class, so they cannot disagree about a page.
  */
 export class HistoryChain {
   pages = 0;
@@ -47,6 +49,8 @@ export class HistoryChain {
   complete = false;
   /** Why the chain cannot be used; null while it can. */
   broken: string | null = null;
+  /** The last accepted page started the chain again: drop what the earlier pages held. */
+  restarted = false;
 
   /** The id the next page must start from, or null when none is due (complete or broken). */
   get nextFromId(): number | null {
@@ -56,6 +60,13 @@ export class HistoryChain {
 
   /** Take `page`, or say what is wrong with it; a wrong page breaks the chain for good. */
   accept(page: HistoryPage): string | null {
+    this.restarted = false;
+    if (this.pages > 0 && page.from.kind === 'time' && !this.complete && this.broken === null) {
+      this.pages = 0;
+      this.trades = 0;
+      this.lastId = null;
+      this.restarted = true;
+    }
     const problem = this.check(page);
     if (problem !== null) {
       this.broken ??= problem;
@@ -77,7 +88,7 @@ export class HistoryChain {
     if (this.pages === 0) {
       if (from.kind !== 'time') return `the first page must start from a time, not from id ${from.kind === 'id' ? from.id : ''}`;
     } else if (from.kind !== 'id' || from.id !== (this.lastId as number) + 1) {
-      return `the page starts from ${from.kind === 'id' ? `id ${from.id}` : `time ${from.ms}`}, expected id ${(this.lastId as number) + 1}`;
+      return `the page starts from id ${from.kind === 'id' ? from.id : ''}, expected id ${(this.lastId as number) + 1}`;
     }
     let prevId = from.kind === 'id' ? from.id - 1 : null;
     let prevTs = from.kind === 'time' ? from.ms : Number.NEGATIVE_INFINITY;
@@ -133,6 +144,7 @@ export class WarmStart {
       this.drop(page.symbol);
       return;
     }
+    if (chain.restarted) this.drop(page.symbol);
     if (this.tradesKept + page.trades.length > LIMITS.WARM_START_MAX_TRADES) {
       chain.broken ??= `more than ${LIMITS.WARM_START_MAX_TRADES} backfilled trades in memory`;
       this.tooMany.add(page.symbol);

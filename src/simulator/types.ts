@@ -30,7 +30,13 @@ export type SimFault =
   /** Answer the next `count` requests whose path starts with `path` with `status` (429/418 carry Retry-After). */
   | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number }
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
-  | { kind: 'rest_slow'; path: string; delayMs: number; count: number };
+  | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
+  /**
+   * Damage the next `count` successful list bodies under `path` (e.g. `/fapi/v1/aggTrades`): `truncated`
+   * cuts the JSON in the middle (HTTP 200, Content-Length of what is sent); `gap` leaves rows out of
+   * the middle, so the JSON is valid but the aggregate ids jump.
+   */
+  | { kind: 'rest_partial'; path: string; mode: 'truncated' | 'gap'; count: number };
 
 export interface SimulatorOptions {
   /** 0 picks a free port. The server binds 127.0.0.1 only. */
@@ -49,6 +55,11 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Close connections like the exchange once they are 24 h old on the simulator clock (default true). */
   autoClose24h?: boolean;
+  /**
+   * Exchange ms of market before start that `GET /fapi/v1/aggTrades` can list (default 6 min: a
+   * warm start's 5 min and some slack); 0 = none. Published aggTrades are listed for as long.
+   */
+  historyMs?: number;
 }
 
 export interface SimulatorStats {
