@@ -16,6 +16,7 @@ import type { Frame, HistoryPage } from '../src/core/source';
 import type { ClosedWindow } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';
 import { HistoryChain, WARM_START_SOURCE, warmStartFrame } from '../src/core/warm-start';
+import { statusBar } from '../src/widgets/view-model';
 import { FIXTURE_FILES, haveShared, SHARED_HFT_2024 } from './fixtures/paths';
 import { EventFactory, partitionSum, snapshotPartitionSum } from './helpers';
 import { allLiveFrames, type RecordedTrade, recordedTrades, restRow, warmStartFrames } from './warm-start-frames';
@@ -144,6 +145,7 @@ describe('the boundary on real trades: warm start ≡ the all-live run for every
         expect(first.per_symbol[symbol]?.baseline_backfilled).toBe(60 - liveSoFar);
       }
       expect(first.baseline_status).toEqual({ ready_symbols: 2, total_symbols: 2 });
+      expect(statusBar(first).baselines.text).toBe('Baselines: 2 / 2 (backfilled)');
       // Every window judged after the boundary is judged warm: none is baseline_not_warm.
       expect(windows.length).toBeGreaterThan(0);
       expect(windows.filter((x) => x.outcome === 'baseline_not_warm')).toEqual([]);
@@ -155,6 +157,7 @@ describe('the boundary on real trades: warm start ≡ the all-live run for every
         expect(last.per_symbol[symbol]?.baseline_state).toBe('warm_observed');
         expect(last.per_symbol[symbol]?.baseline_backfilled).toBe(0);
       }
+      expect(statusBar(last).baselines.text).toBe('Baselines: 2 / 2 (observed)');
       expectSeamless(full, t0 + 240_000, 2_000);
     },
   );

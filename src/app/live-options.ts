@@ -13,6 +13,7 @@ export const LIVE_OPTIONS_HELP = `options:
   --debug-dir DIR       snapshot, logs, audit and dead letters (default debug)
   --capture-dir DIR     capture recordings (default captures)
   --no-capture          do not record a capture
+  --no-warm-start       start cold: no REST backfill, the baselines warm from 60 live windows
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
                         \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"})
@@ -26,6 +27,7 @@ export const liveArgOptions = {
   'debug-dir': { type: 'string' },
   'capture-dir': { type: 'string' },
   'no-capture': { type: 'boolean', default: false },
+  'no-warm-start': { type: 'boolean', default: false },
   'log-level': { type: 'string' },
   clock: { type: 'string' },
   headless: { type: 'boolean', default: false },
@@ -40,6 +42,7 @@ export interface LiveValues {
   'debug-dir'?: string;
   'capture-dir'?: string;
   'no-capture'?: boolean;
+  'no-warm-start'?: boolean;
   'log-level'?: string;
 }
 
@@ -52,6 +55,7 @@ export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
   symbols: '--symbols',
   'capture.dir': '--capture-dir',
   'capture.enabled': '--no-capture',
+  warmStart: '--no-warm-start',
 };
 
 /** Parsed flag values → validated config (flags win over env, env over the file). */
@@ -61,6 +65,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['ws-url']) flags.wsUrl = values['ws-url'];
   if (values['debug-dir']) flags.debugDir = values['debug-dir'];
   if (values['log-level']) flags.logLevel = values['log-level'];
+  if (values['no-warm-start']) flags.warmStart = false;
   if (values.symbols)
     flags.symbols = values.symbols
       .split(',')
