@@ -1,7 +1,7 @@
 /** Binance USDⓈ-M futures as an exchange adapter: the normalizer and the stream subscriptions. */
 import type { ExchangeAdapter } from '../core/source';
 import { normalizeFrame } from './normalize';
-import { marketStreams } from './subscriptions';
+import { marketStreams } from './streams';
 
 export const binanceUsdm: ExchangeAdapter = {
   name: 'binance-usdm',

@@ -69,6 +69,8 @@ export const LIMITS = Object.freeze({
   WARM_START_MAX_TRADES: 120_000,
   /** Live events held back during the warm start; when full, the warm start ends with what it has. */
   WARM_START_MAX_HELD_EVENTS: 50_000,
+  /** "Why silent?": near misses kept per symbol (SPEC §21, PROP 20). */
+  NEAR_MISSES_PER_SYMBOL: 20,
 });
 
 export const TOP_N_SYMBOLS = 10;

@@ -11,9 +11,11 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 import type { SymbolDetector } from './symbol-detector';
@@ -39,6 +41,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -55,6 +59,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -70,12 +75,15 @@ export interface SystemStateOptions {
   frames?: Readonly<FrameCounters>;
   /** The frame pipeline's warm-start status (`pipeline.warmStart.status`); OFF when absent. */
   warmStart?: Readonly<WarmStartStatus>;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
   private readonly warmStart: Readonly<WarmStartStatus>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -93,6 +101,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.warmStart = opts.warmStart ?? offWarmStartStatus();
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -173,6 +182,9 @@ export class SystemState {
       dead_letters: ops.dead_letters,
       warm_start: copyWarmStart(this.warmStart),
       process: ops.process === null ? null : { ...ops.process },
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -277,5 +289,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     dead_letters: ops.dead_letters,
     warm_start: offWarmStartStatus(),
     process: ops.process === null ? null : { ...ops.process },
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }

@@ -8,6 +8,7 @@ import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import { Engine, type EngineCounters } from '../core/engine';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
 import { type FrameCounters, FramePipeline } from '../core/pipeline';
 import type { WarmStartStatus } from '../core/contracts/warm-start';
 import type { ExchangeAdapter } from '../core/source';
@@ -15,7 +16,7 @@ import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
-import { mergeCaptures, type ReadProgress } from '../capture/reader';
+import { mergeCaptures, REFUSED_PREFIX, type ReadProgress } from '../capture/reader';
 
 /** The per-symbol counters a summary reports besides the partition, in summary order. */
 const SUMMARY_COUNTERS = [
@@ -41,6 +42,8 @@ export interface ReplayOptions {
   /** Called with every promotion as it happens. */
   onPromotion?: (e: PromotedEvent) => void;
   onWindow?: (w: ClosedWindow) => void;
+  /** Keep "why silent?" near misses (as the live collector does) and publish them in the snapshots. */
+  nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
   onFrame?: () => void;
@@ -153,6 +156,8 @@ export interface ReplayResult {
   pipeline: FramePipeline;
   state: SystemState;
   header: CaptureHeader | null;
+  /** The near-miss log, when `nearMisses` was asked for. */
+  nearMisses: NearMissLog | null;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
@@ -170,10 +175,16 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     symbols = found.symbols;
     from = found.from;
   }
-  const engine = new Engine({ symbols, ...(opts.onWindow ? { onWindow: opts.onWindow } : {}) });
+  const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
+  const onWindow = withNearMisses(opts.onWindow, nearMisses);
+  const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
   const deadLetters = opts.deadLetters;
   const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
-  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, warmStart: pipeline.warmStart.status });
+  const state = new SystemState(engine, 'replay', 'REPLAY', {
+    frames: pipeline.counters,
+    warmStart: pipeline.warmStart.status,
+    ...(nearMisses ? { nearMisses } : {}),
+  });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
@@ -187,9 +198,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     if (item.kind === 'bad') {
       badLines++;
+      // A frame the live socket refused is counted under the reason live counted it by.
+      const refused = item.reason.startsWith(REFUSED_PREFIX) ? item.reason.slice(REFUSED_PREFIX.length) : null;
       pipeline.reject(
         { recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw },
-        `capture_line:${item.reason}`,
+        refused ?? `capture_line:${item.reason}`,
       );
       // A replay may wait for the disk (the live collector never does): no dead letter is dropped.
       if (opts.deadLetters?.full) await opts.deadLetters.flush();
@@ -214,5 +227,5 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
-  return { summary, engine, pipeline, state, header };
+  return { summary, engine, pipeline, state, header, nearMisses };
 }

@@ -90,8 +90,10 @@ export interface RestContext {
   /** The recorded aggTrades rows a request lists; null for a symbol without a feed. */
   aggTrades(symbol: string, q: AggTradesRequest): unknown[] | null;
   counts: Record<string, number>;
-  /** Wall-clock timers for slow responses, cleared on stop. */
-  later(fn: () => void, wallMs: number): void;
+  /** Timers for slow responses (exchange ms), cleared on stop. */
+  later(fn: () => void, simMs: number): void;
+  /** Told about every response written. */
+  answered(): void;
 }
 
 const ERR = Object.freeze({
@@ -256,9 +258,9 @@ function ticker(s: SymbolSpec, now: number, price: number): Record<string, unkno
 function route(path: string, q: URLSearchParams, ctx: RestContext, now: number): { weight: number; run: () => { status: number; body: unknown } } | null {
   switch (path) {
     case '/fapi/v1/exchangeInfo':
-      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now) }) };
+      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now + ctx.faults.serverTimeSkewMs) }) };
     case '/fapi/v1/time':
-      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now } }) };
+      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now + ctx.faults.serverTimeSkewMs } }) };
     case '/fapi/v1/ticker/24hr': {
       const symbol = q.get('symbol');
       if (symbol === null) {
@@ -331,7 +333,11 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
     const partial = out.status === 200 && Array.isArray(out.body) ? ctx.faults.takeRestPartial(path) : null;
     send(res, out.status, partial === null ? out.body : { jsonText: damaged(out.body as unknown[], partial) }, ctx.weight.usedAt(now));
   };
+  const answer = (): void => {
+    respond();
+    ctx.answered();
+  };
   const delay = ctx.faults.takeRestSlow(path);
-  if (delay > 0) ctx.later(respond, ctx.clock.toWall(delay));
-  else respond();
+  if (delay > 0) ctx.later(answer, delay);
+  else answer();
 }

@@ -4,9 +4,20 @@
  */
 import { z } from 'zod';
 import { SymbolCountersSchema } from './counters';
+import { NearMissesSchema } from './near-miss';
+import { StorageSchema } from './storage';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
-import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
+import {
+  HealthStateSchema,
+  HeapLiveMethodSchema,
+  ModeSchema,
+  OiPollingStateSchema,
+  ReasonCodeSchema,
+  StageNameSchema,
+  StreamFlowSchema,
+  WsStateSchema,
+} from './vocabulary';
 import { WarmStartStatusSchema } from './warm-start';
 
 export const RawRowSchema = z.object({
@@ -49,7 +60,7 @@ export const SymbolStateSchema = z.object({
 export type SymbolState = z.infer<typeof SymbolStateSchema>;
 
 export const StreamStateSchema = z.object({
-  state: z.enum(['WAITING', 'FLOWING', 'SILENT']),
+  state: StreamFlowSchema,
   last_msg_ms: z.number().int().nullable(),
   msgs: count,
   /** Longest gap tolerated before the stream is reported silent; 0 = silence is normal (liquidations). */
@@ -65,7 +76,7 @@ export const ProcessMemorySchema = z.object({
   /** The worker heap's live size: bytes still reachable right after its latest full GC (null before the first). */
   heap_live_bytes: count.nullable(),
   /** How heap_live_bytes was taken: observed after V8's own full GCs, or by a forced GC (benchmark diagnostics). */
-  heap_live_method: z.enum(['after_major_gc', 'forced_gc']),
+  heap_live_method: HeapLiveMethodSchema,
   /** Full (mark-sweep) collections of the worker heap since start. */
   major_gcs: count,
 });
@@ -134,7 +145,7 @@ export const SnapshotSchema = z.object({
   }),
   per_symbol: z.record(z.string(), SymbolStateSchema),
   oi_polling: z.object({
-    state: z.enum(['IDLE', 'OK', 'DEGRADED', 'BACKOFF']),
+    state: OiPollingStateSchema,
     polls_per_min: z.number(),
     errors: count,
     last_error: z.string().nullable(),
@@ -142,7 +153,7 @@ export const SnapshotSchema = z.object({
     used_weight_1m: z.number().int().nullable(),
   }),
   streams: z.object({
-    ws_state: z.enum(['IDLE', 'CONNECTING', 'OPEN', 'RECONNECTING', 'CLOSED']),
+    ws_state: WsStateSchema,
     url: z.string(),
     reconnects: count,
     last_msg_ms: z.number().int().nullable(),
@@ -156,5 +167,12 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /**
+   * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
+   * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
+   */
+  near_misses: NearMissesSchema,
+  /** Disk free, store and WAL bytes (seed 002 HealthSnapshot), sampled by the collector; null where none runs (replay) or before the first sample. */
+  storage: StorageSchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

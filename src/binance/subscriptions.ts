@@ -1,5 +1,0 @@
-/** Streams of the one /market connection (SPEC §10, BINANCE.md §1). */
-export function marketStreams(symbols: readonly string[], markPrice: boolean): string[] {
-  const lower = symbols.map((s) => s.toLowerCase());
-  return [...lower.map((s) => `${s}@aggTrade`), '!forceOrder@arr', ...(markPrice ? lower.map((s) => `${s}@markPrice@1s`) : [])];
-}
