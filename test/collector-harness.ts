@@ -57,6 +57,8 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     debugDir: join(dir, 'debug'),
     capture: { dir: join(dir, 'captures') },
     mode: 'DEMO',
+    // The tests written for a cold start keep it; test/warm-start-live.test.ts turns the warm start on.
+    warmStart: false,
     ...(opts.config ?? {}),
   });
   const snapshots: Snapshot[] = [];

@@ -56,6 +56,13 @@ export interface PlannerOptions {
   weightLimit?: number;
   pageLimit?: number;
   concurrency?: number;
+  /**
+   * Whether `symbol`'s live stream has delivered a trade yet (default: always). A symbol's pages are
+   * handed out only then: a page served after the first live trade lists everything up to when it
+   * was served, so backfill and stream overlap and no trade falls between them (the overlap is
+   * dropped by id in the core). A symbol whose stream stays silent waits, and fails at the deadline.
+   */
+  isLive?: (symbol: string) => boolean;
 }
 
 export interface PageRequest {
@@ -114,6 +121,7 @@ export class BackfillPlanner {
   private readonly concurrency: number;
   private readonly weightLimit: number;
   private readonly nowMs: number;
+  private readonly isLive: (symbol: string) => boolean;
   /** Where the next round-robin pass starts, so passes continue where the last one stopped. */
   private cursor = 0;
   private inFlight = 0;
@@ -129,6 +137,7 @@ export class BackfillPlanner {
     this.concurrency = opts.concurrency ?? WARM_START.CONCURRENCY;
     this.startMs = opts.nowMs - this.spanMs;
     this.nowMs = opts.nowMs;
+    this.isLive = opts.isLive ?? (() => true);
     this.plans = opts.symbols.map((symbol) => ({ symbol, state: 'ready', chain: new HistoryChain(), pages: 0, fromMs: this.startMs, shortened: false }));
   }
 
@@ -166,7 +175,7 @@ export class BackfillPlanner {
     for (let i = 0; i < n && this.inFlight < this.concurrency; i++) {
       const idx = (start + i) % n;
       const p = this.plans[idx] as SymbolPlan;
-      if (p.state !== 'ready') continue;
+      if (p.state !== 'ready' || !this.isLive(p.symbol)) continue;
       if (this.sent >= this.budget.calls) {
         this.fail(p, 'budget', `needs page ${p.pages + 1}, but the warm start's ${this.budget.cap} weight (${this.budget.calls} calls) is spent`);
         continue;
@@ -268,7 +277,11 @@ export class BackfillPlanner {
 
   /** The warm start's time limit passed: every symbol still going fails with `deadline`. */
   expire(detail: string): void {
-    for (const p of this.plans) if (p.state === 'ready' || p.state === 'in_flight') this.fail(p, 'deadline', `${p.symbol}: ${detail}`);
+    for (const p of this.plans) {
+      if (p.state !== 'ready' && p.state !== 'in_flight') continue;
+      const waiting = p.state === 'ready' && p.pages === 0 && !this.isLive(p.symbol);
+      this.fail(p, 'deadline', `${p.symbol}: ${detail}${waiting ? ' (its live stream delivered no trade, so no page was asked for)' : ''}`);
+    }
   }
 
   private fail(p: SymbolPlan, reason: WarmStartFailure, detail: string): void {
@@ -281,10 +294,17 @@ export class BackfillPlanner {
 /**
  * Run a planner to the end: send what it hands out (`send` does the I/O and must resolve, never
  * reject, with the outcome), report each outcome, ask again — until every symbol is done or has
- * failed, or `stop` resolves (the caller's deadline: it then calls `planner.expire`). No timers or
- * I/O of its own, so live code and tests drive it alike.
+ * failed, or `stop` resolves (the caller's deadline: it then calls `planner.expire`). When nothing
+ * is in flight and nothing can be sent yet (symbols waiting for their live stream), `idle` is
+ * awaited before asking again; without it the drive ends there. No timers or I/O of its own, so
+ * live code and tests drive it alike.
  */
-export async function driveBackfill(planner: BackfillPlanner, send: (req: PageRequest) => Promise<PageOutcome>, stop?: Promise<void>): Promise<void> {
+export async function driveBackfill(
+  planner: BackfillPlanner,
+  send: (req: PageRequest) => Promise<PageOutcome>,
+  stop?: Promise<void>,
+  idle?: () => Promise<void>,
+): Promise<void> {
   const inFlight = new Map<PageRequest, Promise<PageRequest>>();
   let stopped = false;
   const halt = stop?.then(() => {
@@ -300,8 +320,10 @@ export async function driveBackfill(planner: BackfillPlanner, send: (req: PageRe
         }),
       );
     }
-    if (planner.done || stopped || inFlight.size === 0) return;
-    const settled = await Promise.race([...inFlight.values(), ...(halt ? [halt.then(() => null)] : [])]);
+    if (planner.done || stopped) return;
+    if (inFlight.size === 0 && idle === undefined) return;
+    const waits: Promise<PageRequest | null>[] = inFlight.size > 0 ? [...inFlight.values()] : [(idle as () => Promise<void>)().then(() => null)];
+    const settled = await Promise.race([...waits, ...(halt ? [halt.then(() => null)] : [])]);
     if (settled !== null) inFlight.delete(settled);
   }
 }

@@ -61,6 +61,11 @@ export interface HealthInputs {
   restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /**
+   * The warm start (SPEC §20) failed for symbols whose baselines are still cold: what failed and
+   * why. Listed, not degrading: those symbols warm from live windows as in a cold start.
+   */
+  warmStartFailed?: string | null;
 }
 
 export const HEALTH = Object.freeze({
@@ -70,6 +75,9 @@ export const HEALTH = Object.freeze({
   MIN_KLINES_PER_S: 1,
   OI_STALE_MS: 10_000,
 });
+
+/** Reasons that are listed in health without degrading it: detection itself is unaffected. */
+const INFORMATIVE_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['SYMBOLS_FALLBACK_USED', 'WARM_START_FAILED']);
 
 export interface HealthVerdict {
   state: HealthState;
@@ -87,6 +95,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   };
   if (h.symbolsUnavailable) add('SYMBOLS_UNAVAILABLE', h.symbolsUnavailable);
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
+  if (h.warmStartFailed) add('WARM_START_FAILED', h.warmStartFailed);
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
   const up = h.nowMs - h.startedMs;
@@ -100,7 +109,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     if (stale.length > 0) add('OI_STALE', `OI older than ${HEALTH.OI_STALE_MS / 1000} s for ${stale.map(([s]) => s).join(', ')}`);
   }
   if (h.silentStreams.length > 0) add('STREAM_SILENT', `subscribed but silent: ${h.silentStreams.join(', ')}`);
-  const degradingReasons = reasons.filter((r) => r !== 'SYMBOLS_FALLBACK_USED');
+  const degradingReasons = reasons.filter((r) => !INFORMATIVE_REASONS.has(r));
   if (degradingReasons.length > 0) return { state: 'DEGRADED', reasons, detail: details.join('; ') };
   if (starting) return { state: 'STARTING', reasons, detail: details.join('; ') };
   return { state: 'OK', reasons, detail: details.join('; ') };

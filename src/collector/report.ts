@@ -5,12 +5,15 @@
  * (SPEC §12.1). `Reporter.report` fans one note out to all three.
  */
 import type { Clock } from '../clock/clock';
+import type { Alert } from '../core/contracts/alert';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import type { WarmStartFailed, WarmStartStatus } from '../core/contracts/warm-start';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
 import type { AuditRecord, AuditTrail } from './audit';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
+import type { WarmStartOutcome } from './warm-start';
 
 export type Note =
   | { kind: 'banner'; runId: string; restUrl: string; wsUrl: string }
@@ -26,6 +29,8 @@ export type Note =
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
   | { kind: 'promoted'; event: PromotedEvent }
   | { kind: 'baseline_warm'; symbol: string }
+  /** The end marker went in: the REST side (`outcome`) and what the pipeline made of it (`status`, backfilled windows). */
+  | { kind: 'warm_start_done'; outcome: WarmStartOutcome; status: WarmStartStatus; windows: number; atMs: number }
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
@@ -123,6 +128,29 @@ export function renderNote(n: Note): Rendered {
     }
     case 'baseline_warm':
       return render([], null, { event_type: 'BASELINE_WARM', symbol: n.symbol });
+    case 'warm_start_done': {
+      const o = n.outcome;
+      const st = n.status;
+      const failed = Object.entries(st.failed);
+      const summary = `warm start: ${st.backfilled.length} symbol${st.backfilled.length === 1 ? '' : 's'} backfilled in ${(o.tookMs / 1000).toFixed(1)} s (${o.calls} pages, ${o.weight} of ${o.budget} weight, ${st.page_trades.toLocaleString('en-US')} trades, ${n.windows.toLocaleString('en-US')} windows)`;
+      const fields = {
+        backfilled: st.backfilled,
+        calls: o.calls,
+        weight: o.weight,
+        budget: o.budget,
+        trades: st.page_trades,
+        windows: n.windows,
+        took_ms: o.tookMs,
+        failed: st.failed,
+      };
+      if (failed.length === 0) return render([summary], { level: 'info', fields, msg: 'warm start done' });
+      // A failure is an alert (SPEC §20): the symbol starts cold, which it says once, here.
+      return render(
+        [summary, ...failed.map(([symbol, f]) => `WARM_START_FAILED ${symbol} starts cold: ${f.reason}: ${f.detail}`)],
+        { level: 'warn', fields, msg: 'warm start failed for some symbols; they start cold' },
+        { event_type: 'ALERT_RAISED', severity: 'WARN', reasons: ['WARM_START_FAILED'], payload: warmStartAlert(failed, n.atMs) },
+      );
+    }
     case 'health':
       return render(
         [`health ${n.state}${n.reasons.length ? ` (${n.reasons.join(', ')})` : ''}${n.detail ? ` — ${n.detail}` : ''}`],
@@ -149,6 +177,25 @@ export function renderNote(n: Note): Rendered {
         { event_type: 'SNAPSHOT_WRITE_FAILED', severity: 'WARN', payload: { message: n.message } },
       );
   }
+}
+
+/** The ALERT_RAISED payload (an Alert, src/core/contracts/alert.ts) of a warm start that left symbols cold. */
+function warmStartAlert(failed: [string, WarmStartFailed[string]][], atMs: number): Alert {
+  const what = failed.map(([symbol, f]) => `${symbol} (${f.reason}: ${f.detail})`).join('; ');
+  return {
+    severity: 'WARN',
+    reason_code: 'WARM_START_FAILED',
+    symbol: failed.length === 1 ? (failed[0] as [string, unknown])[0] : '',
+    count: 1,
+    first_ts_ms: atMs,
+    last_ts_ms: atMs,
+    ts_ms: atMs,
+    kind: 'each',
+    summary: `warm start failed, starting cold: ${what}; their baselines warm from 60 live windows (start again later, or check the REST access)`.slice(
+      0,
+      1000,
+    ),
+  };
 }
 
 export interface ReporterSinks {

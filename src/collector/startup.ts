@@ -77,7 +77,11 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
   const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
   const pipeline = new FramePipeline(binanceUsdm, engine, (d) => ctx.deadLetters.write(d));
   boot.ops.precisions = sel.precisions;
-  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters });
+  const state = new SystemState(engine, runId, config.mode, {
+    carry: { ops: boot.ops, seq: boot.seq },
+    frames: pipeline.counters,
+    warmStart: pipeline.warmStart.status,
+  });
   reporter.report({ kind: 'state_ready' });
 
   let capture: CaptureWriter | null = null;

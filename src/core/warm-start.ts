@@ -111,6 +111,7 @@ export class WarmStart {
   private tradesKept = 0;
   private readonly tooMany = new Set<string>();
   private held: CanonicalEvent[] = [];
+  private readonly liveTraded = new Set<string>();
 
   constructor(private readonly symbols: readonly string[]) {}
 
@@ -157,9 +158,19 @@ export class WarmStart {
     this.tradesKept += page.trades.length;
   }
 
+  /**
+   * The live stream has delivered a trade of `symbol` during this warm start. A page served after
+   * that lists trades up to when it was served, so it reaches into the live stream: the collector
+   * asks for a symbol's pages only then, and the two overlap instead of leaving a gap between them.
+   */
+  liveSeen(symbol: string): boolean {
+    return this.liveTraded.has(symbol);
+  }
+
   /** A live event, held until the end. True when the hold is full and the warm start must end now. */
   hold(ev: CanonicalEvent): boolean {
     this.held.push(ev);
+    if (ev.type === 'TRADE') this.liveTraded.add(ev.symbol);
     const st = this.status;
     st.held_events = this.held.length;
     if (st.held_events > st.held_events_max) st.held_events_max = st.held_events;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** DOCTOR_CHECKS (seed 002): the doctor's checks at boot, between BOOT and SYMBOL_SELECT; failures are soft. */
-export const StageNameSchema = z.enum(['BOOT', 'DOCTOR_CHECKS', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
+export const StageNameSchema = z.enum(['BOOT', 'DOCTOR_CHECKS', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARM_START', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
 export type StageName = z.infer<typeof StageNameSchema>;
 
 export const AuditEventTypeSchema = z.enum([
