@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { binanceUsdm } from '../src/binance/adapter';
 import { AGG_TRADES_WEIGHT, parseAggTradesQuery } from '../src/binance/agg-trades-page';
-import { BackfillPlanner, backfillBudget, type PageOutcome, type PageRequest, type PlannerOptions, WARM_START } from '../src/binance/backfill';
+import { BackfillPlanner, backfillBudget, driveBackfill, type PageOutcome, type PageRequest, type PlannerOptions, WARM_START } from '../src/binance/backfill';
 import { Engine } from '../src/core/engine';
 import { FramePipeline } from '../src/core/pipeline';
 import type { Frame } from '../src/core/source';
@@ -313,5 +313,46 @@ describe('failure kinds: the symbol starts cold, the others go on', () => {
     planner.onOutcome(btc, { kind: 'body', text: serve(m, btc.path), recvMs: NOW, usedWeight1m: 40 });
     expect(planner.stateOf('BTCUSDT')).toBe('failed');
     expect(planner.endMarker()).toEqual({ warm_start: 'end', failed: planner.failures });
+  });
+});
+
+describe('waiting for the live stream (isLive)', () => {
+  it('asks for no page of a symbol before its stream delivered a trade; driveBackfill waits (idle) and then goes on', async () => {
+    const m = market(2);
+    const live = new Set<string>(['ETHUSDT']);
+    const planner = new BackfillPlanner({ symbols: [...m.keys()], nowMs: NOW, spanMs: SPAN, usedWeight1m: 0, pageLimit: 400, isLive: (s) => live.has(s) });
+    const sent: string[] = [];
+    let idles = 0;
+    await driveBackfill(
+      planner,
+      (req) => {
+        sent.push(req.symbol);
+        return Promise.resolve({ kind: 'body', text: serve(m, req.path), recvMs: NOW, usedWeight1m: null });
+      },
+      undefined,
+      () => {
+        // The BTC stream delivers its first trade while the drive waits (ETH is done by then).
+        if (++idles === 2) live.add('BTCUSDT');
+        return Promise.resolve();
+      },
+    );
+    const ethPages = Math.floor((m.get('ETHUSDT') ?? []).length / 400) + 1;
+    expect(idles).toBe(2);
+    expect(sent.slice(0, ethPages)).toEqual(Array(ethPages).fill('ETHUSDT'));
+    expect(sent.slice(ethPages).every((s) => s === 'BTCUSDT')).toBe(true);
+    expect(sent.length).toBeGreaterThan(ethPages);
+    expect(planner.done).toBe(true);
+    expect(planner.failures).toEqual({});
+  });
+
+  it('a symbol whose stream never traded fails at the deadline, and the detail says why no page was asked for', () => {
+    const planner = new BackfillPlanner({ symbols: ['BTCUSDT'], nowMs: NOW, usedWeight1m: 0, isLive: () => false });
+    expect(planner.next()).toEqual([]);
+    expect(planner.done).toBe(false);
+    planner.expire('no last page within 15000 ms');
+    expect(planner.failures.BTCUSDT).toEqual({
+      reason: 'deadline',
+      detail: 'BTCUSDT: no last page within 15000 ms (its live stream delivered no trade, so no page was asked for)',
+    });
   });
 });
