@@ -47,9 +47,18 @@ async function warmStartDone(r: Rig, withinMs = 20_000): Promise<void> {
 
 type Row = { a: number };
 
-/** Per symbol: the aggregate ids the capture holds from the REST pages the core used and from the live stream. */
-async function capturedIds(r: Rig): Promise<Map<string, { rest: number[]; live: number[] }>> {
+interface Captured {
+  /** Per symbol: the aggregate ids of the REST pages the core used and of the live stream. */
+  ids: Map<string, { rest: number[]; live: number[] }>;
+  /** Receive times of the first live aggTrade and of the end marker. */
+  firstLiveRecv: number;
+  endMarkerRecv: number;
+}
+
+async function captured(r: Rig): Promise<Captured> {
   const out = new Map<string, { rest: number[]; live: number[] }>();
+  let firstLiveRecv = Number.NaN;
+  let endMarkerRecv = Number.NaN;
   const of = (s: string): { rest: number[]; live: number[] } => {
     let e = out.get(s);
     if (e === undefined) out.set(s, (e = { rest: [], live: [] }));
@@ -67,10 +76,11 @@ async function capturedIds(r: Rig): Promise<Map<string, { rest: number[]; live: 
       } else if (f.source.startsWith('ws:') && f.text.includes('@aggTrade"')) {
         const d = (JSON.parse(f.text) as { data: { s: string; a: number } }).data;
         of(d.s).live.push(d.a);
-      }
+        if (Number.isNaN(firstLiveRecv)) firstLiveRecv = f.recv_ms;
+      } else if (f.source === 'local:warm-start' && f.text.includes('"end"')) endMarkerRecv = f.recv_ms;
     }
   }
-  return out;
+  return { ids: out, firstLiveRecv, endMarkerRecv };
 }
 
 function auditLines(r: Rig): { event_type: string; reasons: string[]; payload: Record<string, unknown> }[] {
@@ -117,7 +127,11 @@ describe('warm start of the live collector', () => {
     // A few live seconds later: every trade id from the first backfilled to the last live one, each once.
     await r.run(3_000);
     await stopped(r);
-    const ids = await capturedIds(r);
+    const { ids, firstLiveRecv, endMarkerRecv } = await captured(r);
+    // The live stream is held while the backfill runs (each busy symbol's pages one after the other,
+    // one rig step each here), so the warm baselines are there within a second or two of the first live trade...
+    console.log(`[warm start] end marker ${endMarkerRecv - firstLiveRecv} ms after the first live trade, ${warmAtMs} ms after start`);
+    expect(endMarkerRecv - firstLiveRecv).toBeLessThan(2_000);
     const counters = r.collector.counters();
     let overlap = 0;
     for (const symbol of r.sim.symbols) {
@@ -130,6 +144,9 @@ describe('warm start of the live collector', () => {
       const union = new Set([...rest, ...live]);
       expect(union.size, symbol).toBe((live[live.length - 1] as number) - (rest[0] as number) + 1);
       const k = counters?.symbols.find((d) => d.symbol === symbol)?.counters;
+      // ...and judge the live stream from its first second: no live window met a cold baseline.
+      expect(k?.windows_processed, symbol).toBeGreaterThan(0);
+      expect(k?.baseline_not_warm, symbol).toBe(0);
       expect(k?.trade_id_gaps, symbol).toBe(0);
       expect(k?.duplicate_trades, symbol).toBe(0);
       expect(k?.trades, symbol).toBe(union.size);
