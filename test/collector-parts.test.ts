@@ -11,12 +11,12 @@ import { applyVerdict } from '../src/collector/health';
 import { OI_PENALTY } from '../src/collector/oi-poller';
 import { type Note, renderNote, Reporter } from '../src/collector/report';
 import { nextStage, type StageInput } from '../src/collector/stage';
+import { warmStartCondition } from '../src/collector/warm-start';
 import { DEFAULT_RECONNECT, WS_TRANSITIONS, wsTransitionAllowed } from '../src/collector/ws-session';
 import { ManualClock } from '../src/clock/manual';
 import type { AuditRecord, AuditTrail } from '../src/collector/audit';
 import type { Logger } from '../src/collector/log';
 import { defaultOps } from '../src/core/system-state';
-import { AlertSchema } from '../src/core/contracts/alert';
 import type { WarmStartStatus } from '../src/core/contracts/warm-start';
 import { type StageName, StageNameSchema, WsStateSchema } from '../src/core/contracts/vocabulary';
 
@@ -40,6 +40,17 @@ describe('stage machine', () => {
     expect(nextStage('WARMUP', { kind: 'start' })).toBeNull();
     expect(nextStage('BOOT', { kind: 'symbols_selected', symbols: 10 })).toBeNull();
     expect(nextStage('OBSERVE', { kind: 'streams_started' })).toBeNull();
+  });
+
+  it('with the boot doctor: BOOT → DOCTOR_CHECKS → SYMBOL_SELECT, saying whether checks failed', () => {
+    expect(nextStage('BOOT', { kind: 'start', doctor: true })?.stage).toBe('DOCTOR_CHECKS');
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'doctor_done', failed: 0 })).toEqual({
+      stage: 'SYMBOL_SELECT',
+      detail: 'fetching exchangeInfo and the 24h ticker (doctor: all checks passed)',
+    });
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'doctor_done', failed: 2 })?.detail).toContain('2 failed');
+    expect(nextStage('SYMBOL_SELECT', { kind: 'doctor_done', failed: 0 })).toBeNull();
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'stop' })?.stage).toBe('SHUTDOWN');
   });
 
   it('commits: WARMUP → OBSERVE once every baseline is warm; a health change moves OBSERVE/WARMUP ⇄ DEGRADED', () => {
@@ -94,7 +105,7 @@ describe('reporting: one note, three outputs', () => {
     });
   });
 
-  it('a warm start with cold symbols: a summary line, one line per cold symbol, a warn log and an ALERT_RAISED whose payload is an Alert', () => {
+  it('a warm start with cold symbols: a summary line, one line per cold symbol, a warn log; its alert condition names them (none without failures)', () => {
     const status: WarmStartStatus = {
       state: 'DONE',
       span_ms: 300_000,
@@ -107,17 +118,27 @@ describe('reporting: one note, three outputs', () => {
       failed: { ETHUSDT: { reason: 'timeout', detail: 'ETHUSDT page 1: timed out after 5000 ms' } },
     };
     const outcome = { calls: 12, weight: 240, budget: 1179, failed: status.failed, tookMs: 5_200 };
-    const r = renderNote({ kind: 'warm_start_done', outcome, status, windows: 300, atMs: 1_000 });
+    const r = renderNote({ kind: 'warm_start_done', outcome, status, windows: 300 });
     expect(r.console).toEqual([
       'warm start: 1 symbol backfilled in 5.2 s (12 pages, 240 of 1179 weight, 9,000 trades, 300 windows)',
       'WARM_START_FAILED ETHUSDT starts cold: timeout: ETHUSDT page 1: timed out after 5000 ms',
     ]);
     expect(r.log?.level).toBe('warn');
-    expect(r.audit).toMatchObject({ event_type: 'ALERT_RAISED', severity: 'WARN', reasons: ['WARM_START_FAILED'] });
-    expect(AlertSchema.parse(r.audit?.payload)).toMatchObject({ reason_code: 'WARM_START_FAILED', symbol: 'ETHUSDT', ts_ms: 1_000, kind: 'each' });
-    const clean = renderNote({ kind: 'warm_start_done', outcome: { ...outcome, failed: {} }, status: { ...status, failed: {} }, windows: 300, atMs: 1_000 });
-    expect(clean.audit).toBeNull();
+    // The alert goes through the collector's alerting (every channel), not this note's audit record.
+    expect(r.audit).toBeNull();
+    expect(warmStartCondition(status)).toEqual({
+      reason: 'WARM_START_FAILED',
+      severity: 'WARN',
+      symbol: 'ETHUSDT',
+      summary:
+        'warm start failed, starting cold: ETHUSDT (timeout: ETHUSDT page 1: timed out after 5000 ms); their baselines warm from 60 live windows (start again later, or check the REST access)',
+    });
+    const two = { ...status, failed: { ...status.failed, SOLUSDT: { reason: 'budget' as const, detail: 'x' } } };
+    expect(warmStartCondition(two)?.symbol).toBeUndefined();
+    expect(warmStartCondition(two)?.summary).toContain('ETHUSDT (timeout: ETHUSDT page 1: timed out after 5000 ms); SOLUSDT (budget: x)');
+    const clean = renderNote({ kind: 'warm_start_done', outcome: { ...outcome, failed: {} }, status: { ...status, failed: {} }, windows: 300 });
     expect(clean.log?.level).toBe('info');
+    expect(warmStartCondition({ ...status, failed: {} })).toBeNull();
   });
 
   it('health severity follows the state; a fatal error raises a CRIT alert', () => {

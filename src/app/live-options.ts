@@ -15,6 +15,7 @@ export const LIVE_OPTIONS_HELP = `options:
   --capture-dir DIR     capture recordings (default captures)
   --no-capture          do not record a capture
   --no-warm-start       start cold: no REST backfill, the baselines warm from 60 live windows
+  --db FILE             the event store (default data/peak-pressure.db; the demo: data/demo.db)
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
                         \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"});
@@ -30,6 +31,7 @@ export const liveArgOptions = {
   'capture-dir': { type: 'string' },
   'no-capture': { type: 'boolean', default: false },
   'no-warm-start': { type: 'boolean', default: false },
+  db: { type: 'string' },
   'log-level': { type: 'string' },
   clock: { type: 'string' },
   headless: { type: 'boolean', default: false },
@@ -45,6 +47,7 @@ export interface LiveValues {
   'capture-dir'?: string;
   'no-capture'?: boolean;
   'no-warm-start'?: boolean;
+  db?: string;
   'log-level'?: string;
 }
 
@@ -58,6 +61,7 @@ export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
   'capture.dir': '--capture-dir',
   'capture.enabled': '--no-capture',
   warmStart: '--no-warm-start',
+  'store.path': '--db',
 };
 
 /** Parsed flag values → validated config (flags win over env, env over the file). */
@@ -77,6 +81,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
+  if (values.db) flags.store = { ...((extra.store as object | undefined) ?? {}), path: values.db };
   return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }
 

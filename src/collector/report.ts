@@ -5,9 +5,10 @@
  * (SPEC §12.1). `Reporter.report` fans one note out to all three.
  */
 import type { Clock } from '../clock/clock';
-import type { Alert } from '../core/contracts/alert';
+import type { CountersSample } from '../core/contracts/audit';
+import type { CheckResult, DoctorChecked } from '../core/contracts/doctor';
 import type { PromotedEvent } from '../core/contracts/promoted';
-import type { WarmStartFailed, WarmStartStatus } from '../core/contracts/warm-start';
+import type { WarmStartStatus } from '../core/contracts/warm-start';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
 import type { AuditRecord, AuditTrail } from './audit';
@@ -30,11 +31,18 @@ export type Note =
   | { kind: 'promoted'; event: PromotedEvent }
   | { kind: 'baseline_warm'; symbol: string }
   /** The end marker went in: the REST side (`outcome`) and what the pipeline made of it (`status`, backfilled windows). */
-  | { kind: 'warm_start_done'; outcome: WarmStartOutcome; status: WarmStartStatus; windows: number; atMs: number }
+  | { kind: 'warm_start_done'; outcome: WarmStartOutcome; status: WarmStartStatus; windows: number }
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
-  | { kind: 'snapshot_write_failed'; message: string };
+  | { kind: 'snapshot_write_failed'; message: string }
+  | { kind: 'store_opened'; path: string; schema: number | null; migratedFrom: number | null }
+  | { kind: 'store_unclean_runs'; runs: readonly { run_id: string; started_ms: number; ended_ms: number | null }[] }
+  | { kind: 'store_failed'; reason: ReasonCode; message: string; failures: number; waiting: number }
+  | { kind: 'store_recovered'; failedForMs: number; stored: number }
+  | { kind: 'counters_sampled'; sample: CountersSample }
+  | { kind: 'daily_summary'; day: string; events: number; complete: boolean; saved: string | null }
+  | { kind: 'doctor_checked'; results: readonly CheckResult[]; lines: readonly string[] };
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error' | 'fatal';
@@ -144,12 +152,12 @@ export function renderNote(n: Note): Rendered {
         failed: st.failed,
       };
       if (failed.length === 0) return render([summary], { level: 'info', fields, msg: 'warm start done' });
-      // A failure is an alert (SPEC §20): the symbol starts cold, which it says once, here.
-      return render(
-        [summary, ...failed.map(([symbol, f]) => `WARM_START_FAILED ${symbol} starts cold: ${f.reason}: ${f.detail}`)],
-        { level: 'warn', fields, msg: 'warm start failed for some symbols; they start cold' },
-        { event_type: 'ALERT_RAISED', severity: 'WARN', reasons: ['WARM_START_FAILED'], payload: warmStartAlert(failed, n.atMs) },
-      );
+      // The alert itself goes through the collector's alerting (warmStartCondition), to every channel.
+      return render([summary, ...failed.map(([symbol, f]) => `WARM_START_FAILED ${symbol} starts cold: ${f.reason}: ${f.detail}`)], {
+        level: 'warn',
+        fields,
+        msg: 'warm start failed for some symbols; they start cold',
+      });
     }
     case 'health':
       return render(
@@ -176,26 +184,57 @@ export function renderNote(n: Note): Rendered {
         { level: 'error', fields: { err: n.message }, msg: 'snapshot write failed' },
         { event_type: 'SNAPSHOT_WRITE_FAILED', severity: 'WARN', payload: { message: n.message } },
       );
+    case 'store_opened':
+      return render(
+        [
+          `event store ${n.path} (schema v${n.schema ?? '?'}${n.migratedFrom !== null && n.migratedFrom !== n.schema ? `, migrated from v${n.migratedFrom}` : ''})`,
+        ],
+        { level: 'info', fields: { path: n.path, schema: n.schema, migrated_from: n.migratedFrom }, msg: 'event store opened' },
+      );
+    case 'store_unclean_runs':
+      return render(
+        n.runs.map(
+          (r) =>
+            `earlier run ${r.run_id} (started ${new Date(r.started_ms).toISOString()}) ended uncleanly (killed or crashed); its last write was at ${r.ended_ms === null ? '?' : new Date(r.ended_ms).toISOString()}`,
+        ),
+        { level: 'warn', fields: { runs: n.runs.map((r) => r.run_id) }, msg: 'earlier runs ended uncleanly' },
+      );
+    case 'store_failed':
+      return render(
+        n.failures === 1 ? [`event store cannot be written (${n.reason}): ${n.message}`] : [],
+        firstOrEvery(n.failures, 60)
+          ? { level: 'error', fields: { reason: n.reason, err: n.message, failures: n.failures, waiting: n.waiting }, msg: 'event store write failed' }
+          : null,
+      );
+    case 'store_recovered':
+      return render([`event store writable again after ${Math.round(n.failedForMs / 1000)} s; ${n.stored} waiting event${n.stored === 1 ? '' : 's'} stored`], {
+        level: 'info',
+        fields: { failed_for_ms: n.failedForMs, stored: n.stored },
+        msg: 'event store recovered',
+      });
+    case 'counters_sampled':
+      return render([], null, { event_type: 'COUNTERS_SAMPLED', payload: n.sample as unknown as Record<string, unknown> });
+    case 'daily_summary':
+      return render(
+        [`daily summary ${n.day} (UTC): ${n.events} event${n.events === 1 ? '' : 's'}; \`peak-pressure report --day ${n.day}\` prints it`],
+        { level: n.saved === null ? 'info' : 'warn', fields: { day: n.day, events: n.events, err: n.saved }, msg: 'daily summary' },
+        { event_type: 'DAILY_SUMMARY', payload: { day: n.day, events: n.events, complete: n.complete } },
+      );
+    case 'doctor_checked': {
+      const failed = n.results.filter((r) => !r.ok);
+      const payload: DoctorChecked = { when: 'boot', results: [...n.results] };
+      return render(
+        [...n.lines],
+        { level: failed.length === 0 ? 'info' : 'warn', fields: { failed: failed.map((r) => r.id) }, msg: 'doctor checks at boot' },
+        {
+          event_type: 'DOCTOR_CHECKED',
+          ...(failed.length > 0 ? { severity: 'WARN' as const } : {}),
+          reasons: [...new Set(failed.flatMap((r) => (r.reason === null ? [] : [r.reason])))],
+          payload,
+        },
+      );
+    }
   }
-}
-
-/** The ALERT_RAISED payload (an Alert, src/core/contracts/alert.ts) of a warm start that left symbols cold. */
-function warmStartAlert(failed: [string, WarmStartFailed[string]][], atMs: number): Alert {
-  const what = failed.map(([symbol, f]) => `${symbol} (${f.reason}: ${f.detail})`).join('; ');
-  return {
-    severity: 'WARN',
-    reason_code: 'WARM_START_FAILED',
-    symbol: failed.length === 1 ? (failed[0] as [string, unknown])[0] : '',
-    count: 1,
-    first_ts_ms: atMs,
-    last_ts_ms: atMs,
-    ts_ms: atMs,
-    kind: 'each',
-    summary: `warm start failed, starting cold: ${what}; their baselines warm from 60 live windows (start again later, or check the REST access)`.slice(
-      0,
-      1000,
-    ),
-  };
 }
 
 export interface ReporterSinks {

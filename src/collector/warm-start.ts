@@ -11,7 +11,8 @@
 import { AGG_TRADES_WEIGHT } from '../binance/agg-trades-page';
 import { BackfillPlanner, driveBackfill, type PageOutcome, type PageRequest } from '../binance/backfill';
 import { type Clock, sleep } from '../clock/clock';
-import type { WarmStartFailed, WarmStartMarker } from '../core/contracts/warm-start';
+import type { Condition } from '../alerts/engine';
+import type { WarmStartFailed, WarmStartMarker, WarmStartStatus } from '../core/contracts/warm-start';
 import { RestError, type RestClient } from './rest';
 
 export interface WarmStartOptions {
@@ -102,4 +103,24 @@ async function sendPage(o: WarmStartOptions, req: PageRequest): Promise<PageOutc
         return { kind: 'status', status: e.status ?? 0, retryAfterMs: e.retryAfterMs, detail: e.message };
     }
   }
+}
+
+/**
+ * The alert of a warm start that left symbols cold (SPEC §20), for the collector's alerting: one
+ * for the run, naming each symbol and why; null when every symbol was backfilled.
+ */
+export function warmStartCondition(status: Readonly<WarmStartStatus>): Condition | null {
+  const failed = Object.entries(status.failed);
+  const first = failed[0];
+  if (first === undefined) return null;
+  const what = failed.map(([symbol, f]) => `${symbol} (${f.reason}: ${f.detail})`).join('; ');
+  return {
+    reason: 'WARM_START_FAILED',
+    severity: 'WARN',
+    ...(failed.length === 1 ? { symbol: first[0] } : {}),
+    summary: `warm start failed, starting cold: ${what}; their baselines warm from 60 live windows (start again later, or check the REST access)`.slice(
+      0,
+      1000,
+    ),
+  };
 }

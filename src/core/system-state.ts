@@ -10,7 +10,7 @@
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
-import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -41,6 +41,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The live collector's event store at the last commit; null in replay. */
+  store: StoreStatusSection | null;
   /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
   storage: Storage | null;
 }
@@ -59,6 +61,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    store: null,
     storage: null,
   };
 }
@@ -75,6 +78,11 @@ export interface SystemStateOptions {
   frames?: Readonly<FrameCounters>;
   /** The frame pipeline's warm-start status (`pipeline.warmStart.status`); OFF when absent. */
   warmStart?: Readonly<WarmStartStatus>;
+  /**
+   * The promoted events the snapshot shows (default: the engine's own ring). The live collector
+   * passes the ring of events its store has committed, so an event appears only once durable.
+   */
+  promotions?: Ring<PromotedEvent>;
   /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
   nearMisses?: NearMissLog;
 }
@@ -83,6 +91,7 @@ export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
   private readonly warmStart: Readonly<WarmStartStatus>;
+  private readonly shown: Ring<PromotedEvent>;
   private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
@@ -101,6 +110,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.warmStart = opts.warmStart ?? offWarmStartStatus();
+    this.shown = opts.promotions ?? engine.promotions;
     this.nearMisses = opts.nearMisses ?? null;
   }
 
@@ -145,8 +155,8 @@ export class SystemState {
         baseline_backfilled: d.backfilledValues,
       };
     }
-    if (this.promotedView.version !== e.promotions.version) {
-      this.promotedView = { version: e.promotions.version, array: Object.freeze(e.promotions.toArray()) };
+    if (this.promotedView.version !== this.shown.version) {
+      this.promotedView = { version: this.shown.version, array: Object.freeze(this.shown.toArray()) };
     }
     const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
     const snap: Snapshot = {
@@ -182,6 +192,7 @@ export class SystemState {
       dead_letters: ops.dead_letters,
       warm_start: copyWarmStart(this.warmStart),
       process: ops.process === null ? null : { ...ops.process },
+      store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
       storage: ops.storage === null ? null : { ...ops.storage },
@@ -289,7 +300,13 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     dead_letters: ops.dead_letters,
     warm_start: offWarmStartStatus(),
     process: ops.process === null ? null : { ...ops.process },
+    store: storeSection(ops.store),
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },
   });
+}
+
+/** A copy (deepFreeze must never freeze the owner's staging). */
+function storeSection(s: StoreStatusSection | null): StoreStatusSection | null {
+  return s === null ? null : { ...s, persist: { ...s.persist } };
 }
