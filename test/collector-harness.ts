@@ -66,6 +66,8 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     capture: { dir: join(dir, 'captures') },
     store: { path: join(dir, 'data', 'peak-pressure.db') },
     mode: 'DEMO',
+    // The tests written for a cold start keep it; test/warm-start-live.test.ts turns the warm start on.
+    warmStart: false,
     // The doctor's probes wait in wall time for frames the manual clock only sends when stepped; the rig-doctor test turns it on.
     doctorAtBoot: false,
     ...(opts.config ?? {}),

@@ -11,11 +11,13 @@ import { applyVerdict } from '../src/collector/health';
 import { OI_PENALTY } from '../src/collector/oi-poller';
 import { type Note, renderNote, Reporter } from '../src/collector/report';
 import { nextStage, type StageInput } from '../src/collector/stage';
+import { warmStartCondition } from '../src/collector/warm-start';
 import { DEFAULT_RECONNECT, WS_TRANSITIONS, wsTransitionAllowed } from '../src/collector/ws-session';
 import { ManualClock } from '../src/clock/manual';
 import type { AuditRecord, AuditTrail } from '../src/collector/audit';
 import type { Logger } from '../src/collector/log';
 import { defaultOps } from '../src/core/system-state';
+import type { WarmStartStatus } from '../src/core/contracts/warm-start';
 import { type StageName, StageNameSchema, WsStateSchema } from '../src/core/contracts/vocabulary';
 
 const commit = (over: Partial<Extract<StageInput, { kind: 'commit' }>> = {}): StageInput => ({
@@ -68,6 +70,23 @@ describe('stage machine', () => {
     expect(nextStage('OBSERVE', commit({ health: 'FAILED', reasons: ['SYMBOL_LEAK'], healthChanged: true }))).toBeNull();
   });
 
+  it('with a warm start: CONNECT_STREAMS → WARM_START, then OBSERVE when all baselines are warm, WARMUP with cold symbols, DEGRADED if health is', () => {
+    expect(nextStage('CONNECT_STREAMS', { kind: 'streams_started', warmStart: { symbols: 10, spanMs: 300_000 } })).toEqual({
+      stage: 'WARM_START',
+      detail: 'backfilling the last 5 min of aggTrades for 10 symbols; live events wait until it ends',
+    });
+    const done = { kind: 'warm_start_done', backfilled: 10, symbols: 10, tookMs: 1_600, allWarm: true, health: 'STARTING' } as const;
+    expect(nextStage('WARM_START', done)).toEqual({ stage: 'OBSERVE', detail: 'warm start done in 1.6 s: 10 of 10 symbols backfilled, all baselines warm' });
+    expect(nextStage('WARM_START', { ...done, backfilled: 8, allWarm: false })).toEqual({
+      stage: 'WARMUP',
+      detail: 'warm start done in 1.6 s: 8 of 10 symbols backfilled, 2 start cold (WARM_START_FAILED); the rest warm from 60 live windows',
+    });
+    expect(nextStage('WARM_START', { ...done, health: 'DEGRADED' })?.stage).toBe('DEGRADED');
+    // Health changes do not move WARM_START; only its end does, and only from there.
+    expect(nextStage('WARM_START', commit({ health: 'DEGRADED', reasons: ['NO_TRADES'], healthChanged: true, allWarm: true }))).toBeNull();
+    expect(nextStage('WARMUP', done)).toBeNull();
+  });
+
   it('a stop ends in SHUTDOWN from any stage, and nothing leaves SHUTDOWN', () => {
     for (const stage of StageNameSchema.options.filter((s) => s !== 'SHUTDOWN')) {
       expect(nextStage(stage, { kind: 'stop' })).toEqual({ stage: 'SHUTDOWN', detail: 'stop requested' });
@@ -84,6 +103,42 @@ describe('reporting: one note, three outputs', () => {
       log: { level: 'info', fields: { stage: 'WARMUP', detail: 'x' }, msg: 'stage changed' },
       audit: { event_type: 'STAGE_CHANGED', payload: { stage: 'WARMUP', detail: 'x' } },
     });
+  });
+
+  it('a warm start with cold symbols: a summary line, one line per cold symbol, a warn log; its alert condition names them (none without failures)', () => {
+    const status: WarmStartStatus = {
+      state: 'DONE',
+      span_ms: 300_000,
+      pages: 12,
+      page_trades: 9_000,
+      unused_pages: 0,
+      held_events: 0,
+      held_events_max: 40,
+      backfilled: ['BTCUSDT'],
+      failed: { ETHUSDT: { reason: 'timeout', detail: 'ETHUSDT page 1: timed out after 5000 ms' } },
+    };
+    const outcome = { calls: 12, weight: 240, budget: 1179, failed: status.failed, tookMs: 5_200 };
+    const r = renderNote({ kind: 'warm_start_done', outcome, status, windows: 300 });
+    expect(r.console).toEqual([
+      'warm start: 1 symbol backfilled in 5.2 s (12 pages, 240 of 1179 weight, 9,000 trades, 300 windows)',
+      'WARM_START_FAILED ETHUSDT starts cold: timeout: ETHUSDT page 1: timed out after 5000 ms',
+    ]);
+    expect(r.log?.level).toBe('warn');
+    // The alert goes through the collector's alerting (every channel), not this note's audit record.
+    expect(r.audit).toBeNull();
+    expect(warmStartCondition(status)).toEqual({
+      reason: 'WARM_START_FAILED',
+      severity: 'WARN',
+      symbol: 'ETHUSDT',
+      summary:
+        'warm start failed, starting cold: ETHUSDT (timeout: ETHUSDT page 1: timed out after 5000 ms); their baselines warm from 60 live windows (start again later, or check the REST access)',
+    });
+    const two = { ...status, failed: { ...status.failed, SOLUSDT: { reason: 'budget' as const, detail: 'x' } } };
+    expect(warmStartCondition(two)?.symbol).toBeUndefined();
+    expect(warmStartCondition(two)?.summary).toContain('ETHUSDT (timeout: ETHUSDT page 1: timed out after 5000 ms); SOLUSDT (budget: x)');
+    const clean = renderNote({ kind: 'warm_start_done', outcome: { ...outcome, failed: {} }, status: { ...status, failed: {} }, windows: 300 });
+    expect(clean.log?.level).toBe('info');
+    expect(warmStartCondition({ ...status, failed: {} })).toBeNull();
   });
 
   it('health severity follows the state; a fatal error raises a CRIT alert', () => {

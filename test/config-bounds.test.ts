@@ -151,6 +151,13 @@ describe('config errors name their origin', () => {
     expect(errorOf(() => configFromValues({ 'log-level': 'loud' }, {}))).toMatch(/^invalid configuration: --log-level: logLevel: /);
   });
 
+  it('--no-warm-start turns the warm start off (SPEC §20); on by default, and a file may turn it off too', () => {
+    expect(configFromValues({}, {}).warmStart).toBe(true);
+    expect(configFromValues({ 'no-warm-start': true }, {}).warmStart).toBe(false);
+    expect(loadConfig({ file: configFile({ warmStart: false }) }).warmStart).toBe(false);
+    expect(errorOf(() => loadConfig({ file: configFile({ warmStart: 'no' }) }))).toContain('warmStart: ');
+  });
+
   it('several problems are one line, each with its origin; the total may not be below one part', () => {
     const file = configFile({ capture: { maxFileBytes: 256 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 }, colour: 'red' });
     const msg = errorOf(() => loadConfig({ file }));

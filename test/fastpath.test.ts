@@ -3,13 +3,21 @@
  * (the contract) accepts. Seeds are real payloads (raw trades from the vendored hftbacktest
  * fixture, markPriceUpdate from the hftbacktest 2023 capture when ../shared is present) and
  * literals written here in the exchange's shape (BINANCE.md §4, §6); thousands of seeded
- * mutations of them are checked against all six validator/schema pairs.
+ * mutations of them are checked against all seven validator/schema pairs.
  */
 import { mulberry32 } from './helpers';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, OpenInterestRestSchema, RawTradeSchema } from '../src/binance/schemas';
-import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from '../src/binance/fastpath';
+import {
+  AggTradeRestSchema,
+  AggTradeSchema,
+  ForceOrderSchema,
+  KlineSchema,
+  MarkPriceUpdateSchema,
+  OpenInterestRestSchema,
+  RawTradeSchema,
+} from '../src/binance/schemas';
+import { isAggTrade, isAggTradeRest, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from '../src/binance/fastpath';
 import { FIXTURE_BTC, FIXTURE_ETH, haveShared, readLines, SHARED_HFT_2023 } from './fixtures/paths';
 
 type Pair = { name: string; fast: (x: unknown) => boolean; schema: ZodType };
@@ -21,6 +29,7 @@ const PAIRS: readonly Pair[] = [
   { name: 'kline', fast: isKline, schema: KlineSchema },
   { name: 'markPriceUpdate', fast: isMarkPriceUpdate, schema: MarkPriceUpdateSchema },
   { name: 'openInterest', fast: isOpenInterestRest, schema: OpenInterestRestSchema },
+  { name: 'aggTradeRest', fast: isAggTradeRest, schema: AggTradeRestSchema },
 ];
 
 type Obj = Record<string, unknown>;
@@ -77,6 +86,9 @@ const KLINE: Obj = {
   },
 };
 
+/** One row of REST `GET /fapi/v1/aggTrades` (BINANCE.md §6: `a, p, q, f, l, T, m`); values written here. */
+const AGG_TRADE_REST: Obj = { a: 2541757614, p: '104943.5', q: '0.150', f: 5859102211, l: 5859102214, T: 1737897219873, m: false };
+
 /** REST `GET /fapi/v1/openInterest` (BINANCE.md §6); values written here. */
 const OPEN_INTEREST: Obj = { openInterest: '81234.567', symbol: 'BTCUSDT', time: 1723161300123 };
 
@@ -116,6 +128,7 @@ const SEEDS: readonly Obj[] = [
   FORCE_ORDER_ARR,
   KLINE,
   OPEN_INTEREST,
+  AGG_TRADE_REST,
   MARK_PRICE,
   ...fixtureTrades,
   ...sharedMarkPrices,
@@ -316,10 +329,12 @@ describe('fast-path validators agree with their zod schemas', () => {
   it('accepts every seed with its own validator and rejects it with the others', () => {
     const own: Record<string, string> = { aggTrade: 'aggTrade', trade: 'trade', forceOrder: 'forceOrder', kline: 'kline', markPriceUpdate: 'markPriceUpdate' };
     for (const s of SEEDS) {
-      const mine = typeof s.e === 'string' ? own[s.e] : 'openInterest';
+      const mine = typeof s.e === 'string' ? own[s.e] : 'a' in s ? 'aggTradeRest' : 'openInterest';
+      // A REST aggTrades row is the stream's aggTrade without e, E and s; loose objects admit the extra keys.
+      const accepts = (name: string): boolean => name === mine || (mine === 'aggTrade' && name === 'aggTradeRest');
       for (const p of PAIRS) {
-        expect(p.fast(s), `${p.name} on ${show(s)}`).toBe(p.name === mine);
-        expect(p.schema.safeParse(s).success, `${p.name} schema on ${show(s)}`).toBe(p.name === mine);
+        expect(p.fast(s), `${p.name} on ${show(s)}`).toBe(accepts(p.name));
+        expect(p.schema.safeParse(s).success, `${p.name} schema on ${show(s)}`).toBe(accepts(p.name));
       }
     }
   });
@@ -366,18 +381,23 @@ describe('fast-path validators agree with their zod schemas', () => {
       { ...OPEN_INTEREST, symbol: 'BTCUSDT_240927' },
       { ...OPEN_INTEREST, time: 1.5 },
       { ...OPEN_INTEREST, openInterest: '0' },
+      { ...AGG_TRADE_REST, q: '0' },
+      { ...AGG_TRADE_REST, p: '0.0' },
+      { ...AGG_TRADE_REST, a: -1 },
+      { ...AGG_TRADE_REST, T: 0 },
+      { ...AGG_TRADE_REST, m: 'false' },
     ];
     expect(disagreements(edges)).toEqual([]);
   });
 
-  it('agrees on 36,000 seeded mutations (6,000 per payload kind), each checked against all six pairs', () => {
+  it('agrees on 42,000 seeded mutations (6,000 per payload kind), each checked against all seven pairs', () => {
     const rnd = mulberry32(0x5eed_2024);
     const bySeedKind = new Map<string, Obj[]>();
     for (const s of SEEDS) {
-      const k = typeof s.e === 'string' ? s.e : 'openInterest';
+      const k = typeof s.e === 'string' ? s.e : 'a' in s ? 'aggTradeRest' : 'openInterest';
       bySeedKind.set(k, [...(bySeedKind.get(k) ?? []), s]);
     }
-    expect([...bySeedKind.keys()].sort()).toEqual(['aggTrade', 'forceOrder', 'kline', 'markPriceUpdate', 'openInterest', 'trade']);
+    expect([...bySeedKind.keys()].sort()).toEqual(['aggTrade', 'aggTradeRest', 'forceOrder', 'kline', 'markPriceUpdate', 'openInterest', 'trade']);
     const inputs: unknown[] = [];
     for (const seeds of bySeedKind.values()) {
       for (let i = 0; i < 6_000; i++) inputs.push(mutate(rnd, pick(rnd, seeds)));

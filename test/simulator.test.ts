@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { binanceUsdm } from '../src/binance/adapter';
 import { normalizeFrame } from '../src/binance/normalize';
-import { ExchangeInfoSchema, Ticker24hrListSchema } from '../src/binance/schemas';
+import { AggTradeRestListSchema, ExchangeInfoSchema, Ticker24hrListSchema } from '../src/binance/schemas';
+import { BackfillPlanner, driveBackfill, type PageOutcome, type PageRequest, type PlannerOptions } from '../src/binance/backfill';
+import type { Frame } from '../src/core/source';
+import { warmStartFrame } from '../src/core/warm-start';
 import { Engine } from '../src/core/engine';
 import { FramePipeline } from '../src/core/pipeline';
 import { loadRecordedData, resolveDataFiles } from '../src/simulator/data';
@@ -557,7 +560,13 @@ describe('frames', () => {
     const sim = await startSimulator({ speed: 10, seed: 21, startMs: Math.ceil(Date.now() / 60_000) * 60_000 - 1000 });
     const c = await Client.open(`${sim.wsUrl}/market/stream?streams=${MARKET_STREAMS(sim.symbols).join('/')}`);
     await sleep(10_000);
-    const stats = sim.stats();
+    // Frames of the last tick may still be on the loopback socket: compare once the client has read
+    // all that was sent (checked and closed synchronously, so neither side moves in between).
+    let stats = sim.stats();
+    for (let i = 0; i < 1000 && c.frames.length !== stats.framesSent; i++) {
+      await sleep(5);
+      stats = sim.stats();
+    }
     c.close();
     await sim.stop();
 
@@ -733,5 +742,211 @@ const WebSocket = require('ws');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---- REST aggTrades for the warm start (issue 14 A.4) --------------------------------------------
+
+/** The collector's side of one page request: plain fetch; every 200 body is recorded as the REST client would. */
+function pageSender(sim: SimulatorHandle, record: (f: Frame) => void, timeoutMs = 2000): (req: PageRequest) => Promise<PageOutcome> {
+  return async (req) => {
+    try {
+      const r = await fetch(sim.restUrl + req.path, { signal: AbortSignal.timeout(timeoutMs) });
+      const text = await r.text();
+      const used = Number(r.headers.get('x-mbx-used-weight-1m'));
+      if (r.status === 200) {
+        record({ recv_ms: sim.now(), source: `rest:${req.path}`, text });
+        return { kind: 'body', text, recvMs: sim.now(), usedWeight1m: Number.isFinite(used) ? used : null };
+      }
+      const ra = r.headers.get('retry-after');
+      return { kind: 'status', status: r.status, retryAfterMs: ra === null ? null : Number(ra) * 1000, detail: text.slice(0, 200) };
+    } catch (e) {
+      const err = e as Error;
+      return err.name === 'TimeoutError' ? { kind: 'timeout', detail: `timed out after ${timeoutMs} ms` } : { kind: 'network', detail: err.message };
+    }
+  };
+}
+
+async function backfill(
+  sim: SimulatorHandle,
+  opts: Partial<PlannerOptions> = {},
+  record: (f: Frame) => void = () => {},
+  timeoutMs = 2000,
+): Promise<BackfillPlanner> {
+  const planner = new BackfillPlanner({ symbols: ['BTCUSDT', 'ETHUSDT'], nowMs: sim.now(), usedWeight1m: 0, ...opts });
+  await driveBackfill(planner, pageSender(sim, record, timeoutMs));
+  return planner;
+}
+
+type Row = { a: number; p: string; q: string; f: number; l: number; T: number; m: boolean };
+
+describe('REST aggTrades (warm start)', () => {
+  let sim: SimulatorHandle;
+  beforeAll(async () => {
+    sim = await startSimulator({ speed: 1, seed: 8 });
+  });
+  afterAll(() => sim.stop());
+
+  it('lists the recorded market before start, by time then fromId, 20 weight a call, oldest first, ids consecutive', async () => {
+    const now = sim.now();
+    const start = now - 300_000;
+    const first = await get(sim, `/fapi/v1/aggTrades?symbol=ETHUSDT&startTime=${start}&endTime=${now + 60_000}&limit=1000`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-mbx-used-weight-1m')).toBe('20');
+    const rows = AggTradeRestListSchema.parse(first.body) as Row[];
+    expect(rows).toHaveLength(1000);
+    expect(rows[0]?.T).toBeGreaterThanOrEqual(start);
+    expect(rows[0]?.T).toBeLessThan(start + 5_000);
+    rows.forEach((r, i) => {
+      if (i === 0) return;
+      const prev = rows[i - 1] as Row;
+      expect(r.a).toBe(prev.a + 1);
+      expect(r.f).toBeGreaterThan(prev.l);
+      expect(r.T).toBeGreaterThanOrEqual(prev.T);
+    });
+    const last = rows[rows.length - 1] as Row;
+    const next = await get(sim, `/fapi/v1/aggTrades?symbol=ETHUSDT&fromId=${last.a + 1}&limit=1000`);
+    expect(next.headers.get('x-mbx-used-weight-1m')).toBe('40');
+    expect((next.body as Row[])[0]?.a).toBe(last.a + 1);
+    // The whole chain reaches the present.
+    const bodies: Frame[] = [];
+    const planner = await backfill(sim, {}, (f) => bodies.push(f));
+    expect(planner.failures).toEqual({});
+    const eth = bodies.filter((f) => f.source.includes('ETHUSDT')).flatMap((f) => JSON.parse(f.text) as Row[]);
+    expect(eth.length).toBeGreaterThan(3000);
+    expect(sim.now() - (eth[eth.length - 1] as Row).T).toBeLessThan(2_000);
+    expect(eth.every((r, i) => i === 0 || r.a === (eth[i - 1] as Row).a + 1)).toBe(true);
+  });
+
+  it('answers bad requests like the exchange', async () => {
+    const t = sim.now();
+    const cases: [string, number, number][] = [
+      ['?symbol=BTCUSDT&fromId=1&limit=1001', 400, -1130],
+      ['?symbol=BTCUSDT&fromId=1&limit=0', 400, -1130],
+      [`?symbol=BTCUSDT&fromId=1&startTime=${t}`, 400, -1128],
+      [`?symbol=BTCUSDT&startTime=${t}&endTime=${t - 1}`, 400, -1128],
+      [`?symbol=BTCUSDT&startTime=${t - 3_600_000}&endTime=${t}`, 400, -1127],
+      ['?symbol=BTCUSDT&fromId=-1', 400, -1100],
+      ['?symbol=NOPEUSDT&limit=5', 400, -1121],
+      ['?limit=5', 400, -1102],
+    ];
+    for (const [q, status, code] of cases) {
+      const r = await get(sim, `/fapi/v1/aggTrades${q}`);
+      expect(r.status, q).toBe(status);
+      expect((r.body as { code: number }).code, q).toBe(code);
+    }
+    // No start: the newest trades; only an end: the newest up to it.
+    const newest = (await get(sim, '/fapi/v1/aggTrades?symbol=BTCUSDT&limit=5')).body as Row[];
+    expect(newest).toHaveLength(5);
+    expect(sim.now() - (newest[4] as Row).T).toBeLessThan(2_000);
+    const upTo = (await get(sim, `/fapi/v1/aggTrades?symbol=BTCUSDT&endTime=${t - 60_000}&limit=3`)).body as Row[];
+    expect(upTo).toHaveLength(3);
+    expect((upTo[2] as Row).T).toBeLessThanOrEqual(t - 60_000);
+    expect((upTo[2] as Row).T).toBeGreaterThan(t - 62_000);
+  });
+
+  it('faults: 429 and 418 stop every symbol not complete; a slow answer (timeout), a 5xx and partial pages fail only theirs', async () => {
+    const path = '/fapi/v1/aggTrades';
+    // One request at a time, so the fault hits BTC's first page and ETH's fate follows from the kind.
+    const serial = { concurrency: 1 } as const;
+    sim.fault({ kind: 'rest_status', path, status: 429, count: 1, retryAfterS: 3 });
+    let p = await backfill(sim, serial);
+    expect(p.failures.BTCUSDT).toEqual({ reason: 'rate_limited', detail: 'HTTP 429 on BTCUSDT page 1; Retry-After 3 s: no more requests until then' });
+    expect(p.failures.ETHUSDT?.reason).toBe('rate_limited');
+    sim.fault({ kind: 'rest_status', path, status: 418, count: 1 });
+    p = await backfill(sim, serial);
+    expect(p.failures.BTCUSDT?.reason).toBe('banned');
+    expect(p.failures.BTCUSDT?.detail).toMatch(/Retry-After 120 s/);
+    for (const [fault, reason] of [
+      [{ kind: 'rest_status', path, status: 503, count: 1 }, 'server_error'],
+      [{ kind: 'rest_status', path, status: 500, count: 1 }, 'server_error'],
+      [{ kind: 'rest_slow', path, delayMs: 2_000, count: 1 }, 'timeout'],
+      [{ kind: 'rest_partial', path, mode: 'truncated', count: 1 }, 'partial_page'],
+      [{ kind: 'rest_partial', path, mode: 'gap', count: 1 }, 'partial_page'],
+    ] as const) {
+      sim.fault(fault);
+      const q = await backfill(sim, serial, () => {}, 300);
+      expect(Object.keys(q.failures), fault.kind).toEqual(['BTCUSDT']);
+      expect(q.failures.BTCUSDT?.reason, JSON.stringify(fault)).toBe(reason);
+      expect(q.stateOf('ETHUSDT')).toBe('done');
+    }
+    const truncated = await (async () => {
+      sim.fault({ kind: 'rest_partial', path, mode: 'truncated', count: 1 });
+      return get(sim, `${path}?symbol=BTCUSDT&limit=50`);
+    })();
+    expect(truncated.status).toBe(200);
+    expect(() => JSON.parse(truncated.text) as unknown).toThrow();
+  });
+});
+
+describe('the past joins the live stream', () => {
+  it('REST ids run into the WebSocket’s without a gap; the core is warm (backfilled) at the end marker', async () => {
+    const sim = await startSimulator({ speed: 2, seed: 9 });
+    const frames: Frame[] = [warmStartFrame(sim.now(), { warm_start: 'begin', span_ms: 300_000 })];
+    const c = await Client.open(`${sim.wsUrl}/market/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade`);
+    c.ws.on('message', (d: WebSocket.RawData) => frames.push({ recv_ms: sim.now(), source: 'ws:/market/stream', text: d.toString() }));
+    // The stream is open (and delivering) before the first page is asked for, as the collector does it.
+    for (let i = 0; i < 1000 && (aggIds(c.frames, 'BTCUSDT').length === 0 || aggIds(c.frames, 'ETHUSDT').length === 0); i++) await sleep(10);
+    const planner = await backfill(sim, {}, (f) => frames.push(f));
+    frames.push(warmStartFrame(sim.now(), planner.endMarker()));
+    const atEnd = frames.length;
+    await sleep(300);
+    c.close();
+    await sim.stop();
+    expect(planner.failures).toEqual({});
+
+    const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
+    frames.slice(0, atEnd).forEach((f) => pipeline.ingest(f));
+    for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+      const d = engine.detector(symbol);
+      expect(d?.warm, symbol).toBe(true);
+      expect(d?.backfilledValues, symbol).toBeGreaterThan(50);
+    }
+    frames.slice(atEnd).forEach((f) => pipeline.ingest(f));
+    expect(pipeline.warmStart.status).toMatchObject({ state: 'DONE', backfilled: ['BTCUSDT', 'ETHUSDT'], failed: {} });
+    for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+      const k = engine.detector(symbol)?.counters;
+      expect(k?.trade_id_gaps, symbol).toBe(0);
+      expect(k?.duplicate_trades, symbol).toBe(0);
+      expect(k?.backfill_duplicates, symbol).toBeGreaterThan(0);
+      expect(k?.window_not_closed, symbol).toBe(0);
+      // Every id from the first backfilled to the last live one, each exactly once.
+      const live = aggIds(c.frames, symbol);
+      const rest = frames.filter((f) => f.source.includes(`symbol=${symbol}`)).flatMap((f) => (JSON.parse(f.text) as Row[]).map((r) => r.a));
+      const ids = new Set([...rest, ...live]);
+      expect(ids.size).toBe((live[live.length - 1] as number) - (rest[0] as number) + 1);
+      expect(k?.trades).toBe(ids.size);
+    }
+  });
+
+  it('demo: after a warm start the first cascade comes 20 s after it, and is promoted within the first minute', async () => {
+    const sim = await startSimulator({ speed: 20, seed: 2, scenario: 'demo' });
+    const t0 = sim.now();
+    const engine = new Engine({ symbols: sim.symbols });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
+    const frames: Frame[] = [warmStartFrame(t0, { warm_start: 'begin', span_ms: 300_000 })];
+    const c = await Client.open(`${sim.wsUrl}/market/stream?streams=${MARKET_STREAMS(sim.symbols).join('/')}`);
+    c.ws.on('message', (d: WebSocket.RawData) => {
+      const f = { recv_ms: sim.now(), source: 'ws:/market/stream', text: d.toString() };
+      if (frames.length > 0) frames.push(f);
+      else pipeline.ingest(f);
+    });
+    const planner = await backfill(sim, { symbols: sim.symbols }, (f) => frames.push(f));
+    frames.push(warmStartFrame(sim.now(), planner.endMarker()));
+    // From here on frames go straight in, as live.
+    for (const f of frames.splice(0)) pipeline.ingest(f);
+    expect(planner.failures).toEqual({});
+    expect(pipeline.warmStart.status.backfilled).toEqual([...sim.symbols]);
+    for (let i = 0; i < 1500 && engine.promotions.length === 0; i++) await sleep(10);
+    const cascade = sim.stats().cascades?.[0];
+    c.close();
+    await sim.stop();
+    if (cascade === undefined) throw new Error('no cascade scheduled');
+    expect(cascade.startMs - t0).toBeLessThan(25_000);
+    const first = engine.promotions.toArray()[0];
+    expect(first, 'a promotion').toBeDefined();
+    expect((first?.window_start_ms ?? Infinity) - t0).toBeLessThan(60_000);
+    expect(cascade.symbols).toContain(first?.symbol);
   });
 });

@@ -9,10 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
+import { binanceUsdm } from '../src/binance/adapter';
+import { Engine } from '../src/core/engine';
+import { FramePipeline } from '../src/core/pipeline';
+import { SystemState } from '../src/core/system-state';
 import { runReplay } from '../src/replay/replay';
 import { COLORS, diagnosis, eventsPanel, formatFixed, healthPanel, newestRows, statusBar, symbolsLabel, viewModel } from '../src/widgets/view-model';
 import { FIXTURE_FILES } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';
+import { recordedTrades, warmStartFrames } from './warm-start-frames';
 
 let quiet: Snapshot;
 let promoted: Snapshot;
@@ -52,6 +57,22 @@ describe('status bar', () => {
     expect(statusBar({ ...quiet, symbols_active: [], mode: 'LIVE_PEAK_PRESSURE' }).mode.text).toBe('Mode: LOADING...');
     expect(statusBar({ ...quiet, mode: 'LIVE_PEAK_PRESSURE' }).mode.text).toBe('Mode: LIVE_PEAK_PRESSURE');
     expect(statusBar({ ...quiet, mode: 'DEMO' }).mode.text).toBe('Mode: DEMO');
+  });
+  it('says where the baselines come from after a warm start (SPEC §20): `2 / 2 (backfilled)` at the end of the backfill', () => {
+    // Real trades: the first 62 s as REST pages, the rest as the live stream (test/warm-start-frames.ts).
+    const trades = recordedTrades(FIXTURE_FILES);
+    const w = warmStartFrames(trades, { liveFromRecv: (trades[0]?.recv ?? 0) + 62_000, overlapMs: 2_000, spanMs: 300_000 });
+    const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
+    const state = new SystemState(engine, 'test', 'LIVE_PEAK_PRESSURE', { frames: pipeline.counters, warmStart: pipeline.warmStart.status });
+    const end = w.frames.findIndex((f) => f.source === 'local:warm-start' && f.text.includes('"end"'));
+    w.frames.slice(0, end).forEach((f) => pipeline.ingest(f));
+    const during = statusBar(state.commit(1));
+    expect(during.baselines).toEqual({ text: 'Baselines: 0 / 2', color: COLORS.orange });
+    pipeline.ingest(w.frames[end] as (typeof w.frames)[number]);
+    const after = state.commit(2);
+    expect(after.warm_start.backfilled).toEqual(['BTCUSDT', 'ETHUSDT']);
+    expect(statusBar(after).baselines).toEqual({ text: 'Baselines: 2 / 2 (backfilled)', color: COLORS.green });
   });
 });
 

@@ -18,6 +18,7 @@ export const LIVE_OPTIONS_HELP = `options:
   --debug-dir DIR       snapshot, logs, audit and dead letters (default debug)
   --capture-dir DIR     capture recordings (default captures)
   --no-capture          do not record a capture
+  --no-warm-start       start cold: no REST backfill, the baselines warm from 60 live windows
   --db FILE             the event store (default data/peak-pressure.db; the demo: data/demo.db)
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
@@ -36,6 +37,7 @@ export const liveArgOptions = {
   'debug-dir': { type: 'string' },
   'capture-dir': { type: 'string' },
   'no-capture': { type: 'boolean', default: false },
+  'no-warm-start': { type: 'boolean', default: false },
   db: { type: 'string' },
   'log-level': { type: 'string' },
   clock: { type: 'string' },
@@ -53,6 +55,7 @@ export interface LiveValues {
   'debug-dir'?: string;
   'capture-dir'?: string;
   'no-capture'?: boolean;
+  'no-warm-start'?: boolean;
   db?: string;
   'log-level'?: string;
 }
@@ -66,6 +69,7 @@ export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
   symbols: '--symbols',
   'capture.dir': '--capture-dir',
   'capture.enabled': '--no-capture',
+  warmStart: '--no-warm-start',
   'store.path': '--db',
 };
 
@@ -76,6 +80,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['ws-url']) flags.wsUrl = values['ws-url'];
   if (values['debug-dir']) flags.debugDir = values['debug-dir'];
   if (values['log-level']) flags.logLevel = values['log-level'];
+  if (values['no-warm-start']) flags.warmStart = false;
   if (values.symbols)
     flags.symbols = values.symbols
       .split(',')

@@ -58,6 +58,14 @@ export function formatSummary(s: ReplaySummary, outPath: string): string {
         .join(', ') || 'none'
     }), ${fmt(c.malformed_events)} malformed, ${fmt(c.symbol_not_allowed)} symbol not allowed, ${fmt(c.gap_resets)} gap resets`,
   );
+  const w = s.warm_start;
+  if (w.state !== 'OFF') {
+    const failed = Object.entries(w.failed).map(([sym, f]) => `${sym} (${f.reason})`);
+    const backfilled = Object.values(s.per_symbol).reduce((n, p) => n + p.backfilled_windows, 0);
+    lines.push(
+      `Warm start: ${fmt(w.pages)} pages, ${fmt(w.page_trades)} trades, ${fmt(backfilled)} backfilled windows; backfilled ${w.backfilled.join(', ') || 'none'}${failed.length > 0 ? `; cold: ${failed.join(', ')}` : ''}`,
+    );
+  }
   if (c.malformed_events > 0) {
     lines.push(
       `Malformed by reason: ${Object.entries(s.malformed_by_reason)

@@ -10,6 +10,7 @@ export const BINANCE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freez
   'binance.markPriceUpdate': binance.MarkPriceUpdateSchema,
   'binance.depthUpdate': binance.DepthUpdateSchema,
   'binance.openInterest': binance.OpenInterestRestSchema,
+  'binance.aggTradesRest': binance.AggTradeRestListSchema,
   'binance.ticker24hr': binance.Ticker24hrListSchema,
   'binance.exchangeInfo': binance.ExchangeInfoSchema,
   'binance.streamEnvelope': binance.StreamEnvelopeSchema,

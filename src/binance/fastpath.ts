@@ -6,7 +6,7 @@
  * rejection into a more precise one, never let a bad payload through.
  */
 import { SYMBOL_RE } from '../core/contracts/primitives';
-import type { AggTrade, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './schemas';
+import type { AggTrade, AggTradeRest, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './schemas';
 import { DECIMAL_RE, POSITIVE_DECIMAL_RE, SIGNED_DECIMAL_RE } from './schemas';
 
 type Obj = Record<string, unknown>;
@@ -131,6 +131,11 @@ export function isMarkPriceUpdate(x: unknown): x is MarkPriceUpdate {
     (x.r === '' || SIGNED_DECIMAL_RE.test(x.r)) &&
     isId(x.T)
   );
+}
+
+/** A row of REST aggTrades (≡ AggTradeRestSchema); checked a thousand times per warm-start page. */
+export function isAggTradeRest(x: unknown): x is AggTradeRest {
+  return isObj(x) && isId(x.a) && isPosDec(x.p) && isDec(x.q) && isId(x.f) && isId(x.l) && isEpochMs(x.T) && typeof x.m === 'boolean';
 }
 
 export function isOpenInterestRest(x: unknown): x is OpenInterestRest {

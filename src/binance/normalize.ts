@@ -5,13 +5,15 @@
  * The envelope's stream name decides first: streams the core does not use are counted and skipped
  * unparsed. Combined-stream trade frames are read by the scanner (./scan) instead of JSON.parse;
  * payloads are checked by the fast path (./fastpath), with the zod schema (./schemas) consulted
- * only to word a rejection, then mapped by ./parse. Dropped by rule: non-MARKET raw trades and
- * COIN-M liquidations of the merged all-market stream.
+ * only to word a rejection, then mapped by ./parse. REST aggTrades bodies become history pages for
+ * the warm start (./agg-trades-page). Dropped by rule: non-MARKET raw trades and COIN-M
+ * liquidations of the merged all-market stream.
  */
 import type { ZodType } from 'zod';
 import { LIMITS } from '../core/constants';
 import type { CanonicalEvent } from '../core/contracts/canonical';
 import type { Frame, FrameResult } from '../core/source';
+import { AGG_TRADES_PATH, normalizeAggTradesPage } from './agg-trades-page';
 import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './fastpath';
 import { numbersInvalid, parseAggTrade, parseForceOrder, parseKline, parseMarkPrice, parseOpenInterest, parseRawTrade } from './parse';
 import { scanEnvelopeData } from './scan';
@@ -19,6 +21,7 @@ import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, O
 import { isSkippedKind, streamKind, streamNamesSymbol, upperSymbolOfStream } from './stream-name';
 
 const STREAM_PREFIX = '{"stream":"';
+const AGG_TRADES_SOURCE = `rest:${AGG_TRADES_PATH}?`;
 
 function malformed(reason: string): FrameResult {
   return { kind: 'malformed', reason };
@@ -88,6 +91,7 @@ export function normalizeFrame(frame: Frame, useScanner = true): FrameResult {
 function normalizePayload(payload: unknown, stream: string | null, frame: Frame): FrameResult {
   if (typeof payload !== 'object' || payload === null) return malformed('payload_not_an_object');
   if (Array.isArray(payload)) {
+    if (frame.source.startsWith(AGG_TRADES_SOURCE)) return normalizeAggTradesPage(payload, frame.source, frame.recv_ms);
     return frame.source.startsWith('rest:/fapi/v1/ticker/24hr') ? { kind: 'ignored', what: 'rest:ticker24hr' } : malformed('unexpected_array');
   }
   const p = payload as Record<string, unknown>;

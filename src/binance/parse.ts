@@ -4,7 +4,7 @@
  * but are no usable number.
  */
 import type { CanonicalEvent, KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from '../core/contracts/canonical';
-import type { AggTrade, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './schemas';
+import type { AggTrade, AggTradeRest, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './schemas';
 
 /** The fields both trade payloads carry under the same names. */
 type TradeFields = Pick<AggTrade, 's' | 'E' | 'T' | 'p' | 'q' | 'm'>;
@@ -34,6 +34,11 @@ function trade(p: TradeFields, recvMs: number, idKind: TradeEvent['id_kind'], ag
 /** `aggTrade`: one taker order's fills at one price, ids `f`…`l` in the trade id space. */
 export function parseAggTrade(p: AggTrade, recvMs: number): TradeEvent {
   return trade(p, recvMs, 'agg', p.a, p.f, p.l);
+}
+
+/** A REST aggTrades row: no event time or symbol on the wire, so the trade time and the request's symbol stand in. */
+export function parseAggTradeRest(p: AggTradeRest, symbol: string, recvMs: number): TradeEvent {
+  return trade({ s: symbol, E: p.T, T: p.T, p: p.p, q: p.q, m: p.m }, recvMs, 'agg', p.a, p.f, p.l);
 }
 
 /** `trade`: a single fill, so its id is the whole range (raw trade id space). */

@@ -26,11 +26,8 @@ export const signedDecimalString = z.string().regex(SIGNED_DECIMAL_RE, 'not a de
 export const symbolString = z.string().regex(SYMBOL_RE, 'not a Binance symbol');
 export const tradeId = z.number().int().nonnegative();
 
-/** `<symbol>@aggTrade` (route /market). */
-export const AggTradeSchema = z.looseObject({
-  e: z.literal('aggTrade'),
-  E: epochMs,
-  s: symbolString,
+/** The fields an aggregated trade has on the stream and in REST `GET /fapi/v1/aggTrades` alike. */
+const AGG_TRADE_FIELDS = {
   a: tradeId,
   p: positiveDecimalString,
   q: decimalString,
@@ -38,6 +35,14 @@ export const AggTradeSchema = z.looseObject({
   l: tradeId,
   T: epochMs,
   m: z.boolean(),
+};
+
+/** `<symbol>@aggTrade` (route /market). */
+export const AggTradeSchema = z.looseObject({
+  e: z.literal('aggTrade'),
+  E: epochMs,
+  s: symbolString,
+  ...AGG_TRADE_FIELDS,
   nq: decimalString.optional(),
   st: z.number().int().optional(),
 });
@@ -149,6 +154,14 @@ export const OpenInterestRestSchema = z.looseObject({
   time: epochMs,
 });
 export type OpenInterestRest = z.infer<typeof OpenInterestRestSchema>;
+
+/**
+ * One row of REST `GET /fapi/v1/aggTrades` (BINANCE.md §6): the stream's aggTrade without `e`,
+ * `E` and `s` — the symbol is the request's. Market trades only, oldest first.
+ */
+export const AggTradeRestSchema = z.looseObject(AGG_TRADE_FIELDS);
+export type AggTradeRest = z.infer<typeof AggTradeRestSchema>;
+export const AggTradeRestListSchema = z.array(AggTradeRestSchema);
 
 /** One entry of REST `GET /fapi/v1/ticker/24hr` (no symbol → an array of these). */
 export const Ticker24hrSchema = z.looseObject({

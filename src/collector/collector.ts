@@ -2,6 +2,7 @@
  * The live collector, as a small shell that wires its parts and owns its timers:
  *
  *   startup.ts     symbol selection, then the run's parts (engine, capture, market session, OI)
+ *   warm-start.ts  the REST backfill of the last minutes (SPEC §20), bracketed by marker frames
  *   intake.ts      every frame: capture, engine (the same call replay makes), dead letters
  *   operations.ts  per-commit operational state (rates, streams, OI, memory) and health inputs
  *   health.ts      the verdict and its application;  stage.ts  the stage machine (pure)
@@ -33,6 +34,7 @@ import type { EngineCounters } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
+import { WARM_START_SOURCE } from '../core/warm-start';
 import type { DoctorIo } from '../doctor/checks';
 import { realDoctorIo } from '../doctor/io';
 import { buildDailySummary } from '../store/daily-summary';
@@ -55,6 +57,7 @@ import { RestClient } from './rest';
 import { writeFileAtomic } from './snapshot-file';
 import { nextStage, type StageInput } from './stage';
 import { openRun, resolveSymbols, type Run, type StartupContext } from './startup';
+import { runWarmStart, warmStartCondition } from './warm-start';
 import type { StreamStatus } from './ws-session';
 
 export interface CollectorOptions {
@@ -151,6 +154,8 @@ export class Collector {
   private snapshotWrite: Promise<void> = Promise.resolve();
   private snapshotWritesPending = 0;
   private stopped = false;
+  /** The warm start under way (resolves once its end marker went in); null when none runs. */
+  private warmStartTask: Promise<void> | null = null;
 
   constructor(private readonly opts: CollectorOptions) {
     this.clock = opts.clock ?? wallClock;
@@ -273,9 +278,52 @@ export class Collector {
     const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs, shown: this.record.shown });
     this.run = run;
     this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
+    // The begin marker goes in before the stream opens, so every live event is held until the end marker.
+    if (config.warmStart) this.warmStartTask = this.warmStart(run);
     run.market.start();
     run.oi.start();
-    this.advance({ kind: 'streams_started' });
+    this.advance({ kind: 'streams_started', ...(config.warmStart ? { warmStart: { symbols: sel.symbols.length, spanMs: config.warmStartSpanMs } } : {}) });
+  }
+
+  /** SPEC §20: backfill, then the end marker; never rejects (a failure starts its symbols cold). */
+  private async warmStart(run: Run): Promise<void> {
+    const { config } = this.opts;
+    const outcome = await runWarmStart({
+      symbols: run.selection.symbols,
+      rest: this.rest,
+      clock: this.clock,
+      spanMs: config.warmStartSpanMs,
+      deadlineMs: machineMs(this.clock, config.warmStartTimeoutMs),
+      requestTimeoutMs: machineMs(this.clock, config.oiTimeoutMs),
+      marker: (m, recv) => this.intake.frame(JSON.stringify(m), recv, WARM_START_SOURCE),
+      isLive: (symbol) => run.pipeline.warmStart.liveSeen(symbol),
+      signal: this.abort.signal,
+    });
+    const engine = run.engine;
+    const status = run.pipeline.warmStart.status;
+    const windows = engine.detectorsInRankOrder.reduce((n, d) => n + d.counters.backfilled_windows, 0);
+    this.report({ kind: 'warm_start_done', outcome, status: structuredClone(status), windows });
+    const alert = warmStartCondition(status);
+    if (alert !== null) this.alerts.raise([alert], this.clock.now());
+    if (this.stopped) return;
+    this.advance({
+      kind: 'warm_start_done',
+      backfilled: status.backfilled.length,
+      symbols: run.selection.symbols.length,
+      tookMs: outcome.tookMs,
+      allWarm: engine.detectorsInRankOrder.every((d) => d.warm),
+      health: this.ops.health_state,
+    });
+    // The snapshot shows the warm baselines at once, not at the next commit.
+    this.commit();
+  }
+
+  /** Warm-start failures of symbols whose baselines are still cold, for health; null when none. */
+  private warmStartFailed(run: Run | null): string | null {
+    if (run === null) return null;
+    const cold = Object.entries(run.pipeline.warmStart.status.failed).filter(([symbol]) => run.engine.detector(symbol)?.warm === false);
+    if (cold.length === 0) return null;
+    return `warm start failed for ${cold.map(([symbol, f]) => `${symbol} (${f.reason})`).join(', ')}: cold until 60 live windows`;
   }
 
   /** The snapshot's storage section, and an alert for each disk finding that is new. */
@@ -362,6 +410,7 @@ export class Collector {
         fatal: this.intake.fatal,
         symbolsFallback: this.selection?.fallbackUsed ?? false,
         symbolsUnavailable: this.symbolsUnavailable,
+        warmStartFailed: this.warmStartFailed(run),
       },
     );
     for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });
@@ -417,6 +466,8 @@ export class Collector {
     this.stopped = true;
     this.abort.abort();
     this.advance({ kind: 'stop' });
+    // Aborted, the warm start ends at once with its end marker, so the held live events are counted.
+    await this.warmStartTask;
     for (const t of this.timers) t.cancel();
     this.heap.stop();
     this.run?.oi.stop();

@@ -91,6 +91,18 @@ export const CONFIG_BOUNDS = {
     why: 'one new connection per second is the prudent budget of 300 per 5 min per IP; Binance cuts at 24 h anyway',
   },
   heapProbeIntervalMs: { min: 100, max: HOUR, unit: 'ms', off: 0, why: 'diagnostics only: a full GC per probe; 0 = off' },
+  warmStartSpanMs: {
+    min: MINUTE,
+    max: 30 * MINUTE,
+    unit: 'ms',
+    why: 'at least the 60 windows the baselines need; longer costs weight (20 per 1000 trades) and aggTrades REST reaches back hours only',
+  },
+  warmStartTimeoutMs: {
+    min: SECOND,
+    max: 2 * MINUTE,
+    unit: 'ms',
+    why: 'live events wait (held, at most 50 000) until the backfill ends; a symbol still fetching then starts cold',
+  },
   'alerts.cooldownMs': {
     min: SECOND,
     max: 24 * HOUR,
@@ -178,6 +190,13 @@ export const CollectorConfigSchema = z
      * this many ms measures the worker's live heap exactly. Off (0) in the product.
      */
     heapProbeIntervalMs: bounded('heapProbeIntervalMs', 0),
+    /**
+     * Warm start (SPEC §20): after the symbol set is frozen, backfill the last warmStartSpanMs of
+     * aggTrades per symbol so the baselines are warm at once. `--no-warm-start` turns it off.
+     */
+    warmStart: z.boolean().default(true),
+    warmStartSpanMs: bounded('warmStartSpanMs', 5 * MINUTE),
+    warmStartTimeoutMs: bounded('warmStartTimeoutMs', 15 * SECOND),
     /**
      * TCP keepalive on REST connections (undici's connector). Off only as a workaround for wine,
      * whose setsockopt(SO_KEEPALIVE) fails with UNKNOWN and so fails every connect; real Windows,

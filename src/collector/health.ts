@@ -63,6 +63,11 @@ export interface HealthInputs {
   symbolsUnavailable: string | null;
   /** A scale-out sink fails (SPEC §22, src/sinks/health.ts): SINK_DEGRADED and what waits; absent or null when none does. */
   sinks?: { reasons: readonly ReasonCode[]; detail: string } | null;
+  /**
+   * The warm start (SPEC §20) failed for symbols whose baselines are still cold: what failed and
+   * why. Listed, not degrading: those symbols warm from live windows as in a cold start.
+   */
+  warmStartFailed?: string | null;
   /** The event store cannot be written (SPEC §21): its reason and what to do; absent or null when it works. */
   store?: { reason: ReasonCode; detail: string } | null;
   /**
@@ -80,6 +85,9 @@ export const HEALTH = Object.freeze({
   OI_STALE_MS: 10_000,
 });
 
+/** Reasons that are listed in health without degrading it: detection itself is unaffected. */
+const INFORMATIVE_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['SYMBOLS_FALLBACK_USED', 'WARM_START_FAILED']);
+
 export interface HealthVerdict {
   state: HealthState;
   reasons: ReasonCode[];
@@ -96,6 +104,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   };
   if (h.symbolsUnavailable) add('SYMBOLS_UNAVAILABLE', h.symbolsUnavailable);
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
+  if (h.warmStartFailed) add('WARM_START_FAILED', h.warmStartFailed);
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
   for (const r of h.sinks?.reasons ?? []) add(r, h.sinks?.detail ?? '');
@@ -111,7 +120,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     if (stale.length > 0) add('OI_STALE', `OI older than ${HEALTH.OI_STALE_MS / 1000} s for ${stale.map(([s]) => s).join(', ')}`);
   }
   if (h.silentStreams.length > 0) add('STREAM_SILENT', `subscribed but silent: ${h.silentStreams.join(', ')}`);
-  const listedOnly = new Set<ReasonCode>(['SYMBOLS_FALLBACK_USED']);
+  const listedOnly = new Set<ReasonCode>(INFORMATIVE_REASONS);
   for (const n of h.notes ?? []) {
     if (!reasons.includes(n.reason)) listedOnly.add(n.reason);
     add(n.reason, n.detail);

@@ -29,6 +29,8 @@ export interface RunFacts {
   fatal: { reason: ReasonCode; detail: string } | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** Warm-start failures of symbols still cold (health lists WARM_START_FAILED while there are any). */
+  warmStartFailed: string | null;
 }
 
 export class Operations {
@@ -132,6 +134,7 @@ export class Operations {
       restBlock: src.oi?.block ?? null,
       symbolsFallback: facts.symbolsFallback,
       symbolsUnavailable: facts.symbolsUnavailable,
+      warmStartFailed: facts.warmStartFailed,
     };
     return { health, newlyWarm };
   }

@@ -8,11 +8,13 @@ import type { Clock } from '../clock/clock';
 import type { CountersSample } from '../core/contracts/audit';
 import type { CheckResult, DoctorChecked } from '../core/contracts/doctor';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import type { WarmStartStatus } from '../core/contracts/warm-start';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
 import type { AuditRecord, AuditTrail } from './audit';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
+import type { WarmStartOutcome } from './warm-start';
 
 export type Note =
   | { kind: 'banner'; runId: string; restUrl: string; wsUrl: string }
@@ -28,6 +30,8 @@ export type Note =
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
   | { kind: 'promoted'; event: PromotedEvent }
   | { kind: 'baseline_warm'; symbol: string }
+  /** The end marker went in: the REST side (`outcome`) and what the pipeline made of it (`status`, backfilled windows). */
+  | { kind: 'warm_start_done'; outcome: WarmStartOutcome; status: WarmStartStatus; windows: number }
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
@@ -132,6 +136,29 @@ export function renderNote(n: Note): Rendered {
     }
     case 'baseline_warm':
       return render([], null, { event_type: 'BASELINE_WARM', symbol: n.symbol });
+    case 'warm_start_done': {
+      const o = n.outcome;
+      const st = n.status;
+      const failed = Object.entries(st.failed);
+      const summary = `warm start: ${st.backfilled.length} symbol${st.backfilled.length === 1 ? '' : 's'} backfilled in ${(o.tookMs / 1000).toFixed(1)} s (${o.calls} pages, ${o.weight} of ${o.budget} weight, ${st.page_trades.toLocaleString('en-US')} trades, ${n.windows.toLocaleString('en-US')} windows)`;
+      const fields = {
+        backfilled: st.backfilled,
+        calls: o.calls,
+        weight: o.weight,
+        budget: o.budget,
+        trades: st.page_trades,
+        windows: n.windows,
+        took_ms: o.tookMs,
+        failed: st.failed,
+      };
+      if (failed.length === 0) return render([summary], { level: 'info', fields, msg: 'warm start done' });
+      // The alert itself goes through the collector's alerting (warmStartCondition), to every channel.
+      return render([summary, ...failed.map(([symbol, f]) => `WARM_START_FAILED ${symbol} starts cold: ${f.reason}: ${f.detail}`)], {
+        level: 'warn',
+        fields,
+        msg: 'warm start failed for some symbols; they start cold',
+      });
+    }
     case 'health':
       return render(
         [`health ${n.state}${n.reasons.length ? ` (${n.reasons.join(', ')})` : ''}${n.detail ? ` — ${n.detail}` : ''}`],

@@ -1,8 +1,10 @@
 /**
  * The collector's stage machine (SPEC §12.1), pure: given the current stage and what just
  * happened, the next stage and why, or null when the stage stays. Startup walks BOOT →
- * SYMBOL_SELECT → CONNECT_STREAMS → WARMUP; commits move WARMUP → OBSERVE once every baseline is
- * warm, and a health change moves OBSERVE/WARMUP ⇄ DEGRADED; a stop ends in SHUTDOWN from anywhere.
+ * SYMBOL_SELECT → CONNECT_STREAMS → WARMUP, or with a warm start (SPEC §20) CONNECT_STREAMS →
+ * WARM_START → OBSERVE (WARMUP when a symbol starts cold); commits move WARMUP → OBSERVE once every
+ * baseline is warm, and a health change moves OBSERVE/WARMUP ⇄ DEGRADED; a stop ends in SHUTDOWN
+ * from anywhere.
  */
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
 
@@ -11,7 +13,10 @@ export type StageInput =
   | { kind: 'start'; doctor?: boolean }
   | { kind: 'doctor_done'; failed: number }
   | { kind: 'symbols_selected'; symbols: number }
-  | { kind: 'streams_started' }
+  /** The streams are started; `warmStart` when a backfill runs now (live events are held until it ends). */
+  | { kind: 'streams_started'; warmStart?: { symbols: number; spanMs: number } }
+  /** The warm start's end marker went in: how many symbols it warmed, and whether every baseline is warm. */
+  | { kind: 'warm_start_done'; backfilled: number; symbols: number; tookMs: number; allWarm: boolean; health: HealthState }
   /** A commit: the health verdict, whether it differs from the last one, and whether every baseline is warm. */
   | { kind: 'commit'; health: HealthState; reasons: readonly ReasonCode[]; healthChanged: boolean; allWarm: boolean }
   | { kind: 'stop' };
@@ -39,7 +44,22 @@ export function nextStage(stage: StageName, input: StageInput): StageChange | nu
     case 'symbols_selected':
       return stage === 'SYMBOL_SELECT' ? { stage: 'CONNECT_STREAMS', detail: `${input.symbols} symbols` } : null;
     case 'streams_started':
-      return stage === 'CONNECT_STREAMS' ? { stage: 'WARMUP', detail: 'baselines need 60 non-empty 1 s windows per symbol' } : null;
+      if (stage !== 'CONNECT_STREAMS') return null;
+      if (input.warmStart === undefined) return { stage: 'WARMUP', detail: 'baselines need 60 non-empty 1 s windows per symbol' };
+      return {
+        stage: 'WARM_START',
+        detail: `backfilling the last ${minutes(input.warmStart.spanMs)} of aggTrades for ${input.warmStart.symbols} symbols; live events wait until it ends`,
+      };
+    case 'warm_start_done': {
+      if (stage !== 'WARM_START') return null;
+      const cold = input.symbols - input.backfilled;
+      const took = `${(input.tookMs / 1000).toFixed(1)} s`;
+      const done = `warm start done in ${took}: ${input.backfilled} of ${input.symbols} symbols backfilled`;
+      // A health change during the warm start did not move the stage; the current verdict does now.
+      if (input.health === 'DEGRADED') return { stage: 'DEGRADED', detail: `${done}; health is DEGRADED` };
+      if (input.allWarm) return { stage: 'OBSERVE', detail: `${done}, all baselines warm` };
+      return { stage: 'WARMUP', detail: `${done}${cold > 0 ? `, ${cold} start cold (WARM_START_FAILED)` : ''}; the rest warm from 60 live windows` };
+    }
     case 'stop':
       return { stage: 'SHUTDOWN', detail: 'stop requested' };
     case 'commit':
@@ -50,4 +70,9 @@ export function nextStage(stage: StageName, input: StageInput): StageChange | nu
       }
       return stage === 'WARMUP' && input.allWarm ? { stage: 'OBSERVE', detail: 'all baselines warm' } : null;
   }
+}
+
+function minutes(ms: number): string {
+  const m = ms / 60_000;
+  return Number.isInteger(m) ? `${m} min` : `${Math.round(ms / 1000)} s`;
 }

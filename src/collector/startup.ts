@@ -92,6 +92,7 @@ export function openRun(
   const state = new SystemState(engine, runId, config.mode, {
     carry: { ops: boot.ops, seq: boot.seq },
     frames: pipeline.counters,
+    warmStart: pipeline.warmStart.status,
     nearMisses,
     ...(boot.shown ? { promotions: boot.shown } : {}),
   });

@@ -62,6 +62,13 @@ export const LIMITS = Object.freeze({
   MAX_REST_BODY_BYTES: 16 << 20,
   /** Dead-letter raw text is truncated to this many characters (SPEC §2.4). */
   DEAD_LETTER_RAW_CHARS: 2_048,
+  /**
+   * Warm start (SPEC §20): backfilled trades kept until the end marker. The planner's budget
+   * (half the free weight, 20 a page) allows at most 60 pages of 1000; twice that is refused.
+   */
+  WARM_START_MAX_TRADES: 120_000,
+  /** Live events held back during the warm start; when full, the warm start ends with what it has. */
+  WARM_START_MAX_HELD_EVENTS: 50_000,
   /** "Why silent?": near misses kept per symbol (SPEC §21, PROP 20). */
   NEAR_MISSES_PER_SYMBOL: 20,
 });

@@ -48,6 +48,13 @@ export class Engine {
   firstOpenWindow: number | null = null;
 
   readonly counters: EngineCounters = emptyEngineCounters();
+  /**
+   * Windows below this index close as backfilled (SPEC §20): baselines only, never judged. −∞
+   * without a warm start, so M3 runs exactly as before; +∞ while the backfill is fed, then the
+   * window of the first live event.
+   */
+  private backfillBelow = Number.NEGATIVE_INFINITY;
+  private backfilling = false;
 
   /** The newest promoted events, oldest → newest (SPEC §7.1: last 1000 in memory). */
   readonly promotions = new Ring<PromotedEvent>(LIMITS.PROMOTED_EVENTS_KEPT);
@@ -115,8 +122,49 @@ export class Engine {
     }
   }
 
-  private ingestTrade(d: SymbolDetector, t: TradeEvent): void {
-    if (!d.acceptTradeId(t)) return;
+  /**
+   * Warm start, step 1: for the backfilled `symbols`, every window that closes from now on only
+   * fills the baselines, and a live aggTrade with an id up to the symbol's entry in `lastIds` is a
+   * duplicate of the backfill. The other symbols start cold: the stretch before the live stream is
+   * no window of theirs, as in a run without a warm start.
+   */
+  startBackfill(symbols: readonly string[], lastIds: ReadonlyMap<string, number>): void {
+    if (this.backfilling) throw new Error('startBackfill: a backfill is already being fed');
+    this.backfilling = true;
+    this.backfillBelow = Number.POSITIVE_INFINITY;
+    for (const symbol of symbols) {
+      const d = this.detectors.get(symbol);
+      if (d === undefined) continue;
+      d.backfilled = true;
+      d.backfillLastId = lastIds.get(symbol) ?? null;
+    }
+  }
+
+  /** Step 2, for each backfilled trade in exchange-time order (interleaved with live events by `liveFrom`). */
+  ingestBackfill(t: TradeEvent): void {
+    if (!this.backfilling) throw new Error('ingestBackfill outside startBackfill … finishBackfill');
+    const d = this.detectors.get(t.symbol);
+    if (d === undefined) {
+      this.counters.symbol_not_allowed++;
+      return;
+    }
+    this.ingestTrade(d, t, true);
+  }
+
+  /** The first live event is at `tsMs`: its window and every later one are live again (judged). */
+  liveFrom(tsMs: number): void {
+    if (this.backfilling && this.backfillBelow === Number.POSITIVE_INFINITY) this.backfillBelow = Math.floor(tsMs / RULES.WINDOW_MS);
+  }
+
+  /** Step 3: the backfill is fed. Windows still open belong to the live run unless `liveFrom` said otherwise. */
+  finishBackfill(): void {
+    if (!this.backfilling) return;
+    this.backfilling = false;
+    if (this.backfillBelow === Number.POSITIVE_INFINITY) this.backfillBelow = this.firstOpenWindow ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private ingestTrade(d: SymbolDetector, t: TradeEvent, fromHistory = false): void {
+    if (!d.acceptTradeId(t, fromHistory)) return;
     d.recordTradeRow(t);
     const k = Math.floor(t.ts_ms / RULES.WINDOW_MS);
     const w = this.watermark;
@@ -161,15 +209,21 @@ export class Engine {
       this.counters.gap_resets++;
       // Windows that hold data are still judged; the empty stretch of the outage is not emitted.
       for (const d of this.ordered) {
-        for (const k of d.openWindowsBelow(next)) this.emit(d.closeWindow(k, w, this.onWindow));
+        for (const k of d.openWindowsBelow(next)) this.close(d, k, w);
         d.discardBelow(next);
       }
     } else {
       for (let k = this.firstOpenWindow; k < next; k++) {
-        for (const d of this.ordered) this.emit(d.closeWindow(k, w, this.onWindow));
+        for (const d of this.ordered) this.close(d, k, w);
       }
     }
     this.firstOpenWindow = next;
+  }
+
+  private close(d: SymbolDetector, k: number, w: number): void {
+    if (k >= this.backfillBelow) this.emit(d.closeWindow(k, w, this.onWindow));
+    else if (d.backfilled) d.closeBackfilledWindow(k);
+    else if (!d.discardEmptyWindow(k)) this.emit(d.closeWindow(k, w, this.onWindow));
   }
 
   private emit(e: PromotedEvent | null): void {

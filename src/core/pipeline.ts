@@ -3,8 +3,10 @@
  * input dead-lettered. Live (the collector), replay, tests and benchmarks all push frames through
  * this class, so a capture replays through exactly the code that recorded it.
  */
+import { WarmStartMarkerSchema } from './contracts/warm-start';
 import type { Engine } from './engine';
 import type { DeadLetter, ExchangeAdapter, Frame, FrameOutcome, FrameResult } from './source';
+import { WARM_START_SOURCE, WarmStart } from './warm-start';
 
 export interface FrameCounters {
   frames_received: number;
@@ -22,7 +24,7 @@ export interface FrameCounters {
 export function emptyFrameCounters(): FrameCounters {
   return {
     frames_received: 0,
-    frame_outcomes: { event: 0, ignored: 0, dropped: 0, malformed: 0 },
+    frame_outcomes: { event: 0, history: 0, ignored: 0, dropped: 0, malformed: 0 },
     malformed_events: 0,
     ignored_frames: 0,
     malformed_by_reason: {},
@@ -34,25 +36,34 @@ export type DeadLetterSink = (letter: DeadLetter) => void;
 
 export class FramePipeline {
   readonly counters: FrameCounters = emptyFrameCounters();
+  /** The warm start (SPEC §20, ./warm-start): OFF unless the frames contain its begin marker. */
+  readonly warmStart: WarmStart;
 
   constructor(
     readonly adapter: ExchangeAdapter,
     readonly engine: Engine,
     private readonly deadLetter: DeadLetterSink = () => {},
-  ) {}
+  ) {
+    this.warmStart = new WarmStart(engine.symbols);
+  }
 
   /**
    * One received frame: normalize, count its outcome, feed any event to the engine, dead-letter it
    * when malformed. Bad input never throws; the engine's InvariantError does (the caller stops).
+   * While a warm start runs, events are counted now and fed at its end marker.
    */
   ingest(frame: Frame): FrameResult {
     const c = this.counters;
     c.frames_received++;
-    const r = this.adapter.normalize(frame);
+    const r = frame.source === WARM_START_SOURCE ? this.marker(frame) : this.adapter.normalize(frame);
     c.frame_outcomes[r.kind]++;
     switch (r.kind) {
       case 'event':
-        this.engine.ingest(r.event);
+        if (!this.warmStart.open) this.engine.ingest(r.event);
+        else if (this.warmStart.hold(r.event)) this.warmStart.finish(this.engine, {});
+        break;
+      case 'history':
+        this.warmStart.page(r.page);
         break;
       case 'ignored':
         c.ignored_frames++;
@@ -66,6 +77,31 @@ export class FramePipeline {
         break;
     }
     return r;
+  }
+
+  /** A warm-start marker frame (the collector's own record): begin or end the phase. */
+  private marker(frame: Frame): FrameResult {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(frame.text);
+    } catch {
+      return { kind: 'malformed', reason: 'warm_start_marker: not JSON' };
+    }
+    const m = WarmStartMarkerSchema.safeParse(raw);
+    if (!m.success) {
+      const issue = m.error.issues[0];
+      return { kind: 'malformed', reason: `warm_start_marker: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+    }
+    const w = this.warmStart;
+    if (m.data.warm_start === 'begin') return { kind: 'ignored', what: w.begin(m.data.span_ms) ? 'warm_start:begin' : 'warm_start:repeated' };
+    if (!w.open) return { kind: 'ignored', what: w.status.state === 'DONE' ? 'warm_start:end_after_finish' : 'warm_start:end_without_begin' };
+    w.finish(this.engine, m.data.failed);
+    return { kind: 'ignored', what: 'warm_start:end' };
+  }
+
+  /** End a warm start whose end marker never came (a capture cut short): feed what it holds. */
+  flushWarmStart(): void {
+    this.warmStart.finish(this.engine, {});
   }
 
   /**

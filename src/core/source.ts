@@ -3,7 +3,7 @@
  * in as received, an exchange adapter turns each into a canonical event or a classified rejection,
  * and the frame pipeline (./pipeline) counts the outcome and feeds the engine.
  */
-import type { CanonicalEvent } from './contracts/canonical';
+import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
 
 /** One received frame as the capture stores it. */
 export interface Frame {
@@ -11,7 +11,8 @@ export interface Frame {
   recv_ms: number;
   /**
    * Where it came from: `ws:<path>` (e.g. `ws:/market/stream`), `rest:<path?query>`
-   * (e.g. `rest:/fapi/v1/openInterest?symbol=BTCUSDT`), or '' when a foreign capture format does
+   * (e.g. `rest:/fapi/v1/openInterest?symbol=BTCUSDT`), `local:<what>` for a record the collector
+   * writes itself (the warm-start markers, ./warm-start), or '' when a foreign capture format does
    * not say. The adapter reads it where the text alone is ambiguous (REST bodies, raw streams).
    */
   source: string;
@@ -22,8 +23,24 @@ export interface Frame {
 export type DropReason = 'non_market_trade' | 'coin_margined';
 
 /**
+ * One page of a symbol's past trades, fetched for the warm start (SPEC §20). A symbol's pages form
+ * a chain: the first asked from a time, each next one from the trade id after the previous page's
+ * last; a page with fewer trades than asked for is the last (nothing newer existed when it was
+ * served). The pipeline checks the chain (./warm-start `HistoryChain`) before it uses any of it.
+ */
+export interface HistoryPage {
+  symbol: string;
+  /** Oldest first, as the exchange lists them. */
+  trades: TradeEvent[];
+  from: { kind: 'time'; ms: number } | { kind: 'id'; id: number };
+  /** How many trades were asked for. */
+  limit: number;
+}
+
+/**
  * What an adapter makes of one frame. Every frame gets exactly one, so nothing is dropped silently:
  *   event     — one canonical event for the core;
+ *   history   — a page of past trades (a REST body) for the warm start, many trades in one frame;
  *   ignored   — well-known traffic the core does not use (book tickers, depth, control replies,
  *               REST bodies read elsewhere), counted by kind;
  *   dropped   — valid but excluded by rule, counted on its symbol;
@@ -31,6 +48,7 @@ export type DropReason = 'non_market_trade' | 'coin_margined';
  */
 export type FrameResult =
   | { kind: 'event'; event: CanonicalEvent }
+  | { kind: 'history'; page: HistoryPage }
   | { kind: 'ignored'; what: string }
   | { kind: 'dropped'; reason: DropReason; symbol: string }
   | { kind: 'malformed'; reason: string };

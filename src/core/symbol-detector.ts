@@ -76,6 +76,15 @@ export class SymbolDetector {
   /** Keys of the last SEEN_TRADE_IDS accepted trades (agg ids even, raw trade ids odd). */
   private readonly seenIds = new RecentKeys(LIMITS.SEEN_TRADE_IDS);
   private maxTradeId = -1;
+  /** The last aggregated trade id the warm start delivered: live aggTrades up to it are its duplicates. */
+  backfillLastId: number | null = null;
+  /** The warm start filled this symbol's baselines (its pre-live windows are backfilled windows). */
+  backfilled = false;
+  /**
+   * How many of the baseline values came from backfilled windows. They are the oldest values, so
+   * each live value appended to a full ring replaces one of them (SPEC §20 "warm (observed)").
+   */
+  backfilledValues = 0;
 
   lastOi: number | null = null;
   lastOiMs: number | null = null;
@@ -107,9 +116,16 @@ export class SymbolDetector {
     }
   }
 
-  /** Returns false (and counts) when the trade is a duplicate of one already seen. */
-  acceptTradeId(t: TradeEvent): boolean {
+  /**
+   * Returns false (and counts) when the trade is a duplicate of one already seen, or a live copy of
+   * a trade the warm start delivered (`fromHistory` is true for the backfilled trades themselves).
+   */
+  acceptTradeId(t: TradeEvent, fromHistory = false): boolean {
     this.assertMine(t.symbol);
+    if (!fromHistory && this.backfillLastId !== null && t.id_kind === 'agg' && t.agg_id <= this.backfillLastId) {
+      this.counters.backfill_duplicates++;
+      return false;
+    }
     const key = t.id_kind === 'agg' ? t.agg_id * 2 : t.agg_id * 2 + 1;
     if (!this.seenIds.add(key)) {
       this.counters.duplicate_trades++;
@@ -249,11 +265,48 @@ export class SymbolDetector {
     this.counters[OUTCOME_COUNTERS[outcome]]++;
     const promoted = outcome === 'promoted' ? this.promotedEvent(startMs, m, inputs, oiDelta ?? 0, watermark) : null;
     // Appended after judging: the window never raises its own bar (SPEC §5.1).
+    if (this.backfilledValues > 0 && this.flowHistory.full) this.backfilledValues--;
     this.flowHistory.push(m.abs_flow);
     this.sizeHistory.push(m.mean_trade_size);
     onWindow?.(this.report(startMs, outcome, m, inputs, oiDelta, acc));
     this.release(acc);
     return promoted;
+  }
+
+  /**
+   * Close window k of the warm start's backfill (SPEC §20): its values go into the baselines, and
+   * nothing else happens — REST history has no liquidations or per-second OI, so the window cannot
+   * be judged, and it stays out of windows_processed and its partition.
+   */
+  closeBackfilledWindow(k: number): void {
+    this.counters.backfilled_windows++;
+    this.pruneForWindowEnd(k * RULES.WINDOW_MS + RULES.WINDOW_MS);
+    this.pendingOi.delete(k);
+    this.exchangeCandles.delete(k);
+    const acc = this.open.get(k);
+    if (acc === undefined) return;
+    if (acc.count > 0) {
+      const m = acc.metrics();
+      this.flowHistory.push(m.abs_flow);
+      this.sizeHistory.push(m.mean_trade_size);
+      this.backfilledValues = Math.min(this.flowHistory.capacity, this.backfilledValues + 1);
+    }
+    this.release(acc);
+  }
+
+  /**
+   * An empty window before the live stream of a symbol the warm start could not fill (its pages
+   * were not used) is no window of this run: a cold start begins where the stream does. Returns
+   * false, touching nothing, when the window holds trades (a live one, to be closed as usual).
+   */
+  discardEmptyWindow(k: number): boolean {
+    const acc = this.open.get(k);
+    if (acc !== undefined && acc.count > 0) return false;
+    this.pruneForWindowEnd(k * RULES.WINDOW_MS + RULES.WINDOW_MS);
+    this.pendingOi.delete(k);
+    this.exchangeCandles.delete(k);
+    if (acc !== undefined) this.release(acc);
+    return true;
   }
 
   /** Retention as of a window's end: liquidations past 60 s, OI polls too old to vouch for it. */

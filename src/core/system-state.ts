@@ -19,6 +19,9 @@ import { deepFreeze } from './freeze';
 import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
+import type { SymbolDetector } from './symbol-detector';
+import type { WarmStartStatus } from './contracts/warm-start';
+import { offWarmStartStatus } from './warm-start';
 
 export type OiPolling = Snapshot['oi_polling'];
 export type Streams = Snapshot['streams'];
@@ -76,6 +79,8 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /** The frame pipeline's warm-start status (`pipeline.warmStart.status`); OFF when absent. */
+  warmStart?: Readonly<WarmStartStatus>;
   /**
    * The promoted events the snapshot shows (default: the engine's own ring). The live collector
    * passes the ring of events its store has committed, so an event appears only once durable.
@@ -88,6 +93,7 @@ export interface SystemStateOptions {
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly warmStart: Readonly<WarmStartStatus>;
   private readonly shown: Ring<PromotedEvent>;
   private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
@@ -106,6 +112,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.warmStart = opts.warmStart ?? offWarmStartStatus();
     this.shown = opts.promotions ?? engine.promotions;
     this.nearMisses = opts.nearMisses ?? null;
   }
@@ -147,6 +154,8 @@ export class SystemState {
         price_precision: prec.price,
         qty_precision: prec.qty,
         counters: { ...c },
+        baseline_state: baselineState(d),
+        baseline_backfilled: d.backfilledValues,
       };
     }
     if (this.promotedView.version !== this.shown.version) {
@@ -184,6 +193,7 @@ export class SystemState {
         per_stream: Object.fromEntries(Object.entries(ops.streams.per_stream).map(([k, v]) => [k, { ...v }])),
       },
       dead_letters: ops.dead_letters,
+      warm_start: copyWarmStart(this.warmStart),
       process: ops.process === null ? null : { ...ops.process },
       store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
@@ -227,7 +237,19 @@ function snapshotCounters(symbols: readonly { counters: SymbolCounters }[], e: E
     non_market_trades: sum((c) => c.non_market_trades),
     ignored_frames: f.ignored_frames,
     frames_received: f.frames_received,
+    backfilled_windows: sum((c) => c.backfilled_windows),
+    backfill_duplicates: sum((c) => c.backfill_duplicates),
   };
+}
+
+function baselineState(d: SymbolDetector): SymbolState['baseline_state'] {
+  if (!d.warm) return 'cold';
+  return d.backfilledValues > 0 ? 'warm_backfilled' : 'warm_observed';
+}
+
+/** A copy the snapshot may freeze: the pipeline keeps writing its own status object. */
+function copyWarmStart(w: Readonly<WarmStartStatus>): WarmStartStatus {
+  return { ...w, backfilled: [...w.backfilled], failed: Object.fromEntries(Object.entries(w.failed).map(([k, v]) => [k, { ...v }])) };
 }
 
 function view(cache: Map<string, CachedView<RawRow>>, symbol: string, ring: Ring<RawRow>): readonly RawRow[] {
@@ -280,6 +302,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     oi_polling: { ...ops.oi_polling },
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
+    warm_start: offWarmStartStatus(),
     process: ops.process === null ? null : { ...ops.process },
     store: storeSection(ops.store),
     near_misses: {},

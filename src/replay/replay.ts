@@ -10,6 +10,7 @@ import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/
 import { Engine, type EngineCounters } from '../core/engine';
 import { NearMissLog, withNearMisses } from '../core/near-miss';
 import { type FrameCounters, FramePipeline } from '../core/pipeline';
+import type { WarmStartStatus } from '../core/contracts/warm-start';
 import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
@@ -26,6 +27,8 @@ const SUMMARY_COUNTERS = [
   'trade_id_gaps',
   'non_market_trades',
   'oi_polls',
+  'backfilled_windows',
+  'backfill_duplicates',
 ] as const satisfies readonly (keyof SymbolCounters)[];
 
 export interface ReplayOptions {
@@ -67,6 +70,8 @@ export interface ReplaySummary {
   malformed_by_reason: Record<string, number>;
   ignored_by_kind: Record<string, number>;
   per_symbol: Record<string, SymbolSummary>;
+  /** The run's warm start as the capture recorded it (SPEC §20); OFF for captures without one. */
+  warm_start: WarmStartStatus;
 }
 
 function sortedRecord(r: Record<string, number>): Record<string, number> {
@@ -141,6 +146,7 @@ export function summarize(
     malformed_by_reason: sortedRecord(malformed_by_reason),
     ignored_by_kind: sortedRecord(ignored_by_kind),
     per_symbol: per,
+    warm_start: structuredClone(pipeline.warmStart.status),
   };
 }
 
@@ -174,7 +180,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
   const deadLetters = opts.deadLetters;
   const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
-  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, ...(nearMisses ? { nearMisses } : {}) });
+  const state = new SystemState(engine, 'replay', 'REPLAY', {
+    frames: pipeline.counters,
+    warmStart: pipeline.warmStart.status,
+    ...(nearMisses ? { nearMisses } : {}),
+  });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
@@ -211,6 +221,9 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     opts.onFrame?.();
   }
+  // A capture cut inside the warm start (the run stopped there): what it holds is fed, as the live run would have at its end marker.
+  pipeline.flushWarmStart();
+  if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });

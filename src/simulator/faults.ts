@@ -20,12 +20,21 @@ interface RestSlowFault {
   left: number;
 }
 
+export type PartialMode = 'truncated' | 'gap';
+
+interface RestPartialFault {
+  path: string;
+  mode: PartialMode;
+  left: number;
+}
+
 export class FaultState {
   private readonly noData = new Map<string, number>();
   private burstFactor = 1;
   private burstUntil = 0;
   private readonly restStatus: RestStatusFault[] = [];
   private readonly restSlow: RestSlowFault[] = [];
+  private readonly restPartial: RestPartialFault[] = [];
   /** Added to every `serverTime` the REST side reports (fault `server_time_skew`). */
   serverTimeSkewMs = 0;
 
@@ -62,23 +71,34 @@ export class FaultState {
     this.restSlow.push({ path, delayMs, left: count });
   }
 
+  addRestPartial(path: string, mode: PartialMode, count: number): void {
+    this.restPartial.push({ path, mode, left: count });
+  }
+
+  /** Consume one partial-body fault for a successful list answer to `path`; null when none applies. */
+  takeRestPartial(path: string): PartialMode | null {
+    return takeOne(this.restPartial, path)?.mode ?? null;
+  }
+
   /** Consume one forced status for a request to `path`, oldest fault first. */
   takeRestStatus(path: string): { status: RestStatus; retryAfterS: number | undefined } | null {
-    const i = this.restStatus.findIndex((f) => path.startsWith(f.path));
-    if (i < 0) return null;
-    const f = this.restStatus[i] as RestStatusFault;
-    if (--f.left <= 0) this.restStatus.splice(i, 1);
-    return { status: f.status, retryAfterS: f.retryAfterS };
+    const f = takeOne(this.restStatus, path);
+    return f === null ? null : { status: f.status, retryAfterS: f.retryAfterS };
   }
 
   /** Consume one forced delay for a request to `path`; 0 when none applies. */
   takeRestSlow(path: string): number {
-    const i = this.restSlow.findIndex((f) => path.startsWith(f.path));
-    if (i < 0) return 0;
-    const f = this.restSlow[i] as RestSlowFault;
-    if (--f.left <= 0) this.restSlow.splice(i, 1);
-    return f.delayMs;
+    return takeOne(this.restSlow, path)?.delayMs ?? 0;
   }
+}
+
+/** The oldest fault of `list` that applies to `path`, one use of it consumed (removed when used up). */
+function takeOne<F extends { path: string; left: number }>(list: F[], path: string): F | null {
+  const i = list.findIndex((f) => path.startsWith(f.path));
+  if (i < 0) return null;
+  const f = list[i] as F;
+  if (--f.left <= 0) list.splice(i, 1);
+  return f;
 }
 
 /** What a broken proxy, a truncated write or a confused gateway puts on the wire. */

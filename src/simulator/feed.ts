@@ -103,11 +103,7 @@ export class SymbolFeed {
     this.qtyMul = pow10(spec.quantityPrecision) / pow10(series.qtyDecimals) / k / spec.stepUnits;
     // Start just before the phase point, so the first recorded trade of an original lands at start + 1 ms.
     this.playhead = (spec.phase ?? 0) * this.loopMs - 1;
-    while (this.cursor < series.n && (series.offsetMs[this.cursor] as number) <= this.playhead) this.cursor++;
-    if (this.cursor >= series.n) {
-      this.cursor = series.n - 1;
-      this.loop = 1;
-    }
+    this.seek(this.playhead);
     // Ids in a plausible range, distinct per symbol, increasing forever.
     this.tradeId = spec.baseAsset === series.source ? series.firstTradeId - 1 : 1_000_000_000 + this.rng.int(2_000_000_000);
     this.nextAggId = Math.floor(this.tradeId * 0.46);
@@ -118,6 +114,68 @@ export class SymbolFeed {
 
   get symbol(): string {
     return this.spec.symbol;
+  }
+
+  /** Put the cursor on the first recorded trade after data time `p` (any loop, negative ones too). */
+  private seek(p: number): void {
+    const s = this.series;
+    const off = s.offsetMs;
+    const loop = Math.floor(p / this.loopMs);
+    const rel = p - loop * this.loopMs;
+    // Forward loops play offsets ascending; backward (odd) loops play them descending from the end.
+    const forward = (loop & 1) === 0;
+    const bound = forward ? rel : s.spanMs - rel;
+    let lo = 0;
+    let hi = s.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (forward ? (off[mid] as number) <= bound : (off[mid] as number) < bound) lo = mid + 1;
+      else hi = mid;
+    }
+    // Forward: the first offset past rel; backward: the last offset before span − rel.
+    const cursor = forward ? lo : lo - 1;
+    if (forward ? cursor < s.n : cursor >= 0) {
+      this.loop = loop;
+      this.cursor = cursor;
+    } else {
+      this.loop = loop + 1;
+      this.cursor = forward ? s.n - 1 : 0;
+    }
+    this.playhead = p;
+  }
+
+  /**
+   * The market before start: the aggTrades of exchange time (startMs − historyMs, startMs], as the
+   * exchange would list them, for \`GET /fapi/v1/aggTrades\`. The feed is left exactly as it was, so
+   * what it publishes from start on does not depend on whether a history was made: the past is
+   * played from the recording just before the phase point, and its ids end where the live ones begin.
+   */
+  prehistory(startMs: number, historyMs: number): AggTrade[] {
+    if (historyMs <= 0) return [];
+    const s = this.series;
+    const livePlayhead = this.playhead;
+    const tradeId0 = this.tradeId;
+    const aggId0 = this.nextAggId;
+    this.seek(livePlayhead - historyMs);
+    const events: SimEvent[] = [];
+    for (let t = startMs - historyMs; t < startMs; t += 10_000) this.advance(t, Math.min(startMs, t + 10_000), 1, events);
+    const dTrade = this.tradeId - tradeId0;
+    const dAgg = this.nextAggId - aggId0;
+    const out: AggTrade[] = [];
+    for (const e of events) if (e.kind === 'agg') out.push({ ...e.agg, a: e.agg.a - dAgg, f: e.agg.f - dTrade, l: e.agg.l - dTrade });
+    // Back to the state the constructor left: same cursor, ids, prices and send order.
+    this.seek(livePlayhead);
+    this.tradeId = tradeId0;
+    this.nextAggId = aggId0;
+    this.lastE = 0;
+    this.lastSrcPrice = s.priceUnits[this.cursor] as number;
+    this.lastPriceUnits = Math.max(1, Math.round(this.lastSrcPrice * this.priceMul)) * this.spec.tickUnits;
+    return out;
+  }
+
+  /** A published aggTrade's price and size as the exchange prints them. */
+  decimals(pU: number, qU: number): { p: string; q: string } {
+    return { p: fromUnits(pU, this.spec.pricePrecision), q: fromUnits(qU, this.spec.quantityPrecision) };
   }
 
   /** Current price as a number (mark price, liquidation pricing). */

@@ -1,12 +1,13 @@
 /**
- * REST: the four public endpoints the collector uses, with Binance's weight accounting
+ * REST: the public endpoints the collector uses (exchangeInfo, ticker/24hr, openInterest, time, and
+ * aggTrades for the warm start, listed from the recorded market), with Binance's weight accounting
  * (X-MBX-USED-WEIGHT-1M on every response, 2400 per minute, 429 → 418 escalation) and
  * forced statuses and delays from faults. The weight minute is on the exchange clock.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimClock } from './clock';
 import { fixed } from './decimal';
-import type { FaultState } from './faults';
+import type { FaultState, PartialMode } from './faults';
 import type { OpenInterestBook } from './oi';
 import { ALL_SPECS, specOf, type SymbolSpec } from './universe';
 
@@ -21,7 +22,16 @@ export const REST_WEIGHTS = Object.freeze({
   tickerOne: 1,
   openInterest: 1,
   time: 1,
+  aggTrades: 20,
 });
+
+/** A `GET /fapi/v1/aggTrades` request as the route reads it (BINANCE.md §6). */
+export interface AggTradesRequest {
+  fromId?: number;
+  startMs?: number;
+  endMs?: number;
+  limit: number;
+}
 
 /** Rolling one-minute request weight of "the IP" (the simulator serves one client IP: loopback). */
 export class WeightMeter {
@@ -77,6 +87,8 @@ export interface RestContext {
   oi: OpenInterestBook;
   /** Current simulated last price of a symbol (reference price for symbols without a feed). */
   priceOf(symbol: string): number;
+  /** The recorded aggTrades rows a request lists; null for a symbol without a feed. */
+  aggTrades(symbol: string, q: AggTradesRequest): unknown[] | null;
   counts: Record<string, number>;
   /** Timers for slow responses (exchange ms), cleared on stop. */
   later(fn: () => void, simMs: number): void;
@@ -102,10 +114,58 @@ const ERR = Object.freeze({
   badSymbol: { code: -1121, msg: 'Invalid symbol.' },
   missingSymbol: { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." },
   notFound: { code: -1000, msg: 'Not found.' },
+  illegalParam: (name: string) => ({ code: -1100, msg: `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,20}$'.` }),
+  badLimit: { code: -1130, msg: "Data sent for parameter 'limit' is not valid." },
+  badCombination: { code: -1128, msg: 'Combination of optional parameters invalid.' },
+  intervalTooLong: { code: -1127, msg: 'More than 1 hours between startTime and endTime.' },
 });
 
+const HOUR_MS = 3_600_000;
+
+/** Validate an aggTrades query like the exchange: the rows, or the 400 it answers. */
+function aggTradesAnswer(q: URLSearchParams, ctx: RestContext): { status: number; body: unknown } {
+  const symbol = q.get('symbol');
+  if (symbol === null || symbol === '') return { status: 400, body: ERR.missingSymbol };
+  const nums: Record<string, number | undefined> = {};
+  for (const name of ['fromId', 'startTime', 'endTime', 'limit']) {
+    const v = q.get(name);
+    if (v === null) continue;
+    if (!/^\d{1,20}$/.test(v) || !Number.isSafeInteger(Number(v))) return { status: 400, body: ERR.illegalParam(name) };
+    nums[name] = Number(v);
+  }
+  const limit = nums.limit ?? 500;
+  if (limit < 1 || limit > 1000) return { status: 400, body: ERR.badLimit };
+  const { fromId, startTime, endTime } = nums;
+  // The docs warn that fromId with a time window times out; refusing it keeps clients honest.
+  if (fromId !== undefined && (startTime !== undefined || endTime !== undefined)) return { status: 400, body: ERR.badCombination };
+  if (startTime !== undefined && endTime !== undefined) {
+    if (endTime < startTime) return { status: 400, body: ERR.badCombination };
+    if (endTime - startTime >= HOUR_MS) return { status: 400, body: ERR.intervalTooLong };
+  }
+  const req: AggTradesRequest = {
+    limit,
+    ...(fromId !== undefined ? { fromId } : {}),
+    ...(startTime !== undefined ? { startMs: startTime, endMs: endTime ?? startTime + HOUR_MS - 1 } : endTime !== undefined ? { endMs: endTime } : {}),
+  };
+  const rows = ctx.aggTrades(symbol, req);
+  return rows === null ? { status: 400, body: ERR.badSymbol } : { status: 200, body: rows };
+}
+
+/** A list body as the partial-page fault damages it: cut in the middle, or rows left out of the middle. */
+function damaged(rows: unknown[], mode: PartialMode): string {
+  if (mode === 'gap') {
+    const keep = [...rows];
+    keep.splice(Math.floor(keep.length / 3), Math.max(1, Math.floor(keep.length / 3)));
+    return JSON.stringify(keep);
+  }
+  const text = JSON.stringify(rows);
+  return text.slice(0, Math.max(1, Math.floor(text.length / 2)));
+}
+
+/** `body`: an object to serialise, HTML text (the WAF's page), or `{ jsonText }` already serialised (a damaged list). */
 function send(res: ServerResponse, status: number, body: unknown, used: number, extra: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const raw = typeof body === 'object' && body !== null && 'jsonText' in body ? (body as { jsonText: string }).jsonText : null;
+  const text = raw ?? (typeof body === 'string' ? body : JSON.stringify(body));
   res.writeHead(status, {
     'Content-Type': typeof body === 'string' ? 'text/html' : 'application/json',
     'Content-Length': Buffer.byteLength(text),
@@ -214,6 +274,8 @@ function route(path: string, q: URLSearchParams, ctx: RestContext, now: number):
         },
       };
     }
+    case '/fapi/v1/aggTrades':
+      return { weight: REST_WEIGHTS.aggTrades, run: () => aggTradesAnswer(q, ctx) };
     case '/fapi/v1/openInterest':
       return {
         weight: REST_WEIGHTS.openInterest,
@@ -268,7 +330,8 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
       return send(res, admitted.status, body, ctx.weight.usedAt(now), { 'Retry-After': String(admitted.retryAfterS) });
     }
     const out = r.run();
-    send(res, out.status, out.body, ctx.weight.usedAt(now));
+    const partial = out.status === 200 && Array.isArray(out.body) ? ctx.faults.takeRestPartial(path) : null;
+    send(res, out.status, partial === null ? out.body : { jsonText: damaged(out.body as unknown[], partial) }, ctx.weight.usedAt(now));
   };
   const answer = (): void => {
     respond();

@@ -6,7 +6,8 @@
  * directional price move applied to every trade of those symbols (recorded ones included, so the
  * price stays coherent), liquidations (see liquidations.ts) and falling open interest (oi.ts).
  * The first cascade starts once the baselines can be warm (60 non-empty 1 s windows), counted
- * from the first aggTrade subscription rather than from start-up, so a late client still sees it.
+ * from the first aggTrade subscription rather than from start-up, so a late client still sees it —
+ * or 20 s after a warm start (a client asked for aggTrades history), whose baselines are warm at once.
  */
 import { Rng } from './rng';
 import type { TradeSeries } from './data';
@@ -37,6 +38,8 @@ export interface InjectedTrade {
 export const CASCADE = Object.freeze({
   /** Baselines need 60 non-empty 1 s windows; leave a little slack after the first subscription. */
   FIRST_AFTER_MS: 75_000,
+  /** After a warm start (aggTrades history was asked for) the baselines are warm at once. */
+  FIRST_AFTER_WARM_START_MS: 20_000,
   PERIOD_MS: 240_000,
   JITTER_MS: 30_000,
   DURATION_MS: 25_000,
@@ -63,6 +66,7 @@ function factorAt(c: Cascade, t: number): number {
 export class ScenarioScript {
   readonly cascades: Cascade[] = [];
   private anchorMs: number | null = null;
+  private warmStartMs: number | null = null;
   private readonly rng: Rng;
   private readonly displacement = new Map<string, Displacement>();
   /** Next injected-trade time per cascade and symbol, so a Poisson stream spans ticks seamlessly. */
@@ -85,15 +89,24 @@ export class ScenarioScript {
     if (this.anchorMs === null) this.anchorMs = simMs;
   }
 
+  /**
+   * A client asked for aggTrades history: it warm-starts, so the first cascade may come as soon as
+   * FIRST_AFTER_WARM_START_MS later (if it has not been scheduled already).
+   */
+  noteWarmStart(simMs: number): void {
+    if (this.warmStartMs === null) this.warmStartMs = simMs;
+  }
+
   /** Make sure every cascade starting before `t + horizon` exists; settle finished ones. */
   beginTick(t: number): void {
     if (this.kind !== 'demo' || this.anchorMs === null) return;
     const horizon = t + CASCADE.DURATION_MS + 1_000;
     for (;;) {
       const last = this.cascades[this.cascades.length - 1];
+      const warm = this.warmStartMs === null ? Number.POSITIVE_INFINITY : Math.max(this.anchorMs, this.warmStartMs) + CASCADE.FIRST_AFTER_WARM_START_MS;
       const start =
         last === undefined
-          ? this.anchorMs + CASCADE.FIRST_AFTER_MS
+          ? Math.min(this.anchorMs + CASCADE.FIRST_AFTER_MS, warm)
           : last.startMs + CASCADE.PERIOD_MS + Math.round(this.rng.range(-CASCADE.JITTER_MS, CASCADE.JITTER_MS));
       if (start > horizon) break;
       this.addCascade(start);

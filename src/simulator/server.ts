@@ -7,15 +7,16 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
+import { AggHistory, type AggTradeRow } from './agg-history';
 import type { Timer } from '../clock/clock';
 import { SimClock } from './clock';
 import { loadRecordedData, type MarkRatio } from './data';
 import { FaultState } from './faults';
-import { compareEvents, type SimEvent, SymbolFeed } from './feed';
+import { type AggTrade, compareEvents, type SimEvent, SymbolFeed } from './feed';
 import { forceOrderFrame } from './frames';
 import { type FormattedLiquidation, formatLiquidation, LiquidationFeed, type LiquidationArrival } from './liquidations';
 import { OpenInterestBook } from './oi';
-import { handleRest, type RestContext, WeightMeter } from './rest';
+import { type AggTradesRequest, handleRest, type RestContext, WeightMeter } from './rest';
 import { Rng } from './rng';
 import { MAX_STREAMS_PER_CONNECTION, parseWsTarget } from './routes';
 import { ScenarioScript } from './script';
@@ -24,6 +25,8 @@ import { COIN_M_LIQUIDATION_SYMBOLS, specOf, TOP_10, TOP_10_SPECS } from './univ
 import { WsHub } from './ws';
 
 const DEFAULT_TICK_MS = 15;
+/** Market before start that aggTrades can list by default: a warm start's 5 min and a minute of slack. */
+export const DEFAULT_HISTORY_MS = 6 * 60_000;
 /** Longest stretch of exchange time handled as one batch (after a stall the loop catches up in steps). */
 const MAX_STEP_MS = 2_000;
 const KLINE_PUSH_MS = 250;
@@ -38,6 +41,10 @@ class Simulator {
   private readonly script: ScenarioScript;
   private readonly feeds: SymbolFeed[];
   private readonly feedBySymbol = new Map<string, SymbolFeed>();
+  private readonly history = new Map<string, AggHistory>();
+  private readonly historyMs: number;
+  private readonly makePast: (symbol: string) => AggTrade[];
+  private readonly pastMade = new Set<string>();
   private readonly liquidations: LiquidationFeed;
   private readonly oi: OpenInterestBook;
   private readonly faults = new FaultState();
@@ -73,6 +80,15 @@ class Simulator {
     this.script = new ScenarioScript(opts.scenario ?? 'steady', seed);
     this.feeds = TOP_10_SPECS.map((spec) => new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], this.script, seed));
     for (const f of this.feeds) this.feedBySymbol.set(f.symbol, f);
+    this.historyMs = Math.max(0, opts.historyMs ?? DEFAULT_HISTORY_MS);
+    for (const f of this.feeds) this.history.set(f.symbol, new AggHistory());
+    // The past is made on first demand (a few tens of ms per symbol), by a twin of the feed in its
+    // start state with no cascades scripted: exactly what the live feed would have played before start.
+    this.makePast = (symbol) => {
+      const spec = specOf(symbol);
+      if (spec === undefined || this.historyMs === 0) return [];
+      return new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], new ScenarioScript('steady', seed), seed).prehistory(startMs, this.historyMs);
+    };
     this.liquidations = new LiquidationFeed(data.liquidations, this.script, seed, startMs);
     this.oi = new OpenInterestBook(seed, startMs, this.script);
     this.hub = new WsHub(this.clock, this.faults, new Rng(seed).fork('ws'), opts.autoClose24h ?? true, (stream) => {
@@ -84,6 +100,7 @@ class Simulator {
       weight: this.weight,
       oi: this.oi,
       priceOf: (s) => this.priceOf(s),
+      aggTrades: (s, q) => this.aggTrades(s, q),
       counts: this.restCounts,
       later: (fn, simMs) => {
         const t = this.clock.after(simMs, () => {
@@ -112,6 +129,27 @@ class Simulator {
       return perp !== undefined ? perp.price * 1.012 : 0;
     }
     return specOf(symbol)?.refPrice ?? 0;
+  }
+
+  /** How long aggTrades stay listable: the history span, and at least the default (a restarted client warm-starts too). */
+  private get retentionMs(): number {
+    return Math.max(this.historyMs, DEFAULT_HISTORY_MS);
+  }
+
+  /** What `GET /fapi/v1/aggTrades` lists: the market before start and everything published since, within the retention. */
+  private aggTrades(symbol: string, q: AggTradesRequest): AggTradeRow[] | null {
+    const h = this.history.get(symbol);
+    const feed = this.feedBySymbol.get(symbol);
+    if (h === undefined || feed === undefined) return null;
+    const now = this.clock.now();
+    this.script.noteWarmStart(now);
+    if (!this.pastMade.has(symbol)) {
+      this.pastMade.add(symbol);
+      h.prepend(this.makePast(symbol));
+      h.pruneBefore(now - this.retentionMs);
+    }
+    const { from, to } = h.select(q.fromId !== undefined ? { fromId: q.fromId, limit: q.limit } : { ...q });
+    return h.rows(from, to, (pU, qU) => feed.decimals(pU, qU));
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -153,6 +191,7 @@ class Simulator {
       this.processedUntil = t1;
     }
     this.hub.housekeeping(now);
+    for (const h of this.history.values()) h.pruneBefore(now - this.retentionMs);
     this.lagMs = Math.max(0, this.clock.now() - now);
     this.busyMs += performance.now() - began;
   }
@@ -177,6 +216,7 @@ class Simulator {
           case 'agg': {
             const f = e.feed;
             f.onPublished(e.agg);
+            this.history.get(f.symbol)?.push(e.agg);
             if (hub.wants(f.streams.aggTrade)) hub.publish(f.streams.aggTrade, f.aggTradeText(e.agg), e.time, true);
             if (hub.wants(f.streams.bookTicker)) hub.publish(f.streams.bookTicker, f.bookTickerText(e.agg), e.time);
             break;
@@ -245,6 +285,8 @@ class Simulator {
         return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS);
       case 'rest_slow':
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
+      case 'rest_partial':
+        return this.faults.addRestPartial(f.path, f.mode, positiveInt('rest_partial.count', f.count));
       case 'server_time_skew':
         if (!Number.isSafeInteger(f.ms)) throw new Error(`fault server_time_skew.ms must be a whole number of ms, got ${f.ms}`);
         this.faults.serverTimeSkewMs = f.ms;

@@ -35,6 +35,12 @@ export type SimFault =
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
   | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
   /**
+   * Damage the next `count` successful list bodies under `path` (e.g. `/fapi/v1/aggTrades`): `truncated`
+   * cuts the JSON in the middle (HTTP 200, Content-Length of what is sent); `gap` leaves rows out of
+   * the middle, so the JSON is valid but the aggregate ids jump.
+   */
+  | { kind: 'rest_partial'; path: string; mode: 'truncated' | 'gap'; count: number }
+  /**
    * From now on `serverTime` (GET /fapi/v1/time, exchangeInfo) reads `ms` ahead of the simulator's
    * exchange clock (negative: behind): what a client whose local clock is off by −ms measures.
    * Frames keep their stamps; to skew the whole exchange clock, start with `startMs: Date.now() + ms`.
@@ -58,6 +64,11 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Close connections like the exchange once they are 24 h old on the simulator clock (default true). */
   autoClose24h?: boolean;
+  /**
+   * Exchange ms of market before start that `GET /fapi/v1/aggTrades` can list (default 6 min: a
+   * warm start's 5 min and some slack); 0 = none. Published aggTrades are listed for as long.
+   */
+  historyMs?: number;
   /**
    * Run on this clock instead of the wall clock: its time is the exchange time and every timer
    * (the batching loop included) runs on it, so `speed` and `startMs` are ignored. Tests share one

@@ -114,13 +114,26 @@ export function statusBar(s: Snapshot): StatusBarModel {
   return {
     mode: { text: loading && s.mode !== 'DEMO' ? 'Mode: LOADING...' : `Mode: ${s.mode}`, color: COLORS.white },
     symbols: { text: symbolsLabel(s.symbols_active), color: COLORS.white },
-    baselines: { text: `Baselines: ${ready} / ${total}`, color: total > 0 && ready === total ? COLORS.green : COLORS.orange },
+    baselines: { text: `Baselines: ${baselineStatusText(s)}`, color: total > 0 && ready === total ? COLORS.green : COLORS.orange },
     health: { text: `Health: ${s.health_state}`, color: healthColor(s.health_state) },
     windows: { text: `Windows: ${formatInt(s.counters.windows_processed)}`, color: COLORS.white },
     // Zero events is the normal state, so it is never coloured as a problem.
     events: { text: `Events: ${formatInt(s.counters.peak_pressure_events)}`, color: COLORS.white },
     lastUpdate: { text: `Last update: ${formatClock(s.timestamp * 1000)}`, color: COLORS.white },
   };
+}
+
+/**
+ * The baseline count with where it comes from (SPEC §20): `10 / 10 (backfilled)` while any warm
+ * symbol still judges against backfilled values, `10 / 10 (observed)` once live windows replaced
+ * them all, and plain `7 / 10` without a warm start (as before it existed).
+ */
+export function baselineStatusText(s: Snapshot): string {
+  const count = `${s.baseline_status.ready_symbols} / ${s.baseline_status.total_symbols}`;
+  if (s.warm_start.backfilled.length === 0) return count;
+  const states = Object.values(s.per_symbol).map((p) => p.baseline_state);
+  if (states.includes('warm_backfilled')) return `${count} (backfilled)`;
+  return states.includes('warm_observed') ? `${count} (observed)` : count;
 }
 
 function precisionOf(s: Snapshot, symbol: string): { price: number; qty: number } {

@@ -44,6 +44,11 @@ const ACTIVITY_COUNTERS = [
   'mark_prices',
   'future_events',
   'liquidation_buffer_evictions',
+  // Windows closed from warm-start trades (SPEC §20): they fill the baselines only, are never
+  // judged and are not in windows_processed, so the partition above is untouched.
+  'backfilled_windows',
+  // Live aggTrades the warm start had already delivered (id ≤ the last backfilled id), dropped.
+  'backfill_duplicates',
 ] as const;
 
 export type SymbolCounterName = 'windows_processed' | PartitionKey | (typeof ACTIVITY_COUNTERS)[number];

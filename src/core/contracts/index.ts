@@ -7,6 +7,7 @@ import { DoctorCheckedSchema } from './doctor';
 import { PromotedEventSchema } from './promoted';
 import { SinkStatusSchema } from './sink-status';
 import { SnapshotSchema } from './snapshot';
+import { WarmStartMarkerSchema } from './warm-start';
 
 export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.TRADE': canonical.TradeEventSchema,
@@ -22,4 +23,5 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'audit.DOCTOR_CHECKED': DoctorCheckedSchema,
   alert: AlertSchema,
   'sink-status': SinkStatusSchema,
+  'warm-start-marker': WarmStartMarkerSchema,
 });

@@ -19,6 +19,7 @@ import {
   StreamFlowSchema,
   WsStateSchema,
 } from './vocabulary';
+import { WarmStartStatusSchema } from './warm-start';
 
 export const RawRowSchema = z.object({
   /** Exchange time, float seconds. */
@@ -49,6 +50,13 @@ export const SymbolStateSchema = z.object({
   price_precision: z.number().int().nonnegative(),
   qty_precision: z.number().int().nonnegative(),
   counters: SymbolCountersSchema,
+  /**
+   * Where the baselines come from (SPEC §20): cold until warm; warm_backfilled while some of the
+   * 60 values still come from the warm start's backfill; warm_observed once live windows replaced them all.
+   */
+  baseline_state: z.enum(['cold', 'warm_backfilled', 'warm_observed']),
+  /** How many of the baseline values came from backfilled windows. */
+  baseline_backfilled: count,
 });
 export type SymbolState = z.infer<typeof SymbolStateSchema>;
 
@@ -145,6 +153,9 @@ export const SnapshotSchema = z.object({
     non_market_trades: count,
     ignored_frames: count,
     frames_received: count,
+    /** Warm start (SPEC §20): windows that only filled baselines, and live aggTrades it had delivered already. */
+    backfilled_windows: count,
+    backfill_duplicates: count,
   }),
   raw_buffers: z.object({
     trades: z.record(z.string(), z.array(RawRowSchema)),
@@ -184,6 +195,7 @@ export const SnapshotSchema = z.object({
     per_stream: z.record(z.string(), StreamStateSchema),
   }),
   dead_letters: count,
+  warm_start: WarmStartStatusSchema,
   /**
    * Memory of the process running the collector, sampled at commit: `rss_bytes` is the whole
    * process (UI thread included); the heap figures are the collector worker's own V8 heap.

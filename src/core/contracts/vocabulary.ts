@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** DOCTOR_CHECKS (seed 002): the doctor's checks at boot, between BOOT and SYMBOL_SELECT; failures are soft. */
-export const StageNameSchema = z.enum(['BOOT', 'DOCTOR_CHECKS', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
+export const StageNameSchema = z.enum(['BOOT', 'DOCTOR_CHECKS', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARM_START', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
 export type StageName = z.infer<typeof StageNameSchema>;
 
 export const AuditEventTypeSchema = z.enum([
@@ -57,6 +57,8 @@ export const ReasonCodeSchema = z.enum([
   'SINK_DEGRADED',
   /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
   'PEAK_PRESSURE_PROMOTED',
+  /** The warm-start backfill (SPEC §20) failed for at least one symbol, which starts cold. */
+  'WARM_START_FAILED',
   /** Doctor checks (at boot and periodically, src/doctor): too little free disk for the store or the captures' budget. */
   'DISK_LOW',
   /** The store's write-ahead log is far past SQLite's checkpoint size: a reader keeps checkpoints from finishing. */
