@@ -19,13 +19,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const FIELDS = Object.entries(CONFIG_BOUNDS) as [string, Bound][];
 
-/** `{a: {b: v}}` for `a.b`, plus what the field needs to be valid beside it. */
+/** `{a: {b: {c: v}}}` for `a.b.c`, plus what the field needs to be valid beside it. */
 function objectFor(path: string, value: unknown): Record<string, unknown> {
-  const [head, leaf] = path.split('.') as [string, string | undefined];
-  if (leaf === undefined) return { [head]: value };
+  const keys = path.split('.');
+  const leaf = keys[keys.length - 1] as string;
   // The total may not be below one part: test it against the smallest part.
   const sibling = leaf === 'maxTotalBytes' ? { maxFileBytes: CONFIG_BOUNDS['capture.maxFileBytes'].min } : {};
-  return { [head]: { ...sibling, [leaf]: value } };
+  let obj: Record<string, unknown> = keys.length > 1 ? { ...sibling, [leaf]: value } : { [leaf]: value };
+  for (let i = keys.length - 2; i >= 0; i--) obj = { [keys[i] as string]: obj };
+  return obj;
 }
 
 function valueAt(c: unknown, path: string): unknown {
