@@ -21,16 +21,14 @@
  */
 import type { TradeEvent } from '../core/contracts/canonical';
 import { tradeEvent } from './parse';
+import { CLOSE, ENVELOPE_HEAD, NINE, ZERO } from './scan';
 
-const STREAM_HEAD = '{"stream":"';
+const STREAM_HEAD = ENVELOPE_HEAD;
 /** From the stream name's '@' to the payload's first value (the event time `E`). */
 const RAW_HEAD = '@trade","data":{"e":"trade","E":';
 const AGG_HEAD = '@aggTrade","data":{"e":"aggTrade","E":';
 
-const ZERO = 0x30;
-const NINE = 0x39;
 const DOT = 0x2e;
-const CLOSE = 0x7d;
 
 /** 10^0 … 10^15, all exact doubles. */
 const POW10: readonly number[] = Array.from({ length: 16 }, (_, k) => 10 ** k);
