@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: performance figures of the detection pipeline on a real capture.
  *
- *   node dist/bench.js [--quick] [--fixture] [--only=id,id] [--no-write] [--day-hours=N] [--day-speed=S]
+ *   node dist/bench.js [--quick] [--fixture] [--load] [--only=id,id] [--no-write] [--day-hours=N] [--day-speed=S]
  *
  * --fixture uses the vendored 70 s extract (test/fixtures) even when ../shared/data is present;
  * --only runs some sections and never writes results.json; --day-hours / --day-speed shorten or
- * change the memory-day run (a shortened run never writes results.json either).
+ * change the memory-day run (a shortened run never writes results.json either). --load runs a
+ * CPU-bound process beside the throughput measurement (the busy-machine run of issue 15).
  *
  * Loads the capture into memory, runs every registered section in order, prints each section's
  * tables as markdown and writes everything (with machine info and the git commit) to
@@ -26,7 +27,7 @@ import { memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
 import { sinksSection } from './sinks';
 import { storeSection } from './store';
-import { throughputSection } from './throughput';
+import { runThroughputChild, throughputSection } from './throughput';
 import { runUiRenderChild, uiRenderSection } from './ui-render';
 import type { Check, Json, Section, SectionContext } from './types';
 
@@ -48,6 +49,8 @@ interface Args {
   quick: boolean;
   /** Use the vendored 70 s extract even when ../shared is present. */
   fixture: boolean;
+  /** A CPU-bound process beside the throughput measurement. */
+  load: boolean;
   only: Set<string> | null;
   write: boolean;
   dayHours: number | undefined;
@@ -55,7 +58,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, fixture: false, only: null, write: true, dayHours: undefined, daySpeed: undefined };
+  const args: Args = { quick: false, fixture: false, load: false, only: null, write: true, dayHours: undefined, daySpeed: undefined };
   const positive = (a: string, prefix: string): number => {
     const x = Number(a.slice(prefix.length));
     if (!(x > 0) || !Number.isFinite(x)) throw new Error(`${prefix}N needs a positive number, got ${a}`);
@@ -64,6 +67,7 @@ function parseArgs(argv: readonly string[]): Args {
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a === '--fixture') args.fixture = true;
+    else if (a === '--load') args.load = true;
     else if (a === '--no-write') args.write = false;
     else if (a.startsWith('--only=')) {
       // A partial run never replaces the committed results file.
@@ -81,7 +85,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (a.startsWith('--day-speed=')) args.daySpeed = positive(a, '--day-speed=');
     else
       throw new Error(
-        `unknown argument ${a} (use --quick, --fixture, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`,
+        `unknown argument ${a} (use --quick, --fixture, --load, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`,
       );
   }
   return args;
@@ -92,6 +96,10 @@ async function main(): Promise<void> {
   // never load in the main bench process: without a display it aborts the process).
   if (process.argv[2] === '--ui-render-child') {
     await runUiRenderChild(ROOT, process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === '--throughput-child') {
+    await runThroughputChild(ROOT, process.argv.slice(3));
     return;
   }
   const args = parseArgs(process.argv.slice(2));
@@ -113,6 +121,7 @@ async function main(): Promise<void> {
   const ctx: SectionContext = {
     dataset,
     quick: args.quick,
+    load: args.load,
     log,
     root: ROOT,
     ...(args.dayHours !== undefined ? { dayHours: args.dayHours } : {}),
@@ -154,6 +163,7 @@ async function main(): Promise<void> {
     schema: 1,
     generated_at: new Date().toISOString(),
     quick: args.quick,
+    load: args.load,
     duration_s: Number(total.toFixed(1)),
     git: { commit: git.commit, dirty_files: git.dirty_files },
     machine: { ...machine, load_avg_at_start: [...machine.load_avg_at_start], load_avg_at_end: loadEnd },

@@ -34,6 +34,8 @@ export interface SectionContext {
   dataset: Dataset;
   /** Fewer repetitions (for a smoke run); the README's figures never come from a quick run. */
   quick: boolean;
+  /** --load: the throughput section runs a CPU-bound process beside its measurement. */
+  load?: boolean;
   log: (message: string) => void;
   /** The repository root (dist/ lives there; sections that run child processes need it). */
   root: string;

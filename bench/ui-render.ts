@@ -13,9 +13,7 @@
  * times, separately: `viewModel(snapshot)`, `window.render(viewModel)` (binding), and the
  * `processEvents()` right after it (Qt layout + paint of the offscreen window).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { binanceUsdm } from '../src/binance/adapter';
@@ -25,6 +23,7 @@ import { Engine } from '../src/core/engine';
 import { displaySnapshot, SystemState } from '../src/core/system-state';
 import { silenceLimitMs } from '../src/binance/streams';
 import type { ViewModel } from '../src/widgets/view-model';
+import { argValue, runBenchChild } from './child';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
 import { distribution, type Distribution, fmt, fmtInt } from './stats';
@@ -55,11 +54,6 @@ interface ChildResult {
 
 function addonPath(root: string): string {
   return join(root, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
-}
-
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  return a === undefined ? undefined : a.slice(name.length + 3);
 }
 
 /** The child: build snapshots, open the window, time renders, write the result JSON. */
@@ -211,39 +205,19 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
   const env = { ...process.env };
   const display = Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
   if (!display && !env.QT_QPA_PLATFORM) env.QT_QPA_PLATFORM = 'offscreen';
-  const dir = mkdtempSync(join(tmpdir(), 'pp-ui-bench-'));
-  const out = join(dir, 'result.json');
   const renders = ctx.quick ? 100 : 400;
   const warmup = ctx.quick ? 20 : 40;
-  const args = [
-    join(ctx.root, 'dist', 'bench.js'),
-    '--ui-render-child',
-    `--out=${out}`,
-    `--renders=${renders}`,
-    `--warmup=${warmup}`,
-    ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []),
-  ];
   ctx.log(
     `ui-render: child process (${env.QT_QPA_PLATFORM ? `QT_QPA_PLATFORM=${env.QT_QPA_PLATFORM}` : 'display'}), ${warmup} warm-up + ${renders} timed renders`,
   );
-  let stderr = '';
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ctx.root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    const t = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('exit', (c) => {
-      clearTimeout(t);
-      resolve(c);
-    });
+  const raw = await runBenchChild({
+    name: 'ui-render',
+    root: ctx.root,
+    env,
+    args: [`--renders=${renders}`, `--warmup=${warmup}`, ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])],
+    timeoutMs: 300_000,
   });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(out, 'utf8'));
-  } catch {
-    raw = null;
-  }
-  rmSync(dir, { recursive: true, force: true });
-  if (code !== 0 || !isChildResult(raw)) throw new Error(`ui-render child failed (exit ${code}): ${stderr}`);
+  if (!isChildResult(raw)) throw new Error('ui-render child wrote a result of the wrong shape');
   const r = raw;
   const n = r.vm_ms.length;
   const both = r.vm_ms.map((v, i) => v + (r.render_ms[i] as number));

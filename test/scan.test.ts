@@ -2,6 +2,9 @@
  * Differential test of the envelope scanner (src/binance/scan.ts) against JSON.parse: whenever the
  * scanner answers, its answer is what JSON.parse gives (same keys in the same order, same values,
  * -0 included), and normalizeFrame with the scanner returns exactly what it returns without it.
+ * The same for the trade reader (src/binance/trade-scan.ts), which goes straight from the text to
+ * the TradeEvent: whenever it answers, JSON.parse + the fast path + the mapping give that very event
+ * (same keys in the same order, the same doubles), and it answers for every good live-shape trade.
  * Seeds are real frames (raw trades of the vendored hftbacktest fixture), the simulator's aggTrade
  * frames (the live shape, with `nq` and `st`) and other streams; tens of thousands of text-level
  * mutations of them probe every way out of the fast path.
@@ -9,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeFrame } from '../src/binance/normalize';
 import { scanEnvelope } from '../src/binance/scan';
+import { scanTradeEvent } from '../src/binance/trade-scan';
 import type { Frame } from '../src/core/source';
 import { aggTradeFrame, envelope, forceOrderFrame, markPriceFrame } from '../src/simulator/frames';
 import { FIXTURE_BTC, FIXTURE_ETH, readLines } from './fixtures/paths';
@@ -140,7 +144,7 @@ function sameAsParsed(a: unknown, b: unknown): boolean {
   return ka.every((k) => sameAsParsed((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function check(text: string): { scanned: boolean; problems: string[] } {
+function check(text: string): { scanned: boolean; read: boolean; problems: string[] } {
   const problems: string[] = [];
   const s = scanEnvelope(text);
   if (s !== null) {
@@ -153,7 +157,12 @@ function check(text: string): { scanned: boolean; problems: string[] } {
   const slow = normalizeFrame(frame, false);
   if (!sameAsParsed(fast, slow))
     problems.push(`normalizeFrame differs with the scanner: ${JSON.stringify(text)}\n  fast ${JSON.stringify(fast)}\n  slow ${JSON.stringify(slow)}`);
-  return { scanned: s !== null, problems };
+  const read = scanTradeEvent(text, frame.recv_ms);
+  if (read !== null && !(slow.kind === 'event' && sameAsParsed(read, slow.event)))
+    problems.push(
+      `trade reader answered where the general path differs: ${JSON.stringify(text)}\n  read ${JSON.stringify(read)}\n  slow ${JSON.stringify(slow)}`,
+    );
+  return { scanned: s !== null, read: read !== null, problems };
 }
 
 describe('envelope scanner ≡ JSON.parse', () => {
@@ -163,6 +172,9 @@ describe('envelope scanner ≡ JSON.parse', () => {
       expect(r.problems).toEqual([]);
       // The nested forceOrder payload is the general parser's job; every flat seed is scanned.
       expect(r.scanned, text).toBe(!text.includes('forceOrder'));
+      // Every good trade in the exchange's shape is read straight to its event.
+      const slow = normalizeFrame({ recv_ms: 1767700000500, source: 'ws:/market/stream', text }, false);
+      expect(r.read, text).toBe(slow.kind === 'event' && slow.event.type === 'TRADE');
     }
   });
 
@@ -170,6 +182,7 @@ describe('envelope scanner ≡ JSON.parse', () => {
     const rnd = mulberry32(20261125);
     const problems: string[] = [];
     let scanned = 0;
+    let read = 0;
     let parsedOnly = 0;
     for (let i = 0; i < 40_000; i++) {
       let text = SEEDS[Math.floor(rnd() * SEEDS.length)] as string;
@@ -177,11 +190,13 @@ describe('envelope scanner ≡ JSON.parse', () => {
       for (let k = 0; k < edits; k++) text = mutate(rnd, text);
       const r = check(text);
       problems.push(...r.problems);
+      if (r.read) read++;
       if (r.scanned) scanned++;
       else if (reference(text) !== null) parsedOnly++;
     }
     expect(problems.slice(0, 5)).toEqual([]);
     expect(scanned).toBeGreaterThan(4_000);
+    expect(read).toBeGreaterThan(1_000);
     expect(parsedOnly).toBeGreaterThan(2_000);
   });
 
@@ -221,5 +236,74 @@ describe('envelope scanner ≡ JSON.parse', () => {
     expect(Object.is(scanEnvelope(`${base}"x":-0}}`)?.data.x, -0)).toBe(true);
     expect(scanEnvelope(`${base}"x":1,"x":2}}`)?.data).toEqual({ x: 2 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('trade reader: straight to the event only where the general path gives that event', () => {
+  const raw = (stream: string, s: string, p: string, q: string, extra: { E?: string; t?: string; X?: string } = {}): string =>
+    `{"stream":"${stream}","data":{"e":"trade","E":${extra.E ?? '1723161256322'},"T":1723161256322,"s":"${s}","t":${extra.t ?? '5266583935'},"p":"${p}","q":"${q}","X":"${extra.X ?? 'MARKET'}","m":false}}`;
+
+  it('answers, or leaves the frame to the general path, exactly where it should', () => {
+    const agg = (tail: string): string =>
+      `{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1767700000123,"a":991,"s":"BTCUSDT","p":"97000.10","q":"0.250"${tail}}}`;
+    const cases: [string, boolean][] = [
+      [raw('btcusdt@trade', 'BTCUSDT', '61800.30', '0.006'), true],
+      // Upper-case stream names name the symbol too (streamNamesSymbol folds case).
+      [raw('BTCUSDT@trade', 'BTCUSDT', '61800.30', '0.006'), true],
+      [raw('1000pepeusdt@trade', '1000PEPEUSDT', '0.0123400', '150000'), true],
+      // 'P' is '0' + 0x20: a digit is never case-folded.
+      [raw('Pbtcusdt@trade', '0BTCUSDT', '1', '1'), false],
+      [raw('ethusdt@trade', 'BTCUSDT', '61800.30', '0.006'), false],
+      [raw('btcusd_perp@trade', 'BTCUSD_PERP', '61800.30', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '61800.30', '0.006', { X: 'LIMIT' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '0.000', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '61800.30', '0'), true],
+      [raw('btcusdt@trade', 'BTCUSDT', '1234567890.12345', '1'), true],
+      // 16 digits: Number()'s own rounding decides, through the general path.
+      [raw('btcusdt@trade', 'BTCUSDT', '1234567890.123456', '1'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '00.10', '1'), true],
+      [raw('btcusdt@trade', 'BTCUSDT', '.5', '1'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '5.', '1'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { E: '0' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { t: '0' }), true],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { t: '01' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { t: '-1' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { t: '1234567890123456' }), false],
+      [agg(',"f":1,"l":2,"T":1767700000120,"m":true'), true],
+      [agg(',"nq":"0.250","f":1,"l":2,"T":1767700000120,"m":true,"st":1'), true],
+      [agg(',"nq":"0.2500000000000000000001","f":1,"l":2,"T":1767700000120,"m":false'), true],
+      [agg(',"nq":"x","f":1,"l":2,"T":1767700000120,"m":true'), false],
+      // A negative `st` is a valid integer for the schema; the reader leaves it to the general path.
+      [agg(',"f":1,"l":2,"T":1767700000120,"m":true,"st":-1'), false],
+      [agg(',"f":1,"l":2,"T":1767700000120,"m":true,"st":1.5'), false],
+      [agg(',"f":1,"l":2,"T":1767700000120,"m":1'), false],
+      [agg(',"l":2,"f":1,"T":1767700000120,"m":true'), false],
+    ];
+    for (const [text, readable] of cases) {
+      const r = check(text);
+      expect(r.problems, text).toEqual([]);
+      expect(r.read, text).toBe(readable);
+    }
+  });
+
+  it('converts 20,000 random decimals of up to 16 digits to the very double Number() gives', () => {
+    const rnd = mulberry32(20261201);
+    let read = 0;
+    const problems: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const digits = 1 + Math.floor(rnd() * 16);
+      let d = '';
+      for (let k = 0; k < digits; k++) d += String(Math.floor(rnd() * 10));
+      // A dot anywhere inside, or none; leading zeros stay (DECIMAL_RE allows them).
+      const dot = Math.floor(rnd() * digits);
+      const p = dot === 0 ? d : `${d.slice(0, dot)}.${d.slice(dot)}`;
+      const q = rnd() < 0.5 ? p : '1';
+      // An all-zero price is refused (by the general path: the reader leaves it there).
+      const r = check(raw('btcusdt@trade', 'BTCUSDT', p, q));
+      problems.push(...r.problems);
+      if (r.read) read++;
+    }
+    expect(problems.slice(0, 5)).toEqual([]);
+    expect(read).toBeGreaterThan(10_000);
   });
 });

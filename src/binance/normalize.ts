@@ -3,11 +3,12 @@
  * the same frame always gives the same result.
  *
  * The envelope's stream name decides first: streams the core does not use are counted and skipped
- * unparsed. Combined-stream trade frames are read by the scanner (./scan) instead of JSON.parse;
- * payloads are checked by the fast path (./fastpath), with the zod schema (./schemas) consulted
- * only to word a rejection, then mapped by ./parse. REST aggTrades bodies become history pages for
- * the warm start (./agg-trades-page). Dropped by rule: non-MARKET raw trades and COIN-M
- * liquidations of the merged all-market stream.
+ * unparsed. Good combined-stream trade frames are read straight into their event (./trade-scan);
+ * other flat envelopes by the scanner (./scan) instead of JSON.parse; payloads are checked by the
+ * fast path (./fastpath), with the zod schema (./schemas) consulted only to word a rejection, then
+ * mapped by ./parse. REST aggTrades bodies become history pages for the warm start
+ * (./agg-trades-page). Dropped by rule: non-MARKET raw trades and COIN-M liquidations of the
+ * merged all-market stream.
  */
 import type { ZodType } from 'zod';
 import { LIMITS } from '../core/constants';
@@ -17,6 +18,7 @@ import { AGG_TRADES_PATH, normalizeAggTradesPage } from './agg-trades-page';
 import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from './fastpath';
 import { numbersInvalid, parseAggTrade, parseForceOrder, parseKline, parseMarkPrice, parseOpenInterest, parseRawTrade } from './parse';
 import { scanEnvelopeData } from './scan';
+import { scanTradeEvent } from './trade-scan';
 import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, OpenInterestRestSchema, RawTradeSchema } from './schemas';
 import { isSkippedKind, streamKind, streamNamesSymbol, upperSymbolOfStream } from './stream-name';
 
@@ -52,6 +54,11 @@ export function normalizeFrame(frame: Frame, useScanner = true): FrameResult {
 
   let stream: string | null = null;
   if (text.startsWith(STREAM_PREFIX)) {
+    if (useScanner) {
+      // Most frames are good trades in the exchange's exact shape: read straight to the event.
+      const event = scanTradeEvent(text, frame.recv_ms);
+      if (event !== null) return { kind: 'event', event };
+    }
     const end = text.indexOf('"', STREAM_PREFIX.length);
     if (end > 0) {
       stream = text.slice(STREAM_PREFIX.length, end);

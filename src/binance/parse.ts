@@ -9,14 +9,29 @@ import type { AggTrade, AggTradeRest, ForceOrder, Kline, MarkPriceUpdate, OpenIn
 /** The fields both trade payloads carry under the same names. */
 type TradeFields = Pick<AggTrade, 's' | 'E' | 'T' | 'p' | 'q' | 'm'>;
 
-function trade(p: TradeFields, recvMs: number, idKind: TradeEvent['id_kind'], aggId: number, firstId: number, lastId: number): TradeEvent {
-  const price = Number(p.p);
-  const qty = Number(p.q);
+/**
+ * The one place a TradeEvent is built, field by field in the contract's order (replays compare
+ * events byte for byte, so the key order matters): from validated payloads below, and straight
+ * from the frame text by ./trade-scan.
+ */
+export function tradeEvent(
+  symbol: string,
+  tsMs: number,
+  eventTimeMs: number,
+  recvMs: number,
+  idKind: TradeEvent['id_kind'],
+  aggId: number,
+  firstId: number,
+  lastId: number,
+  price: number,
+  qty: number,
+  buyerMaker: boolean,
+): TradeEvent {
   return {
     type: 'TRADE',
-    symbol: p.s,
-    ts_ms: p.T,
-    event_time_ms: p.E,
+    symbol,
+    ts_ms: tsMs,
+    event_time_ms: eventTimeMs,
     recv_ms: recvMs,
     id_kind: idKind,
     agg_id: aggId,
@@ -26,9 +41,13 @@ function trade(p: TradeFields, recvMs: number, idKind: TradeEvent['id_kind'], ag
     base_qty: qty,
     quote_qty: price * qty,
     // m: the buyer was the maker, so the taker sold.
-    side: p.m ? 'SELL' : 'BUY',
-    is_buyer_maker: p.m,
+    side: buyerMaker ? 'SELL' : 'BUY',
+    is_buyer_maker: buyerMaker,
   };
+}
+
+function trade(p: TradeFields, recvMs: number, idKind: TradeEvent['id_kind'], aggId: number, firstId: number, lastId: number): TradeEvent {
+  return tradeEvent(p.s, p.T, p.E, recvMs, idKind, aggId, firstId, lastId, Number(p.p), Number(p.q), p.m);
 }
 
 /** `aggTrade`: one taker order's fills at one price, ids `f`…`l` in the trade id space. */

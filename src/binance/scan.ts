@@ -15,17 +15,18 @@ export interface ScannedEnvelope {
   data: Record<string, unknown>;
 }
 
-const ENVELOPE_HEAD = '{"stream":"';
+/** Shared with ./trade-scan, which reads the same envelopes. */
+export const ENVELOPE_HEAD = '{"stream":"';
 const DATA_KEY = '","data":{';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const CLOSE = 0x7d;
+export const CLOSE = 0x7d;
 const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
+export const ZERO = 0x30;
+export const NINE = 0x39;
 
 /** Index of the closing quote of a plain string starting at `from`, or -1 if it needs JSON.parse. */
 function plainStringEnd(text: string, from: number): number {
