@@ -11,6 +11,7 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Clock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
 import { Collector } from '../src/collector/collector';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
@@ -39,6 +40,8 @@ export interface Rig {
   lines: string[];
   /** The clock shared by simulator and collector. */
   clock: ManualClock;
+  /** Set the collector's local clock this far from the exchange's (negative: behind), as a wrong PC clock is. */
+  skew(ms: number): void;
   latest(): Snapshot;
   /** Let `ms` of clock time pass. */
   run(ms: number): Promise<void>;
@@ -61,11 +64,20 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   });
   const snapshots: Snapshot[] = [];
   const lines: string[] = [];
+  let skewMs = 0;
+  // The collector reads time through this view of the shared clock; timers stay on the shared one.
+  const local: Clock = {
+    speed: clock.speed,
+    now: () => clock.now() + skewMs,
+    after: (ms, fn) => clock.after(ms, fn),
+    every: (ms, fn) => clock.every(ms, fn),
+    random: () => clock.random(),
+  };
   const collector = new Collector({
     config,
     runId: 'test',
     logger: silentLogger(),
-    clock,
+    clock: local,
     publish: (s) => {
       // Keep memory flat in long tests: only the newest few are needed.
       snapshots.push(s);
@@ -123,6 +135,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     snapshots,
     lines,
     clock,
+    skew: (ms) => {
+      skewMs = ms;
+    },
     latest: () => {
       const s = snapshots[snapshots.length - 1];
       if (!s) throw new Error('no snapshot published yet');

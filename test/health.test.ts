@@ -1,6 +1,6 @@
 /** Health state machine (SPEC §8.4) and the trailing-60 s rate meter. */
 import { describe, expect, it } from 'vitest';
-import { evaluateHealth, type HealthInputs, RateMeter } from '../src/collector/health';
+import { evaluateHealth, HEALTH, type HealthInputs, RateMeter } from '../src/collector/health';
 
 const T0 = 1_767_700_000_000;
 function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
@@ -18,6 +18,10 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
     restBlock: null,
     symbolsFallback: false,
     symbolsUnavailable: null,
+    malformedPerMinute: 0,
+    restServerErrors: {},
+    wsStale: null,
+    watermarkStillForMs: 50,
     ...over,
   };
 }
@@ -56,6 +60,36 @@ describe('health verdict', () => {
     expect(evaluateHealth(inputs({ klineSource: 'exchange', klinesPerSecond: 0.5 })).reasons).toEqual(['KLINE_MISSING']);
     const f = evaluateHealth(inputs({ fatal: { reason: 'SYMBOL_LEAK', detail: 'x' }, wsState: 'RECONNECTING' }));
     expect(f).toEqual({ state: 'FAILED', reasons: ['SYMBOL_LEAK'], detail: 'x' });
+  });
+});
+
+describe('reasons raised where they belong (issue 9 item 7)', () => {
+  it("REST_SERVER_ERROR while a symbol's last OI poll got a 5xx, naming it and the status", () => {
+    const v = evaluateHealth(inputs({ restServerErrors: { BTCUSDT: 503 } }));
+    expect(v.state).toBe('DEGRADED');
+    expect(v.reasons).toEqual(['REST_SERVER_ERROR']);
+    expect(v.detail).toContain('BTCUSDT HTTP 503');
+  });
+
+  it("WS_STALE while the stale watchdog's cut is not yet followed by data, even while starting", () => {
+    const v = evaluateHealth(inputs({ nowMs: T0 + 10_000, wsStale: { atMs: T0 + 9_000, silentForMs: 31_000 }, wsState: 'RECONNECTING' }));
+    expect(v.reasons).toEqual(['WS_RECONNECTING', 'WS_STALE']);
+    expect(v.detail).toContain('no frame at all for 31 s');
+  });
+
+  it('MALFORMED_PAYLOAD from a rate threshold: a few bad frames are only counted, a flood degrades', () => {
+    expect(evaluateHealth(inputs({ malformedPerMinute: HEALTH.MALFORMED_PER_MIN - 1 })).state).toBe('OK');
+    const v = evaluateHealth(inputs({ malformedPerMinute: HEALTH.MALFORMED_PER_MIN }));
+    expect(v.reasons).toEqual(['MALFORMED_PAYLOAD']);
+    expect(v.detail).toContain('dead_letters.jsonl');
+  });
+
+  it('DATA_STALE when frames arrive but exchange time stands still; not while no frame arrives', () => {
+    expect(evaluateHealth(inputs({ watermarkStillForMs: HEALTH.DATA_STALE_MS - 1 })).state).toBe('OK');
+    expect(evaluateHealth(inputs({ watermarkStillForMs: null })).state).toBe('OK');
+    const v = evaluateHealth(inputs({ watermarkStillForMs: HEALTH.DATA_STALE_MS }));
+    expect(v.reasons).toEqual(['DATA_STALE']);
+    expect(v.detail).toContain('10 s');
   });
 });
 

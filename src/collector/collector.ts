@@ -204,7 +204,15 @@ export class Collector {
     const { health, newlyWarm } = this.operations.commit(
       now,
       this.ops,
-      { engine: run?.engine ?? null, market: run?.market ?? null, oi: run?.oi ?? null, rest: this.rest, deadLetters: this.deadLetters, heap: this.heap },
+      {
+        engine: run?.engine ?? null,
+        frames: run?.pipeline.counters ?? null,
+        market: run?.market ?? null,
+        oi: run?.oi ?? null,
+        rest: this.rest,
+        deadLetters: this.deadLetters,
+        heap: this.heap,
+      },
       {
         startedMs: this.startedMs,
         fatal: this.intake.fatal,

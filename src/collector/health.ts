@@ -61,6 +61,14 @@ export interface HealthInputs {
   restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** Malformed inputs (frames, refused frames, REST bodies) in the trailing minute. */
+  malformedPerMinute: number;
+  /** Symbols whose last OI poll was answered with a 5xx, and that status. */
+  restServerErrors: Readonly<Record<string, number>>;
+  /** The stale watchdog cut the connection and no connection has delivered data since. */
+  wsStale: { atMs: number; silentForMs: number } | null;
+  /** How long the watermark has not moved while data frames arrive; null while none arrive. */
+  watermarkStillForMs: number | null;
 }
 
 export const HEALTH = Object.freeze({
@@ -69,6 +77,16 @@ export const HEALTH = Object.freeze({
   MIN_TRADES_PER_S: 10,
   MIN_KLINES_PER_S: 1,
   OI_STALE_MS: 10_000,
+  /**
+   * MALFORMED_PAYLOAD at this many malformed inputs in the trailing minute (one a second on
+   * average): a stray bad frame is counted and dead-lettered, a flood means the feed is broken
+   * (a proxy, a changed schema). Binance sends none in normal operation.
+   */
+  MALFORMED_PER_MIN: 60,
+  /** DATA_STALE: exchange time has not moved for this long although data frames kept arriving. */
+  DATA_STALE_MS: 10_000,
+  /** Data frames count as arriving when the last one is at most this old. */
+  DATA_FLOWING_MS: 2_000,
 });
 
 export interface HealthVerdict {
@@ -89,6 +107,23 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
+  const serverErrors = Object.entries(h.restServerErrors);
+  if (serverErrors.length > 0)
+    add(
+      'REST_SERVER_ERROR',
+      `the exchange answers OI polls with a server error (${serverErrors.map(([s, status]) => `${s} HTTP ${status}`).join(', ')}); polling continues`,
+    );
+  if (h.wsStale) add('WS_STALE', `no frame at all for ${Math.round(h.wsStale.silentForMs / 1000)} s: the stale watchdog cut the connection; reconnecting`);
+  if (h.malformedPerMinute >= HEALTH.MALFORMED_PER_MIN)
+    add(
+      'MALFORMED_PAYLOAD',
+      `${Math.round(h.malformedPerMinute)} malformed inputs in the last minute (≥ ${HEALTH.MALFORMED_PER_MIN}): the feed is broken; see debug/dead_letters.jsonl`,
+    );
+  if (h.watermarkStillForMs !== null && h.watermarkStillForMs >= HEALTH.DATA_STALE_MS)
+    add(
+      'DATA_STALE',
+      `frames arrive but exchange time has not moved for ${Math.round(h.watermarkStillForMs / 1000)} s (events from the future or the past: is the local clock right?)`,
+    );
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {

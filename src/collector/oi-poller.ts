@@ -29,6 +29,8 @@ export class OiPoller {
   lastError: string | null = null;
   /** Set while the exchange restricts us; cleared by the next success. */
   block: RestBlock | null = null;
+  /** Symbols whose last poll the exchange answered with a 5xx, and the status; each cleared by its next success. */
+  readonly serverErrors = new Map<string, number>();
   /** No request is sent before this time on the clock. */
   pausedUntil = 0;
   readonly polls = new RateMeter(60);
@@ -92,6 +94,7 @@ export class OiPoller {
           this.lastSuccessMs[symbol] = res.recvMs;
           this.penalty = this.penalty.reset();
           this.block = null;
+          this.serverErrors.delete(symbol);
         },
         (e: unknown) => {
           const err = e instanceof RestError ? e : new RestError('network', symbol, null, String(e));
@@ -104,6 +107,8 @@ export class OiPoller {
             this.pausedUntil = this.clock.now() + Math.max(err.retryAfterMs ?? 0, next.delayMs);
           } else if (err.kind === 'forbidden') {
             this.block = 'REST_FORBIDDEN_403_451';
+          } else if (err.kind === 'server') {
+            this.serverErrors.set(symbol, err.status ?? 500);
           }
           this.opts.onError?.(symbol, err);
         },

@@ -3,12 +3,14 @@
  * and process memory, staged into the snapshot's operational fields; and the inputs the health
  * verdict is made of. What the collector observes about itself, as opposed to the market.
  */
+import type { DeadLetterFile } from '../capture/dead-letter';
 import { RULES } from '../core/constants';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { Engine } from '../core/engine';
+import type { FrameCounters } from '../core/pipeline';
 import type { OpsStaging } from '../core/system-state';
 import type { HeapLiveSampler } from './heap-live';
-import { type HealthInputs, RateMeter } from './health';
+import { HEALTH, type HealthInputs, RateMeter } from './health';
 import type { OiPoller } from './oi-poller';
 import type { RestClient } from './rest';
 import type { WsSession } from './ws-session';
@@ -16,10 +18,12 @@ import type { WsSession } from './ws-session';
 /** What exists at a commit: everything but the heap sampler is absent until symbols are selected. */
 export interface CommitSources {
   engine: Engine | null;
+  /** The frame pipeline's counters (malformed frames for MALFORMED_PAYLOAD). */
+  frames: Readonly<FrameCounters> | null;
   market: WsSession | null;
   oi: OiPoller | null;
   rest: RestClient;
-  deadLetters: { written: number };
+  deadLetters: Pick<DeadLetterFile, 'stats'>;
   heap: HeapLiveSampler;
 }
 
@@ -35,7 +39,12 @@ export class Operations {
   private readonly trades = new RateMeter();
   private readonly liqs = new RateMeter();
   private readonly klines = new RateMeter();
+  private readonly malformed = new RateMeter();
   private lastKlineTotal = 0;
+  private lastMalformedTotal = 0;
+  /** The watermark at the last commit, and since when it has not moved while data frames arrive. */
+  private lastWatermark: number | null = null;
+  private watermarkStillSince: number | null = null;
   private lastTradeRecvMs: number | null = null;
   /** Streams reported silent and not seen flowing since. */
   private readonly silent = new Set<string>();
@@ -53,6 +62,20 @@ export class Operations {
 
   streamSilent(stream: string): void {
     this.silent.add(stream);
+  }
+
+  /**
+   * How long exchange time (the watermark) has not moved although data frames keep arriving; null
+   * while none arrive (then NO_TRADES or a connection reason tells the story, not DATA_STALE).
+   */
+  private watermarkStill(now: number, engine: Engine | null, market: WsSession | null): number | null {
+    const flowing = engine !== null && market !== null && market.lastMsgMs !== null && now - market.lastMsgMs <= HEALTH.DATA_FLOWING_MS;
+    const wm = engine?.watermark ?? null;
+    if (!flowing || wm !== this.lastWatermark || this.watermarkStillSince === null) {
+      this.lastWatermark = wm;
+      this.watermarkStillSince = now;
+    }
+    return flowing ? now - this.watermarkStillSince : null;
   }
 
   /** A fresh connection: every stream gets a new chance. */
@@ -78,6 +101,9 @@ export class Operations {
         }
       }
     }
+    const malformedTotal = src.frames?.malformed_events ?? 0;
+    if (malformedTotal > this.lastMalformedTotal) this.malformed.add(now, malformedTotal - this.lastMalformedTotal);
+    this.lastMalformedTotal = malformedTotal;
     ops.rates = {
       trades_rate: round1(this.trades.perSecond(now)),
       liquidations_rate: round1(this.liqs.perMinute(now)),
@@ -105,7 +131,11 @@ export class Operations {
         used_weight_1m: src.rest.usedWeight1m,
       };
     }
-    ops.dead_letters = src.deadLetters.written;
+    // Accepted, not written: the disk is written in batches after the commit, and the snapshot
+    // must not lag a batch behind the malformed count it explains.
+    const dl = src.deadLetters.stats();
+    ops.dead_letters = dl.accepted;
+    ops.dead_letter_stats = dl;
     // Inside the worker: rss is the whole process, the heap figures are this thread's isolate.
     const mem = process.memoryUsage();
     ops.process = {
@@ -132,6 +162,10 @@ export class Operations {
       restBlock: src.oi?.block ?? null,
       symbolsFallback: facts.symbolsFallback,
       symbolsUnavailable: facts.symbolsUnavailable,
+      malformedPerMinute: this.malformed.perMinute(now),
+      restServerErrors: src.oi ? Object.fromEntries(src.oi.serverErrors) : {},
+      wsStale: m?.staleCut ?? null,
+      watermarkStillForMs: this.watermarkStill(now, src.engine, m),
     };
     return { health, newlyWarm };
   }

@@ -104,6 +104,11 @@ export class WsSession {
   /** WebSocket messages received on any connection, whatever became of them. */
   received = 0;
   lastMsgMs: number | null = null;
+  /**
+   * Set when the stale watchdog cut a connection that had delivered nothing for too long (a
+   * half-open socket, a stalled exchange); cleared once a connection delivers data again.
+   */
+  staleCut: { atMs: number; silentForMs: number } | null = null;
   readonly perStream = new Map<string, StreamStatus>();
   readonly url: string;
 
@@ -210,6 +215,7 @@ export class WsSession {
       if (conn !== this.current) return;
       if (conn.firstDataAt === null) conn.firstDataAt = recv;
       this.lastMsgMs = recv;
+      this.staleCut = null;
       if (kind.stream !== null) this.noteStream(kind.stream, recv);
       this.opts.onFrame(text, recv, source);
     });
@@ -294,6 +300,7 @@ export class WsSession {
     const now = this.clock.now();
     const stale = this.opts.staleAfterMs ?? 30_000;
     if (now - conn.lastFrameAt > stale) {
+      this.staleCut = { atMs: now, silentForMs: now - conn.lastFrameAt };
       // Half-open sockets never deliver a close; terminate() does not wait for one.
       conn.ws.terminate();
       return;

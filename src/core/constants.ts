@@ -57,6 +57,13 @@ export const LIMITS = Object.freeze({
   LIQUIDATION_BUFFER_CAP: 5_000,
   /** Recently seen trade ids remembered per symbol to drop duplicates after reconnects. */
   SEEN_TRADE_IDS: 8_192,
+  /**
+   * A jump in a symbol's trade ids is counted as a gap once this much receipt time has passed
+   * without the missing ids arriving late (a rotation overlap or a reordering proxy delivers them
+   * within milliseconds), or when more than TRADE_ID_HOLES runs of missing ids are open.
+   */
+  TRADE_ID_HOLE_WAIT_MS: 5_000,
+  TRADE_ID_HOLES: 256,
   /** Frames larger than this are refused as oversized (a REST exchangeInfo body is ~1–2 MB). */
   MAX_WS_FRAME_BYTES: 1 << 20,
   MAX_REST_BODY_BYTES: 16 << 20,

@@ -10,7 +10,7 @@
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
-import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
@@ -33,6 +33,7 @@ export interface OpsStaging {
   oi_polling: OiPolling;
   streams: Streams;
   dead_letters: number;
+  dead_letter_stats: DeadLetterStats;
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
@@ -50,9 +51,14 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     oi_polling: { state: 'IDLE', polls_per_min: 0, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: null },
     streams: { ws_state: 'IDLE', url: '', reconnects: 0, last_msg_ms: null, per_stream: {} },
     dead_letters: 0,
+    dead_letter_stats: emptyDeadLetterStats(),
     precisions: {},
     process: null,
   };
+}
+
+export function emptyDeadLetterStats(): DeadLetterStats {
+  return { accepted: 0, written: 0, dropped: 0, failed: 0, queued: 0, bytes: 0, rotations: 0, last_error: null };
 }
 
 interface CachedView<T> {
@@ -162,6 +168,7 @@ export class SystemState {
         per_stream: Object.fromEntries(Object.entries(ops.streams.per_stream).map(([k, v]) => [k, { ...v }])),
       },
       dead_letters: ops.dead_letters,
+      dead_letter_stats: { ...ops.dead_letter_stats },
       process: ops.process === null ? null : { ...ops.process },
     };
     this.activeSnapshot = deepFreeze(snap);
@@ -253,6 +260,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     oi_polling: { ...ops.oi_polling },
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
+    dead_letter_stats: { ...ops.dead_letter_stats },
     process: ops.process === null ? null : { ...ops.process },
   });
 }

@@ -206,6 +206,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   }
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
+  if (opts.deadLetters) state.ops.dead_letter_stats = opts.deadLetters.stats();
   const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
   return { summary, engine, pipeline, state, header };
 }

@@ -72,6 +72,29 @@ export const ProcessMemorySchema = z.object({
 });
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 
+/**
+ * The dead-letter sink's accounting (src/capture/dead-letter.ts): accepted = written + dropped +
+ * failed + queued at every moment, so a letter never disappears unaccounted.
+ */
+export const DeadLetterStatsSchema = z.object({
+  /** Letters handed to the sink (every malformed or refused input). */
+  accepted: count,
+  /** Lines on disk (or handed to a device such as /dev/null). */
+  written: count,
+  /** Not written because the queue was full: the price of never blocking the collector. */
+  dropped: count,
+  /** Lost to a disk error (see last_error). */
+  failed: count,
+  /** Waiting in the queue or in the write under way. */
+  queued: count,
+  /** Bytes written. */
+  bytes: count,
+  /** Times the file rotated; parts beyond the kept number were deleted. */
+  rotations: count,
+  last_error: z.string().nullable(),
+});
+export type DeadLetterStats = z.infer<typeof DeadLetterStatsSchema>;
+
 export const SnapshotSchema = z.object({
   // ---- legacy keys (SNAP) ----
   timestamp: z.number(),
@@ -146,7 +169,9 @@ export const SnapshotSchema = z.object({
     last_msg_ms: z.number().int().nullable(),
     per_stream: z.record(z.string(), StreamStateSchema),
   }),
+  /** Dead letters accepted so far (as counted at the commit: queued ones included). */
   dead_letters: count,
+  dead_letter_stats: DeadLetterStatsSchema,
   /**
    * Memory of the process running the collector, sampled at commit: `rss_bytes` is the whole
    * process (UI thread included); the heap figures are the collector worker's own V8 heap.
