@@ -10,6 +10,7 @@ import { fileLogger } from '../collector/log';
 import { displaySnapshot } from '../core/system-state';
 import { clockFromSpec } from '../clock/accelerated';
 import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { safeMessage } from '../text/safe';
 
 function post(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -35,8 +36,11 @@ function main(): void {
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
   });
   const crash = (e: unknown): void => {
-    const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
-    logger.fatal({ err: detail }, 'collector worker crashed');
+    // Messages may quote the outside world (a URL, a server's bytes): one safe line each; the
+    // stack goes to the log only, escaped too.
+    const detail = safeMessage(e instanceof Error ? e.message : String(e));
+    const stack = e instanceof Error ? safeMessage(e.stack ?? '', 8000) : '';
+    logger.fatal({ err: detail, stack }, 'collector worker crashed');
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail });
   };
   process.on('uncaughtException', crash);

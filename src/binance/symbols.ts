@@ -7,6 +7,7 @@ import { type Clock, sleep } from '../clock/clock';
 import { backoffDelayMs, type BackoffPolicy } from '../collector/backoff';
 import { type RestClient, RestError } from '../collector/rest';
 import { TOP_N_SYMBOLS } from '../core/constants';
+import { safeMessage } from '../text/safe';
 import { FALLBACK_SYMBOLS } from './fallback-symbols';
 import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from './schemas';
 
@@ -149,7 +150,7 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions): Prom
       }
       lastError = 'the ticker listed no eligible symbol';
     } catch (e) {
-      lastError = (e as Error).message;
+      lastError = safeMessage((e as Error).message);
       if (attempt < tries) {
         const delay = retryDelay(attempt);
         opts.onAttemptFailed?.('ticker/24hr', e as Error, attempt, delay);

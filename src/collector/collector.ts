@@ -23,6 +23,7 @@ import type { EngineCounters } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
+import { redactUrl } from '../text/safe';
 import { AuditTrail } from './audit';
 import type { CollectorConfig } from './config';
 import { applyVerdict, evaluateHealth } from './health';
@@ -298,7 +299,7 @@ export class Collector {
       market: m
         ? {
             state: m.state,
-            url: m.url,
+            url: redactUrl(m.url),
             reconnects: m.reconnects,
             lastMsgMs: m.lastMsgMs,
             received: m.received,

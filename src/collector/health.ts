@@ -4,6 +4,7 @@
  */
 import type { HealthState, KlineSource, ReasonCode, RestBlock, WsState } from '../core/contracts/vocabulary';
 import type { OpsStaging } from '../core/system-state';
+import { safeMessage } from '../text/safe';
 
 /** Counts per local second over a trailing window; O(1) per event, bounded memory. */
 export class RateMeter {
@@ -149,6 +150,7 @@ export function applyVerdict(ops: Pick<OpsStaging, 'health_state' | 'health_reas
   const changed = ops.health_state !== v.state || ops.health_reasons.join() !== v.reasons.join();
   ops.health_state = v.state;
   ops.health_reasons = v.reasons;
-  ops.health_detail = v.detail;
+  // The detail quotes error messages from outside (REST bodies, undici, symbol selection).
+  ops.health_detail = safeMessage(v.detail);
   return changed;
 }

@@ -8,6 +8,7 @@ import type { Clock, Timer } from '../clock/clock';
 import type { OiPollingState, RestBlock } from '../core/contracts/vocabulary';
 import { Backoff, type BackoffPolicy } from './backoff';
 import { RateMeter } from './health';
+import { safeMessage } from '../text/safe';
 import { type RestClient, RestError } from './rest';
 
 export interface OiPollerOptions {
@@ -99,7 +100,8 @@ export class OiPoller {
         (e: unknown) => {
           const err = e instanceof RestError ? e : new RestError('network', symbol, null, String(e));
           this.errors++;
-          this.lastError = `${symbol}: ${err.message}`;
+          // Shown in the snapshot and the window: the exchange's words, made one safe line.
+          this.lastError = safeMessage(`${symbol}: ${err.message}`);
           if (err.kind === 'rate_limited' || err.kind === 'banned') {
             this.block = err.kind === 'banned' ? 'REST_BANNED_418' : 'REST_RATE_LIMITED_429';
             const next = this.penalty.next(this.clock.random());

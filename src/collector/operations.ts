@@ -10,6 +10,7 @@ import type { Engine } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { OpsStaging } from '../core/system-state';
 import type { HeapLiveSampler } from './heap-live';
+import { redactUrl } from '../text/safe';
 import { HEALTH, type HealthInputs, RateMeter } from './health';
 import type { OiPoller } from './oi-poller';
 import type { RestClient } from './rest';
@@ -114,7 +115,7 @@ export class Operations {
     if (m) {
       ops.streams = {
         ws_state: m.state,
-        url: m.url,
+        url: redactUrl(m.url),
         reconnects: m.reconnects,
         last_msg_ms: m.lastMsgMs,
         per_stream: Object.fromEntries([...m.perStream].map(([k, v]) => [k, { ...v }])),

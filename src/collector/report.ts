@@ -9,6 +9,7 @@ import type { PromotedEvent } from '../core/contracts/promoted';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
 import type { AuditRecord, AuditTrail } from './audit';
+import { redactUrl, safeStrings } from '../text/safe';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
 
@@ -51,7 +52,10 @@ const firstOrEvery = (n: number, every: number): boolean => n === 1 || n % every
 export function renderNote(n: Note): Rendered {
   switch (n.kind) {
     case 'banner':
-      return render([`MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${n.runId})`, `REST ${n.restUrl}  WS ${n.wsUrl}/market`]);
+      return render([
+        `MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${n.runId})`,
+        `REST ${redactUrl(n.restUrl)}  WS ${redactUrl(n.wsUrl)}/market`,
+      ]);
     case 'stage':
       return render(
         [`stage ${n.stage}${n.detail ? ` — ${n.detail}` : ''}`],
@@ -94,7 +98,8 @@ export function renderNote(n: Note): Rendered {
       return render([], { level: 'error', fields: { err: n.message }, msg: 'capture write failed' });
     case 'ws_state': {
       const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'market stream state' };
-      if (n.state === 'OPEN') return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: n.url } });
+      if (n.state === 'OPEN')
+        return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: redactUrl(n.url) } });
       if (n.state === 'RECONNECTING')
         return render([`market stream ${n.detail}`], log, { event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail: n.detail } });
       return render([], log);
@@ -159,12 +164,26 @@ export interface ReporterSinks {
   console?: (line: string) => void;
 }
 
-/** The one fan-out: a note goes to the console, the log and the audit trail as `renderNote` says. */
+/**
+ * What a note may carry into the outputs: every string in its log fields and audit payload is
+ * redacted and escaped (`safeStrings`), as the console line is (`consoleLine`). Notes quote the
+ * outside world — REST error bodies, close reasons, undici messages, URLs given on the command
+ * line — so this is the one place where that text is made safe, whatever note carried it.
+ */
+export function safeRendered(r: Rendered): Rendered {
+  return {
+    console: r.console,
+    log: r.log ? { level: r.log.level, fields: safeStrings(r.log.fields), msg: safeStrings(r.log.msg) } : null,
+    audit: r.audit ? { ...r.audit, ...(r.audit.payload ? { payload: safeStrings(r.audit.payload) } : {}) } : null,
+  };
+}
+
+/** The one fan-out: a note goes to the console, the log and the audit trail as `renderNote` says, made safe. */
 export class Reporter {
   constructor(private readonly sinks: ReporterSinks) {}
 
   report(note: Note): void {
-    const r = renderNote(note);
+    const r = safeRendered(renderNote(note));
     const { console: out, logger, audit, clock } = this.sinks;
     if (out) for (const line of r.console) out(consoleLine(clock.now(), line));
     if (r.log) logger[r.log.level](r.log.fields, r.log.msg);

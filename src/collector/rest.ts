@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Agent, request } from 'undici';
 import { type Clock, sleep } from '../clock/clock';
 import { LIMITS } from '../core/constants';
+import { safeMessage } from '../text/safe';
 
 // undici parses HTTP with llhttp compiled to WebAssembly, on the first connection. V8's optimizing
 // tier (TurboFan) then recompiles that module in the background: ~35 MB of transient native memory
@@ -134,7 +135,7 @@ export class RestClient {
         timedOut ? 'timeout' : 'network',
         pathAndQuery,
         null,
-        `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`,
+        `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${safeMessage(err.message)}`,
       );
     } finally {
       timer.cancel();
@@ -152,7 +153,8 @@ export class RestClient {
     const retryAfterRaw = headers['retry-after'];
     const retryAfterS = Number(Array.isArray(retryAfterRaw) ? retryAfterRaw[0] : retryAfterRaw);
     const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? retryAfterS * 1000 : null;
-    const detail = text.slice(0, 200);
+    // The body is the server's: it reaches the console, logs, the snapshot and the window.
+    const detail = safeMessage(text, 200);
     if (status === 429 || status === 418) {
       // Without Retry-After, assume the minute window has to roll over.
       const waitMs = retryAfterMs ?? 60_000;

@@ -19,6 +19,7 @@ import WebSocket from 'ws';
 import type { Clock, Timer } from '../clock/clock';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { WsState } from '../core/contracts/vocabulary';
+import { redactUrl, safeMessage } from '../text/safe';
 import { Backoff, type BackoffPolicy } from './backoff';
 
 export type StreamStatus = Snapshot['streams']['per_stream'][string];
@@ -188,7 +189,7 @@ export class WsSession {
 
     ws.on('open', () => {
       conn.lastFrameAt = this.clock.now();
-      if (!rotation) this.setState('OPEN', `connected to ${this.url}`);
+      if (!rotation) this.setState('OPEN', `connected to ${redactUrl(this.url)}`);
       this.subscribe(conn);
     });
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -227,7 +228,8 @@ export class WsSession {
       if (err.message.includes('Max payload')) this.opts.onRefused('oversized_frame', this.clock.now(), source, '');
       conn.lastError = err.message;
     });
-    ws.on('close', (code: number, reason: Buffer) => this.onClose(conn, code, reason.toString() || conn.lastError || ''));
+    // The close reason is the server's bytes, the error text may quote the URL: one safe line.
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(conn, code, safeMessage(reason.toString() || conn.lastError || '', 200)));
     if (!rotation && this.opts.rotateAfterMs !== undefined) {
       this.later(this.opts.rotateAfterMs, () => this.rotate());
     }

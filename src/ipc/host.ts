@@ -8,6 +8,7 @@ import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import type { ClockSpec } from '../clock/accelerated';
 import { wallClock } from '../clock/clock';
+import { safeMessage } from '../text/safe';
 import { IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
 
 export interface WorkerHostOptions {
@@ -68,7 +69,7 @@ export class WorkerHost {
       else if (msg.type === 'console') opts.onConsole?.(msg.line);
       else if (msg.type === 'fatal') opts.onFatal?.(msg.reason, msg.detail);
     });
-    this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${e.message}`));
+    this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${safeMessage(e.message)}`));
     this.worker.on('exit', (code) => {
       this.exited = true;
       opts.onExit?.(code);

@@ -12,6 +12,7 @@ interface RestStatusFault {
   status: RestStatus;
   left: number;
   retryAfterS: number | undefined;
+  body: string | undefined;
 }
 
 interface RestSlowFault {
@@ -52,8 +53,8 @@ export class FaultState {
     return t < this.burstUntil ? this.burstFactor : 1;
   }
 
-  addRestStatus(path: string, status: RestStatus, count: number, retryAfterS?: number): void {
-    this.restStatus.push({ path, status, left: count, retryAfterS });
+  addRestStatus(path: string, status: RestStatus, count: number, retryAfterS?: number, body?: string): void {
+    this.restStatus.push({ path, status, left: count, retryAfterS, body });
   }
 
   addRestSlow(path: string, delayMs: number, count: number): void {
@@ -61,12 +62,12 @@ export class FaultState {
   }
 
   /** Consume one forced status for a request to `path`, oldest fault first. */
-  takeRestStatus(path: string): { status: RestStatus; retryAfterS: number | undefined } | null {
+  takeRestStatus(path: string): { status: RestStatus; retryAfterS: number | undefined; body: string | undefined } | null {
     const i = this.restStatus.findIndex((f) => path.startsWith(f.path));
     if (i < 0) return null;
     const f = this.restStatus[i] as RestStatusFault;
     if (--f.left <= 0) this.restStatus.splice(i, 1);
-    return { status: f.status, retryAfterS: f.retryAfterS };
+    return { status: f.status, retryAfterS: f.retryAfterS, body: f.body };
   }
 
   /** Consume one forced delay for a request to `path`; 0 when none applies. */
