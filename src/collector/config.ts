@@ -2,10 +2,10 @@
  * Collector configuration: defaults < config file < environment < command-line flags.
  * Validated by zod, so a typo fails at start with the field, the value and what is expected.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ModeSchema } from '../core/contracts/vocabulary';
+import { readTextBounded, TooLargeError } from '../files/bounded-read';
 import { describeFsError } from '../files/errors';
 import { safeMessage } from '../text/safe';
 
@@ -26,6 +26,9 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+
+/** A config file is a few hundred bytes; past this it is not one (`--config /dev/zero`). */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 /** Node runs a timer set above this (2³¹−1 ms, about 24.8 days) after 1 ms instead: no timer may come near it. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -259,8 +262,10 @@ export function loadConfig(layers: {
     const shownPath = safeMessage(path);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readTextBounded(path, MAX_CONFIG_FILE_BYTES);
     } catch (e) {
+      if (e instanceof TooLargeError)
+        throw new ConfigError(`config file ${shownPath} is larger than ${humanBound(MAX_CONFIG_FILE_BYTES, 'bytes')} (not a config file?)`);
       throw new ConfigError(`cannot read config file ${shownPath}: ${describeFsError(e)}`);
     }
     let parsed: unknown;

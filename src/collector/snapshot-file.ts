@@ -8,14 +8,16 @@
  * `markUncleanEnd` turns the dead run's last snapshot (still saying OBSERVE) into one that says the
  * run ended uncleanly, before the new run's first write. The collector calls both at start.
  */
-import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Clock, sleep } from '../clock/clock';
+import { readTextBounded } from '../files/bounded-read';
 import { ensureDir } from '../files/dirs';
 import { removeStaleTemps, type StaleTempOptions, type StaleTempResult, tempPathFor } from '../files/temp-files';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES']);
+/** A snapshot with full buffers is a few MB; a larger file is not ours to rewrite. */
+const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024;
 
 export async function writeFileAtomic(path: string, text: string, opts: { clock: Clock; retries?: number; retryDelayMs?: number }): Promise<void> {
   await ensureDir(dirname(path));
@@ -66,7 +68,7 @@ export type UncleanEndResult =
 export async function markUncleanEnd(path: string, opts: { runId: string; clock: Clock }): Promise<UncleanEndResult> {
   let snap: Record<string, unknown>;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const parsed: unknown = JSON.parse(readTextBounded(path, MAX_SNAPSHOT_FILE_BYTES));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { marked: false, why: 'unreadable' };
     snap = parsed as Record<string, unknown>;
   } catch (e) {

@@ -17,6 +17,7 @@
  */
 import WebSocket from 'ws';
 import type { Clock, Timer } from '../clock/clock';
+import { LIMITS } from '../core/constants';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { WsState } from '../core/contracts/vocabulary';
 import { redactUrl, safeMessage } from '../text/safe';
@@ -179,7 +180,7 @@ export class WsSession {
   private connect(rotation: boolean): void {
     if (this.stopped) return;
     if (!rotation) this.setState(this.reconnects === 0 && this.current === null && this.backoff.attempt === 0 ? 'CONNECTING' : 'RECONNECTING', 'connecting');
-    const ws = new WebSocket(this.url, { maxPayload: this.opts.maxPayloadBytes ?? 16 * 1024 * 1024, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(this.url, { maxPayload: this.opts.maxPayloadBytes ?? LIMITS.MAX_WS_MESSAGE_BYTES, handshakeTimeout: 10_000 });
     const now = this.clock.now();
     this.connectAttempts++;
     const conn: Conn = { ws, openedAt: now, firstDataAt: null, lastFrameAt: now, retiring: false, nextControlAt: now };

@@ -66,7 +66,16 @@ export const LIMITS = Object.freeze({
   TRADE_ID_HOLES: 256,
   /** Frames larger than this are refused as oversized (a REST exchangeInfo body is ~1–2 MB). */
   MAX_WS_FRAME_BYTES: 1 << 20,
+  /**
+   * The most one WebSocket message may hold before the socket refuses it (and the connection
+   * closes): frames between MAX_WS_FRAME_BYTES and this are still recorded and dead-lettered as
+   * oversized; past it a hostile server cannot make one message cost more memory.
+   */
+  MAX_WS_MESSAGE_BYTES: 4 << 20,
+  /** REST bodies are read up to this many bytes and refused beyond (never read whole first). */
   MAX_REST_BODY_BYTES: 16 << 20,
+  /** Of an error answer (4xx/5xx) only this much is read: the message quotes 200 characters of it. */
+  MAX_REST_ERROR_BODY_BYTES: 64 << 10,
   /** Dead-letter raw text is truncated to this many characters (SPEC §2.4). */
   DEAD_LETTER_RAW_CHARS: 2_048,
 });
