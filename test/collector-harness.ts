@@ -28,8 +28,8 @@ export const MANUAL_T0 = 1_767_700_000_000;
 export interface RigOptions {
   sim?: SimulatorOptions;
   config?: Partial<CollectorConfigInput>;
-  /** Called with the simulator before the collector starts (faults the collector must meet at once). */
-  beforeStart?: (sim: SimulatorHandle) => void;
+  /** Called before the collector starts: faults it must meet at once, files a previous run left in `dir`. */
+  beforeStart?: (sim: SimulatorHandle, dir: string) => void;
 }
 
 export interface Rig {
@@ -85,7 +85,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     },
     console: (l) => lines.push(l),
   });
-  opts.beforeStart?.(sim);
+  opts.beforeStart?.(sim, dir);
 
   /** The collector has read everything the simulator wrote, or nothing has moved for a while. */
   const settle = async (): Promise<void> => {

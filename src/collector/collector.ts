@@ -33,7 +33,7 @@ import type { Logger } from './log';
 import { Operations } from './operations';
 import { type Note, Reporter } from './report';
 import { RestClient } from './rest';
-import { writeFileAtomic } from './snapshot-file';
+import { markUncleanEnd, removeStaleSnapshotTemps, writeFileAtomic } from './snapshot-file';
 import { nextStage, type StageInput } from './stage';
 import { openRun, resolveSymbols, type Run, type StartupContext } from './startup';
 import type { StreamStatus } from './ws-session';
@@ -155,6 +155,7 @@ export class Collector {
   async start(): Promise<void> {
     const { config, runId } = this.opts;
     this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
+    await this.clearLeftovers();
     this.timers.push(this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => this.commit()));
     // The periodic write skips a beat while one is under way, so a slow disk never queues writes up.
     this.timers.push(
@@ -197,6 +198,23 @@ export class Collector {
     run.market.start();
     run.oi.start();
     this.advance({ kind: 'streams_started' });
+  }
+
+  /**
+   * Before this run's first snapshot write: delete the temp files a killed run's snapshot writes
+   * left, and mark a snapshot from a run that never shut down as such (until the first write of
+   * this run, a reader would otherwise take the dead run for one still observing).
+   */
+  private async clearLeftovers(): Promise<void> {
+    const path = join(this.opts.config.debugDir, 'latest_snapshot.json');
+    try {
+      const temps = removeStaleSnapshotTemps(path);
+      if (temps.removed.length > 0 || temps.failed.length > 0) this.report({ kind: 'stale_temps', ...temps });
+      const unclean = await markUncleanEnd(path, { runId: this.opts.runId, clock: this.clock });
+      if (unclean.marked) this.report({ kind: 'previous_run_unclean', previousRunId: unclean.previousRunId, previousStage: unclean.previousStage, path });
+    } catch (e) {
+      this.report({ kind: 'leftovers_failed', message: (e as Error).message });
+    }
   }
 
   private commit(): void {

@@ -30,6 +30,12 @@ export type Note =
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
+  /** Start-up found the snapshot of a run that never shut down cleanly and marked it so. */
+  | { kind: 'previous_run_unclean'; previousRunId: string; previousStage: string; path: string }
+  /** Start-up removed the temp files of snapshot writes a killed run left (failed: could not). */
+  | { kind: 'stale_temps'; removed: readonly string[]; failed: readonly { path: string; error: string }[] }
+  /** Start-up could not check or mark the previous run's snapshot. */
+  | { kind: 'leftovers_failed'; message: string }
   | { kind: 'snapshot_write_failed'; message: string };
 
 export interface LogEntry {
@@ -147,6 +153,26 @@ export function renderNote(n: Note): Rendered {
       );
     case 'publish_failed':
       return render([], { level: 'error', fields: { err: n.message }, msg: 'publishing a snapshot failed' });
+    case 'previous_run_unclean':
+      return render(
+        [`previous run ${n.previousRunId} ended uncleanly (last stage ${n.previousStage}); ${n.path} now says so`],
+        { level: 'warn', fields: { previous_run_id: n.previousRunId, previous_stage: n.previousStage, path: n.path }, msg: 'previous run ended uncleanly' },
+        {
+          event_type: 'PREVIOUS_RUN_UNCLEAN',
+          reasons: ['PREVIOUS_RUN_UNCLEAN'],
+          severity: 'WARN',
+          payload: { previous_run_id: n.previousRunId, previous_stage: n.previousStage },
+        },
+      );
+    case 'stale_temps':
+      return render(
+        n.failed.length > 0
+          ? [`could not remove ${n.failed.length} stale snapshot temp file(s): ${n.failed.map((f) => `${f.path} (${f.error})`).join(', ')}`]
+          : [],
+        { level: n.failed.length > 0 ? 'warn' : 'info', fields: { removed: n.removed, failed: n.failed }, msg: 'stale snapshot temp files of killed runs' },
+      );
+    case 'leftovers_failed':
+      return render([], { level: 'error', fields: { err: n.message }, msg: 'checking the previous run’s snapshot failed' });
     case 'snapshot_write_failed':
       return render(
         [],

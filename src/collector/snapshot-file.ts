@@ -61,7 +61,7 @@ export type UncleanEndResult =
 /**
  * If the snapshot at `path` is from another run that never reached SHUTDOWN (killed, crashed,
  * power lost), rewrite it so nobody reads it as live: stage SHUTDOWN, health FAILED with
- * WORKER_EXITED, a detail naming the dead run, when it last committed and which run found it.
+ * PREVIOUS_RUN_UNCLEAN, a detail naming the dead run, when it last committed and which run found it.
  * Everything else is kept (it is the best record of the dead run's last state) and the file still
  * validates as a Snapshot. Never throws for a missing or unreadable file; a failed rewrite throws.
  */
@@ -79,7 +79,7 @@ export async function markUncleanEnd(path: string, opts: { runId: string; clock:
   if (runId === opts.runId) return { marked: false, why: 'same_run' };
   if (stage === 'SHUTDOWN') return { marked: false, why: 'clean_shutdown' };
   const reasons = Array.isArray(snap.health_reasons) ? (snap.health_reasons as unknown[]).filter((r) => typeof r === 'string') : [];
-  if (!reasons.includes('WORKER_EXITED')) reasons.push('WORKER_EXITED');
+  if (!reasons.includes('PREVIOUS_RUN_UNCLEAN')) reasons.push('PREVIOUS_RUN_UNCLEAN');
   // `timestamp` is the legacy key: seconds since the epoch, with the milliseconds as a fraction.
   const at =
     typeof snap.timestamp === 'number' && Number.isFinite(snap.timestamp) ? new Date(Math.round(snap.timestamp * 1000)).toISOString() : 'an unknown time';

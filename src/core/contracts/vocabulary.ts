@@ -22,6 +22,8 @@ export const AuditEventTypeSchema = z.enum([
   'COUNTERS_SAMPLED',
   /** A daily summary was made (payload: its day and totals; the full summary is a store row). */
   'DAILY_SUMMARY',
+  /** At start: the snapshot file was left by a run that never reached SHUTDOWN, and is now marked so. */
+  'PREVIOUS_RUN_UNCLEAN',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -45,6 +47,8 @@ export const ReasonCodeSchema = z.enum([
   'SYMBOLS_UNAVAILABLE',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
+  /** The snapshot file is from a run that ended without a clean shutdown (killed, crashed, power lost). */
+  'PREVIOUS_RUN_UNCLEAN',
   /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
   'STORE_DISK_FULL',
   'STORE_READ_ONLY',
