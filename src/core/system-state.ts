@@ -11,9 +11,11 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 
@@ -37,6 +39,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -54,6 +58,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letter_stats: emptyDeadLetterStats(),
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -71,11 +76,14 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -92,6 +100,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -170,6 +179,9 @@ export class SystemState {
       dead_letters: ops.dead_letters,
       dead_letter_stats: { ...ops.dead_letter_stats },
       process: ops.process === null ? null : { ...ops.process },
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -262,5 +274,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     dead_letters: ops.dead_letters,
     dead_letter_stats: { ...ops.dead_letter_stats },
     process: ops.process === null ? null : { ...ops.process },
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }

@@ -8,6 +8,7 @@ import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import { Engine, type EngineCounters } from '../core/engine';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
 import { type FrameCounters, FramePipeline } from '../core/pipeline';
 import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
@@ -38,6 +39,8 @@ export interface ReplayOptions {
   /** Called with every promotion as it happens. */
   onPromotion?: (e: PromotedEvent) => void;
   onWindow?: (w: ClosedWindow) => void;
+  /** Keep "why silent?" near misses (as the live collector does) and publish them in the snapshots. */
+  nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
   onFrame?: () => void;
@@ -147,6 +150,8 @@ export interface ReplayResult {
   pipeline: FramePipeline;
   state: SystemState;
   header: CaptureHeader | null;
+  /** The near-miss log, when `nearMisses` was asked for. */
+  nearMisses: NearMissLog | null;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
@@ -164,10 +169,12 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     symbols = found.symbols;
     from = found.from;
   }
-  const engine = new Engine({ symbols, ...(opts.onWindow ? { onWindow: opts.onWindow } : {}) });
+  const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
+  const onWindow = withNearMisses(opts.onWindow, nearMisses);
+  const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
   const deadLetters = opts.deadLetters;
   const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
-  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters });
+  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, ...(nearMisses ? { nearMisses } : {}) });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
@@ -208,5 +215,5 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   if (opts.deadLetters) state.ops.dead_letter_stats = opts.deadLetters.stats();
   const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
-  return { summary, engine, pipeline, state, header };
+  return { summary, engine, pipeline, state, header, nearMisses };
 }

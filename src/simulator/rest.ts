@@ -198,9 +198,9 @@ function ticker(s: SymbolSpec, now: number, price: number): Record<string, unkno
 function route(path: string, q: URLSearchParams, ctx: RestContext, now: number): { weight: number; run: () => { status: number; body: unknown } } | null {
   switch (path) {
     case '/fapi/v1/exchangeInfo':
-      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now) }) };
+      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now + ctx.faults.serverTimeSkewMs) }) };
     case '/fapi/v1/time':
-      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now } }) };
+      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now + ctx.faults.serverTimeSkewMs } }) };
     case '/fapi/v1/ticker/24hr': {
       const symbol = q.get('symbol');
       if (symbol === null) {

@@ -245,6 +245,10 @@ class Simulator {
         return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS, f.body);
       case 'rest_slow':
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
+      case 'server_time_skew':
+        if (!Number.isSafeInteger(f.ms)) throw new Error(`fault server_time_skew.ms must be a whole number of ms, got ${f.ms}`);
+        this.faults.serverTimeSkewMs = f.ms;
+        return;
     }
   }
 

@@ -36,7 +36,13 @@ export type SimFault =
    */
   | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number; body?: string }
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
-  | { kind: 'rest_slow'; path: string; delayMs: number; count: number };
+  | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
+  /**
+   * From now on `serverTime` (GET /fapi/v1/time, exchangeInfo) reads `ms` ahead of the simulator's
+   * exchange clock (negative: behind): what a client whose local clock is off by −ms measures.
+   * Frames keep their stamps; to skew the whole exchange clock, start with `startMs: Date.now() + ms`.
+   */
+  | { kind: 'server_time_skew'; ms: number };
 
 export interface SimulatorOptions {
   /** 0 picks a free port. The server binds 127.0.0.1 only. */

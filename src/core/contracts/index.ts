@@ -3,6 +3,7 @@ import type { ZodType } from 'zod';
 import { AlertSchema } from './alert';
 import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
+import { DoctorCheckedSchema } from './doctor';
 import { PromotedEventSchema } from './promoted';
 import { SnapshotSchema } from './snapshot';
 
@@ -17,5 +18,6 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   snapshot: SnapshotSchema,
   'audit-envelope': AuditEnvelopeSchema,
   'audit.COUNTERS_SAMPLED': CountersSampleSchema,
+  'audit.DOCTOR_CHECKED': DoctorCheckedSchema,
   alert: AlertSchema,
 });

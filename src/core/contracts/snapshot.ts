@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { SymbolCountersSchema } from './counters';
+import { NearMissesSchema } from './near-miss';
+import { StorageSchema } from './storage';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
 import {
@@ -178,5 +180,12 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /**
+   * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
+   * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
+   */
+  near_misses: NearMissesSchema,
+  /** Disk free, store and WAL bytes (seed 002 HealthSnapshot), sampled by the collector; null where none runs (replay) or before the first sample. */
+  storage: StorageSchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

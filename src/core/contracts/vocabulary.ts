@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 
-export const StageNameSchema = z.enum(['BOOT', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
+/** DOCTOR_CHECKS (seed 002): the doctor's checks at boot, between BOOT and SYMBOL_SELECT; failures are soft. */
+export const StageNameSchema = z.enum(['BOOT', 'DOCTOR_CHECKS', 'SYMBOL_SELECT', 'CONNECT_STREAMS', 'WARMUP', 'OBSERVE', 'DEGRADED', 'SHUTDOWN']);
 export type StageName = z.infer<typeof StageNameSchema>;
 
 export const AuditEventTypeSchema = z.enum([
@@ -24,6 +25,8 @@ export const AuditEventTypeSchema = z.enum([
   'DAILY_SUMMARY',
   /** At start: the snapshot file was left by a run that never reached SHUTDOWN, and is now marked so. */
   'PREVIOUS_RUN_UNCLEAN',
+  /** The doctor's checks ran inside the collector (payload: DoctorChecked, every result). */
+  'DOCTOR_CHECKED',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -56,6 +59,14 @@ export const ReasonCodeSchema = z.enum([
   'STORE_UNAVAILABLE',
   /** An alert about a promotion (SPEC §21): the reason code of its ALERT_RAISED record. */
   'PEAK_PRESSURE_PROMOTED',
+  /** Doctor checks (at boot and periodically, src/doctor): too little free disk for the store or the captures' budget. */
+  'DISK_LOW',
+  /** The store's write-ahead log is far past SQLite's checkpoint size: a reader keeps checkpoints from finishing. */
+  'STORE_WAL_GROWING',
+  /** The local clock is more than 1 s off the exchange's serverTime: receive-time tolerances no longer hold. */
+  'CLOCK_SKEW',
+  /** debug/ or captures/ cannot be written: snapshots, logs or captures would be lost. */
+  'DIR_NOT_WRITABLE',
 ]);
 export type ReasonCode = z.infer<typeof ReasonCodeSchema>;
 
