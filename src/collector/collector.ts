@@ -13,7 +13,7 @@
  * Runs inside the collector worker thread (src/app/worker.ts); tests also run it in-process.
  */
 import { join } from 'node:path';
-import type { SymbolSelection } from '../binance/symbols';
+import { SymbolConfigError, type SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
 import type { PromotedEvent } from '../core/contracts/promoted';
@@ -23,7 +23,7 @@ import type { EngineCounters } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
-import { redactUrl } from '../text/safe';
+import { redactUrl, safeMessage } from '../text/safe';
 import { AuditTrail } from './audit';
 import type { CollectorConfig } from './config';
 import { applyVerdict, evaluateHealth } from './health';
@@ -104,6 +104,8 @@ export class Collector {
   private run: Run | null = null;
   private selection: SymbolSelection | null = null;
   private symbolsUnavailable: string | null = null;
+  /** Why the run cannot go on (start failed, the worker crashed); detection's own failures are the intake's. */
+  private failure: { reason: ReasonCode; detail: string } | null = null;
   private bootSeq = 0;
   private lastSnapshot: Snapshot | null = null;
   /** Snapshot-file writes, one after the other: the last one queued. */
@@ -187,6 +189,7 @@ export class Collector {
       });
     } catch (e) {
       if (this.stopped) return;
+      await this.fail(e instanceof SymbolConfigError ? 'SYMBOLS_INVALID' : 'WORKER_EXITED', (e as Error).message);
       throw e;
     }
     if (this.stopped) return;
@@ -217,6 +220,19 @@ export class Collector {
     }
   }
 
+  /**
+   * The run cannot go on (start failed, the worker is crashing): health FAILED with `reason`, told
+   * on every output, committed and written to the snapshot file at once, so the window and the file
+   * say why even if nothing else runs. The first failure wins; the caller then stops the collector.
+   */
+  async fail(reason: ReasonCode, detail: string): Promise<void> {
+    if (this.failure !== null || this.intake.fatal !== null || this.stopped) return;
+    this.failure = { reason, detail: safeMessage(detail) };
+    this.report({ kind: 'fatal', reason, detail: this.failure.detail });
+    this.commit();
+    await this.writeSnapshotFile();
+  }
+
   private commit(): void {
     const now = this.clock.now();
     const run = this.run;
@@ -234,7 +250,7 @@ export class Collector {
       },
       {
         startedMs: this.startedMs,
-        fatal: this.intake.fatal,
+        fatal: this.intake.fatal ?? this.failure,
         symbolsFallback: this.selection?.fallbackUsed ?? false,
         symbolsUnavailable: this.symbolsUnavailable,
       },

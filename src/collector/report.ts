@@ -84,15 +84,22 @@ export function renderNote(n: Note): Rendered {
       const sel = n.selection;
       return render(
         [
-          '[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:',
+          sel.configured
+            ? `[SYMBOL CONFIG] Observing the ${sel.symbols.length} configured symbol(s):`
+            : sel.fallbackUsed
+              ? `[SYMBOL CONFIG] Using ${sel.symbols.length} fallback symbols (the 24h ranking is unavailable):`
+              : `[SYMBOL CONFIG] Fetched TOP ${sel.symbols.length} symbols by 24h volume:`,
           ...formatRanking(sel).map((line) => `  ${line}`),
+          ...(sel.ignored.length > 0
+            ? [`[SYMBOL CONFIG] WARNING: not observed, not a trading USDT perpetual on the exchange: ${sel.ignored.join(', ')} (check --symbols)`]
+            : []),
           ...(sel.fallbackUsed ? [`SYMBOLS_FALLBACK_USED: ${sel.fallbackReason ?? ''}`] : []),
         ],
-        null,
+        sel.ignored.length > 0 ? { level: 'warn', fields: { ignored: sel.ignored }, msg: 'configured symbols not observed' } : null,
         {
           event_type: 'SYMBOLS_SELECTED',
           reasons: sel.fallbackUsed ? ['SYMBOLS_FALLBACK_USED'] : [],
-          payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason },
+          payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason, ignored: sel.ignored },
         },
       );
     }

@@ -48,6 +48,8 @@ export const ReasonCodeSchema = z.enum([
   'MALFORMED_PAYLOAD',
   'SYMBOLS_FALLBACK_USED',
   'SYMBOLS_UNAVAILABLE',
+  /** None of the configured symbols (`--symbols`) is a trading USDT perpetual: nothing can be observed. */
+  'SYMBOLS_INVALID',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
   /** The snapshot file is from a run that ended without a clean shutdown (killed, crashed, power lost). */
