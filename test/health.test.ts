@@ -19,6 +19,7 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
     symbolsFallback: false,
     symbolsUnavailable: null,
     malformedPerMinute: 0,
+    captureBacklog: { backlogged: false, lastMinute: 0, total: 0 },
     restServerErrors: {},
     wsStale: null,
     watermarkStillForMs: 50,
@@ -27,6 +28,18 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
 }
 
 describe('health verdict', () => {
+  it('CAPTURE_BACKLOG while the capture drops frames and for the minute after, with the exact counts', () => {
+    const dropping = evaluateHealth(inputs({ captureBacklog: { backlogged: true, lastMinute: 1234, total: 5678 } }));
+    expect(dropping.state).toBe('DEGRADED');
+    expect(dropping.reasons).toEqual(['CAPTURE_BACKLOG']);
+    expect(dropping.detail).toBe(
+      'the capture cannot keep up (gzip or the disk is slower than the feed): 1234 frames not captured in the last minute, 5678 in all, still dropping; each gap is marked in the capture with its count',
+    );
+    expect(evaluateHealth(inputs({ captureBacklog: { backlogged: false, lastMinute: 3, total: 3 } })).reasons).toEqual(['CAPTURE_BACKLOG']);
+    expect(evaluateHealth(inputs({ captureBacklog: { backlogged: false, lastMinute: 0, total: 3 } })).state).toBe('OK');
+    expect(evaluateHealth(inputs({ captureBacklog: null })).state).toBe('OK');
+  });
+
   it('is OK when everything flows', () => {
     expect(evaluateHealth(inputs())).toEqual({ state: 'OK', reasons: [], detail: '' });
   });

@@ -75,7 +75,8 @@ export interface CollectorStats {
   } | null;
   /** REST responses received (any status) and the exchange's used-weight figure. */
   rest: { answered: number; usedWeight1m: number | null };
-  capture: { frames: number; refused: number; files: readonly string[] } | null;
+  /** notCaptured: frames received but not captured (backlog full), in `gaps` marked gaps; backlogBytes: waiting for gzip and the disk. */
+  capture: { frames: number; refused: number; notCaptured: number; gaps: number; backlogBytes: number; files: readonly string[] } | null;
   deadLetters: number;
 }
 
@@ -246,6 +247,7 @@ export class Collector {
         oi: run?.oi ?? null,
         rest: this.rest,
         deadLetters: this.deadLetters,
+        capture: run?.capture ?? null,
         heap: this.heap,
       },
       {
@@ -351,7 +353,16 @@ export class Collector {
           }
         : null,
       rest: { answered: this.rest.answered, usedWeight1m: this.rest.usedWeight1m },
-      capture: run?.capture ? { frames: run.capture.frames, refused: run.capture.refused, files: [...run.capture.files] } : null,
+      capture: run?.capture
+        ? {
+            frames: run.capture.frames,
+            refused: run.capture.refused,
+            notCaptured: run.capture.notCaptured,
+            gaps: run.capture.gaps,
+            backlogBytes: run.capture.backlogBytes,
+            files: [...run.capture.files],
+          }
+        : null,
       deadLetters: this.deadLetters.written,
     };
   }

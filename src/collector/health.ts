@@ -62,6 +62,8 @@ export interface HealthInputs {
   restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** The capture dropping frames now (`backlogged`), how many it could not take in the trailing minute and in all. */
+  captureBacklog: { backlogged: boolean; lastMinute: number; total: number } | null;
   /** Malformed inputs (frames, refused frames, REST bodies) in the trailing minute. */
   malformedPerMinute: number;
   /** Symbols whose last OI poll was answered with a 5xx, and that status. */
@@ -119,6 +121,12 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     add(
       'MALFORMED_PAYLOAD',
       `${Math.round(h.malformedPerMinute)} malformed inputs in the last minute (≥ ${HEALTH.MALFORMED_PER_MIN}): the feed is broken; see debug/dead_letters.jsonl`,
+    );
+  const cb = h.captureBacklog;
+  if (cb && (cb.backlogged || cb.lastMinute > 0))
+    add(
+      'CAPTURE_BACKLOG',
+      `the capture cannot keep up (gzip or the disk is slower than the feed): ${cb.lastMinute} frames not captured in the last minute, ${cb.total} in all${cb.backlogged ? ', still dropping' : ''}; each gap is marked in the capture with its count`,
     );
   if (h.watermarkStillForMs !== null && h.watermarkStillForMs >= HEALTH.DATA_STALE_MS)
     add(

@@ -4,6 +4,7 @@
  * verdict is made of. What the collector observes about itself, as opposed to the market.
  */
 import type { DeadLetterFile } from '../capture/dead-letter';
+import type { CaptureWriter } from '../capture/writer';
 import { RULES } from '../core/constants';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { Engine } from '../core/engine';
@@ -25,6 +26,8 @@ export interface CommitSources {
   oi: OiPoller | null;
   rest: RestClient;
   deadLetters: Pick<DeadLetterFile, 'stats'>;
+  /** The capture writer (null: capture off or not started): frames it could not take. */
+  capture: Pick<CaptureWriter, 'notCaptured' | 'backlogged'> | null;
   heap: HeapLiveSampler;
 }
 
@@ -43,6 +46,8 @@ export class Operations {
   private readonly malformed = new RateMeter();
   private lastKlineTotal = 0;
   private lastMalformedTotal = 0;
+  private readonly notCaptured = new RateMeter();
+  private lastNotCapturedTotal = 0;
   /** The watermark at the last commit, and since when it has not moved while data frames arrive. */
   private lastWatermark: number | null = null;
   private watermarkStillSince: number | null = null;
@@ -105,6 +110,9 @@ export class Operations {
     const malformedTotal = src.frames?.malformed_events ?? 0;
     if (malformedTotal > this.lastMalformedTotal) this.malformed.add(now, malformedTotal - this.lastMalformedTotal);
     this.lastMalformedTotal = malformedTotal;
+    const notCapturedTotal = src.capture?.notCaptured ?? 0;
+    if (notCapturedTotal > this.lastNotCapturedTotal) this.notCaptured.add(now, notCapturedTotal - this.lastNotCapturedTotal);
+    this.lastNotCapturedTotal = notCapturedTotal;
     ops.rates = {
       trades_rate: round1(this.trades.perSecond(now)),
       liquidations_rate: round1(this.liqs.perMinute(now)),
@@ -164,6 +172,9 @@ export class Operations {
       symbolsFallback: facts.symbolsFallback,
       symbolsUnavailable: facts.symbolsUnavailable,
       malformedPerMinute: this.malformed.perMinute(now),
+      captureBacklog: src.capture
+        ? { backlogged: src.capture.backlogged, lastMinute: this.notCaptured.total(now + 1000), total: src.capture.notCaptured }
+        : null,
       restServerErrors: src.oi ? Object.fromEntries(src.oi.serverErrors) : {},
       wsStale: m?.staleCut ?? null,
       watermarkStillForMs: this.watermarkStill(now, src.engine, m),

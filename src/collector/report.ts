@@ -8,6 +8,7 @@ import type { Clock } from '../clock/clock';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
+import type { CaptureGap } from '../capture/format';
 import type { AuditRecord, AuditTrail } from './audit';
 import { redactUrl, safeStrings } from '../text/safe';
 import { consoleLine, type Logger } from './log';
@@ -22,6 +23,8 @@ export type Note =
   | { kind: 'state_ready' }
   | { kind: 'capture_started'; file: string }
   | { kind: 'capture_failed'; message: string }
+  /** The capture could not take `gap.frames` frames (its backlog was full); the gap is marked in it. */
+  | { kind: 'capture_gap'; gap: CaptureGap }
   | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
   | { kind: 'stream_silent'; stream: string; silentForMs: number }
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
@@ -158,6 +161,15 @@ export function renderNote(n: Note): Rendered {
         { level: 'fatal', fields: { reason: n.reason, detail: n.detail }, msg: 'collector failed' },
         { event_type: 'ALERT_RAISED', severity: 'CRIT', reasons: [n.reason], payload: { detail: n.detail } },
       );
+    case 'capture_gap': {
+      const g = n.gap;
+      const fields = { frames: g.frames, first_recv_ms: g.first_recv_ms, last_recv_ms: g.last_recv_ms, reason: g.reason };
+      return render(
+        [`capture backlog full: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`],
+        { level: 'warn', fields, msg: 'frames not captured' },
+        { event_type: 'CAPTURE_GAP', reasons: ['CAPTURE_BACKLOG'], severity: 'WARN', payload: fields },
+      );
+    }
     case 'publish_failed':
       return render([], { level: 'error', fields: { err: n.message }, msg: 'publishing a snapshot failed' });
     case 'previous_run_unclean':

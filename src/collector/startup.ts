@@ -91,6 +91,7 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
       maxTotalBytes: config.capture.maxTotalBytes,
       flushEveryMs: machineMs(clock, config.capture.flushIntervalMs),
       onError: (e) => reporter.report({ kind: 'capture_failed', message: e.message }),
+      onGap: (gap) => reporter.report({ kind: 'capture_gap', gap }),
     });
     reporter.report({ kind: 'capture_started', file: capture.currentFile ?? '' });
   }

@@ -27,6 +27,8 @@ export const AuditEventTypeSchema = z.enum([
   'PREVIOUS_RUN_UNCLEAN',
   /** The doctor's checks ran inside the collector (payload: DoctorChecked, every result). */
   'DOCTOR_CHECKED',
+  /** Frames the capture could not take (its backlog was full): exactly how many, between which receive times. */
+  'CAPTURE_GAP',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -54,6 +56,8 @@ export const ReasonCodeSchema = z.enum([
   'WORKER_EXITED',
   /** The snapshot file is from a run that ended without a clean shutdown (killed, crashed, power lost). */
   'PREVIOUS_RUN_UNCLEAN',
+  /** The capture's backlog (frames waiting for gzip and the disk) hit its bound: frames were not captured (gap-marked). */
+  'CAPTURE_BACKLOG',
   /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
   'STORE_DISK_FULL',
   'STORE_READ_ONLY',
