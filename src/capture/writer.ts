@@ -1,7 +1,7 @@
 /**
  * The capture recorder: every received WS frame and REST body, appended in the replay format to
  * gzip files that rotate at a size cap, with the oldest deleted beyond a total cap. Flushed every
- * second so a crash loses at most that second; a capture being written is already replayable.
+ * `flushEveryMs` (the collector: at least once per commit) so a SIGKILL loses at most that much; a capture being written is already replayable.
  * What waits for gzip and the disk is bounded: past the bound frames are counted, not queued, and
  * the gap is marked in the capture with its exact count.
  */

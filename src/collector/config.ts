@@ -68,7 +68,12 @@ export const CONFIG_BOUNDS = {
     why: 'smaller parts rotate every few seconds at market rates; the size is checked every 64 frames',
   },
   'capture.maxTotalBytes': { min: 16 * MiB, max: 1024 * GiB, unit: 'bytes', why: 'at least one part (and not below maxFileBytes); at most 1 TiB of disk' },
-  'capture.flushIntervalMs': { min: 100, max: 10 * SECOND, unit: 'ms', why: 'a crash loses at most this much of the recording; each flush ends a gzip block' },
+  'capture.flushIntervalMs': {
+    min: 100,
+    max: 10 * SECOND,
+    unit: 'ms',
+    why: 'a SIGKILL loses at most this much of the recording (never more than one commit interval: the collector flushes at least that often); each flush ends a gzip block',
+  },
   commitIntervalMs: { min: 100, max: 5 * SECOND, unit: 'ms', why: 'the UI shows the newest commit every 500 ms; health is evaluated at each commit' },
   snapshotFileIntervalMs: { min: 250, max: 10 * MINUTE, unit: 'ms', why: 'each write serialises and fsyncs the full snapshot' },
   oiPollIntervalMs: {
@@ -133,7 +138,7 @@ export const CollectorConfigSchema = z
         /** Delete the oldest captures beyond this total. */
         maxTotalBytes: bounded('capture.maxTotalBytes', 2 * GiB),
         /** Flush to disk this often: a crash loses at most this much of the recording. */
-        flushIntervalMs: bounded('capture.flushIntervalMs', 1000),
+        flushIntervalMs: bounded('capture.flushIntervalMs', 500),
       })
       .refine((c) => c.maxTotalBytes >= c.maxFileBytes, {
         path: ['maxTotalBytes'],
