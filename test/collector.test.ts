@@ -101,6 +101,17 @@ describe('startup', () => {
 });
 
 describe('health and stages over time', () => {
+  it('a commit that runs late (the thread was busy): INGEST_BACKLOG naming the lag, cleared at the next on-time commit', async () => {
+    rig = await startRig({ config: { capture: { enabled: false } } });
+    const r = rig;
+    await flowing(r);
+    // The collector's clock jumps 2.5 s between two commits, as when its thread was busy that long.
+    r.skew(2_500);
+    await r.until('INGEST_BACKLOG reported', () => r.latest().health_reasons.includes('INGEST_BACKLOG'), 2_000);
+    expect(r.latest().health_detail).toContain('the collector runs 2.5 s behind its input');
+    await r.until('INGEST_BACKLOG cleared', () => !r.latest().health_reasons.includes('INGEST_BACKLOG'), 2_000);
+  });
+
   it('STARTING for the first minute, then OK; WARMUP until every baseline is warm, then OBSERVE', async () => {
     rig = await startRig();
     const r = rig;

@@ -19,6 +19,7 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
     symbolsFallback: false,
     symbolsUnavailable: null,
     malformedPerMinute: 0,
+    ingestLagMs: 0,
     captureBacklog: { backlogged: false, lastMinute: 0, total: 0 },
     restServerErrors: {},
     wsStale: null,
@@ -28,6 +29,17 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
 }
 
 describe('health verdict', () => {
+  it('INGEST_BACKLOG from a commit a second late or more, naming the lag', () => {
+    const late = evaluateHealth(inputs({ ingestLagMs: 2_340 }));
+    expect(late).toEqual({
+      state: 'DEGRADED',
+      reasons: ['INGEST_BACKLOG'],
+      detail:
+        'the collector runs 2.3 s behind its input (a commit came that late): frames wait that long before detection sees them; the machine is overloaded',
+    });
+    expect(evaluateHealth(inputs({ ingestLagMs: HEALTH.INGEST_LAG_MS - 1 })).state).toBe('OK');
+  });
+
   it('CAPTURE_BACKLOG while the capture drops frames and for the minute after, with the exact counts', () => {
     const dropping = evaluateHealth(inputs({ captureBacklog: { backlogged: true, lastMinute: 1234, total: 5678 } }));
     expect(dropping.state).toBe('DEGRADED');

@@ -72,7 +72,13 @@ export async function liveCommand(argv: string[]): Promise<number> {
       stopping = true;
       stopTimer?.cancel();
       process.stdout.write(`${why}: stopping (flushing capture and snapshot)…\n`);
-      void host.stop().then(() => done(failed ? 1 : 0));
+      void host.stop().then(() => {
+        if (host.forcedStop)
+          process.stderr.write(
+            'the collector did not finish stopping in time and was terminated: the last capture part may lack its end (it replays up to its last flush) and the snapshot file may be older\n',
+          );
+        done(failed || host.forcedStop ? 1 : 0);
+      });
     };
     for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
     if (stopPath !== undefined) {

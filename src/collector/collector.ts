@@ -107,6 +107,8 @@ export class Collector {
   private symbolsUnavailable: string | null = null;
   /** Why the run cannot go on (start failed, the worker crashed); detection's own failures are the intake's. */
   private failure: { reason: ReasonCode; detail: string } | null = null;
+  private lastTimedCommitMs: number | null = null;
+  private ingestLagMs = 0;
   private bootSeq = 0;
   private lastSnapshot: Snapshot | null = null;
   /** Snapshot-file writes, one after the other: the last one queued. */
@@ -159,7 +161,16 @@ export class Collector {
     const { config, runId } = this.opts;
     this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
     await this.clearLeftovers();
-    this.timers.push(this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => this.commit()));
+    this.timers.push(
+      this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => {
+        // How late this commit runs: the thread was busy that long, and frames waited in the socket
+        // buffers as long before detection saw them (INGEST_BACKLOG).
+        const now = this.clock.now();
+        this.ingestLagMs = this.lastTimedCommitMs === null ? 0 : Math.max(0, now - this.lastTimedCommitMs - config.commitIntervalMs);
+        this.lastTimedCommitMs = now;
+        this.commit();
+      }),
+    );
     // The periodic write skips a beat while one is under way, so a slow disk never queues writes up.
     this.timers.push(
       this.clock.every(machineMs(this.clock, config.snapshotFileIntervalMs), () => {
@@ -255,6 +266,7 @@ export class Collector {
         fatal: this.intake.fatal ?? this.failure,
         symbolsFallback: this.selection?.fallbackUsed ?? false,
         symbolsUnavailable: this.symbolsUnavailable,
+        ingestLagMs: this.ingestLagMs,
       },
     );
     for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });

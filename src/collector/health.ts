@@ -64,6 +64,8 @@ export interface HealthInputs {
   symbolsUnavailable: string | null;
   /** The capture dropping frames now (`backlogged`), how many it could not take in the trailing minute and in all. */
   captureBacklog: { backlogged: boolean; lastMinute: number; total: number } | null;
+  /** How late the last timed commit ran: frames wait in the socket buffers about as long. */
+  ingestLagMs: number;
   /** Malformed inputs (frames, refused frames, REST bodies) in the trailing minute. */
   malformedPerMinute: number;
   /** Symbols whose last OI poll was answered with a 5xx, and that status. */
@@ -90,6 +92,11 @@ export const HEALTH = Object.freeze({
   DATA_STALE_MS: 10_000,
   /** Data frames count as arriving when the last one is at most this old. */
   DATA_FLOWING_MS: 2_000,
+  /**
+   * INGEST_BACKLOG when a commit runs this late: the collector's thread was busy for a second
+   * beyond its cadence, so frames waited about that long before detection saw them (overload).
+   */
+  INGEST_LAG_MS: 1_000,
 });
 
 export interface HealthVerdict {
@@ -121,6 +128,11 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     add(
       'MALFORMED_PAYLOAD',
       `${Math.round(h.malformedPerMinute)} malformed inputs in the last minute (≥ ${HEALTH.MALFORMED_PER_MIN}): the feed is broken; see debug/dead_letters.jsonl`,
+    );
+  if (h.ingestLagMs >= HEALTH.INGEST_LAG_MS)
+    add(
+      'INGEST_BACKLOG',
+      `the collector runs ${(h.ingestLagMs / 1000).toFixed(1)} s behind its input (a commit came that late): frames wait that long before detection sees them; the machine is overloaded`,
     );
   const cb = h.captureBacklog;
   if (cb && (cb.backlogged || cb.lastMinute > 0))

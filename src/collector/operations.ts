@@ -37,6 +37,8 @@ export interface RunFacts {
   fatal: { reason: ReasonCode; detail: string } | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** How late the last timed commit ran (clock ms): the thread is that far behind its input. */
+  ingestLagMs: number;
 }
 
 export class Operations {
@@ -172,6 +174,7 @@ export class Operations {
       symbolsFallback: facts.symbolsFallback,
       symbolsUnavailable: facts.symbolsUnavailable,
       malformedPerMinute: this.malformed.perMinute(now),
+      ingestLagMs: facts.ingestLagMs,
       captureBacklog: src.capture
         ? { backlogged: src.capture.backlogged, lastMinute: this.notCaptured.total(now + 1000), total: src.capture.notCaptured }
         : null,

@@ -45,6 +45,8 @@ export const WORKER_RESOURCE_LIMITS = Object.freeze({ maxOldGenerationSizeMb: 51
 export class WorkerHost {
   private readonly worker: Worker;
   invalidMessages = 0;
+  /** The last stop had to terminate the worker: it did not finish its shutdown within the grace. */
+  forcedStop = false;
   private stopped: Promise<void> | null = null;
   private exited = false;
 
@@ -82,6 +84,7 @@ export class WorkerHost {
     this.stopped = new Promise<void>((resolve) => {
       if (this.exited) return resolve();
       const t = wallClock.after(graceMs, () => {
+        this.forcedStop = true;
         void this.worker.terminate().then(() => resolve());
       });
       this.worker.once('exit', () => {

@@ -58,6 +58,8 @@ export const ReasonCodeSchema = z.enum([
   'PREVIOUS_RUN_UNCLEAN',
   /** The capture's backlog (frames waiting for gzip and the disk) hit its bound: frames were not captured (gap-marked). */
   'CAPTURE_BACKLOG',
+  /** Frames wait too long before detection sees them: the collector's thread falls behind its input. */
+  'INGEST_BACKLOG',
   /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
   'STORE_DISK_FULL',
   'STORE_READ_ONLY',
