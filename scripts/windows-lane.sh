@@ -367,15 +367,15 @@ replay_both windows-capture "${FILES[@]}"
 end "${#FILES[@]} parts"
 
 # ---------------------------------------------------------------- 7. events export (SPEC §21)
-# The event store (SQLite through better-sqlite3) is not merged yet. When `dist/cli.js events`
-# exists this step runs the export on both platforms and compares them. The store's native addon
-# must then load under win32: the Linux build in node_modules cannot, and better-sqlite3's prebuilt
+# The export runs on both platforms and is compared. The store's native addon must load under
+# win32 for it (better-sqlite3 loads it at the first `new Database`, not at require, so the probe
+# opens one): the Linux build in node_modules cannot, and better-sqlite3's prebuilt
 # Windows binaries come from GitHub, which this CI cannot reach. Until a Windows build of the addon
 # is available here, the step says so and is skipped rather than failed.
 begin 'events export (event store)'
 if ! node dist/cli.js events --help >/dev/null 2>&1; then
   end 'SKIPPED: dist/cli.js has no events command yet'
-elif ! winnode "$RUN/sqlite.out" "$RUN/sqlite.err" -e 'require("better-sqlite3")'; then
+elif ! winnode "$RUN/sqlite.out" "$RUN/sqlite.err" -e 'new (require("better-sqlite3"))(":memory:").close()'; then
   end 'SKIPPED: better-sqlite3 has no win32 build here (its prebuilt binaries are on GitHub)'
 else
   for fmt in jsonl csv; do

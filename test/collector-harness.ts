@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Clock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
 import { Collector } from '../src/collector/collector';
+import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
 import type { Snapshot } from '../src/core/contracts/snapshot';
@@ -30,6 +31,12 @@ export interface RigOptions {
   config?: Partial<CollectorConfigInput>;
   /** Called before the collector starts: faults it must meet at once, files a previous run left in `dir`. */
   beforeStart?: (sim: SimulatorHandle, dir: string) => void;
+  /** Default 'test'. */
+  runId?: string;
+  /** Use this directory (e.g. a second run on the first one's store) instead of a new temp one. */
+  dir?: string;
+  /** The collector's doctor I/O (e.g. a small disk), given the rig's clock. */
+  doctorIo?: (clock: Clock) => DoctorIo;
 }
 
 export interface Rig {
@@ -53,13 +60,16 @@ export interface Rig {
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const clock = new ManualClock(MANUAL_T0);
   const sim = await startSimulator({ port: 0, seed: 7, scenario: 'steady', ...(opts.sim ?? {}), clock, tickMs: STEP_MS });
-  const dir = mkdtempSync(join(tmpdir(), 'pp-rig-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pp-rig-'));
   const config = CollectorConfigSchema.parse({
     restUrl: sim.restUrl,
     wsUrl: sim.wsUrl,
     debugDir: join(dir, 'debug'),
     capture: { dir: join(dir, 'captures') },
+    store: { path: join(dir, 'data', 'peak-pressure.db') },
     mode: 'DEMO',
+    // The doctor's probes wait in wall time for frames the manual clock only sends when stepped; the rig-doctor test turns it on.
+    doctorAtBoot: false,
     ...(opts.config ?? {}),
   });
   const snapshots: Snapshot[] = [];
@@ -75,7 +85,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   };
   const collector = new Collector({
     config,
-    runId: 'test',
+    runId: opts.runId ?? 'test',
     logger: silentLogger(),
     clock: local,
     publish: (s) => {
@@ -84,6 +94,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       if (snapshots.length > 50) snapshots.splice(0, snapshots.length - 50);
     },
     console: (l) => lines.push(l),
+    ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
   });
   opts.beforeStart?.(sim, dir);
 

@@ -74,6 +74,13 @@ export interface HealthInputs {
   wsStale: { atMs: number; silentForMs: number } | null;
   /** How long the watermark has not moved while data frames arrive; null while none arrive. */
   watermarkStillForMs: number | null;
+  /** The event store cannot be written (SPEC §21): its reason and what to do; absent or null when it works. */
+  store?: { reason: ReasonCode; detail: string } | null;
+  /**
+   * The doctor's lasting findings (low disk, WAL growth, clock skew, a folder that cannot be
+   * written): listed among the reasons without degrading, since detection itself is unaffected.
+   */
+  notes?: readonly { reason: ReasonCode; detail: string }[];
 }
 
 export const HEALTH = Object.freeze({
@@ -145,6 +152,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
       'DATA_STALE',
       `frames arrive but exchange time has not moved for ${Math.round(h.watermarkStillForMs / 1000)} s (events from the future or the past: is the local clock right?)`,
     );
+  if (h.store) add(h.store.reason, h.store.detail);
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {
@@ -156,7 +164,12 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     if (stale.length > 0) add('OI_STALE', `OI older than ${HEALTH.OI_STALE_MS / 1000} s for ${stale.map(([s]) => s).join(', ')}`);
   }
   if (h.silentStreams.length > 0) add('STREAM_SILENT', `subscribed but silent: ${h.silentStreams.join(', ')}`);
-  const degradingReasons = reasons.filter((r) => r !== 'SYMBOLS_FALLBACK_USED');
+  const listedOnly = new Set<ReasonCode>(['SYMBOLS_FALLBACK_USED']);
+  for (const n of h.notes ?? []) {
+    if (!reasons.includes(n.reason)) listedOnly.add(n.reason);
+    add(n.reason, n.detail);
+  }
+  const degradingReasons = reasons.filter((r) => !listedOnly.has(r));
   if (degradingReasons.length > 0) return { state: 'DEGRADED', reasons, detail: details.join('; ') };
   if (starting) return { state: 'STARTING', reasons, detail: details.join('; ') };
   return { state: 'OK', reasons, detail: details.join('; ') };
