@@ -220,10 +220,10 @@ export class Collector {
     this.startRunRecord();
     this.timers.push(
       this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => {
-        // How late this commit runs: the thread was busy that long, and frames waited in the socket
-        // buffers as long before detection saw them (INGEST_BACKLOG).
+        // How late this commit runs, in wall ms like the cadence itself (clock ms / speed): the thread
+        // was busy that long, and frames waited in the socket buffers as long (INGEST_BACKLOG).
         const now = this.clock.now();
-        this.ingestLagMs = this.lastTimedCommitMs === null ? 0 : Math.max(0, now - this.lastTimedCommitMs - config.commitIntervalMs);
+        this.ingestLagMs = this.lastTimedCommitMs === null ? 0 : Math.max(0, (now - this.lastTimedCommitMs) / this.clock.speed - config.commitIntervalMs);
         this.lastTimedCommitMs = now;
         this.commit();
       }),

@@ -37,7 +37,7 @@ export interface RunFacts {
   fatal: { reason: ReasonCode; detail: string } | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
-  /** How late the last timed commit ran (clock ms): the thread is that far behind its input. */
+  /** How late the last timed commit ran (wall ms): the thread is that far behind its input. */
   ingestLagMs: number;
 }
 
