@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureWriter } from '../src/capture/writer';
+import type { CaptureGap } from '../src/capture/format';
 import { wallClock } from '../src/clock/clock';
 import { readCapture } from '../src/capture/reader';
 import type { Frame } from '../src/core/source';
@@ -32,6 +33,81 @@ async function readAll(files: string[]): Promise<{ frames: Frame[]; headers: num
   }
   return { frames, headers };
 }
+
+const untilDrained = async (w: CaptureWriter, below: number): Promise<void> => {
+  // Waits for gzip's thread-pool work (real I/O), bounded so a broken writer fails instead of hanging.
+  for (const giveUp = Date.now() + 30_000; w.backlogBytes >= below;) {
+    if (Date.now() > giveUp) throw new Error(`backlog still ${w.backlogBytes} bytes after 30 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('capture writer under overload', () => {
+  it('past its backlog bound frames are counted, not queued; the gap is marked with the exact count; captured + not captured = received', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
+    const max = 1024 * 1024;
+    const gaps: CaptureGap[] = [];
+    const w = new CaptureWriter({
+      dir,
+      runId: 'r1',
+      header: { run_id: 'r1', symbols: ['BTCUSDT'] },
+      maxFileBytes: 1 << 30,
+      maxTotalBytes: 1 << 30,
+      clock: wallClock,
+      maxBacklogBytes: max,
+      onGap: (g) => gaps.push(g),
+    });
+    // One synchronous burst of ~26 MB: gzip (on the thread pool) cannot take any of it meanwhile,
+    // as when the feed outruns gzip and the disk for good.
+    const burst = 200_000;
+    let peak = 0;
+    for (let i = 0; i < burst; i++) {
+      w.write(frame(i));
+      peak = Math.max(peak, w.backlogBytes);
+    }
+    expect(w.backlogged).toBe(true);
+    // The bound holds to within one batch (64 Ki characters) and one line.
+    expect(peak).toBeLessThan(max + 64 * 1024 + 200);
+    const dropped = w.notCaptured;
+    expect(dropped).toBeGreaterThan(burst / 2);
+    expect(w.frames + dropped).toBe(burst);
+    expect(gaps).toEqual([]);
+    // Once gzip has caught up to half the bound, the next frame closes the gap: its mark goes first.
+    await untilDrained(w, max / 2);
+    w.write(frame(burst));
+    expect(w.backlogged).toBe(false);
+    expect(gaps).toEqual([{ frames: dropped, first_recv_ms: frame(w.frames - 1).recv_ms, last_recv_ms: frame(burst - 1).recv_ms, reason: 'capture_backlog' }]);
+    await w.close();
+    const items = [];
+    for await (const item of readCapture(w.files[0] as string)) items.push(item);
+    const frames = items.filter((i) => i.kind === 'frame');
+    const marks = items.filter((i) => i.kind === 'gap');
+    expect(marks).toEqual([{ kind: 'gap', gap: gaps[0], file: 0 }]);
+    expect(frames.length).toBe(w.frames);
+    expect(frames.length + dropped).toBe(burst + 1);
+    // The mark sits where the frames are missing: after the last frame captured before the gap, before the first after it.
+    const at = items.findIndex((i) => i.kind === 'gap');
+    expect(items[at - 1]).toMatchObject({ kind: 'frame', frame: frame(w.frames - 2) });
+    expect(items[at + 1]).toMatchObject({ kind: 'frame', frame: frame(burst) });
+  });
+
+  it('the part size cap holds while gzip lags behind (rotation counts what still waits for gzip)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
+    const cap = 256 * 1024;
+    const w = new CaptureWriter({ dir, runId: 'r1', header: { run_id: 'r1' }, maxFileBytes: cap, maxTotalBytes: 1 << 30, clock: wallClock });
+    // Bursts far faster than gzip, without waiting for it in between (before: parts grew past the cap by the backlog).
+    for (let b = 0; b < 8; b++) {
+      for (let i = 0; i < 20_000; i++) w.write(frame(b * 20_000 + i));
+      await new Promise((r) => setImmediate(r));
+    }
+    await w.close();
+    expect(w.files.length).toBeGreaterThan(3);
+    const sizes = w.files.map((f) => statSync(f).size);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(cap);
+    const { frames } = await readAll(w.files);
+    expect(frames.length + w.notCaptured).toBe(160_000);
+  });
+});
 
 describe('capture writer', () => {
   it('rotates at the size cap; the parts concatenate to exactly the frames written', async () => {

@@ -212,7 +212,7 @@ describe('readCapture', () => {
         expect(isGzipFile(path)).toBe(true);
         const lines = readLines(path);
         const items = await collect(readCapture(path));
-        const byLine = new Map(items.map((i) => [i.kind === 'header' ? -1 : i.line, i]));
+        const byLine = new Map(items.map((i) => [i.kind === 'header' || i.kind === 'gap' ? -1 : i.line, i]));
         let frames = 0;
         let skips = 0;
         let bad = 0;

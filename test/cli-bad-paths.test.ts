@@ -147,6 +147,13 @@ const CASES: Case[] = [
     first: 'peak-pressure live: cannot read config file /nonexistent.json: no such file or directory (ENOENT)',
   },
   {
+    name: 'live with a config file that never ends (/dev/zero)',
+    args: () => ['live', '--headless', '--config', '/dev/zero'],
+    code: 1,
+    first: 'peak-pressure live: config file /dev/zero is larger than 1 MiB (not a config file?)',
+    when: existsSync('/dev/zero'),
+  },
+  {
     name: 'live with a config value beyond its bound (the issue: 30-day rotation)',
     args: (dir) => {
       writeFileSync(join(dir, 'c.json'), '{"rotateAfterMs":2592000000}');

@@ -11,8 +11,8 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManualClock } from '../src/clock/manual';
 import type { Clock } from '../src/clock/clock';
+import { ManualClock } from '../src/clock/manual';
 import { Collector } from '../src/collector/collector';
 import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
@@ -29,8 +29,8 @@ export const MANUAL_T0 = 1_767_700_000_000;
 export interface RigOptions {
   sim?: SimulatorOptions;
   config?: Partial<CollectorConfigInput>;
-  /** Called with the simulator before the collector starts (faults the collector must meet at once). */
-  beforeStart?: (sim: SimulatorHandle) => void;
+  /** Called before the collector starts: faults it must meet at once, files a previous run left in `dir`. */
+  beforeStart?: (sim: SimulatorHandle, dir: string) => void;
   /** Default 'test'. */
   runId?: string;
   /** Use this directory (e.g. a second run on the first one's store) instead of a new temp one. */
@@ -47,6 +47,8 @@ export interface Rig {
   lines: string[];
   /** The clock shared by simulator and collector. */
   clock: ManualClock;
+  /** Set the collector's local clock this far from the exchange's (negative: behind), as a wrong PC clock is. */
+  skew(ms: number): void;
   latest(): Snapshot;
   /** Let `ms` of clock time pass. */
   run(ms: number): Promise<void>;
@@ -74,11 +76,20 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   });
   const snapshots: Snapshot[] = [];
   const lines: string[] = [];
+  let skewMs = 0;
+  // The collector reads time through this view of the shared clock; timers stay on the shared one.
+  const local: Clock = {
+    speed: clock.speed,
+    now: () => clock.now() + skewMs,
+    after: (ms, fn) => clock.after(ms, fn),
+    every: (ms, fn) => clock.every(ms, fn),
+    random: () => clock.random(),
+  };
   const collector = new Collector({
     config,
     runId: opts.runId ?? 'test',
     logger: silentLogger(),
-    clock,
+    clock: local,
     publish: (s) => {
       // Keep memory flat in long tests: only the newest few are needed.
       snapshots.push(s);
@@ -87,7 +98,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     console: (l) => lines.push(l),
     ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
   });
-  opts.beforeStart?.(sim);
+  opts.beforeStart?.(sim, dir);
 
   /** The collector has read everything the simulator wrote, or nothing has moved for a while. */
   const settle = async (): Promise<void> => {
@@ -137,6 +148,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     snapshots,
     lines,
     clock,
+    skew: (ms) => {
+      skewMs = ms;
+    },
     latest: () => {
       const s = snapshots[snapshots.length - 1];
       if (!s) throw new Error('no snapshot published yet');

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/reader';
+import { LIMITS } from '../src/core/constants';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { captureFiles, MANUAL_T0, type Rig, startRig, tradesSeen } from './collector-harness';
 
@@ -100,6 +101,17 @@ describe('startup', () => {
 });
 
 describe('health and stages over time', () => {
+  it('a commit that runs late (the thread was busy): INGEST_BACKLOG naming the lag, cleared at the next on-time commit', async () => {
+    rig = await startRig({ config: { capture: { enabled: false } } });
+    const r = rig;
+    await flowing(r);
+    // The collector's clock jumps 2.5 s between two commits, as when its thread was busy that long.
+    r.skew(2_500);
+    await r.until('INGEST_BACKLOG reported', () => r.latest().health_reasons.includes('INGEST_BACKLOG'), 2_000);
+    expect(r.latest().health_detail).toContain('the collector runs 2.5 s behind its input');
+    await r.until('INGEST_BACKLOG cleared', () => !r.latest().health_reasons.includes('INGEST_BACKLOG'), 2_000);
+  });
+
   it('STARTING for the first minute, then OK; WARMUP until every baseline is warm, then OBSERVE', async () => {
     rig = await startRig();
     const r = rig;
@@ -142,13 +154,16 @@ describe('WebSocket faults', () => {
     assertNothingLost(r);
   });
 
-  it('half-open connection: the stale watchdog terminates it and reconnects', async () => {
+  it('half-open connection: the stale watchdog terminates it, health says WS_STALE until data flows again', async () => {
     rig = await startRig({ config: { staleAfterMs: 2000 } });
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'half_open', ms: 6000 });
-    await r.until('stale connection replaced', () => reconnects(r) >= 1, 15_000);
+    await r.until('WS_STALE reported', () => r.latest().health_reasons.includes('WS_STALE') && r.latest().health_state === 'DEGRADED', 15_000);
+    expect(r.latest().health_detail).toContain('stale watchdog');
+    expect(reconnects(r)).toBeGreaterThanOrEqual(1);
     await recovered(r, 'half-open');
+    await r.until('WS_STALE cleared', () => !r.latest().health_reasons.includes('WS_STALE'), 5000);
     assertNothingLost(r);
   });
 
@@ -177,6 +192,8 @@ describe('WebSocket faults', () => {
     r.sim.fault({ kind: 'schema_violation', count: 5 });
     await r.until('12 malformed frames counted', () => (engineCounters(r)?.malformed_events ?? 0) >= before + 12, 10_000);
     await r.until('dead letters in the snapshot', () => r.latest().dead_letters >= 12, 5000);
+    // `dead_letters` counts them as soon as they are accepted; the file is written in batches after.
+    await r.until('dead letters on disk', () => r.latest().dead_letter_stats.written >= 12, 5000);
     const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -185,7 +202,45 @@ describe('WebSocket faults', () => {
     expect(dl.some((d) => d.reason === 'invalid_json')).toBe(true);
     expect(dl.some((d) => d.reason.startsWith('schema_violation:'))).toBe(true);
     expect(dl.every((d) => d.source === 'ws:/market/stream')).toBe(true);
+    // A dozen bad frames are counted, not a health problem.
+    expect(r.snapshots.some((s) => s.health_reasons.includes('MALFORMED_PAYLOAD'))).toBe(false);
     await recovered(r, 'garbage');
+    assertNothingLost(r);
+  });
+
+  it('a flood of garbage: MALFORMED_PAYLOAD while it lasts; the snapshot counts every dead letter at the commit, not a batch later', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    r.sim.fault({ kind: 'garbage', count: 300 });
+    await r.until('MALFORMED_PAYLOAD reported', () => r.latest().health_reasons.includes('MALFORMED_PAYLOAD'), 5000);
+    expect(r.latest().health_state).toBe('DEGRADED');
+    // Every malformed input is dead-lettered: the count in the same snapshot agrees exactly.
+    for (const s of r.snapshots.slice(-5)) {
+      expect(s.dead_letters).toBe(s.counters.malformed_events);
+      expect(s.dead_letter_stats.accepted).toBe(s.dead_letters);
+      const d = s.dead_letter_stats;
+      expect(d.written + d.dropped + d.failed + d.queued).toBe(d.accepted);
+    }
+    await recovered(r, 'garbage flood');
+    // The trailing minute forgets the flood.
+    await r.until('MALFORMED_PAYLOAD cleared', () => !r.latest().health_reasons.includes('MALFORMED_PAYLOAD'), 70_000);
+    assertNothingLost(r);
+  });
+
+  it('local clock behind the exchange: every event is from the future, exchange time stands still → DATA_STALE, cleared when the clock is right', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    await r.run(1000);
+    r.skew(-20_000);
+    await r.until('DATA_STALE reported', () => r.latest().health_reasons.includes('DATA_STALE'), 20_000);
+    expect(r.latest().health_detail).toContain('exchange time has not moved');
+    // Frames kept arriving all along: not a connection problem, and trades were still received.
+    expect(r.latest().health_reasons).not.toContain('NO_TRADES');
+    expect(wsState(r)).toBe('OPEN');
+    r.skew(0);
+    await r.until('DATA_STALE cleared', () => !r.latest().health_reasons.includes('DATA_STALE'), 5000);
     assertNothingLost(r);
   });
 
@@ -227,9 +282,15 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     const malformedBefore = engineCounters(r)?.malformed_events ?? 0;
+    const gapsBefore = r.latest().counters.trade_id_gaps;
     r.sim.fault({ kind: 'out_of_order', count: 40 });
     await recovered(r, 'out of order');
     expect(engineCounters(r)?.malformed_events).toBe(malformedBefore);
+    // Reordered ids fill the holes they opened: no trade is missing, so no gap is counted
+    // (once the wait for late ids is over, the count is final).
+    await r.run(LIMITS.TRADE_ID_HOLE_WAIT_MS + 1000);
+    expect(r.latest().counters.trade_id_gaps).toBe(gapsBefore);
+    expect(r.latest().counters.duplicate_trades).toBe(0);
     assertNothingLost(r);
   });
 
@@ -302,6 +363,20 @@ describe('REST faults', () => {
     r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 403, count: 3 });
     await r.until('403 reported', () => r.latest().health_reasons.includes('REST_FORBIDDEN_403_451') && r.latest().health_state === 'DEGRADED', 10_000);
     await r.until('cleared after successes', () => !r.latest().health_reasons.includes('REST_FORBIDDEN_403_451'), 20_000);
+    assertNothingLost(r);
+  });
+
+  it('5xx: REST_SERVER_ERROR while the symbols answered so have not succeeded again; polling continues', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    await r.until('first OI polls', () => r.latest().oi_polling.state === 'OK', 10_000);
+    r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 502, count: 2 });
+    await r.until('REST_SERVER_ERROR reported', () => r.latest().health_reasons.includes('REST_SERVER_ERROR'), 10_000);
+    expect(r.latest().health_state).toBe('DEGRADED');
+    expect(r.latest().health_detail).toMatch(/[A-Z0-9]+USDT HTTP 502/);
+    expect(r.latest().oi_polling.last_error ?? '').toContain('HTTP 502');
+    await r.until('REST_SERVER_ERROR cleared by the next successes', () => !r.latest().health_reasons.includes('REST_SERVER_ERROR'), 15_000);
     assertNothingLost(r);
   });
 

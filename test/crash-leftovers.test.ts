@@ -18,6 +18,8 @@ import { runReplay } from '../src/replay/replay';
 import { FIXTURE_BTC } from './fixtures/paths';
 import { wallClock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
+import { AuditEnvelopeSchema } from '../src/core/contracts/audit';
+import { startRig } from './collector-harness';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-leftovers-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -149,7 +151,7 @@ describe('a snapshot from a run that ended uncleanly', () => {
     return path;
   }
 
-  it('is rewritten as SHUTDOWN / FAILED (WORKER_EXITED) naming the dead run, and still validates as a Snapshot', async () => {
+  it('is rewritten as SHUTDOWN / FAILED (PREVIOUS_RUN_UNCLEAN) naming the dead run, and still validates as a Snapshot', async () => {
     const path = await realSnapshotFile(freshDir(), 'OBSERVE');
     const before = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const r = await markUncleanEnd(path, { runId: 'newrun22', clock: new ManualClock(Date.UTC(2024, 7, 8, 12, 0, 0)) });
@@ -157,8 +159,8 @@ describe('a snapshot from a run that ended uncleanly', () => {
     const after = SnapshotSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
     expect(after.stage).toBe('SHUTDOWN');
     expect(after.health_state).toBe('FAILED');
-    expect(after.health_reasons).toEqual(['WORKER_EXITED']);
-    expect(after.ingestion_health).toMatchObject({ degraded: true, degraded_reason: 'WORKER_EXITED' });
+    expect(after.health_reasons).toEqual(['PREVIOUS_RUN_UNCLEAN']);
+    expect(after.ingestion_health).toMatchObject({ degraded: true, degraded_reason: 'PREVIOUS_RUN_UNCLEAN' });
     expect(after.health_detail).toBe(
       'run deadrun1 ended uncleanly: its last snapshot (stage OBSERVE, committed 2024-08-08T23:55:25.000Z) is kept below; no clean shutdown was recorded (killed, crashed or power lost). Found by run newrun22 at 2024-08-08T12:00:00.000Z.',
     );
@@ -183,5 +185,42 @@ describe('a snapshot from a run that ended uncleanly', () => {
     writeFileSync(join(dir, 'garbage.json'), '{"run_id": "a", "stage": ');
     expect(await markUncleanEnd(join(dir, 'garbage.json'), { runId: 'x', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'unreadable' });
     expect(readFileSync(join(dir, 'garbage.json'), 'utf8')).toBe('{"run_id": "a", "stage": ');
+  });
+
+  it('the collector at start: removes a killed run’s snapshot temp, marks its snapshot, audits and tells it (real collector, simulator)', async () => {
+    const seed = freshDir();
+    const deadSnapshot = await realSnapshotFile(seed, 'OBSERVE');
+    // An ancient temp (its pid may be anyone's now) and one of a writer that cannot exist: both stale.
+    const temps = ['latest_snapshot.json.4194304999.1.tmp', `latest_snapshot.json.4194304999.${Date.now()}.tmp`];
+    const rig = await startRig({
+      beforeStart: (_sim, dir) => {
+        mkdirSync(join(dir, 'debug'), { recursive: true });
+        writeFileSync(join(dir, 'debug', 'latest_snapshot.json'), readFileSync(deadSnapshot));
+        for (const t of temps) writeFileSync(join(dir, 'debug', t), '{');
+      },
+    });
+    try {
+      const debug = join(rig.dir, 'debug');
+      for (const t of temps) expect(existsSync(join(debug, t)), t).toBe(false);
+      expect(rig.lines.some((l) => l.includes('previous run deadrun1 ended uncleanly (last stage OBSERVE)'))).toBe(true);
+      const audit = readFileSync(join(debug, 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => AuditEnvelopeSchema.parse(JSON.parse(l)));
+      const unclean = audit.filter((a) => a.event_type === 'PREVIOUS_RUN_UNCLEAN');
+      expect(unclean).toHaveLength(1);
+      expect(unclean[0]).toMatchObject({
+        run_id: 'test',
+        reasons: ['PREVIOUS_RUN_UNCLEAN'],
+        severity: 'WARN',
+        payload: { previous_run_id: 'deadrun1', previous_stage: 'OBSERVE' },
+      });
+      // It is the first thing the run audits after its banner: before any snapshot of this run is written.
+      expect(audit.findIndex((a) => a.event_type === 'PREVIOUS_RUN_UNCLEAN')).toBeLessThan(audit.findIndex((a) => a.event_type === 'STAGE_CHANGED'));
+      await rig.collector.writeSnapshotFile();
+      expect(SnapshotSchema.parse(JSON.parse(readFileSync(join(debug, 'latest_snapshot.json'), 'utf8'))).run_id).toBe('test');
+    } finally {
+      await rig.stop();
+    }
   });
 });

@@ -1,6 +1,6 @@
 /** Health state machine (SPEC §8.4) and the trailing-60 s rate meter. */
 import { describe, expect, it } from 'vitest';
-import { evaluateHealth, type HealthInputs, RateMeter } from '../src/collector/health';
+import { evaluateHealth, HEALTH, type HealthInputs, RateMeter } from '../src/collector/health';
 import type { SinkStatus } from '../src/core/contracts/sink-status';
 import { sinkHealth } from '../src/sinks/health';
 
@@ -20,11 +20,40 @@ function inputs(over: Partial<HealthInputs> = {}): HealthInputs {
     restBlock: null,
     symbolsFallback: false,
     symbolsUnavailable: null,
+    malformedPerMinute: 0,
+    ingestLagMs: 0,
+    captureBacklog: { backlogged: false, lastMinute: 0, total: 0 },
+    restServerErrors: {},
+    wsStale: null,
+    watermarkStillForMs: 50,
     ...over,
   };
 }
 
 describe('health verdict', () => {
+  it('INGEST_BACKLOG from a commit a second late or more, naming the lag', () => {
+    const late = evaluateHealth(inputs({ ingestLagMs: 2_340 }));
+    expect(late).toEqual({
+      state: 'DEGRADED',
+      reasons: ['INGEST_BACKLOG'],
+      detail:
+        'the collector runs 2.3 s behind its input (a commit came that late): frames wait that long before detection sees them; the machine is overloaded',
+    });
+    expect(evaluateHealth(inputs({ ingestLagMs: HEALTH.INGEST_LAG_MS - 1 })).state).toBe('OK');
+  });
+
+  it('CAPTURE_BACKLOG while the capture drops frames and for the minute after, with the exact counts', () => {
+    const dropping = evaluateHealth(inputs({ captureBacklog: { backlogged: true, lastMinute: 1234, total: 5678 } }));
+    expect(dropping.state).toBe('DEGRADED');
+    expect(dropping.reasons).toEqual(['CAPTURE_BACKLOG']);
+    expect(dropping.detail).toBe(
+      'the capture cannot keep up (gzip or the disk is slower than the feed): 1234 frames not captured in the last minute, 5678 in all, still dropping; each gap is marked in the capture with its count',
+    );
+    expect(evaluateHealth(inputs({ captureBacklog: { backlogged: false, lastMinute: 3, total: 3 } })).reasons).toEqual(['CAPTURE_BACKLOG']);
+    expect(evaluateHealth(inputs({ captureBacklog: { backlogged: false, lastMinute: 0, total: 3 } })).state).toBe('OK');
+    expect(evaluateHealth(inputs({ captureBacklog: null })).state).toBe('OK');
+  });
+
   it('is OK when everything flows', () => {
     expect(evaluateHealth(inputs())).toEqual({ state: 'OK', reasons: [], detail: '' });
   });
@@ -101,6 +130,36 @@ describe('health verdict', () => {
     const both = evaluateHealth(inputs({ notes, tradesPerSecond: 9.9 }));
     expect(both.state).toBe('DEGRADED');
     expect(both.reasons).toEqual(['TRADES_RATE_LOW', 'DISK_LOW', 'CLOCK_SKEW']);
+  });
+});
+
+describe('reasons raised where they belong (issue 9 item 7)', () => {
+  it("REST_SERVER_ERROR while a symbol's last OI poll got a 5xx, naming it and the status", () => {
+    const v = evaluateHealth(inputs({ restServerErrors: { BTCUSDT: 503 } }));
+    expect(v.state).toBe('DEGRADED');
+    expect(v.reasons).toEqual(['REST_SERVER_ERROR']);
+    expect(v.detail).toContain('BTCUSDT HTTP 503');
+  });
+
+  it("WS_STALE while the stale watchdog's cut is not yet followed by data, even while starting", () => {
+    const v = evaluateHealth(inputs({ nowMs: T0 + 10_000, wsStale: { atMs: T0 + 9_000, silentForMs: 31_000 }, wsState: 'RECONNECTING' }));
+    expect(v.reasons).toEqual(['WS_RECONNECTING', 'WS_STALE']);
+    expect(v.detail).toContain('no frame at all for 31 s');
+  });
+
+  it('MALFORMED_PAYLOAD from a rate threshold: a few bad frames are only counted, a flood degrades', () => {
+    expect(evaluateHealth(inputs({ malformedPerMinute: HEALTH.MALFORMED_PER_MIN - 1 })).state).toBe('OK');
+    const v = evaluateHealth(inputs({ malformedPerMinute: HEALTH.MALFORMED_PER_MIN }));
+    expect(v.reasons).toEqual(['MALFORMED_PAYLOAD']);
+    expect(v.detail).toContain('dead_letters.jsonl');
+  });
+
+  it('DATA_STALE when frames arrive but exchange time stands still; not while no frame arrives', () => {
+    expect(evaluateHealth(inputs({ watermarkStillForMs: HEALTH.DATA_STALE_MS - 1 })).state).toBe('OK');
+    expect(evaluateHealth(inputs({ watermarkStillForMs: null })).state).toBe('OK');
+    const v = evaluateHealth(inputs({ watermarkStillForMs: HEALTH.DATA_STALE_MS }));
+    expect(v.reasons).toEqual(['DATA_STALE']);
+    expect(v.detail).toContain('10 s');
   });
 });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../src/core/contracts/canonical';
 import { OUTCOME_COUNTERS, PARTITION_KEYS, WINDOW_OUTCOMES } from '../src/core/contracts/counters';
 import type { Side } from '../src/core/contracts/primitives';
+import { LIMITS } from '../src/core/constants';
 import { Engine } from '../src/core/engine';
 import type { ClosedWindow, SymbolDetector } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';
@@ -407,17 +408,39 @@ describe('trade ids', () => {
     expect(new SystemState(engine, 'r', 'REPLAY').commit(0).counters.duplicate_trades).toBe(3);
   });
 
-  it('id gaps are counted per jump; consecutive ids are not', () => {
+  it('id gaps are counted per jump once the missing ids had their time to arrive late; consecutive ids are not', () => {
     const { engine, f } = setup(['BTCUSDT', 'ETHUSDT']);
     for (const id of [1, 2, 3, 4]) engine.ingest(f.trade({ ts: K0 * 1000 + id, id, price: 100, qty: 1, side: 'BUY' }));
     expect(det(engine, 'BTCUSDT').counters.trade_id_gaps).toBe(0);
     for (const id of [7, 8, 20]) engine.ingest(f.trade({ ts: K0 * 1000 + id, id, price: 100, qty: 1, side: 'BUY' }));
+    // Two runs missing (5–6, 9–19), not counted yet: late ids may still fill them.
+    expect(det(engine, 'BTCUSDT').counters.trade_id_gaps).toBe(0);
+    const wait = LIMITS.TRADE_ID_HOLE_WAIT_MS;
+    // The first run opened at receipt time +7 (when 7 arrived): still waiting exactly `wait` later.
+    engine.ingest(f.trade({ ts: K0 * 1000 + 21, id: 21, recv: K0 * 1000 + 7 + wait, price: 100, qty: 1, side: 'BUY' }));
+    expect(det(engine, 'BTCUSDT').counters.trade_id_gaps).toBe(0);
+    engine.ingest(f.trade({ ts: K0 * 1000 + 22, id: 22, recv: K0 * 1000 + 21 + wait, price: 100, qty: 1, side: 'BUY' }));
     expect(det(engine, 'BTCUSDT').counters.trade_id_gaps).toBe(2);
     // Id spaces are per symbol: ETH starting at 500 is not a gap of BTC's sequence.
     engine.ingest(f.trade({ symbol: 'ETHUSDT', ts: K0 * 1000 + 30, id: 500, price: 10, qty: 1, side: 'BUY' }));
     engine.ingest(f.trade({ symbol: 'ETHUSDT', ts: K0 * 1000 + 31, id: 501, price: 10, qty: 1, side: 'BUY' }));
     expect(det(engine, 'ETHUSDT').counters.trade_id_gaps).toBe(0);
     expect(det(engine, 'BTCUSDT').counters.trade_id_gaps).toBe(2);
+  });
+
+  it('ids that arrive out of order fill their holes: no gap is counted', () => {
+    const { engine, f } = setup();
+    // 1…40 in a shuffled order (what the simulator's out_of_order fault and a rotation overlap do), then in order again.
+    const order = [
+      1, 2, 5, 3, 9, 4, 8, 6, 7, 12, 10, 11, 20, 13, 19, 14, 18, 15, 17, 16, 40, 21, 39, 22, 38, 23, 37, 24, 36, 25, 35, 26, 34, 27, 33, 28, 32, 29, 31, 30,
+    ];
+    for (const id of order) engine.ingest(f.trade({ ts: K0 * 1000 + id, id, price: 100, qty: 1, side: 'BUY' }));
+    for (let id = 41; id < 60; id++)
+      engine.ingest(f.trade({ ts: K0 * 1000 + id, id, recv: K0 * 1000 + id + 10 * LIMITS.TRADE_ID_HOLE_WAIT_MS, price: 100, qty: 1, side: 'BUY' }));
+    const d = det(engine, 'BTCUSDT');
+    expect(d.counters.trade_id_gaps).toBe(0);
+    expect(d.counters.duplicate_trades).toBe(0);
+    expect(d.counters.trades).toBe(59);
   });
 
   it('the same id on two symbols is not a duplicate', () => {

@@ -97,6 +97,12 @@ export function runGui(opts: GuiOptions): void {
       process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(opts.config.debugDir, 'collector.log')})\n`);
     },
     onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${safeMessage(e)}\n`),
+    // A worker that ended by itself took the collector with it: the window says FAILED, whatever it last showed.
+    onExit: (code) => {
+      if (exiting) return;
+      fatal ??= { reason: 'WORKER_EXITED', detail: `the collector worker exited (code ${code}) without being asked to stop` };
+      render();
+    },
   });
 
   const render = (): void => {

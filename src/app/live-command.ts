@@ -40,6 +40,8 @@ export async function liveCommand(argv: string[]): Promise<number> {
   return new Promise<number>((done) => {
     let stopping = false;
     let stopTimer: Timer | undefined;
+    // A collector that failed (or a worker that had to be forced to stop) ends the process non-zero.
+    let failed = false;
     const host = new WorkerHost({
       config,
       runId: newRunId(),
@@ -54,10 +56,13 @@ export async function liveCommand(argv: string[]): Promise<number> {
       onSnapshot: () => undefined,
       onConsole: (line) => process.stdout.write(`${line}\n`),
       // One safe line; the full detail (a stack, for a crash) is in the log file.
-      onFatal: (reason, detail) =>
-        process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(config.debugDir, 'collector.log')})\n`),
+      onFatal: (reason, detail) => {
+        failed = true;
+        process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(config.debugDir, 'collector.log')})\n`);
+      },
       onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${safeMessage(e)}\n`),
       onExit: (code) => {
+        if (code !== 0) failed = true;
         if (!stopping) {
           stopTimer?.cancel();
           process.stderr.write(`collector worker exited unexpectedly (code ${code})\n`);
@@ -70,7 +75,13 @@ export async function liveCommand(argv: string[]): Promise<number> {
       stopping = true;
       stopTimer?.cancel();
       process.stdout.write(`${why}: stopping (flushing capture and snapshot)…\n`);
-      void host.stop().then(() => done(0));
+      void host.stop().then(() => {
+        if (host.forcedStop)
+          process.stderr.write(
+            'the collector did not finish stopping in time and was terminated: the last capture part may lack its end (it replays up to its last flush) and the snapshot file may be older\n',
+          );
+        done(failed || host.forcedStop ? 1 : 0);
+      });
     };
     for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
     if (stopPath !== undefined) {

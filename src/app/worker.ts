@@ -12,6 +12,12 @@ import { displaySnapshot } from '../core/system-state';
 import { clockFromSpec } from '../clock/accelerated';
 import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 import { ScaleOut } from './scale-out';
+import { safeMessage } from '../text/safe';
+import { SymbolConfigError } from '../binance/symbols';
+import { wallClock } from '../clock/clock';
+
+/** After a crash, how long stopping (capture flush, last snapshot) may take before the thread exits anyway. */
+const CRASH_STOP_GRACE_MS = 10_000;
 
 function post(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -54,10 +60,27 @@ function main(): void {
   // The store is open (or its fault is known) once the collector exists: the window gets the
   // earlier runs' events before this run's first snapshot.
   if (snapshots !== false) post({ v: IPC_VERSION, type: 'history', ...collector.history() });
+  let dying = false;
   const crash = (e: unknown): void => {
-    const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
-    logger.fatal({ err: detail }, 'collector worker crashed');
-    post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail });
+    // Messages may quote the outside world (a URL, a server's bytes): one safe line each; the
+    // stack goes to the log only, escaped too.
+    const detail = safeMessage(e instanceof Error ? e.message : String(e));
+    const stack = e instanceof Error ? safeMessage(e.stack ?? '', 8000) : '';
+    const reason = e instanceof SymbolConfigError ? 'SYMBOLS_INVALID' : 'WORKER_EXITED';
+    logger.fatal({ err: detail, stack }, 'collector worker crashed');
+    post({ v: IPC_VERSION, type: 'fatal', reason, detail });
+    if (dying) return;
+    dying = true;
+    // A crashed collector is a dead worker, never a silent one: the snapshot file says why, what can
+    // be flushed is (capture, dead letters), and the thread ends with code 1, which the host reports
+    // (headless: the process exits non-zero). A stop that hangs does not keep it alive.
+    process.exitCode = 1;
+    wallClock.after(CRASH_STOP_GRACE_MS, () => process.exit(1));
+    void collector
+      .fail(reason, detail)
+      .then(() => collector.stop())
+      .catch((err: unknown) => logger.error({ err: safeMessage(String(err)) }, 'stopping after the crash failed'))
+      .finally(() => process.exit(1));
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

@@ -7,6 +7,7 @@ import { type Clock, sleep } from '../clock/clock';
 import { backoffDelayMs, type BackoffPolicy } from '../collector/backoff';
 import { type RestClient, RestError } from '../collector/rest';
 import { TOP_N_SYMBOLS } from '../core/constants';
+import { safeMessage } from '../text/safe';
 import { FALLBACK_SYMBOLS } from './fallback-symbols';
 import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from './schemas';
 
@@ -18,6 +19,10 @@ export interface RankedSymbol {
 export interface SymbolSelection {
   symbols: string[];
   ranked: RankedSymbol[];
+  /** The symbols are the configured ones (`--symbols`), not the 24 h ranking. */
+  configured: boolean;
+  /** Configured symbols that are not trading USDT perpetuals, so not observed (told, never dropped silently). */
+  ignored: string[];
   fallbackUsed: boolean;
   fallbackReason: string | null;
   precisions: Record<string, { price: number; qty: number }>;
@@ -101,6 +106,20 @@ async function fetchJson<T>(rest: RestClient, path: string, timeoutMs: number, w
 }
 
 /**
+ * None of the configured symbols can be observed: a configuration error, not an outage, so it is
+ * not retried (the exchange answered; asking again gives the same answer).
+ */
+export class SymbolConfigError extends Error {
+  constructor(readonly unknown: readonly string[]) {
+    super(
+      `none of the configured symbols (${unknown.map((s) => safeMessage(s, 40)).join(', ')}) is a trading USDT perpetual on the exchange; ` +
+        'fix --symbols (or "symbols" in the config file), or leave it out to observe the 24 h top 10',
+    );
+    this.name = 'SymbolConfigError';
+  }
+}
+
+/**
  * Resolve the symbol universe. exchangeInfo is retried until it works (nothing can be observed
  * without it); the ticker ranking gets `tickerRetries` tries, then the fallback list is used.
  */
@@ -125,11 +144,13 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions): Prom
   if (opts.fixed && opts.fixed.length > 0) {
     const eligible = eligibleSymbols(info);
     const symbols = opts.fixed.filter((s) => eligible.has(s));
-    if (symbols.length === 0)
-      throw new Error(`none of the configured symbols (${opts.fixed.join(', ')}) is a trading USDT perpetual; fix "symbols" in the config`);
+    const ignored = opts.fixed.filter((s) => !eligible.has(s));
+    if (symbols.length === 0) throw new SymbolConfigError(ignored);
     return {
       symbols,
       ranked: symbols.map((s) => ({ symbol: s, quoteVolume: Number.NaN })),
+      configured: true,
+      ignored,
       fallbackUsed: false,
       fallbackReason: null,
       precisions: precisionsOf(info, symbols),
@@ -145,11 +166,20 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions): Prom
       const ranked = rankSymbols(info, tickers);
       if (ranked.length > 0) {
         const symbols = ranked.map((r) => r.symbol);
-        return { symbols, ranked, fallbackUsed: false, fallbackReason: null, precisions: precisionsOf(info, symbols), weightLimit: limit };
+        return {
+          symbols,
+          ranked,
+          configured: false,
+          ignored: [],
+          fallbackUsed: false,
+          fallbackReason: null,
+          precisions: precisionsOf(info, symbols),
+          weightLimit: limit,
+        };
       }
       lastError = 'the ticker listed no eligible symbol';
     } catch (e) {
-      lastError = (e as Error).message;
+      lastError = safeMessage((e as Error).message);
       if (attempt < tries) {
         const delay = retryDelay(attempt);
         opts.onAttemptFailed?.('ticker/24hr', e as Error, attempt, delay);
@@ -161,6 +191,8 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions): Prom
   return {
     symbols,
     ranked: symbols.map((s) => ({ symbol: s, quoteVolume: Number.NaN })),
+    configured: false,
+    ignored: [],
     fallbackUsed: true,
     fallbackReason: `24h ticker unavailable after ${tries} tries (${lastError})`,
     precisions: precisionsOf(info, symbols),

@@ -15,6 +15,7 @@
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LIMITS } from '../core/constants';
+import type { DeadLetterStats } from '../core/contracts/snapshot';
 import { ensureDir } from '../files/dirs';
 import { describeFsError, errnoCode } from '../files/errors';
 import { safeJson } from '../text/safe';
@@ -37,24 +38,8 @@ export interface DeadLetterOptions {
   truncate?: boolean;
 }
 
-/** What the collector shows (snapshot, health) and a replay reports. */
-export interface DeadLetterStats {
-  /** write() calls. */
-  accepted: number;
-  /** Lines on disk (or handed to a device such as /dev/null). */
-  written: number;
-  /** Not written because the queue was full: the price of never blocking the caller. */
-  dropped: number;
-  /** Lost to a disk error (see last_error). */
-  failed: number;
-  /** Waiting in the queue or in the write under way. */
-  queued: number;
-  /** Bytes written by this sink. */
-  bytes: number;
-  /** Times the file rotated; parts beyond maxParts were deleted. */
-  rotations: number;
-  last_error: string | null;
-}
+/** What the collector shows (snapshot, health) and a replay reports; the contract is the snapshot's. */
+export type { DeadLetterStats };
 
 const DEFAULTS = { maxPartBytes: 8 * 1024 * 1024, maxParts: 4, maxQueuedChars: 1024 * 1024 } as const;
 

@@ -18,6 +18,19 @@
 import type { Frame } from '../core/source';
 
 export const CAPTURE_MAGIC = '#peak-pressure-capture v1';
+/**
+ * `#peak-pressure-gap {"frames":N,"first_recv_ms":…,"last_recv_ms":…,"reason":"capture_backlog"}`:
+ * N frames received between those times are not in the capture (the writer's backlog was full).
+ * Written where they would have been, so the capture stays a faithful record with its holes marked.
+ */
+export const GAP_MAGIC = '#peak-pressure-gap';
+
+export interface CaptureGap {
+  frames: number;
+  first_recv_ms: number;
+  last_recv_ms: number;
+  reason: string;
+}
 
 export interface CaptureHeader {
   run_id?: string;
@@ -33,6 +46,7 @@ export type LineResult =
   /** A frame the live socket refused (`reason`: binary_frame, oversized_frame); `frame.text` is what it carried. */
   | { kind: 'refused'; frame: Frame; reason: string }
   | { kind: 'header'; header: CaptureHeader }
+  | { kind: 'gap'; gap: CaptureGap }
   | { kind: 'skip'; why: string }
   | { kind: 'bad'; reason: string };
 
@@ -52,6 +66,22 @@ export function formatRefusedLine(frame: Frame, reason: string): string {
   if (frame.source.includes(' ')) throw new Error(`capture source must not contain spaces: ${JSON.stringify(frame.source)}`);
   if (!/^[a-z0-9_]+$/.test(reason)) throw new Error(`a refusal reason is a snake_case word, got ${JSON.stringify(reason)}`);
   return `${frame.recv_ms} ${frame.source}${REFUSED_MARK}${reason} ${JSON.stringify(frame.text)}`;
+}
+
+export function formatGapLine(g: CaptureGap): string {
+  return `${GAP_MAGIC} ${JSON.stringify(g)}`;
+}
+
+function parseGap(text: string): CaptureGap | null {
+  try {
+    const g = JSON.parse(text) as Partial<CaptureGap> | null;
+    if (typeof g !== 'object' || g === null) return null;
+    const { frames, first_recv_ms: first, last_recv_ms: last, reason } = g;
+    if (!Number.isSafeInteger(frames) || (frames as number) < 0 || !Number.isFinite(first) || !Number.isFinite(last) || typeof reason !== 'string') return null;
+    return { frames: frames as number, first_recv_ms: first as number, last_recv_ms: last as number, reason };
+  } catch {
+    return null;
+  }
 }
 
 export function formatCaptureHeader(h: CaptureHeader): string {
@@ -102,6 +132,10 @@ export function parseCaptureLine(line: string): LineResult {
       } catch {
         return { kind: 'bad', reason: 'capture_header_not_json' };
       }
+    }
+    if (line.startsWith(`${GAP_MAGIC} `)) {
+      const gap = parseGap(line.slice(GAP_MAGIC.length + 1));
+      return gap === null ? { kind: 'bad', reason: 'capture_gap_not_valid' } : { kind: 'gap', gap };
     }
     return { kind: 'skip', why: 'comment' };
   }

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Frame } from '../core/source';
 import { describeFsError, errnoCode, PathError } from '../files/errors';
 import { safeMessage } from '../text/safe';
-import { type CaptureHeader, parseCaptureLine } from './format';
+import { type CaptureGap, type CaptureHeader, parseCaptureLine } from './format';
 
 /** The reason of a bad item that is a frame the live socket refused: `refused:<why>`. */
 export const REFUSED_PREFIX = 'refused:';
@@ -18,6 +18,8 @@ export const REFUSED_PREFIX = 'refused:';
 export type CaptureItem =
   | { kind: 'frame'; frame: Frame; file: number; line: number }
   | { kind: 'header'; header: CaptureHeader; file: number }
+  /** Frames the live writer could not take (its backlog was full): counted, never replayed. */
+  | { kind: 'gap'; gap: CaptureGap; file: number }
   | { kind: 'bad'; reason: string; raw: string; file: number; line: number };
 
 /**
@@ -156,6 +158,7 @@ export async function* readCapture(path: string, fileIndex = 0, progress?: ReadP
       const r = parseCaptureLine(line);
       if (r.kind === 'frame') yield { kind: 'frame', frame: r.frame, file: fileIndex, line: lineNo };
       else if (r.kind === 'header') yield { kind: 'header', header: r.header, file: fileIndex };
+      else if (r.kind === 'gap') yield { kind: 'gap', gap: r.gap, file: fileIndex };
       else if (r.kind === 'bad') yield { kind: 'bad', reason: r.reason, raw: line, file: fileIndex, line: lineNo };
       // A frame the live socket refused never reached the normalizer there; here it must not either.
       // It passes as a bad line, so replay counts it malformed and dead-letters it, as live did.

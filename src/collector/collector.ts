@@ -21,7 +21,7 @@
  */
 import { join } from 'node:path';
 import { auditChannel, type AlertChannel, consoleChannel, storeChannel } from '../alerts/channels';
-import type { SymbolSelection } from '../binance/symbols';
+import { SymbolConfigError, type SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
 import { RULE_SET_ID, RULE_SET_VERSION } from '../core/constants';
@@ -35,6 +35,7 @@ import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
 import { WARM_START_SOURCE } from '../core/warm-start';
+import { redactUrl, safeMessage } from '../text/safe';
 import type { DoctorIo } from '../doctor/checks';
 import { realDoctorIo } from '../doctor/io';
 import { buildDailySummary } from '../store/daily-summary';
@@ -54,7 +55,7 @@ import { consoleLine, type Logger } from './log';
 import { Operations } from './operations';
 import { type Note, Reporter } from './report';
 import { RestClient } from './rest';
-import { writeFileAtomic } from './snapshot-file';
+import { markUncleanEnd, removeStaleSnapshotTemps, writeFileAtomic } from './snapshot-file';
 import { nextStage, type StageInput } from './stage';
 import { openRun, resolveSymbols, type Run, type StartupContext } from './startup';
 import { runWarmStart, warmStartCondition } from './warm-start';
@@ -115,7 +116,8 @@ export interface CollectorStats {
   } | null;
   /** REST responses received (any status) and the exchange's used-weight figure. */
   rest: { answered: number; usedWeight1m: number | null };
-  capture: { frames: number; refused: number; files: readonly string[] } | null;
+  /** notCaptured: frames received but not captured (backlog full), in `gaps` marked gaps; backlogBytes: waiting for gzip and the disk. */
+  capture: { frames: number; refused: number; notCaptured: number; gaps: number; backlogBytes: number; files: readonly string[] } | null;
   deadLetters: number;
 }
 
@@ -148,6 +150,10 @@ export class Collector {
   private run: Run | null = null;
   private selection: SymbolSelection | null = null;
   private symbolsUnavailable: string | null = null;
+  /** Why the run cannot go on (start failed, the worker crashed); detection's own failures are the intake's. */
+  private failure: { reason: ReasonCode; detail: string } | null = null;
+  private lastTimedCommitMs: number | null = null;
+  private ingestLagMs = 0;
   private bootSeq = 0;
   private lastSnapshot: Snapshot | null = null;
   /** Snapshot-file writes, one after the other: the last one queued. */
@@ -228,8 +234,18 @@ export class Collector {
   async start(): Promise<void> {
     const { config, runId } = this.opts;
     this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
+    await this.clearLeftovers();
     this.startRunRecord();
-    this.timers.push(this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => this.commit()));
+    this.timers.push(
+      this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => {
+        // How late this commit runs, in wall ms like the cadence itself (clock ms / speed): the thread
+        // was busy that long, and frames waited in the socket buffers as long (INGEST_BACKLOG).
+        const now = this.clock.now();
+        this.ingestLagMs = this.lastTimedCommitMs === null ? 0 : Math.max(0, (now - this.lastTimedCommitMs) / this.clock.speed - config.commitIntervalMs);
+        this.lastTimedCommitMs = now;
+        this.commit();
+      }),
+    );
     // The periodic write skips a beat while one is under way, so a slow disk never queues writes up.
     this.timers.push(
       this.clock.every(machineMs(this.clock, config.snapshotFileIntervalMs), () => {
@@ -269,6 +285,7 @@ export class Collector {
       });
     } catch (e) {
       if (this.stopped) return;
+      await this.fail(e instanceof SymbolConfigError ? 'SYMBOLS_INVALID' : 'WORKER_EXITED', (e as Error).message);
       throw e;
     }
     if (this.stopped) return;
@@ -324,6 +341,36 @@ export class Collector {
     const cold = Object.entries(run.pipeline.warmStart.status.failed).filter(([symbol]) => run.engine.detector(symbol)?.warm === false);
     if (cold.length === 0) return null;
     return `warm start failed for ${cold.map(([symbol, f]) => `${symbol} (${f.reason})`).join(', ')}: cold until 60 live windows`;
+  }
+
+  /**
+   * Before this run's first snapshot write: delete the temp files a killed run's snapshot writes
+   * left, and mark a snapshot from a run that never shut down as such (until the first write of
+   * this run, a reader would otherwise take the dead run for one still observing).
+   */
+  private async clearLeftovers(): Promise<void> {
+    const path = join(this.opts.config.debugDir, 'latest_snapshot.json');
+    try {
+      const temps = removeStaleSnapshotTemps(path);
+      if (temps.removed.length > 0 || temps.failed.length > 0) this.report({ kind: 'stale_temps', ...temps });
+      const unclean = await markUncleanEnd(path, { runId: this.opts.runId, clock: this.clock });
+      if (unclean.marked) this.report({ kind: 'previous_run_unclean', previousRunId: unclean.previousRunId, previousStage: unclean.previousStage, path });
+    } catch (e) {
+      this.report({ kind: 'leftovers_failed', message: (e as Error).message });
+    }
+  }
+
+  /**
+   * The run cannot go on (start failed, the worker is crashing): health FAILED with `reason`, told
+   * on every output, committed and written to the snapshot file at once, so the window and the file
+   * say why even if nothing else runs. The first failure wins; the caller then stops the collector.
+   */
+  async fail(reason: ReasonCode, detail: string): Promise<void> {
+    if (this.failure !== null || this.intake.fatal !== null || this.stopped) return;
+    this.failure = { reason, detail: safeMessage(detail) };
+    this.report({ kind: 'fatal', reason, detail: this.failure.detail });
+    this.commit();
+    await this.writeSnapshotFile();
   }
 
   /** The snapshot's storage section, and an alert for each disk finding that is new. */
@@ -404,13 +451,23 @@ export class Collector {
     const { health, newlyWarm } = this.operations.commit(
       now,
       this.ops,
-      { engine: run?.engine ?? null, market: run?.market ?? null, oi: run?.oi ?? null, rest: this.rest, deadLetters: this.deadLetters, heap: this.heap },
+      {
+        engine: run?.engine ?? null,
+        frames: run?.pipeline.counters ?? null,
+        market: run?.market ?? null,
+        oi: run?.oi ?? null,
+        rest: this.rest,
+        deadLetters: this.deadLetters,
+        capture: run?.capture ?? null,
+        heap: this.heap,
+      },
       {
         startedMs: this.startedMs,
-        fatal: this.intake.fatal,
+        fatal: this.intake.fatal ?? this.failure,
         symbolsFallback: this.selection?.fallbackUsed ?? false,
         symbolsUnavailable: this.symbolsUnavailable,
         warmStartFailed: this.warmStartFailed(run),
+        ingestLagMs: this.ingestLagMs,
       },
     );
     for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });
@@ -504,7 +561,7 @@ export class Collector {
       market: m
         ? {
             state: m.state,
-            url: m.url,
+            url: redactUrl(m.url),
             reconnects: m.reconnects,
             lastMsgMs: m.lastMsgMs,
             received: m.received,
@@ -522,7 +579,16 @@ export class Collector {
           }
         : null,
       rest: { answered: this.rest.answered, usedWeight1m: this.rest.usedWeight1m },
-      capture: run?.capture ? { frames: run.capture.frames, refused: run.capture.refused, files: [...run.capture.files] } : null,
+      capture: run?.capture
+        ? {
+            frames: run.capture.frames,
+            refused: run.capture.refused,
+            notCaptured: run.capture.notCaptured,
+            gaps: run.capture.gaps,
+            backlogBytes: run.capture.backlogBytes,
+            files: [...run.capture.files],
+          }
+        : null,
       deadLetters: this.deadLetters.written,
     };
   }

@@ -2,11 +2,11 @@
  * Collector configuration: defaults < config file < environment < command-line flags.
  * Validated by zod, so a typo fails at start with the field, the value and what is expected.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AlertSettingsSchema, PromotionAlertModeSchema } from '../alerts/settings';
 import { ModeSchema } from '../core/contracts/vocabulary';
+import { readTextBounded, TooLargeError } from '../files/bounded-read';
 import { DEFAULT_STORE_PATH } from '../store/files';
 import { describeFsError } from '../files/errors';
 import { safeMessage } from '../text/safe';
@@ -28,6 +28,9 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+
+/** A config file is a few hundred bytes; past this it is not one (`--config /dev/zero`). */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 /** Node runs a timer set above this (2³¹−1 ms, about 24.8 days) after 1 ms instead: no timer may come near it. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -67,7 +70,12 @@ export const CONFIG_BOUNDS = {
     why: 'smaller parts rotate every few seconds at market rates; the size is checked every 64 frames',
   },
   'capture.maxTotalBytes': { min: 16 * MiB, max: 1024 * GiB, unit: 'bytes', why: 'at least one part (and not below maxFileBytes); at most 1 TiB of disk' },
-  'capture.flushIntervalMs': { min: 100, max: 10 * SECOND, unit: 'ms', why: 'a crash loses at most this much of the recording; each flush ends a gzip block' },
+  'capture.flushIntervalMs': {
+    min: 100,
+    max: 10 * SECOND,
+    unit: 'ms',
+    why: 'a SIGKILL loses at most this much of the recording (never more than one commit interval: the collector flushes at least that often); each flush ends a gzip block',
+  },
   commitIntervalMs: { min: 100, max: 5 * SECOND, unit: 'ms', why: 'the UI shows the newest commit every 500 ms; health is evaluated at each commit' },
   snapshotFileIntervalMs: { min: 250, max: 10 * MINUTE, unit: 'ms', why: 'each write serialises and fsyncs the full snapshot' },
   oiPollIntervalMs: {
@@ -165,7 +173,7 @@ export const CollectorConfigSchema = z
         /** Delete the oldest captures beyond this total. */
         maxTotalBytes: bounded('capture.maxTotalBytes', 2 * GiB),
         /** Flush to disk this often: a crash loses at most this much of the recording. */
-        flushIntervalMs: bounded('capture.flushIntervalMs', 1000),
+        flushIntervalMs: bounded('capture.flushIntervalMs', 500),
       })
       .refine((c) => c.maxTotalBytes >= c.maxFileBytes, {
         path: ['maxTotalBytes'],
@@ -349,8 +357,10 @@ export function loadConfig(layers: {
     const shownPath = safeMessage(path);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readTextBounded(path, MAX_CONFIG_FILE_BYTES);
     } catch (e) {
+      if (e instanceof TooLargeError)
+        throw new ConfigError(`config file ${shownPath} is larger than ${humanBound(MAX_CONFIG_FILE_BYTES, 'bytes')} (not a config file?)`);
       throw new ConfigError(`cannot read config file ${shownPath}: ${describeFsError(e)}`);
     }
     let parsed: unknown;

@@ -4,6 +4,7 @@
  */
 import type { HealthState, KlineSource, ReasonCode, RestBlock, WsState } from '../core/contracts/vocabulary';
 import type { OpsStaging } from '../core/system-state';
+import { safeMessage } from '../text/safe';
 
 /** Counts per local second over a trailing window; O(1) per event, bounded memory. */
 export class RateMeter {
@@ -68,6 +69,18 @@ export interface HealthInputs {
    * why. Listed, not degrading: those symbols warm from live windows as in a cold start.
    */
   warmStartFailed?: string | null;
+  /** The capture dropping frames now (`backlogged`), how many it could not take in the trailing minute and in all. */
+  captureBacklog: { backlogged: boolean; lastMinute: number; total: number } | null;
+  /** How late the last timed commit ran: frames wait in the socket buffers about as long. */
+  ingestLagMs: number;
+  /** Malformed inputs (frames, refused frames, REST bodies) in the trailing minute. */
+  malformedPerMinute: number;
+  /** Symbols whose last OI poll was answered with a 5xx, and that status. */
+  restServerErrors: Readonly<Record<string, number>>;
+  /** The stale watchdog cut the connection and no connection has delivered data since. */
+  wsStale: { atMs: number; silentForMs: number } | null;
+  /** How long the watermark has not moved while data frames arrive; null while none arrive. */
+  watermarkStillForMs: number | null;
   /** The event store cannot be written (SPEC §21): its reason and what to do; absent or null when it works. */
   store?: { reason: ReasonCode; detail: string } | null;
   /**
@@ -83,6 +96,21 @@ export const HEALTH = Object.freeze({
   MIN_TRADES_PER_S: 10,
   MIN_KLINES_PER_S: 1,
   OI_STALE_MS: 10_000,
+  /**
+   * MALFORMED_PAYLOAD at this many malformed inputs in the trailing minute (one a second on
+   * average): a stray bad frame is counted and dead-lettered, a flood means the feed is broken
+   * (a proxy, a changed schema). Binance sends none in normal operation.
+   */
+  MALFORMED_PER_MIN: 60,
+  /** DATA_STALE: exchange time has not moved for this long although data frames kept arriving. */
+  DATA_STALE_MS: 10_000,
+  /** Data frames count as arriving when the last one is at most this old. */
+  DATA_FLOWING_MS: 2_000,
+  /**
+   * INGEST_BACKLOG when a commit runs this late: the collector's thread was busy for a second
+   * beyond its cadence, so frames waited about that long before detection saw them (overload).
+   */
+  INGEST_LAG_MS: 1_000,
 });
 
 /** Reasons that are listed in health without degrading it: detection itself is unaffected. */
@@ -108,6 +136,34 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
   for (const r of h.sinks?.reasons ?? []) add(r, h.sinks?.detail ?? '');
+  const serverErrors = Object.entries(h.restServerErrors);
+  if (serverErrors.length > 0)
+    add(
+      'REST_SERVER_ERROR',
+      `the exchange answers OI polls with a server error (${serverErrors.map(([s, status]) => `${s} HTTP ${status}`).join(', ')}); polling continues`,
+    );
+  if (h.wsStale) add('WS_STALE', `no frame at all for ${Math.round(h.wsStale.silentForMs / 1000)} s: the stale watchdog cut the connection; reconnecting`);
+  if (h.malformedPerMinute >= HEALTH.MALFORMED_PER_MIN)
+    add(
+      'MALFORMED_PAYLOAD',
+      `${Math.round(h.malformedPerMinute)} malformed inputs in the last minute (≥ ${HEALTH.MALFORMED_PER_MIN}): the feed is broken; see debug/dead_letters.jsonl`,
+    );
+  if (h.ingestLagMs >= HEALTH.INGEST_LAG_MS)
+    add(
+      'INGEST_BACKLOG',
+      `the collector runs ${(h.ingestLagMs / 1000).toFixed(1)} s behind its input (a commit came that late): frames wait that long before detection sees them; the machine is overloaded`,
+    );
+  const cb = h.captureBacklog;
+  if (cb && (cb.backlogged || cb.lastMinute > 0))
+    add(
+      'CAPTURE_BACKLOG',
+      `the capture cannot keep up (gzip or the disk is slower than the feed): ${cb.lastMinute} frames not captured in the last minute, ${cb.total} in all${cb.backlogged ? ', still dropping' : ''}; each gap is marked in the capture with its count`,
+    );
+  if (h.watermarkStillForMs !== null && h.watermarkStillForMs >= HEALTH.DATA_STALE_MS)
+    add(
+      'DATA_STALE',
+      `frames arrive but exchange time has not moved for ${Math.round(h.watermarkStillForMs / 1000)} s (events from the future or the past: is the local clock right?)`,
+    );
   if (h.store) add(h.store.reason, h.store.detail);
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
@@ -139,6 +195,7 @@ export function applyVerdict(ops: Pick<OpsStaging, 'health_state' | 'health_reas
   const changed = ops.health_state !== v.state || ops.health_reasons.join() !== v.reasons.join();
   ops.health_state = v.state;
   ops.health_reasons = v.reasons;
-  ops.health_detail = v.detail;
+  // The detail quotes error messages from outside (REST bodies, undici, symbol selection).
+  ops.health_detail = safeMessage(v.detail);
   return changed;
 }

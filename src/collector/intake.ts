@@ -12,6 +12,7 @@ import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { FramePipeline } from '../core/pipeline';
 import type { Frame } from '../core/source';
 import { InvariantError } from '../core/symbol-detector';
+import { safeMessage } from '../text/safe';
 import type { Operations } from './operations';
 import type { Reporter } from './report';
 
@@ -75,7 +76,7 @@ export class FrameIntake {
       }
     } catch (e) {
       const reason: ReasonCode = e instanceof InvariantError ? e.reason : 'DETECTOR_EXCEPTION';
-      const detail = `${(e as Error).message}. Detection stopped to protect correctness; the capture up to here replays the fault. Restart the app; report the capture and debug/latest_snapshot.json.`;
+      const detail = `${safeMessage((e as Error).message)}. Detection stopped to protect correctness; the capture up to here replays the fault. Restart the app; report the capture and debug/latest_snapshot.json.`;
       this.failure = { reason, detail };
       this.opts.onFatal(reason, detail);
     }

@@ -8,6 +8,7 @@ import type { Clock, Timer } from '../clock/clock';
 import type { OiPollingState, RestBlock } from '../core/contracts/vocabulary';
 import { Backoff, type BackoffPolicy } from './backoff';
 import { RateMeter } from './health';
+import { safeMessage } from '../text/safe';
 import { type RestClient, RestError } from './rest';
 
 export interface OiPollerOptions {
@@ -29,6 +30,8 @@ export class OiPoller {
   lastError: string | null = null;
   /** Set while the exchange restricts us; cleared by the next success. */
   block: RestBlock | null = null;
+  /** Symbols whose last poll the exchange answered with a 5xx, and the status; each cleared by its next success. */
+  readonly serverErrors = new Map<string, number>();
   /** No request is sent before this time on the clock. */
   pausedUntil = 0;
   readonly polls = new RateMeter(60);
@@ -92,11 +95,13 @@ export class OiPoller {
           this.lastSuccessMs[symbol] = res.recvMs;
           this.penalty = this.penalty.reset();
           this.block = null;
+          this.serverErrors.delete(symbol);
         },
         (e: unknown) => {
           const err = e instanceof RestError ? e : new RestError('network', symbol, null, String(e));
           this.errors++;
-          this.lastError = `${symbol}: ${err.message}`;
+          // Shown in the snapshot and the window: the exchange's words, made one safe line.
+          this.lastError = safeMessage(`${symbol}: ${err.message}`);
           if (err.kind === 'rate_limited' || err.kind === 'banned') {
             this.block = err.kind === 'banned' ? 'REST_BANNED_418' : 'REST_RATE_LIMITED_429';
             const next = this.penalty.next(this.clock.random());
@@ -104,6 +109,8 @@ export class OiPoller {
             this.pausedUntil = this.clock.now() + Math.max(err.retryAfterMs ?? 0, next.delayMs);
           } else if (err.kind === 'forbidden') {
             this.block = 'REST_FORBIDDEN_403_451';
+          } else if (err.kind === 'server') {
+            this.serverErrors.set(symbol, err.status ?? 500);
           }
           this.opts.onError?.(symbol, err);
         },

@@ -11,7 +11,9 @@ import type { PromotedEvent } from '../core/contracts/promoted';
 import type { WarmStartStatus } from '../core/contracts/warm-start';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
+import type { CaptureGap } from '../capture/format';
 import type { AuditRecord, AuditTrail } from './audit';
+import { redactUrl, safeStrings } from '../text/safe';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
 import type { WarmStartOutcome } from './warm-start';
@@ -25,6 +27,8 @@ export type Note =
   | { kind: 'state_ready' }
   | { kind: 'capture_started'; file: string }
   | { kind: 'capture_failed'; message: string }
+  /** The capture could not take `gap.frames` frames (its backlog was full); the gap is marked in it. */
+  | { kind: 'capture_gap'; gap: CaptureGap }
   | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
   | { kind: 'stream_silent'; stream: string; silentForMs: number }
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
@@ -35,6 +39,12 @@ export type Note =
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
+  /** Start-up found the snapshot of a run that never shut down cleanly and marked it so. */
+  | { kind: 'previous_run_unclean'; previousRunId: string; previousStage: string; path: string }
+  /** Start-up removed the temp files of snapshot writes a killed run left (failed: could not). */
+  | { kind: 'stale_temps'; removed: readonly string[]; failed: readonly { path: string; error: string }[] }
+  /** Start-up could not check or mark the previous run's snapshot. */
+  | { kind: 'leftovers_failed'; message: string }
   | { kind: 'snapshot_write_failed'; message: string }
   | { kind: 'store_opened'; path: string; schema: number | null; migratedFrom: number | null }
   | { kind: 'store_unclean_runs'; runs: readonly { run_id: string; started_ms: number; ended_ms: number | null }[] }
@@ -64,7 +74,10 @@ const firstOrEvery = (n: number, every: number): boolean => n === 1 || n % every
 export function renderNote(n: Note): Rendered {
   switch (n.kind) {
     case 'banner':
-      return render([`MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${n.runId})`, `REST ${n.restUrl}  WS ${n.wsUrl}/market`]);
+      return render([
+        `MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${n.runId})`,
+        `REST ${redactUrl(n.restUrl)}  WS ${redactUrl(n.wsUrl)}/market`,
+      ]);
     case 'stage':
       return render(
         [`stage ${n.stage}${n.detail ? ` — ${n.detail}` : ''}`],
@@ -87,15 +100,22 @@ export function renderNote(n: Note): Rendered {
       const sel = n.selection;
       return render(
         [
-          '[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:',
+          sel.configured
+            ? `[SYMBOL CONFIG] Observing the ${sel.symbols.length} configured symbol(s):`
+            : sel.fallbackUsed
+              ? `[SYMBOL CONFIG] Using ${sel.symbols.length} fallback symbols (the 24h ranking is unavailable):`
+              : `[SYMBOL CONFIG] Fetched TOP ${sel.symbols.length} symbols by 24h volume:`,
           ...formatRanking(sel).map((line) => `  ${line}`),
+          ...(sel.ignored.length > 0
+            ? [`[SYMBOL CONFIG] WARNING: not observed, not a trading USDT perpetual on the exchange: ${sel.ignored.join(', ')} (check --symbols)`]
+            : []),
           ...(sel.fallbackUsed ? [`SYMBOLS_FALLBACK_USED: ${sel.fallbackReason ?? ''}`] : []),
         ],
-        null,
+        sel.ignored.length > 0 ? { level: 'warn', fields: { ignored: sel.ignored }, msg: 'configured symbols not observed' } : null,
         {
           event_type: 'SYMBOLS_SELECTED',
           reasons: sel.fallbackUsed ? ['SYMBOLS_FALLBACK_USED'] : [],
-          payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason },
+          payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason, ignored: sel.ignored },
         },
       );
     }
@@ -107,7 +127,8 @@ export function renderNote(n: Note): Rendered {
       return render([], { level: 'error', fields: { err: n.message }, msg: 'capture write failed' });
     case 'ws_state': {
       const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'market stream state' };
-      if (n.state === 'OPEN') return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: n.url } });
+      if (n.state === 'OPEN')
+        return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: redactUrl(n.url) } });
       if (n.state === 'RECONNECTING')
         return render([`market stream ${n.detail}`], log, { event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail: n.detail } });
       return render([], log);
@@ -176,8 +197,37 @@ export function renderNote(n: Note): Rendered {
         { level: 'fatal', fields: { reason: n.reason, detail: n.detail }, msg: 'collector failed' },
         { event_type: 'ALERT_RAISED', severity: 'CRIT', reasons: [n.reason], payload: { detail: n.detail } },
       );
+    case 'capture_gap': {
+      const g = n.gap;
+      const fields = { frames: g.frames, first_recv_ms: g.first_recv_ms, last_recv_ms: g.last_recv_ms, reason: g.reason };
+      return render(
+        [`capture backlog full: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`],
+        { level: 'warn', fields, msg: 'frames not captured' },
+        { event_type: 'CAPTURE_GAP', reasons: ['CAPTURE_BACKLOG'], severity: 'WARN', payload: fields },
+      );
+    }
     case 'publish_failed':
       return render([], { level: 'error', fields: { err: n.message }, msg: 'publishing a snapshot failed' });
+    case 'previous_run_unclean':
+      return render(
+        [`previous run ${n.previousRunId} ended uncleanly (last stage ${n.previousStage}); ${n.path} now says so`],
+        { level: 'warn', fields: { previous_run_id: n.previousRunId, previous_stage: n.previousStage, path: n.path }, msg: 'previous run ended uncleanly' },
+        {
+          event_type: 'PREVIOUS_RUN_UNCLEAN',
+          reasons: ['PREVIOUS_RUN_UNCLEAN'],
+          severity: 'WARN',
+          payload: { previous_run_id: n.previousRunId, previous_stage: n.previousStage },
+        },
+      );
+    case 'stale_temps':
+      return render(
+        n.failed.length > 0
+          ? [`could not remove ${n.failed.length} stale snapshot temp file(s): ${n.failed.map((f) => `${f.path} (${f.error})`).join(', ')}`]
+          : [],
+        { level: n.failed.length > 0 ? 'warn' : 'info', fields: { removed: n.removed, failed: n.failed }, msg: 'stale snapshot temp files of killed runs' },
+      );
+    case 'leftovers_failed':
+      return render([], { level: 'error', fields: { err: n.message }, msg: 'checking the previous run’s snapshot failed' });
     case 'snapshot_write_failed':
       return render(
         [],
@@ -245,12 +295,26 @@ export interface ReporterSinks {
   console?: (line: string) => void;
 }
 
-/** The one fan-out: a note goes to the console, the log and the audit trail as `renderNote` says. */
+/**
+ * What a note may carry into the outputs: every string in its log fields and audit payload is
+ * redacted and escaped (`safeStrings`), as the console line is (`consoleLine`). Notes quote the
+ * outside world — REST error bodies, close reasons, undici messages, URLs given on the command
+ * line — so this is the one place where that text is made safe, whatever note carried it.
+ */
+export function safeRendered(r: Rendered): Rendered {
+  return {
+    console: r.console,
+    log: r.log ? { level: r.log.level, fields: safeStrings(r.log.fields), msg: safeStrings(r.log.msg) } : null,
+    audit: r.audit ? { ...r.audit, ...(r.audit.payload ? { payload: safeStrings(r.audit.payload) } : {}) } : null,
+  };
+}
+
+/** The one fan-out: a note goes to the console, the log and the audit trail as `renderNote` says, made safe. */
 export class Reporter {
   constructor(private readonly sinks: ReporterSinks) {}
 
   report(note: Note): void {
-    const r = renderNote(note);
+    const r = safeRendered(renderNote(note));
     const { console: out, logger, audit, clock } = this.sinks;
     if (out) for (const line of r.console) out(consoleLine(clock.now(), line));
     if (r.log) logger[r.log.level](r.log.fields, r.log.msg);

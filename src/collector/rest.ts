@@ -4,9 +4,10 @@
  * the IP: after a 429 or 418 nobody sends until Retry-After has passed.
  */
 import { setFlagsFromString } from 'node:v8';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { type Clock, sleep } from '../clock/clock';
 import { LIMITS } from '../core/constants';
+import { safeMessage } from '../text/safe';
 
 // undici parses HTTP with llhttp compiled to WebAssembly, on the first connection. V8's optimizing
 // tier (TurboFan) then recompiles that module in the background: ~35 MB of transient native memory
@@ -15,6 +16,33 @@ import { LIMITS } from '../core/constants';
 // compile time, so setting it before the first request is enough; the app has no other WebAssembly.
 // Measured in the memory-over-a-day benchmark (README "Performance"): the startup RSS peak.
 setFlagsFromString('--liftoff-only');
+
+type ResponseBody = Dispatcher.ResponseData['body'];
+
+/**
+ * At most `limit` bytes of a response body: a declared Content-Length beyond it is refused before
+ * reading, and a body that keeps coming is cut off at the limit (the connection is dropped), so a
+ * server never decides how much memory one answer costs. `tooLarge`: more was there.
+ */
+async function readBounded(body: ResponseBody, limit: number, contentLength: string | string[] | undefined): Promise<{ text: string; tooLarge: boolean }> {
+  const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
+  if (Number.isFinite(declared) && declared > limit) {
+    body.destroy();
+    return { text: '', tooLarge: true };
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (n + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - n));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), tooLarge: true };
+    }
+    chunks.push(chunk);
+    n += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), tooLarge: false };
+}
 
 export type RestErrorKind = 'rate_limited' | 'banned' | 'forbidden' | 'server' | 'client' | 'timeout' | 'network' | 'too_large';
 
@@ -125,8 +153,20 @@ export class RestClient {
       });
       status = res.statusCode;
       headers = res.headers;
-      text = await res.body.text();
+      const ok = status >= 200 && status < 300;
+      const read = await readBounded(res.body, ok ? LIMITS.MAX_REST_BODY_BYTES : LIMITS.MAX_REST_ERROR_BODY_BYTES, headers['content-length']);
+      if (read.tooLarge && ok) {
+        this.answered++;
+        throw new RestError(
+          'too_large',
+          pathAndQuery,
+          status,
+          `body larger than ${LIMITS.MAX_REST_BODY_BYTES} bytes: refused unread (a hostile or broken server)`,
+        );
+      }
+      text = read.text;
     } catch (e) {
+      if (e instanceof RestError) throw e;
       const err = e as Error & { code?: string };
       const timedOut =
         expired || err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.code ?? '') || /timeout|aborted/i.test(err.message);
@@ -134,7 +174,7 @@ export class RestClient {
         timedOut ? 'timeout' : 'network',
         pathAndQuery,
         null,
-        `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`,
+        `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${safeMessage(err.message)}`,
       );
     } finally {
       timer.cancel();
@@ -145,14 +185,14 @@ export class RestClient {
     const used = Number(Array.isArray(wh) ? wh[0] : wh);
     if (Number.isFinite(used)) this.usedWeight1m = used;
     if (status >= 200 && status < 300) {
-      if (text.length > LIMITS.MAX_REST_BODY_BYTES) throw new RestError('too_large', pathAndQuery, status, `body of ${text.length} bytes exceeds the limit`);
       this.opts.onBody?.(`rest:${pathAndQuery}`, text, recvMs);
       return { status, text, recvMs, usedWeight1m: this.usedWeight1m };
     }
     const retryAfterRaw = headers['retry-after'];
     const retryAfterS = Number(Array.isArray(retryAfterRaw) ? retryAfterRaw[0] : retryAfterRaw);
     const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? retryAfterS * 1000 : null;
-    const detail = text.slice(0, 200);
+    // The body is the server's: it reaches the console, logs, the snapshot and the window.
+    const detail = safeMessage(text, 200);
     if (status === 429 || status === 418) {
       // Without Retry-After, assume the minute window has to roll over.
       const waitMs = retryAfterMs ?? 60_000;

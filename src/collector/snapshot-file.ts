@@ -8,14 +8,16 @@
  * `markUncleanEnd` turns the dead run's last snapshot (still saying OBSERVE) into one that says the
  * run ended uncleanly, before the new run's first write. The collector calls both at start.
  */
-import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Clock, sleep } from '../clock/clock';
+import { readTextBounded } from '../files/bounded-read';
 import { ensureDir } from '../files/dirs';
 import { removeStaleTemps, type StaleTempOptions, type StaleTempResult, tempPathFor } from '../files/temp-files';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES']);
+/** A snapshot with full buffers is a few MB; a larger file is not ours to rewrite. */
+const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024;
 
 export async function writeFileAtomic(path: string, text: string, opts: { clock: Clock; retries?: number; retryDelayMs?: number }): Promise<void> {
   await ensureDir(dirname(path));
@@ -59,14 +61,14 @@ export type UncleanEndResult =
 /**
  * If the snapshot at `path` is from another run that never reached SHUTDOWN (killed, crashed,
  * power lost), rewrite it so nobody reads it as live: stage SHUTDOWN, health FAILED with
- * WORKER_EXITED, a detail naming the dead run, when it last committed and which run found it.
+ * PREVIOUS_RUN_UNCLEAN, a detail naming the dead run, when it last committed and which run found it.
  * Everything else is kept (it is the best record of the dead run's last state) and the file still
  * validates as a Snapshot. Never throws for a missing or unreadable file; a failed rewrite throws.
  */
 export async function markUncleanEnd(path: string, opts: { runId: string; clock: Clock }): Promise<UncleanEndResult> {
   let snap: Record<string, unknown>;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const parsed: unknown = JSON.parse(readTextBounded(path, MAX_SNAPSHOT_FILE_BYTES));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { marked: false, why: 'unreadable' };
     snap = parsed as Record<string, unknown>;
   } catch (e) {
@@ -77,7 +79,7 @@ export async function markUncleanEnd(path: string, opts: { runId: string; clock:
   if (runId === opts.runId) return { marked: false, why: 'same_run' };
   if (stage === 'SHUTDOWN') return { marked: false, why: 'clean_shutdown' };
   const reasons = Array.isArray(snap.health_reasons) ? (snap.health_reasons as unknown[]).filter((r) => typeof r === 'string') : [];
-  if (!reasons.includes('WORKER_EXITED')) reasons.push('WORKER_EXITED');
+  if (!reasons.includes('PREVIOUS_RUN_UNCLEAN')) reasons.push('PREVIOUS_RUN_UNCLEAN');
   // `timestamp` is the legacy key: seconds since the epoch, with the milliseconds as a fraction.
   const at =
     typeof snap.timestamp === 'number' && Number.isFinite(snap.timestamp) ? new Date(Math.round(snap.timestamp * 1000)).toISOString() : 'an unknown time';

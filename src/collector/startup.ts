@@ -107,8 +107,10 @@ export function openRun(
       header: { run_id: runId, symbols: sel.symbols, started_ms: boot.startedMs, mode: config.mode },
       maxFileBytes: config.capture.maxFileBytes,
       maxTotalBytes: config.capture.maxTotalBytes,
-      flushEveryMs: machineMs(clock, config.capture.flushIntervalMs),
+      // At least once per commit: a SIGKILL then loses no more of the recording than one commit interval.
+      flushEveryMs: machineMs(clock, Math.min(config.capture.flushIntervalMs, config.commitIntervalMs)),
       onError: (e) => reporter.report({ kind: 'capture_failed', message: e.message }),
+      onGap: (gap) => reporter.report({ kind: 'capture_gap', gap }),
     });
     reporter.report({ kind: 'capture_started', file: capture.currentFile ?? '' });
   }

@@ -17,8 +17,10 @@
  */
 import WebSocket from 'ws';
 import type { Clock, Timer } from '../clock/clock';
+import { LIMITS } from '../core/constants';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { WsState } from '../core/contracts/vocabulary';
+import { redactUrl, safeMessage } from '../text/safe';
 import { Backoff, type BackoffPolicy } from './backoff';
 
 export type StreamStatus = Snapshot['streams']['per_stream'][string];
@@ -104,6 +106,11 @@ export class WsSession {
   /** WebSocket messages received on any connection, whatever became of them. */
   received = 0;
   lastMsgMs: number | null = null;
+  /**
+   * Set when the stale watchdog cut a connection that had delivered nothing for too long (a
+   * half-open socket, a stalled exchange); cleared once a connection delivers data again.
+   */
+  staleCut: { atMs: number; silentForMs: number } | null = null;
   readonly perStream = new Map<string, StreamStatus>();
   readonly url: string;
 
@@ -173,7 +180,7 @@ export class WsSession {
   private connect(rotation: boolean): void {
     if (this.stopped) return;
     if (!rotation) this.setState(this.reconnects === 0 && this.current === null && this.backoff.attempt === 0 ? 'CONNECTING' : 'RECONNECTING', 'connecting');
-    const ws = new WebSocket(this.url, { maxPayload: this.opts.maxPayloadBytes ?? 16 * 1024 * 1024, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(this.url, { maxPayload: this.opts.maxPayloadBytes ?? LIMITS.MAX_WS_MESSAGE_BYTES, handshakeTimeout: 10_000 });
     const now = this.clock.now();
     this.connectAttempts++;
     const conn: Conn = { ws, openedAt: now, firstDataAt: null, lastFrameAt: now, retiring: false, nextControlAt: now };
@@ -183,7 +190,7 @@ export class WsSession {
 
     ws.on('open', () => {
       conn.lastFrameAt = this.clock.now();
-      if (!rotation) this.setState('OPEN', `connected to ${this.url}`);
+      if (!rotation) this.setState('OPEN', `connected to ${redactUrl(this.url)}`);
       this.subscribe(conn);
     });
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -210,6 +217,7 @@ export class WsSession {
       if (conn !== this.current) return;
       if (conn.firstDataAt === null) conn.firstDataAt = recv;
       this.lastMsgMs = recv;
+      this.staleCut = null;
       if (kind.stream !== null) this.noteStream(kind.stream, recv);
       this.opts.onFrame(text, recv, source);
     });
@@ -221,7 +229,8 @@ export class WsSession {
       if (err.message.includes('Max payload')) this.opts.onRefused('oversized_frame', this.clock.now(), source, '');
       conn.lastError = err.message;
     });
-    ws.on('close', (code: number, reason: Buffer) => this.onClose(conn, code, reason.toString() || conn.lastError || ''));
+    // The close reason is the server's bytes, the error text may quote the URL: one safe line.
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(conn, code, safeMessage(reason.toString() || conn.lastError || '', 200)));
     if (!rotation && this.opts.rotateAfterMs !== undefined) {
       this.later(this.opts.rotateAfterMs, () => this.rotate());
     }
@@ -294,6 +303,7 @@ export class WsSession {
     const now = this.clock.now();
     const stale = this.opts.staleAfterMs ?? 30_000;
     if (now - conn.lastFrameAt > stale) {
+      this.staleCut = { atMs: now, silentForMs: now - conn.lastFrameAt };
       // Half-open sockets never deliver a close; terminate() does not wait for one.
       conn.ws.terminate();
       return;

@@ -57,9 +57,25 @@ export const LIMITS = Object.freeze({
   LIQUIDATION_BUFFER_CAP: 5_000,
   /** Recently seen trade ids remembered per symbol to drop duplicates after reconnects. */
   SEEN_TRADE_IDS: 8_192,
+  /**
+   * A jump in a symbol's trade ids is counted as a gap once this much receipt time has passed
+   * without the missing ids arriving late (a rotation overlap or a reordering proxy delivers them
+   * within milliseconds), or when more than TRADE_ID_HOLES runs of missing ids are open.
+   */
+  TRADE_ID_HOLE_WAIT_MS: 5_000,
+  TRADE_ID_HOLES: 256,
   /** Frames larger than this are refused as oversized (a REST exchangeInfo body is ~1–2 MB). */
   MAX_WS_FRAME_BYTES: 1 << 20,
+  /**
+   * The most one WebSocket message may hold before the socket refuses it (and the connection
+   * closes): frames between MAX_WS_FRAME_BYTES and this are still recorded and dead-lettered as
+   * oversized; past it a hostile server cannot make one message cost more memory.
+   */
+  MAX_WS_MESSAGE_BYTES: 4 << 20,
+  /** REST bodies are read up to this many bytes and refused beyond (never read whole first). */
   MAX_REST_BODY_BYTES: 16 << 20,
+  /** Of an error answer (4xx/5xx) only this much is read: the message quotes 200 characters of it. */
+  MAX_REST_ERROR_BODY_BYTES: 64 << 10,
   /** Dead-letter raw text is truncated to this many characters (SPEC §2.4). */
   DEAD_LETTER_RAW_CHARS: 2_048,
   /**

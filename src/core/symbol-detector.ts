@@ -10,6 +10,7 @@ import type { PromotedEvent } from './contracts/promoted';
 import { emptySymbolCounters, OUTCOME_COUNTERS, type SymbolCounters, type WindowOutcome } from './contracts/counters';
 import type { RawRow } from './contracts/snapshot';
 import type { KlineSource } from './contracts/vocabulary';
+import { IdGaps } from './id-gaps';
 import { LiquidationBuffer } from './liquidations';
 import { type Baselines, judgeWindow, type StressEvidence, stressSources, type WindowEvidence } from './promotion';
 import { RecentKeys } from './recent-keys';
@@ -85,6 +86,8 @@ export class SymbolDetector {
    * each live value appended to a full ring replaces one of them (SPEC §20 "warm (observed)").
    */
   backfilledValues = 0;
+  /** Jumps in the id sequence, counted once late ids had their chance to fill them. */
+  private readonly idGaps = new IdGaps(LIMITS.TRADE_ID_HOLE_WAIT_MS, LIMITS.TRADE_ID_HOLES);
 
   lastOi: number | null = null;
   lastOiMs: number | null = null;
@@ -131,10 +134,9 @@ export class SymbolDetector {
       this.counters.duplicate_trades++;
       return false;
     }
-    // Aggregated trade ids are consecutive per symbol; a jump means trades we never received.
-    const firstId = t.id_kind === 'agg' ? t.agg_id : t.first_id;
-    if (this.maxTradeId >= 0 && firstId > this.maxTradeId + 1) this.counters.trade_id_gaps++;
-    if (t.agg_id > this.maxTradeId) this.maxTradeId = t.agg_id;
+    // Trade ids are consecutive per symbol; a jump is a gap unless the missing ids arrive late.
+    this.idGaps.observe(t.agg_id, t.recv_ms);
+    this.counters.trade_id_gaps = this.idGaps.confirmed;
     return true;
   }
 

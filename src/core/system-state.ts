@@ -11,7 +11,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
-import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
+import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -39,6 +39,7 @@ export interface OpsStaging {
   oi_polling: OiPolling;
   streams: Streams;
   dead_letters: number;
+  dead_letter_stats: DeadLetterStats;
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
@@ -62,11 +63,16 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     oi_polling: { state: 'IDLE', polls_per_min: 0, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: null },
     streams: { ws_state: 'IDLE', url: '', reconnects: 0, last_msg_ms: null, per_stream: {} },
     dead_letters: 0,
+    dead_letter_stats: emptyDeadLetterStats(),
     precisions: {},
     process: null,
     store: null,
     storage: null,
   };
+}
+
+export function emptyDeadLetterStats(): DeadLetterStats {
+  return { accepted: 0, written: 0, dropped: 0, failed: 0, queued: 0, bytes: 0, rotations: 0, last_error: null };
 }
 
 interface CachedView<T> {
@@ -194,6 +200,7 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       warm_start: copyWarmStart(this.warmStart),
+      dead_letter_stats: { ...ops.dead_letter_stats },
       process: ops.process === null ? null : { ...ops.process },
       store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
@@ -303,6 +310,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     warm_start: offWarmStartStatus(),
+    dead_letter_stats: { ...ops.dead_letter_stats },
     process: ops.process === null ? null : { ...ops.process },
     store: storeSection(ops.store),
     near_misses: {},

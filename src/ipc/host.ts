@@ -11,6 +11,7 @@ import type { CollectorConfig } from '../collector/config';
 import type { ScaleOutSpec } from '../app/scale-out-spec';
 import type { ClockSpec } from '../clock/accelerated';
 import { wallClock } from '../clock/clock';
+import { safeMessage } from '../text/safe';
 import { IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
 
 export interface WorkerHostOptions {
@@ -55,6 +56,8 @@ export const WORKER_RESOURCE_LIMITS = Object.freeze({ maxOldGenerationSizeMb: 51
 export class WorkerHost {
   private readonly worker: Worker;
   invalidMessages = 0;
+  /** The last stop had to terminate the worker: it did not finish its shutdown within the grace. */
+  forcedStop = false;
   private stopped: Promise<void> | null = null;
   private exited = false;
 
@@ -83,7 +86,7 @@ export class WorkerHost {
       else if (msg.type === 'history') opts.onHistory?.({ entries: msg.entries, skipped: msg.skipped });
       else if (msg.type === 'fatal') opts.onFatal?.(msg.reason, msg.detail);
     });
-    this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${e.message}`));
+    this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${safeMessage(e.message)}`));
     this.worker.on('exit', (code) => {
       this.exited = true;
       opts.onExit?.(code);
@@ -96,6 +99,7 @@ export class WorkerHost {
     this.stopped = new Promise<void>((resolve) => {
       if (this.exited) return resolve();
       const t = wallClock.after(graceMs, () => {
+        this.forcedStop = true;
         void this.worker.terminate().then(() => resolve());
       });
       this.worker.once('exit', () => {

@@ -212,7 +212,7 @@ export async function runPillarsReplay(opts: PillarsReplayOptions): Promise<Pill
   let badLines = 0;
   let firstWatermark: number | null = null;
   for await (const item of mergeCaptures(opts.files)) {
-    if (item.kind === 'header') continue;
+    if (item.kind === 'header' || item.kind === 'gap') continue;
     if (item.kind === 'bad') {
       badLines++;
       pipeline.frames.reject(

@@ -61,6 +61,8 @@ export interface ReplaySummary {
   symbols_from: 'option' | 'capture_header' | 'data';
   frames: number;
   bad_lines: number;
+  /** Frames the live capture could not take (its gap marks): received live, absent here. */
+  not_captured: number;
   first_watermark_ms: number | null;
   last_watermark_ms: number | null;
   windows_processed: number;
@@ -109,7 +111,7 @@ export async function discoverSymbols(
 
 export function summarize(
   pipeline: FramePipeline,
-  extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null },
+  extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; notCaptured?: number; firstWatermark: number | null },
 ): ReplaySummary {
   const engine = pipeline.engine;
   const per: Record<string, SymbolSummary> = {};
@@ -137,6 +139,7 @@ export function summarize(
     symbols_from: extra.symbolsFrom,
     frames: extra.frames,
     bad_lines: extra.badLines,
+    not_captured: extra.notCaptured ?? 0,
     first_watermark_ms: extra.firstWatermark,
     last_watermark_ms: engine.watermark,
     windows_processed: windows,
@@ -188,12 +191,17 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
+  let notCaptured = 0;
   let firstWatermark: number | null = null;
   let header: CaptureHeader | null = null;
   let nextCommit = -1;
   for await (const item of mergeCaptures(opts.files, opts.progress)) {
     if (item.kind === 'header') {
       header ??= item.header;
+      continue;
+    }
+    if (item.kind === 'gap') {
+      notCaptured += item.gap.frames;
       continue;
     }
     if (item.kind === 'bad') {
@@ -226,6 +234,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
-  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
+  if (opts.deadLetters) state.ops.dead_letter_stats = opts.deadLetters.stats();
+  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, notCaptured, firstWatermark });
   return { summary, engine, pipeline, state, header, nearMisses };
 }

@@ -12,6 +12,7 @@ interface RestStatusFault {
   status: RestStatus;
   left: number;
   retryAfterS: number | undefined;
+  body: string | undefined;
 }
 
 interface RestSlowFault {
@@ -63,8 +64,8 @@ export class FaultState {
     return t < this.burstUntil ? this.burstFactor : 1;
   }
 
-  addRestStatus(path: string, status: RestStatus, count: number, retryAfterS?: number): void {
-    this.restStatus.push({ path, status, left: count, retryAfterS });
+  addRestStatus(path: string, status: RestStatus, count: number, retryAfterS?: number, body?: string): void {
+    this.restStatus.push({ path, status, left: count, retryAfterS, body });
   }
 
   addRestSlow(path: string, delayMs: number, count: number): void {
@@ -81,9 +82,9 @@ export class FaultState {
   }
 
   /** Consume one forced status for a request to `path`, oldest fault first. */
-  takeRestStatus(path: string): { status: RestStatus; retryAfterS: number | undefined } | null {
+  takeRestStatus(path: string): { status: RestStatus; retryAfterS: number | undefined; body: string | undefined } | null {
     const f = takeOne(this.restStatus, path);
-    return f === null ? null : { status: f.status, retryAfterS: f.retryAfterS };
+    return f === null ? null : { status: f.status, retryAfterS: f.retryAfterS, body: f.body };
   }
 
   /** Consume one forced delay for a request to `path`; 0 when none applies. */

@@ -319,7 +319,7 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
     if (forced !== null) {
       const retry = forced.retryAfterS ?? (forced.status === 418 ? 120 : 5);
       const extra: Record<string, string> = forced.status === 429 || forced.status === 418 ? { 'Retry-After': String(retry) } : {};
-      return send(res, forced.status, forcedBody(forced.status, now, retry), ctx.weight.usedAt(now), extra);
+      return send(res, forced.status, forced.body ?? forcedBody(forced.status, now, retry), ctx.weight.usedAt(now), extra);
     }
     if (req.method !== 'GET') return send(res, 405, ERR.unknown, ctx.weight.usedAt(now));
     const r = route(path, url.searchParams, ctx, now);

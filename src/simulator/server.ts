@@ -282,7 +282,7 @@ class Simulator {
       case 'close_24h':
         return this.hub.close24h();
       case 'rest_status':
-        return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS);
+        return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS, f.body);
       case 'rest_slow':
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
       case 'rest_partial':

@@ -30,8 +30,11 @@ export type SimFault =
   | { kind: 'burst'; factor: number; ms: number }
   /** Close like the exchange's 24 h limit does (close frame, code 1000/1001), now. */
   | { kind: 'close_24h' }
-  /** Answer the next `count` requests whose path starts with `path` with `status` (429/418 carry Retry-After). */
-  | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number }
+  /**
+   * Answer the next `count` requests whose path starts with `path` with `status` (429/418 carry
+   * Retry-After); `body` replaces the exchange-like error body (a hostile gateway's bytes).
+   */
+  | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number; body?: string }
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
   | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
   /**

@@ -106,3 +106,23 @@ export function safeJson(value: unknown): string {
 export function safeMessage(text: string, maxChars = SAFE_TEXT_MAX_CHARS): string {
   return safeText(redactUrlsIn(text), maxChars);
 }
+
+/**
+ * A JSON-like value with every string in it (keys included) passed through `safeMessage`: for log
+ * fields and audit payloads, whose strings often quote the outside world. Numbers, booleans and
+ * null are kept; the value is copied, never changed in place.
+ */
+export function safeStrings<T>(value: T): T {
+  return deepSafe(value) as T;
+}
+
+function deepSafe(v: unknown): unknown {
+  if (typeof v === 'string') return safeMessage(v);
+  if (Array.isArray(v)) return v.map(deepSafe);
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[safeMessage(k)] = deepSafe(x);
+    return out;
+  }
+  return v;
+}

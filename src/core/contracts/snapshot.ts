@@ -84,6 +84,29 @@ export const ProcessMemorySchema = z.object({
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 
 /**
+ * The dead-letter sink's accounting (src/capture/dead-letter.ts): accepted = written + dropped +
+ * failed + queued at every moment, so a letter never disappears unaccounted.
+ */
+export const DeadLetterStatsSchema = z.object({
+  /** Letters handed to the sink (every malformed or refused input). */
+  accepted: count,
+  /** Lines on disk (or handed to a device such as /dev/null). */
+  written: count,
+  /** Not written because the queue was full: the price of never blocking the collector. */
+  dropped: count,
+  /** Lost to a disk error (see last_error). */
+  failed: count,
+  /** Waiting in the queue or in the write under way. */
+  queued: count,
+  /** Bytes written. */
+  bytes: count,
+  /** Times the file rotated; parts beyond the kept number were deleted. */
+  rotations: count,
+  last_error: z.string().nullable(),
+});
+export type DeadLetterStats = z.infer<typeof DeadLetterStatsSchema>;
+
+/**
  * The event store as the collector sees it at commit (SPEC §21). A promoted event enters
  * `promoted_events` only once the store has committed it; while the store fails, detection goes on
  * and the events wait here (`pending_events`, bounded) until a later commit stores them.
@@ -194,8 +217,10 @@ export const SnapshotSchema = z.object({
     last_msg_ms: z.number().int().nullable(),
     per_stream: z.record(z.string(), StreamStateSchema),
   }),
+  /** Dead letters accepted so far (as counted at the commit: queued ones included). */
   dead_letters: count,
   warm_start: WarmStartStatusSchema,
+  dead_letter_stats: DeadLetterStatsSchema,
   /**
    * Memory of the process running the collector, sampled at commit: `rss_bytes` is the whole
    * process (UI thread included); the heap figures are the collector worker's own V8 heap.

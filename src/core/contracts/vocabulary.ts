@@ -23,8 +23,12 @@ export const AuditEventTypeSchema = z.enum([
   'COUNTERS_SAMPLED',
   /** A daily summary was made (payload: its day and totals; the full summary is a store row). */
   'DAILY_SUMMARY',
+  /** At start: the snapshot file was left by a run that never reached SHUTDOWN, and is now marked so. */
+  'PREVIOUS_RUN_UNCLEAN',
   /** The doctor's checks ran inside the collector (payload: DoctorChecked, every result). */
   'DOCTOR_CHECKED',
+  /** Frames the capture could not take (its backlog was full): exactly how many, between which receive times. */
+  'CAPTURE_GAP',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -46,8 +50,16 @@ export const ReasonCodeSchema = z.enum([
   'MALFORMED_PAYLOAD',
   'SYMBOLS_FALLBACK_USED',
   'SYMBOLS_UNAVAILABLE',
+  /** None of the configured symbols (`--symbols`) is a trading USDT perpetual: nothing can be observed. */
+  'SYMBOLS_INVALID',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
+  /** The snapshot file is from a run that ended without a clean shutdown (killed, crashed, power lost). */
+  'PREVIOUS_RUN_UNCLEAN',
+  /** The capture's backlog (frames waiting for gzip and the disk) hit its bound: frames were not captured (gap-marked). */
+  'CAPTURE_BACKLOG',
+  /** Frames wait too long before detection sees them: the collector's thread falls behind its input. */
+  'INGEST_BACKLOG',
   /** The event store (SPEC §21) cannot be written: disk full, read-only, locked, or unusable. */
   'STORE_DISK_FULL',
   'STORE_READ_ONLY',
