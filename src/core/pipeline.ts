@@ -1,10 +1,18 @@
 /**
  * The one frame pipeline: frame → adapter → engine, with every outcome counted and every unusable
- * input dead-lettered. Live (the collector), replay, tests and benchmarks all push frames through
- * this class, so a capture replays through exactly the code that recorded it.
+ * input dead-lettered; and, when given one, the books, policy and tape beside M3 (./beside-m3) over
+ * the same frames. Live (the collector), replay, tests and benchmarks all push frames through this
+ * class, so a capture replays through exactly the code that recorded it.
  */
-import type { Engine } from './engine';
+import { BesideM3 } from './beside-m3';
+import type { OrderBooks } from './books';
+import { PILLARS } from './policy/constants';
+import type { PolicyVerdict } from './policy/four-pillars';
+import type { KlineSource } from './contracts/vocabulary';
+import type { CanonicalEvent } from './contracts/canonical';
+import { Engine } from './engine';
 import type { DeadLetter, ExchangeAdapter, Frame, FrameOutcome, FrameResult } from './source';
+import type { ClosedWindow } from './symbol-detector';
 
 export interface FrameCounters {
   frames_received: number;
@@ -39,13 +47,22 @@ export class FramePipeline {
     readonly adapter: ExchangeAdapter,
     readonly engine: Engine,
     private readonly deadLetter: DeadLetterSink = () => {},
+    /** Books, policy and tape beside M3; its window hook must be wired into `engine` (createPipeline does both). */
+    readonly beside: BesideM3 | null = null,
   ) {}
 
   /**
-   * One received frame: normalize, count its outcome, feed any event to the engine, dead-letter it
-   * when malformed. Bad input never throws; the engine's InvariantError does (the caller stops).
+   * One received frame: the books' share first (a malformed depth frame is dead-lettered), then
+   * normalize, count its outcome, feed any event to the engine (and beside it), dead-letter it when
+   * malformed. Bad input never throws; the engine's InvariantError does (the caller stops). `file`
+   * is the capture file a replayed frame came from (foreign REST depth bodies are attributed by it).
    */
-  ingest(frame: Frame): FrameResult {
+  ingest(frame: Frame, file = 0): FrameResult {
+    const b = this.beside;
+    if (b !== null) {
+      const d = b.frame(frame, file);
+      if (d !== null && d.kind === 'malformed') this.deadLetter({ recv_ms: frame.recv_ms, source: frame.source, reason: d.reason, raw: frame.text });
+    }
     const c = this.counters;
     c.frames_received++;
     const r = this.adapter.normalize(frame);
@@ -53,6 +70,7 @@ export class FramePipeline {
     switch (r.kind) {
       case 'event':
         this.engine.ingest(r.event);
+        if (b !== null) b.afterEvent(r.event, this.engine);
         break;
       case 'ignored':
         c.ignored_frames++;
@@ -68,6 +86,12 @@ export class FramePipeline {
     return r;
   }
 
+  /** One canonical event that did not arrive as a frame (tests, sources that are not frames). */
+  ingestEvent(ev: CanonicalEvent): void {
+    this.engine.ingest(ev);
+    this.beside?.afterEvent(ev, this.engine);
+  }
+
   /**
    * Count an unusable input and dead-letter it. Also for inputs that never became frames (a frame
    * the socket refused, an unreadable capture line); `countAs` is the reason counted when it differs
@@ -81,4 +105,55 @@ export class FramePipeline {
     c.malformed_by_reason[cls] = (c.malformed_by_reason[cls] ?? 0) + 1;
     this.deadLetter(letter);
   }
+}
+
+export interface PipelineOptions {
+  adapter: ExchangeAdapter;
+  /** The allow-list, in rank order. */
+  symbols: readonly string[];
+  klineSource?: KlineSource;
+  /** Sees every closed window, before the policy judges it. */
+  onWindow?: (w: ClosedWindow) => void;
+  deadLetter?: DeadLetterSink;
+  /**
+   * What runs beside M3 (default: books where the adapter keeps them, the policy and the tape);
+   * false: M3 alone, exactly the pipeline without them. `books` may be books the caller made (the
+   * live collector keeps the adapter's concrete type to drive its snapshot requests).
+   */
+  beside?: false | { books?: boolean | OrderBooks; policy?: boolean; onVerdict?: (v: PolicyVerdict) => void };
+}
+
+/** Engine + frame pipeline (+ books, policy and tape beside M3), wired: the one way to build them together. */
+export function createPipeline(opts: PipelineOptions): FramePipeline {
+  const b = opts.beside ?? {};
+  const beside =
+    b === false
+      ? null
+      : new BesideM3({
+          symbols: opts.symbols,
+          books:
+            b.books === false
+              ? null
+              : typeof b.books === 'object'
+                ? b.books
+                : (opts.adapter.books?.({ symbols: opts.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS }) ?? null),
+          policy: b.policy !== false,
+          ...(b.onVerdict ? { onVerdict: b.onVerdict } : {}),
+        });
+  const hook = opts.onWindow;
+  const engine: Engine = new Engine({
+    symbols: opts.symbols,
+    ...(opts.klineSource ? { klineSource: opts.klineSource } : {}),
+    ...(beside === null
+      ? hook
+        ? { onWindow: hook }
+        : {}
+      : {
+          onWindow: (w: ClosedWindow): void => {
+            hook?.(w);
+            beside.windowClosed(w, engine.watermark as number);
+          },
+        }),
+  });
+  return new FramePipeline(opts.adapter, engine, opts.deadLetter, beside);
 }

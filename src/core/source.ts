@@ -3,6 +3,7 @@
  * in as received, an exchange adapter turns each into a canonical event or a classified rejection,
  * and the frame pipeline (./pipeline) counts the outcome and feeds the engine.
  */
+import type { BooksOptions, OrderBooks } from './books';
 import type { CanonicalEvent } from './contracts/canonical';
 
 /** One received frame as the capture stores it. */
@@ -52,6 +53,8 @@ export interface ExchangeAdapter {
   normalize(frame: Frame): FrameResult;
   /** The stream subscriptions that deliver the core's inputs for these symbols, in subscription order. */
   subscriptions(symbols: readonly string[], options: SubscriptionOptions): string[];
+  /** Fresh order books fed from this exchange's depth frames (./books), when the adapter keeps books. */
+  books?(options: BooksOptions): OrderBooks;
 }
 
 /** An input that could not be used (SPEC §2.4): why, where from, when, and the raw text. */

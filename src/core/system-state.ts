@@ -7,6 +7,7 @@
  * changed since the previous commit, so an idle symbol costs nothing and a busy one at most
  * `capacity` reference copies.
  */
+import type { BesideM3 } from './beside-m3';
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
@@ -15,6 +16,10 @@ import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocab
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
+import type { TapePricing } from './liquidation-tape';
+import { POLICY_ID } from './policy/constants';
+import type { PolicyEvent, PolicySection } from './policy/contracts';
+import type { FourPillarsPolicy } from './policy/four-pillars';
 import type { Ring } from './ring';
 
 export type OiPolling = Snapshot['oi_polling'];
@@ -65,6 +70,8 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /** The books, policy and tape beside M3 (the frame pipeline's `beside`); their sections are null without it. */
+  beside?: BesideM3 | null;
 }
 
 export class SystemState {
@@ -75,6 +82,8 @@ export class SystemState {
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
   private readonly liqViews = new Map<string, CachedView<RawRow>>();
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
+  private policyEventsView: CachedView<PolicyEvent> = { version: -1, array: Object.freeze([]) };
+  private readonly beside: BesideM3 | null;
   private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
 
   constructor(
@@ -86,6 +95,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.beside = opts.beside ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -100,6 +110,7 @@ export class SystemState {
     const trades: Record<string, readonly RawRow[]> = {};
     const liquidations: Record<string, readonly RawRow[]> = {};
     const perSymbol: Record<string, SymbolState> = {};
+    const pricing: Record<string, TapePricing> = {};
     let ready = 0;
     const w = e.watermark;
     for (const d of e.detectorsInRankOrder) {
@@ -108,6 +119,7 @@ export class SystemState {
       liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
       if (d.warm) ready++;
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
+      pricing[d.symbol] = { latestPrice: d.lastPrice, tick: 10 ** -prec.price };
       perSymbol[d.symbol] = {
         warm: d.warm,
         rank: d.rank,
@@ -163,9 +175,20 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      books: this.beside?.books?.status(nowMs) ?? null,
+      policies: { [POLICY_ID]: this.beside?.policy ? this.policySection(this.beside.policy) : null },
+      liquidation_tape: this.beside ? this.beside.tape.section((symbol) => pricing[symbol] ?? { latestPrice: null, tick: 0 }) : null,
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
+  }
+
+  /** The policy's section, its events ring materialised only when it changed (like M3's promotions). */
+  private policySection(p: FourPillarsPolicy): PolicySection {
+    if (this.policyEventsView.version !== p.events.version) {
+      this.policyEventsView = { version: p.events.version, array: Object.freeze(p.events.toArray()) };
+    }
+    return { ...p.section(0), events: this.policyEventsView.array as PolicyEvent[] };
   }
 }
 
@@ -254,5 +277,8 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    books: null,
+    policies: { [POLICY_ID]: null },
+    liquidation_tape: null,
   });
 }

@@ -1,20 +1,25 @@
 /**
- * Replay: captures → the same frame pipeline (adapter → core) the live collector uses → promoted
- * events and a summary. Deterministic: the summary holds no wall-clock values and events are serialised with
- * a fixed key order, so two replays of the same input are byte-identical.
+ * Replay: captures → the same frame pipeline (adapter → core, with the books, policy
+ * `four-pillars-001` and liquidation tape beside M3) the live collector uses → promoted events,
+ * policy events and a summary. Deterministic: the summary holds no wall-clock values and events
+ * are serialised with a fixed key order, so two replays of the same input are byte-identical; and
+ * M3's events and counters are the same with the policy and the books on or off.
  */
 import { binanceUsdm } from '../binance/adapter';
 import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
-import { Engine, type EngineCounters } from '../core/engine';
-import { type FrameCounters, FramePipeline } from '../core/pipeline';
+import type { Engine, EngineCounters } from '../core/engine';
+import { createPipeline, type FrameCounters, type FramePipeline } from '../core/pipeline';
+import type { PolicyEvent } from '../core/policy/contracts';
+import type { PolicyVerdict } from '../core/policy/four-pillars';
 import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
 import { mergeCaptures, type ReadProgress } from '../capture/reader';
+import { type BooksSummary, type PolicySummary, summarizeBooks, summarizePolicy } from './beside-summary';
 
 /** The per-symbol counters a summary reports besides the partition, in summary order. */
 const SUMMARY_COUNTERS = [
@@ -38,6 +43,14 @@ export interface ReplayOptions {
   /** Called with every promotion as it happens. */
   onPromotion?: (e: PromotedEvent) => void;
   onWindow?: (w: ClosedWindow) => void;
+  /** Run policy `four-pillars-001` beside M3 (default true). */
+  policy?: boolean;
+  /** Keep order books (default true); off, every window the policy takes to pillar 4 is `book_unavailable`. */
+  books?: boolean;
+  /** Called with every policy event as it happens. */
+  onPolicyEvent?: (e: PolicyEvent) => void;
+  /** Sees every policy verdict (tests, inspection). */
+  onVerdict?: (v: PolicyVerdict) => void;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
   onFrame?: () => void;
@@ -64,6 +77,11 @@ export interface ReplaySummary {
   malformed_by_reason: Record<string, number>;
   ignored_by_kind: Record<string, number>;
   per_symbol: Record<string, SymbolSummary>;
+  // ---- beside M3 (after every M3 key, so M3's part of the output never moves) ----
+  /** Policy `four-pillars-001`: its own partition and events; null when it did not run. */
+  policy: PolicySummary | null;
+  /** Every book at the end of the input; null when no books were kept. */
+  books: BooksSummary | null;
 }
 
 function sortedRecord(r: Record<string, number>): Record<string, number> {
@@ -101,7 +119,15 @@ export async function discoverSymbols(
 
 export function summarize(
   pipeline: FramePipeline,
-  extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null },
+  extra: {
+    files: string[];
+    symbolsFrom: ReplaySummary['symbols_from'];
+    frames: number;
+    badLines: number;
+    firstWatermark: number | null;
+    /** Receive time of the last frame (the books' status is taken as of it). */
+    lastRecvMs: number;
+  },
 ): ReplaySummary {
   const engine = pipeline.engine;
   const per: Record<string, SymbolSummary> = {};
@@ -138,6 +164,8 @@ export function summarize(
     malformed_by_reason: sortedRecord(malformed_by_reason),
     ignored_by_kind: sortedRecord(ignored_by_kind),
     per_symbol: per,
+    policy: pipeline.beside?.policy ? summarizePolicy(pipeline.beside.policy, engine.symbols) : null,
+    books: pipeline.beside?.books ? summarizeBooks(pipeline.beside.books, extra.lastRecvMs) : null,
   };
 }
 
@@ -164,14 +192,22 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     symbols = found.symbols;
     from = found.from;
   }
-  const engine = new Engine({ symbols, ...(opts.onWindow ? { onWindow: opts.onWindow } : {}) });
   const deadLetters = opts.deadLetters;
-  const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
-  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters });
+  const pipeline = createPipeline({
+    adapter,
+    symbols,
+    ...(opts.onWindow ? { onWindow: opts.onWindow } : {}),
+    ...(deadLetters ? { deadLetter: (d) => deadLetters.write(d) } : {}),
+    beside: { books: opts.books !== false, policy: opts.policy !== false, ...(opts.onVerdict ? { onVerdict: opts.onVerdict } : {}) },
+  });
+  const engine = pipeline.engine;
+  const beside = pipeline.beside;
+  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, beside });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
   let firstWatermark: number | null = null;
+  let lastRecvMs = 0;
   let header: CaptureHeader | null = null;
   let nextCommit = -1;
   for await (const item of mergeCaptures(opts.files, opts.progress)) {
@@ -191,11 +227,20 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     frames++;
     const f = item.frame;
-    pipeline.ingest(f);
+    lastRecvMs = f.recv_ms;
+    pipeline.ingest(f, item.file);
     if (opts.deadLetters?.full) await opts.deadLetters.flush();
     if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
     if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
     else engine.takeNewPromotions();
+    if (beside !== null) {
+      // The capture holds the snapshot bodies that were fetched: requests are only counted.
+      beside.books?.takeRequests();
+      if (beside.policy !== null) {
+        const fresh = beside.policy.takeNewEvents();
+        if (opts.onPolicyEvent) for (const e of fresh) opts.onPolicyEvent(e);
+      }
+    }
     if (opts.commitEveryMs !== undefined && f.recv_ms >= nextCommit) {
       state.commit(f.recv_ms);
       nextCommit = f.recv_ms + opts.commitEveryMs;
@@ -204,6 +249,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   }
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
-  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
+  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark, lastRecvMs });
   return { summary, engine, pipeline, state, header };
 }

@@ -11,29 +11,19 @@
  * file's first diff when it comes first). A file with two depth symbols leaves it unattributed
  * (counted).
  */
+import type { BookFrameResult, BooksOptions, OrderBooks } from '../../core/books';
+import type { BookStatus, BooksSection } from '../../core/contracts/books';
 import type { Frame } from '../../core/source';
-import type { BookAsOf, BookSample } from '../../core/policy/book-sample';
-import { type BookStatus, type BooksSection } from './book-status';
+import type { BookSample } from '../../core/policy/book-sample';
 import { type DepthSnapshot, DepthSnapshotSchema, type DepthUpdate, DepthUpdateSchema, isDepthSnapshot, isDepthUpdate } from './contracts';
 import { OrderBook, type SnapshotRequest } from './order-book';
 
-export type DepthFrameResult =
-  | { kind: 'not_depth' }
-  | { kind: 'diff'; symbol: string }
-  | { kind: 'snapshot'; symbol: string }
-  /** An unlabelled REST body waiting for its file's first diff. */
-  | { kind: 'snapshot_held' }
-  /** An unlabelled REST body from a file with more than one depth symbol (counted). */
-  | { kind: 'snapshot_unattributed' }
-  | { kind: 'not_allowed'; symbol: string }
-  | { kind: 'malformed'; reason: string };
-
-export interface BookRoomOptions {
-  /** The frozen allow-list; a book per symbol. */
-  symbols: readonly string[];
-  /** Depth band sampled as of each window end (the policy's), basis points of mid. */
-  sampleDepthBps: number;
-}
+/**
+ * One outcome per frame (core/books): `snapshot_held` is an unlabelled REST body waiting for its
+ * file's first diff, `snapshot_unattributed` one from a file with more than one depth symbol.
+ */
+export type DepthFrameResult = BookFrameResult;
+export type BookRoomOptions = BooksOptions;
 
 export interface BookRoomCounters {
   depth_frames: number;
@@ -72,7 +62,7 @@ function symbolOfRestSource(source: string): string | null {
   return null;
 }
 
-export class BookRoom implements BookAsOf {
+export class BookRoom implements OrderBooks {
   readonly counters: BookRoomCounters = { depth_frames: 0, diffs: 0, snapshots: 0, malformed: 0, not_allowed: 0, snapshots_unattributed: 0 };
   private readonly books = new Map<string, OrderBook>();
   private readonly ordered: OrderBook[];
@@ -106,9 +96,10 @@ export class BookRoom implements BookAsOf {
     return this.books.get(symbol)?.sampleAt(windowEndMs) ?? { live: false, reason: 'not_sampled' };
   }
 
-  /** Every book forgets as-of samples for window ends before this (their windows have closed). */
-  forgetSamplesBefore(windowEndMs: number): void {
-    for (const b of this.ordered) b.forgetSamplesBefore(windowEndMs);
+  /** `symbol`'s book (every book when absent) forgets as-of samples for window ends before this (their windows have closed). */
+  forgetSamplesBefore(windowEndMs: number, symbol?: string): void {
+    if (symbol !== undefined) this.books.get(symbol)?.forgetSamplesBefore(windowEndMs);
+    else for (const b of this.ordered) b.forgetSamplesBefore(windowEndMs);
   }
 
   /** Reconnect of the depth connection: every book resyncs. */
@@ -170,7 +161,7 @@ export class BookRoom implements BookAsOf {
     return { kind: 'not_depth' };
   }
 
-  /** Book status of every allowed symbol, for the snapshot (see ./book-status). */
+  /** Book status of every allowed symbol, for the snapshot (core/contracts/books). */
   status(nowMs: number): BooksSection {
     const per: Record<string, BookStatus> = {};
     for (const b of this.ordered) {

@@ -15,18 +15,14 @@
  * Rate rule of the machine: never more than one snapshot request per symbol per
  * `MIN_SNAPSHOT_INTERVAL_MS` of `nowMs`; a request that got no answer in that time is retried.
  */
-import type { z } from 'zod';
+import type { BookState, ResyncReason } from '../../core/contracts/books';
 import type { BookSample } from '../../core/policy/book-sample';
 import { AsOfSamples } from './as-of';
 import { BookSide, type Level, priceKey } from './book-side';
-import type { BookStateSchema, ResyncReasonSchema } from './book-status';
 import { BOOK } from './constants';
 import type { DepthSnapshot, DepthUpdate } from './contracts';
 
-export type BookState = z.infer<typeof BookStateSchema>;
-
-/** Why a live book lost continuity. */
-export type ResyncReason = z.infer<typeof ResyncReasonSchema>;
+export type { BookState, ResyncReason };
 
 /** Why a snapshot is wanted. */
 export type SnapshotReason = 'initial' | ResyncReason | 'stale_snapshot' | 'retry';
