@@ -1,5 +1,5 @@
 /**
- * REST: the four public endpoints the collector uses, with Binance's weight accounting
+ * REST: the public endpoints the collector uses (order-book depth included), with Binance's weight accounting
  * (X-MBX-USED-WEIGHT-1M on every response, 2400 per minute, 429 → 418 escalation) and
  * forced statuses and delays from faults. The weight minute is on the exchange clock.
  */
@@ -22,6 +22,9 @@ export const REST_WEIGHTS = Object.freeze({
   openInterest: 1,
   time: 1,
 });
+
+/** `GET /fapi/v1/depth` weight by `limit` (BINANCE.md §6): 5–50 → 2, 100 → 5, 500 → 10, 1000 → 20; default 500. */
+export const DEPTH_WEIGHTS: Readonly<Record<number, number>> = Object.freeze({ 5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20 });
 
 /** Rolling one-minute request weight of "the IP" (the simulator serves one client IP: loopback). */
 export class WeightMeter {
@@ -77,6 +80,8 @@ export interface RestContext {
   oi: OpenInterestBook;
   /** Current simulated last price of a symbol (reference price for symbols without a feed). */
   priceOf(symbol: string): number;
+  /** The REST depth body of a symbol's book, or null for a symbol the simulator keeps no book of. */
+  depthOf(symbol: string, limit: number, nowMs: number): unknown;
   counts: Record<string, number>;
   /** Wall-clock timers for slow responses, cleared on stop. */
   later(fn: () => void, wallMs: number): void;
@@ -98,6 +103,7 @@ const ERR = Object.freeze({
     msg: "Service unavailable from a restricted location according to 'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you believe you received this message in error.",
   },
   badSymbol: { code: -1121, msg: 'Invalid symbol.' },
+  badLimit: { code: -1130, msg: "Data sent for parameter 'limit' is not valid." },
   missingSymbol: { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." },
   notFound: { code: -1000, msg: 'Not found.' },
 });
@@ -209,6 +215,21 @@ function route(path: string, q: URLSearchParams, ctx: RestContext, now: number):
         run: () => {
           const s = specOf(symbol);
           return s === undefined ? { status: 400, body: ERR.badSymbol } : { status: 200, body: ticker(s, now, ctx.priceOf(s.symbol)) };
+        },
+      };
+    }
+    case '/fapi/v1/depth': {
+      const limitText = q.get('limit');
+      const limit = limitText === null ? 500 : Number(limitText);
+      const weight = DEPTH_WEIGHTS[limit];
+      if (weight === undefined) return { weight: 1, run: () => ({ status: 400, body: ERR.badLimit }) };
+      return {
+        weight,
+        run: () => {
+          const symbol = q.get('symbol');
+          if (symbol === null || symbol === '') return { status: 400, body: ERR.missingSymbol };
+          const body = ctx.depthOf(symbol, limit, now);
+          return body === null ? { status: 400, body: ERR.badSymbol } : { status: 200, body };
         },
       };
     }

@@ -9,9 +9,11 @@ import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { SimClock } from './clock';
 import { loadRecordedData, type MarkRatio } from './data';
+import { depthSeriesOf } from './depth-data';
+import { DepthFeed, STALE_BEHIND_DEFAULT } from './depth-feed';
 import { FaultState } from './faults';
 import { compareEvents, type SimEvent, SymbolFeed } from './feed';
-import { forceOrderFrame } from './frames';
+import { depthUpdateFrame, forceOrderFrame } from './frames';
 import { type FormattedLiquidation, formatLiquidation, LiquidationFeed, type LiquidationArrival } from './liquidations';
 import { OpenInterestBook } from './oi';
 import { handleRest, type RestContext, WeightMeter } from './rest';
@@ -37,6 +39,9 @@ class Simulator {
   private readonly script: ScenarioScript;
   private readonly feeds: SymbolFeed[];
   private readonly feedBySymbol = new Map<string, SymbolFeed>();
+  private readonly depth: DepthFeed[];
+  private readonly depthBySymbol = new Map<string, DepthFeed>();
+  private readonly depthByStream = new Map<string, DepthFeed>();
   private readonly liquidations: LiquidationFeed;
   private readonly oi: OpenInterestBook;
   private readonly faults = new FaultState();
@@ -71,10 +76,17 @@ class Simulator {
     this.script = new ScenarioScript(opts.scenario ?? 'steady', seed);
     this.feeds = TOP_10_SPECS.map((spec) => new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], this.script, seed));
     for (const f of this.feeds) this.feedBySymbol.set(f.symbol, f);
+    this.depth = this.feeds.map((f) => new DepthFeed(f, () => depthSeriesOf(f.series), seed));
+    for (const d of this.depth) {
+      this.depthBySymbol.set(d.symbol, d);
+      this.depthByStream.set(d.stream, d);
+    }
     this.liquidations = new LiquidationFeed(data.liquidations, this.script, seed, startMs);
     this.oi = new OpenInterestBook(seed, startMs, this.script);
     this.hub = new WsHub(this.clock, this.faults, new Rng(seed).fork('ws'), opts.autoClose24h ?? true, (stream) => {
       if (stream.endsWith('@aggTrade')) this.script.setAnchor(this.clock.now());
+      // A symbol's book is built when someone first asks for its diffs.
+      this.depthByStream.get(stream)?.activate();
     });
     const ctx: RestContext = {
       clock: this.clock,
@@ -82,6 +94,7 @@ class Simulator {
       weight: this.weight,
       oi: this.oi,
       priceOf: (s) => this.priceOf(s),
+      depthOf: (s, limit, now) => this.depthBySymbol.get(s)?.snapshotBody(limit, now) ?? null,
       counts: this.restCounts,
       later: (fn, wallMs) => {
         const t = setTimeout(() => {
@@ -160,6 +173,7 @@ class Simulator {
     this.script.beginTick(t0);
     const rate = this.faults.rateAt(t0);
     for (const f of this.feeds) f.advance(t0, t1, rate, ev);
+    for (const d of this.depth) d.advance(t0, t1, rate, ev);
     this.arrivals.length = 0;
     this.liquidations.advance(t0, t1, this.arrivals);
     for (const a of this.arrivals) ev.push({ kind: 'liquidation', time: a.t, prio: 1, arrival: a });
@@ -184,6 +198,9 @@ class Simulator {
           }
           case 'boundary':
             this.boundary(e.time);
+            break;
+          case 'depth':
+            if (hub.wants(e.push.stream)) hub.publish(e.push.stream, depthUpdateFrame(e.push.symbol, e.push.diff), e.time);
             break;
         }
       }
@@ -239,7 +256,20 @@ class Simulator {
         return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS);
       case 'rest_slow':
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
+      case 'depth_pu_break':
+        return this.depthFeed(f.symbol).breakNext();
+      case 'depth_stale_snapshot':
+        return this.depthFeed(f.symbol).staleSnapshots(
+          positiveInt('depth_stale_snapshot.count', f.count),
+          positiveInt('depth_stale_snapshot.behind', f.behind ?? STALE_BEHIND_DEFAULT),
+        );
     }
+  }
+
+  private depthFeed(symbol: string): DepthFeed {
+    const d = this.depthBySymbol.get(symbol);
+    if (d === undefined) throw new Error(`fault: the simulator keeps no order book for ${symbol} (books: ${[...this.depthBySymbol.keys()].join(', ')})`);
+    return d;
   }
 
   stats(): SimulatorStats {
@@ -259,6 +289,7 @@ class Simulator {
       cascades: this.script.cascades.map((c) => ({ startMs: c.startMs, endMs: c.endMs, symbols: [...c.symbols], direction: c.direction })),
       recordedLiquidations: this.liquidations.usesRecordedRows,
       dataOrigin: this.dataOrigin,
+      depth: Object.fromEntries(this.depth.filter((d) => d.active).map((d) => [d.symbol, { produced: d.produced, dropped: d.dropped }])),
     };
   }
 

@@ -37,6 +37,11 @@ export interface SnapshotRequest {
   weight: number;
 }
 
+/** The REST path (and query) that answers a request; the body goes back to the books as a frame with source `rest:<this>`. */
+export function snapshotPath(r: Pick<SnapshotRequest, 'symbol' | 'limit'>): string {
+  return `/fapi/v1/depth?symbol=${r.symbol}&limit=${r.limit}`;
+}
+
 export interface BookCounters {
   diffs_received: number;
   diffs_applied: number;
