@@ -9,10 +9,8 @@
  * For comparisons it can hold frames back (`pause`) while it asks the simulator for its own book,
  * then apply them one by one until the client's book stands at exactly that book's update id.
  */
-import { expect } from 'vitest';
 import WebSocket from 'ws';
 import type { BookRoom } from '../src/binance/book/book-room';
-import { BOOK } from '../src/binance/book/constants';
 import type { DepthSnapshot } from '../src/binance/book/contracts';
 import { snapshotPath } from '../src/binance/book/order-book';
 import type { Frame } from '../src/core/source';
@@ -31,7 +29,9 @@ export interface DepthClientOptions {
   marketStreams?: readonly string[];
 }
 
-type Levels = [string, string][];
+export type Levels = [string, string][];
+
+export type BothBooks = NonNullable<Awaited<ReturnType<DepthClient['bothBooks']>>>;
 
 export class DepthClient {
   /** The last snapshot body handed to the books, per symbol. */
@@ -116,6 +116,7 @@ export class DepthClient {
     for (const r of this.opts.books.takeRequests()) {
       const path = snapshotPath(r);
       this.inFlight++;
+
       void fetch(`${this.opts.sim.restUrl}${path}`)
         .then(async (res) => {
           const text = await res.text();
@@ -156,30 +157,6 @@ export class DepthClient {
     if (snapshot === undefined) throw new Error(`${symbol}: live without a snapshot?`);
     return { sim, client: { bids: lv('bids'), asks: lv('asks') }, snapshot };
   }
-}
-
-/**
- * The client's book equals the simulator's level for level over the range both know exactly: from
- * the best price to the shallowest of the simulator's 1000th level, the client's last snapshot's
- * (beyond its snapshot, a client knows only the levels diffs touched since: BINANCE.md §8) and the
- * client's prune band less 1 % (the mid moves; a level once pruned is not known again).
- */
-export function expectSameBook(b: NonNullable<Awaited<ReturnType<DepthClient['bothBooks']>>>, what: string): number {
-  let compared = 0;
-  const mid = (Number(b.sim.bids[0]?.[0]) + Number(b.sim.asks[0]?.[0])) / 2;
-  const band = BOOK.PRUNE_BAND - 0.01;
-  for (const side of ['bids', 'asks'] as const) {
-    const deepest = (lv: Levels): number => Number((lv[lv.length - 1] as [string, string])[0]);
-    const bound =
-      side === 'bids'
-        ? Math.max(deepest(b.sim.bids), deepest(b.snapshot.bids), mid * (1 - band))
-        : Math.min(deepest(b.sim.asks), deepest(b.snapshot.asks), mid * (1 + band));
-    const within = ([p]: [string, string]): boolean => (side === 'bids' ? Number(p) >= bound : Number(p) <= bound);
-    const sim = b.sim[side].filter(within);
-    expect(b.client[side].filter(within), `${what} ${side} (down to ${bound})`).toEqual(sim);
-    compared += sim.length;
-  }
-  return compared;
 }
 
 /** Poll `cond` until it holds (the simulator runs on the wall clock; nothing here can be advanced by hand). */

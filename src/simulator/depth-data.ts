@@ -24,6 +24,9 @@ export const ASK = 1;
 
 export interface DepthSeries {
   file: string;
+  /** Lowest and highest price (units) of any level in the series: the range a dense book must cover. */
+  priceLo: number;
+  priceHi: number;
   /** The book at offset 0: side (BID/ASK), price and quantity units per level. */
   base: { side: Uint8Array; price: Int32Array; qty: Int32Array };
   /** Recorded diffs with a change, in order: offset from t0 (ms, non-decreasing, in (0, spanMs]). */
@@ -162,9 +165,21 @@ export function loadDepthSeries(trades: TradeSeries): DepthSeries {
     }
   }
   starts.push(side.length);
+  const b = base ?? takeBase();
+  let priceLo = Infinity;
+  let priceHi = -Infinity;
+  for (const arr of [b.price, price]) {
+    for (const p of arr) {
+      if (p < priceLo) priceLo = p;
+      if (p > priceHi) priceHi = p;
+    }
+  }
+  if (priceLo > priceHi) throw new Error(`simulator: ${file}: no depth level within ±${DEPTH_BAND * 100} % of the first trade price`);
   return {
     file,
-    base: base ?? takeBase(),
+    priceLo,
+    priceHi,
+    base: b,
     offsetMs: Float64Array.from(offsets),
     changeStart: Uint32Array.from(starts),
     side: Uint8Array.from(side),

@@ -65,12 +65,17 @@ export interface DepthSnapshotBody {
 interface Produced {
   u: number;
   pu: number;
-  /** Flat [side, price units, quantity before, quantity after, …]. */
+  /** Flat [side, tick index, quantity before, quantity after, …]. */
   changes: number[];
 }
 
 type Sides<T> = [T, T];
 
+/**
+ * Book state is kept in dense arrays indexed by tick (the recorded price band is at most a few
+ * hundred thousand ticks wide): maps keyed by price cost several times more per level, and a
+ * @100ms diff of a busy symbol changes a hundred levels.
+ */
 export class DepthFeed {
   readonly stream: string;
   readonly symbol: string;
@@ -82,12 +87,18 @@ export class DepthFeed {
   private readonly rng: Rng;
   private playhead: number;
   private series: DepthSeries | null = null;
-  /** Recorded quantity units summed per simulated price level (clones merge recorded levels). */
-  private readonly sum: Sides<Map<number, number>> = [new Map(), new Map()];
-  /** The exchange's book: price units → quantity units, after every diff produced. */
-  private readonly book: Sides<Map<number, number>> = [new Map(), new Map()];
-  /** Price levels changed in the open slot. */
-  private readonly touched: Sides<Set<number>> = [new Set(), new Set()];
+  /** Tick of index 0. */
+  private tick0 = 0;
+  /** Recorded quantity units summed per simulated tick (clones merge recorded levels). */
+  private sum: Sides<Float64Array> = [new Float64Array(0), new Float64Array(0)];
+  /** The exchange's book: quantity units per tick, after every diff produced. */
+  private book: Sides<Float64Array> = [new Float64Array(0), new Float64Array(0)];
+  /** Ticks changed in the open slot, and the slot each tick was last marked in. */
+  private readonly touched: Sides<number[]> = [[], []];
+  private marked: Sides<Float64Array> = [new Float64Array(0), new Float64Array(0)];
+  private slotSeq = 1;
+  /** Price strings by tick index: levels recur, and formatting is much of a diff's cost. */
+  private priceText: (string | undefined)[] = [];
   private pendingSlot: number | null = null;
   private pendingT = 0;
   private lastU: number;
@@ -123,6 +134,12 @@ export class DepthFeed {
     if (this.series !== null) return;
     const s = this.load();
     this.series = s;
+    this.tick0 = this.ticksOf(s.priceLo) - 1;
+    const n = this.ticksOf(s.priceHi) - this.tick0 + 2;
+    this.sum = [new Float64Array(n), new Float64Array(n)];
+    this.book = [new Float64Array(n), new Float64Array(n)];
+    this.marked = [new Float64Array(n), new Float64Array(n)];
+    this.priceText = new Array<string | undefined>(n);
     const b = s.base;
     for (let i = 0; i < b.side.length; i++) this.addSource(b.side[i] as number, b.price[i] as number, b.qty[i] as number);
     const L = Math.floor(this.playhead / this.loopMs);
@@ -132,12 +149,11 @@ export class DepthFeed {
     for (let i = 0; i < included; i++) this.applyDiff(i, 1);
     // What the book holds before anyone asked is not a diff: it starts here.
     for (const side of [BID, ASK]) {
-      for (const tp of this.touched[side] as Set<number>) {
-        const q = this.quantityAt(side, tp);
-        if (q > 0) (this.book[side] as Map<number, number>).set(tp, q);
-      }
-      (this.touched[side] as Set<number>).clear();
+      const book = this.book[side] as Float64Array;
+      for (const i of this.touched[side] as number[]) book[i] = this.quantityAt(side, i);
+      (this.touched[side] as number[]).length = 0;
     }
+    this.slotSeq++;
   }
 
   /** Lose the next diff in transit (a `pu` break for every client). */
@@ -187,45 +203,50 @@ export class DepthFeed {
     let id = this.lastU;
     if (this.stale !== null && this.stale.left > 0) {
       this.stale.left--;
-      book = [new Map(this.book[BID]), new Map(this.book[ASK])];
+      book = [Float64Array.from(this.book[BID]), Float64Array.from(this.book[ASK])];
       const k = Math.min(this.stale.behind, this.history.length);
       for (let j = this.history.length - 1; j >= this.history.length - k; j--) {
         const c = (this.history[j] as Produced).changes;
-        for (let x = c.length - 4; x >= 0; x -= 4) {
-          const m = book[c[x] as number] as Map<number, number>;
-          const prev = c[x + 2] as number;
-          if (prev === 0) m.delete(c[x + 1] as number);
-          else m.set(c[x + 1] as number, prev);
-        }
+        for (let x = c.length - 4; x >= 0; x -= 4) (book[c[x] as number] as Float64Array)[c[x + 1] as number] = c[x + 2] as number;
       }
       if (k > 0) id = (this.history[this.history.length - k] as Produced).pu;
     }
-    const pp = this.spec.pricePrecision;
     const qp = this.spec.quantityPrecision;
-    const side = (m: Map<number, number>, dir: 1 | -1): DepthLevels =>
-      [...m.keys()]
-        .sort((x, y) => dir * (x - y))
-        .slice(0, limit)
-        .map((p) => [fromUnits(p, pp), fromUnits(m.get(p) as number, qp)]);
-    return { lastUpdateId: id, E: nowMs, T: nowMs, bids: side(book[BID], -1), asks: side(book[ASK], 1) };
+    const levels = (q: Float64Array, from: number, step: 1 | -1): DepthLevels => {
+      const out: DepthLevels = [];
+      for (let i = from; i >= 0 && i < q.length && out.length < limit; i += step) {
+        const v = q[i] as number;
+        if (v > 0) out.push([this.priceString(i), fromUnits(v, qp)]);
+      }
+      return out;
+    };
+    return { lastUpdateId: id, E: nowMs, T: nowMs, bids: levels(book[BID], book[BID].length - 1, -1), asks: levels(book[ASK], 0, 1) };
   }
 
-  private targetPrice(srcUnits: number): number {
-    return Math.max(1, Math.round(srcUnits * this.priceMul)) * this.spec.tickUnits;
+  private ticksOf(srcUnits: number): number {
+    return Math.max(1, Math.round(srcUnits * this.priceMul));
+  }
+
+  private priceString(i: number): string {
+    let t = this.priceText[i];
+    if (t === undefined) this.priceText[i] = t = fromUnits((this.tick0 + i) * this.spec.tickUnits, this.spec.pricePrecision);
+    return t;
   }
 
   private addSource(side: number, srcPrice: number, delta: number): void {
-    const tp = this.targetPrice(srcPrice);
-    const m = this.sum[side] as Map<number, number>;
-    const v = (m.get(tp) ?? 0) + delta;
-    if (v === 0) m.delete(tp);
-    else m.set(tp, v);
-    (this.touched[side] as Set<number>).add(tp);
+    const i = this.ticksOf(srcPrice) - this.tick0;
+    const sum = this.sum[side] as Float64Array;
+    sum[i] = (sum[i] as number) + delta;
+    const marked = this.marked[side] as Float64Array;
+    if (marked[i] !== this.slotSeq) {
+      marked[i] = this.slotSeq;
+      (this.touched[side] as number[]).push(i);
+    }
   }
 
   /** Quantity units of the simulated level from the recorded ones summed on it. */
-  private quantityAt(side: number, tp: number): number {
-    const v = (this.sum[side] as Map<number, number>).get(tp) ?? 0;
+  private quantityAt(side: number, i: number): number {
+    const v = (this.sum[side] as Float64Array)[i] as number;
     return v > 0 ? Math.round(v * this.qtyMul) * this.spec.stepUnits : 0;
   }
 
@@ -252,24 +273,23 @@ export class DepthFeed {
   private flush(out: SimEvent[]): void {
     const slot = this.pendingSlot as number;
     this.pendingSlot = null;
-    const pp = this.spec.pricePrecision;
     const qp = this.spec.quantityPrecision;
     const changes: number[] = [];
     const levels: Sides<DepthLevels> = [[], []];
     for (const side of [BID, ASK]) {
-      const touched = this.touched[side] as Set<number>;
-      const book = this.book[side] as Map<number, number>;
-      for (const tp of [...touched].sort((x, y) => x - y)) {
-        const q = this.quantityAt(side, tp);
-        const old = book.get(tp) ?? 0;
+      const touched = (this.touched[side] as number[]).sort((x, y) => x - y);
+      const book = this.book[side] as Float64Array;
+      for (const i of touched) {
+        const q = this.quantityAt(side, i);
+        const old = book[i] as number;
         if (q === old) continue;
-        if (q === 0) book.delete(tp);
-        else book.set(tp, q);
-        changes.push(side, tp, old, q);
-        (levels[side] as DepthLevels).push([fromUnits(tp, pp), fromUnits(q, qp)]);
+        book[i] = q;
+        changes.push(side, i, old, q);
+        (levels[side] as DepthLevels).push([this.priceString(i), fromUnits(q, qp)]);
       }
-      touched.clear();
+      touched.length = 0;
     }
+    this.slotSeq++;
     if (changes.length === 0) return;
     const n = changes.length / 4;
     const pu = this.lastU;
