@@ -13,10 +13,11 @@ import WebSocket from 'ws';
 import type { BookRoom } from '../src/binance/book/book-room';
 import type { DepthSnapshot } from '../src/binance/book/contracts';
 import { snapshotPath } from '../src/binance/book/order-book';
+import { depthStreams } from '../src/binance/subscriptions';
 import type { Frame } from '../src/core/source';
 import type { SimulatorHandle } from '../src/simulator/types';
 
-export const depthStreams = (symbols: readonly string[]): string[] => symbols.map((s) => `${s.toLowerCase()}@depth@100ms`);
+export { depthStreams };
 
 export interface DepthClientOptions {
   sim: SimulatorHandle;

@@ -20,6 +20,8 @@ export type BookFrameResult =
   /** A snapshot body that could not be given to any book (counted). */
   | { kind: 'snapshot_unattributed' }
   | { kind: 'not_allowed'; symbol: string }
+  /** A new connection on the depth route (core/source CONNECTION_OPEN): every book resyncs. */
+  | { kind: 'connection_open' }
   /** Dead-lettered by the caller with this reason. */
   | { kind: 'malformed'; reason: string };
 

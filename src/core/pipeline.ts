@@ -11,7 +11,7 @@ import type { PolicyVerdict } from './policy/four-pillars';
 import type { KlineSource } from './contracts/vocabulary';
 import type { CanonicalEvent } from './contracts/canonical';
 import { Engine } from './engine';
-import type { DeadLetter, ExchangeAdapter, Frame, FrameOutcome, FrameResult } from './source';
+import { type DeadLetter, type ExchangeAdapter, type Frame, type FrameOutcome, type FrameResult, LOCAL_SOURCE_PREFIX } from './source';
 import type { ClosedWindow } from './symbol-detector';
 
 export interface FrameCounters {
@@ -40,6 +40,8 @@ export function emptyFrameCounters(): FrameCounters {
 
 export type DeadLetterSink = (letter: DeadLetter) => void;
 
+const LOCAL_FRAME: FrameResult = Object.freeze({ kind: 'ignored', what: 'local' });
+
 export class FramePipeline {
   readonly counters: FrameCounters = emptyFrameCounters();
 
@@ -63,6 +65,8 @@ export class FramePipeline {
       const d = b.frame(frame, file);
       if (d !== null && d.kind === 'malformed') this.deadLetter({ recv_ms: frame.recv_ms, source: frame.source, reason: d.reason, raw: frame.text });
     }
+    // The collector's own records (connection opened) are for the books; M3's counters never see them.
+    if (frame.source.startsWith(LOCAL_SOURCE_PREFIX)) return LOCAL_FRAME;
     const c = this.counters;
     c.frames_received++;
     const r = this.adapter.normalize(frame);

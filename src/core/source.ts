@@ -14,9 +14,22 @@ export interface Frame {
    * Where it came from: `ws:<path>` (e.g. `ws:/market/stream`), `rest:<path?query>`
    * (e.g. `rest:/fapi/v1/openInterest?symbol=BTCUSDT`), or '' when a foreign capture format does
    * not say. The adapter reads it where the text alone is ambiguous (REST bodies, raw streams).
+   * `local:<path>` is a fact the collector recorded itself, in stream order, so a replay meets it at
+   * the same place: `local:/public/stream` with text CONNECTION_OPEN says a new connection on that
+   * route starts here (every order book it feeds must resync). It is never exchange data, and M3
+   * never sees it (the frame pipeline hands it to the books alone).
    */
   source: string;
   text: string;
+}
+
+export const LOCAL_SOURCE_PREFIX = 'local:';
+/** The text of a `local:<route>` frame recorded when a new connection on that route opened. */
+export const CONNECTION_OPEN = 'connection_open';
+
+/** The frame a collector records when a connection on `route` (e.g. `/public/stream`) opens or takes over from a rotated one. */
+export function connectionOpenFrame(route: string, recvMs: number): Frame {
+  return { recv_ms: recvMs, source: `${LOCAL_SOURCE_PREFIX}${route}`, text: CONNECTION_OPEN };
 }
 
 /** Why a valid input is left out by rule: a trade that is not market flow, an instrument of another market. */

@@ -13,7 +13,7 @@
  */
 import type { BookFrameResult, BooksOptions, OrderBooks } from '../../core/books';
 import type { BookStatus, BooksSection } from '../../core/contracts/books';
-import type { Frame } from '../../core/source';
+import { CONNECTION_OPEN, type Frame, LOCAL_SOURCE_PREFIX } from '../../core/source';
 import type { BookSample } from '../../core/policy/book-sample';
 import { type DepthSnapshot, DepthSnapshotSchema, type DepthUpdate, DepthUpdateSchema, isDepthSnapshot, isDepthUpdate } from './contracts';
 import { OrderBook, type SnapshotRequest } from './order-book';
@@ -32,10 +32,14 @@ export interface BookRoomCounters {
   malformed: number;
   not_allowed: number;
   snapshots_unattributed: number;
+  connections: number;
 }
 
 const STREAM_PREFIX = '{"stream":"';
 const REST_DEPTH = 'rest:/fapi/v1/depth';
+/** Diff depth lives on the /public route (BINANCE.md §1): a new connection there invalidates every book. */
+export const DEPTH_ROUTE = '/public/stream';
+const PUBLIC_LOCAL = `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`;
 
 /**
  * `btcusdt@depth`, `…@depth@100ms`, `…@depth@0ms` are diff streams; partial-depth streams
@@ -63,7 +67,7 @@ function symbolOfRestSource(source: string): string | null {
 }
 
 export class BookRoom implements OrderBooks {
-  readonly counters: BookRoomCounters = { depth_frames: 0, diffs: 0, snapshots: 0, malformed: 0, not_allowed: 0, snapshots_unattributed: 0 };
+  readonly counters: BookRoomCounters = { depth_frames: 0, diffs: 0, snapshots: 0, malformed: 0, not_allowed: 0, snapshots_unattributed: 0, connections: 0 };
   private readonly books = new Map<string, OrderBook>();
   private readonly ordered: OrderBook[];
   private requests: SnapshotRequest[] = [];
@@ -137,6 +141,13 @@ export class BookRoom implements OrderBooks {
         return this.malformed('invalid_json:depthUpdate');
       }
       return this.diff(data, streamSymbol, frame.recv_ms, file);
+    }
+    if (frame.source.startsWith(LOCAL_SOURCE_PREFIX)) {
+      // The depth connection was replaced: recorded in the stream, so a replay resyncs at the same place.
+      if (frame.source !== PUBLIC_LOCAL || text !== CONNECTION_OPEN) return { kind: 'not_depth' };
+      this.counters.connections++;
+      this.invalidateAll(frame.recv_ms);
+      return { kind: 'connection_open' };
     }
     if (frame.source.startsWith(REST_DEPTH)) {
       this.counters.depth_frames++;

@@ -47,5 +47,7 @@ export const BooksSectionSchema = z.object({
   malformed: count,
   not_allowed: count,
   snapshots_unattributed: count,
+  /** New connections on the depth route recorded in the stream; each makes every book resync. */
+  connections: count,
 });
 export type BooksSection = z.infer<typeof BooksSectionSchema>;
