@@ -23,7 +23,7 @@ import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
 import { displaySnapshot, SystemState } from '../src/core/system-state';
-import { silenceLimitMs } from '../src/collector/collector';
+import { silenceLimitMs } from '../src/binance/streams';
 import type { ViewModel } from '../src/widgets/view-model';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';

@@ -12,7 +12,7 @@
 #   2. `contract --check`, and the launcher's qode lookup (scripts/start.cjs) on win32.
 #   3. `live --headless` against the Linux-side loopback simulator (127.0.0.1, speed 10), with the
 #      default folders (debug\, captures\) relative to its working folder: health OK, the snapshot
-#      replaced atomically every 500 ms, capture parts rotated at 256 KiB, stopped by its stop file
+#      replaced atomically every 500 ms, capture parts rotated at 1 MiB (the smallest part the config allows), stopped by its stop file
 #      (--stop-file); a second run stopped by Ctrl+C (wine turns SIGINT into the console event).
 #      test/windows-lane.test.ts then judges both runs' files on Linux: the snapshot contract
 #      (zod), the audit trail, and a Linux replay of the Windows capture that must give exactly the
@@ -331,8 +331,9 @@ parts() { ls captures/*.pp.gz 2>/dev/null | wc -l; }
 
 # Timers for speed 10 (as the soak benchmark scales them): OI polled every 500 ms of wall time
 # (5 s of exchange time, so OI stays fresh), the snapshot file replaced every 500 ms, and capture
-# parts of 256 KiB, so a part rotates every few seconds.
-LIVE_CONFIG='{ "oiPollIntervalMs": 500, "snapshotFileIntervalMs": 500, "capture": { "maxFileBytes": 262144 } }'
+# parts of 1 MiB, the smallest the config bounds allow: the demo scenario at speed 10 writes about
+# 55 KB/s of gzip, so a part rotates about every 20 s.
+LIVE_CONFIG='{ "oiPollIntervalMs": 500, "snapshotFileIntervalMs": 500, "capture": { "maxFileBytes": 1048576 } }'
 STOPPED=$RUN/live-stopfile
 begin 'live --headless on Windows: health OK, 2 parts rotated, stop file'
 start_live "$STOPPED" "$LIVE_CONFIG" --stop-file stop.request

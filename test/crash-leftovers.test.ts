@@ -16,6 +16,8 @@ import { PathError } from '../src/files/errors';
 import { parseTempName, pidAlive, removeStaleTemps, tempPathFor } from '../src/files/temp-files';
 import { runReplay } from '../src/replay/replay';
 import { FIXTURE_BTC } from './fixtures/paths';
+import { wallClock } from '../src/clock/clock';
+import { ManualClock } from '../src/clock/manual';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-leftovers-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -127,10 +129,10 @@ describe('stale temp files', () => {
 
   it('writeFileAtomic leaves no temp behind, neither when it succeeds nor when the rename fails', async () => {
     const d = freshDir();
-    await writeFileAtomic(join(d, 'a.json'), '{"a":1}\n');
+    await writeFileAtomic(join(d, 'a.json'), '{"a":1}\n', { clock: wallClock });
     expect(readdirSync(d)).toEqual(['a.json']);
     mkdirSync(join(d, 'dir.json'));
-    await expect(writeFileAtomic(join(d, 'dir.json'), '{}', { retries: 0 })).rejects.toThrow(/could not replace/);
+    await expect(writeFileAtomic(join(d, 'dir.json'), '{}', { clock: wallClock, retries: 0 })).rejects.toThrow(/could not replace/);
     expect(readdirSync(d).sort()).toEqual(['a.json', 'dir.json']);
   });
 });
@@ -143,14 +145,14 @@ describe('a snapshot from a run that ended uncleanly', () => {
     state.ops.stage = runStage;
     state.ops.health_state = 'OK';
     const path = join(dir, 'latest_snapshot.json');
-    await writeFileAtomic(path, `${JSON.stringify(state.commit(1723161325000), null, 2)}\n`);
+    await writeFileAtomic(path, `${JSON.stringify(state.commit(1723161325000), null, 2)}\n`, { clock: wallClock });
     return path;
   }
 
   it('is rewritten as SHUTDOWN / FAILED (WORKER_EXITED) naming the dead run, and still validates as a Snapshot', async () => {
     const path = await realSnapshotFile(freshDir(), 'OBSERVE');
     const before = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    const r = await markUncleanEnd(path, { runId: 'newrun22', nowMs: Date.UTC(2024, 7, 8, 12, 0, 0) });
+    const r = await markUncleanEnd(path, { runId: 'newrun22', clock: new ManualClock(Date.UTC(2024, 7, 8, 12, 0, 0)) });
     expect(r).toEqual({ marked: true, previousRunId: 'deadrun1', previousStage: 'OBSERVE' });
     const after = SnapshotSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
     expect(after.stage).toBe('SHUTDOWN');
@@ -165,7 +167,7 @@ describe('a snapshot from a run that ended uncleanly', () => {
     expect(after).toMatchObject(rest);
     expect(after.run_id).toBe('deadrun1');
     // Idempotent: marked once, the file now reads as ended.
-    expect(await markUncleanEnd(path, { runId: 'newrun33', nowMs: 0 })).toEqual({ marked: false, why: 'clean_shutdown' });
+    expect(await markUncleanEnd(path, { runId: 'newrun33', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'clean_shutdown' });
     expect(readdirSync(join(path, '..'))).toEqual(['latest_snapshot.json']);
   });
 
@@ -173,13 +175,13 @@ describe('a snapshot from a run that ended uncleanly', () => {
     const dir = freshDir();
     const clean = await realSnapshotFile(dir, 'SHUTDOWN');
     const bytes = readFileSync(clean, 'utf8');
-    expect(await markUncleanEnd(clean, { runId: 'newrun22', nowMs: 0 })).toEqual({ marked: false, why: 'clean_shutdown' });
+    expect(await markUncleanEnd(clean, { runId: 'newrun22', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'clean_shutdown' });
     expect(readFileSync(clean, 'utf8')).toBe(bytes);
     const own = await realSnapshotFile(freshDir(), 'OBSERVE');
-    expect(await markUncleanEnd(own, { runId: 'deadrun1', nowMs: 0 })).toEqual({ marked: false, why: 'same_run' });
-    expect(await markUncleanEnd(join(dir, 'none.json'), { runId: 'x', nowMs: 0 })).toEqual({ marked: false, why: 'no_file' });
+    expect(await markUncleanEnd(own, { runId: 'deadrun1', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'same_run' });
+    expect(await markUncleanEnd(join(dir, 'none.json'), { runId: 'x', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'no_file' });
     writeFileSync(join(dir, 'garbage.json'), '{"run_id": "a", "stage": ');
-    expect(await markUncleanEnd(join(dir, 'garbage.json'), { runId: 'x', nowMs: 0 })).toEqual({ marked: false, why: 'unreadable' });
+    expect(await markUncleanEnd(join(dir, 'garbage.json'), { runId: 'x', clock: new ManualClock(0) })).toEqual({ marked: false, why: 'unreadable' });
     expect(readFileSync(join(dir, 'garbage.json'), 'utf8')).toBe('{"run_id": "a", "stage": ');
   });
 });

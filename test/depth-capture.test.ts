@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binanceUsdm } from '../src/binance/adapter';
 import { BookRoom } from '../src/binance/book/book-room';
+import { wallClock } from '../src/clock/clock';
 import { CaptureWriter } from '../src/capture/writer';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { createPipeline, type FramePipeline } from '../src/core/pipeline';
@@ -77,6 +78,7 @@ describe('depth frames and REST depth bodies round-trip through capture → repl
       header: { run_id: 'depth-rt', symbols: SYMBOLS, mode: 'DEMO' },
       maxFileBytes: 1 << 30,
       maxTotalBytes: 1 << 30,
+      clock: wallClock,
       flushEveryMs: 200,
     });
     const client = await DepthClient.open({

@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import type { BookRoom } from '../src/binance/book/book-room';
 import type { DepthSnapshot } from '../src/binance/book/contracts';
 import { snapshotPath } from '../src/binance/book/order-book';
-import { depthStreams } from '../src/binance/subscriptions';
+import { depthStreams } from '../src/binance/streams';
 import type { Frame } from '../src/core/source';
 import type { SimulatorHandle } from '../src/simulator/types';
 

@@ -23,6 +23,7 @@ import { runsUnderQode, STOP_SIGNALS } from '../src/app/platform';
 import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle } from '../src/simulator/types';
 import { CLI, ensureCliBuilt } from './fixtures/paths';
+import { wallClock } from '../src/clock/clock';
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
@@ -47,7 +48,7 @@ describe('snapshot file: atomic replace with the retry Windows needs', () => {
   it('retries a rename refused by a reader holding the file (EPERM, then EBUSY) and then replaces it', async () => {
     writeFileSync(target, 'old\n');
     vi.mocked(rename).mockClear().mockRejectedValueOnce(sharingViolation('EPERM')).mockRejectedValueOnce(sharingViolation('EBUSY'));
-    await writeFileAtomic(target, 'new\n', { retryDelayMs: 1 });
+    await writeFileAtomic(target, 'new\n', { clock: wallClock, retryDelayMs: 1 });
     expect(vi.mocked(rename)).toHaveBeenCalledTimes(3);
     expect(readFileSync(target, 'utf8')).toBe('new\n');
     expect(readdirSync(dir)).toEqual(['latest_snapshot.json']);
@@ -57,7 +58,7 @@ describe('snapshot file: atomic replace with the retry Windows needs', () => {
     writeFileSync(target, 'old\n');
     const refused = vi.mocked(rename).mockClear();
     for (let i = 0; i < 3; i++) refused.mockRejectedValueOnce(sharingViolation('EACCES'));
-    await expect(writeFileAtomic(target, 'new\n', { retries: 2, retryDelayMs: 1 })).rejects.toThrow(
+    await expect(writeFileAtomic(target, 'new\n', { clock: wallClock, retries: 2, retryDelayMs: 1 })).rejects.toThrow(
       `could not replace ${target} (EACCES) after 3 tries; is another program holding it open?`,
     );
     expect(vi.mocked(rename)).toHaveBeenCalledTimes(3);
@@ -69,14 +70,14 @@ describe('snapshot file: atomic replace with the retry Windows needs', () => {
     vi.mocked(rename)
       .mockClear()
       .mockRejectedValueOnce(Object.assign(new Error('EXDEV: cross-device link not permitted'), { code: 'EXDEV' }));
-    await expect(writeFileAtomic(target, 'x\n', { retryDelayMs: 1 })).rejects.toThrow('(EXDEV) after 1 tries');
+    await expect(writeFileAtomic(target, 'x\n', { clock: wallClock, retryDelayMs: 1 })).rejects.toThrow('(EXDEV) after 1 tries');
     expect(vi.mocked(rename)).toHaveBeenCalledTimes(1);
     expect(readdirSync(dir)).toEqual(['latest_snapshot.json']);
   });
 
   it('names its temp file validly for Windows, beside the target (same volume, so the rename is atomic)', async () => {
     vi.mocked(open).mockClear();
-    await writeFileAtomic(target, 'y\n');
+    await writeFileAtomic(target, 'y\n', { clock: wallClock });
     const tmp = String(vi.mocked(open).mock.calls[0]?.[0]);
     expect(join(tmp, '..')).toBe(dir);
     expect(validOnWindows(basename(tmp))).toBe(true);
@@ -87,7 +88,15 @@ describe('file names the collector writes are valid on Windows', () => {
   it('capture parts (rotated) and run ids', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-win-cap-'));
     const runId = newRunId();
-    const w = new CaptureWriter({ dir, runId, header: { run_id: runId, symbols: ['BTCUSDT'] }, maxFileBytes: 2_000, maxTotalBytes: 1 << 30, flushEveryMs: 10 });
+    const w = new CaptureWriter({
+      dir,
+      runId,
+      clock: wallClock,
+      header: { run_id: runId, symbols: ['BTCUSDT'] },
+      maxFileBytes: 2_000,
+      maxTotalBytes: 1 << 30,
+      flushEveryMs: 10,
+    });
     // Incompressible-ish payloads, so the parts fill up and rotate.
     for (let i = 0; i < 12_000; i++) {
       const noise = ((i * 2654435761) >>> 0).toString(36) + ((i * 40503) >>> 0).toString(16);
@@ -175,7 +184,7 @@ describe('tcpKeepAlive: the wine-only workaround reaches undici', () => {
     [false, []],
   ])('tcpKeepAlive %s: setKeepAlive calls on the REST socket %j', async (tcpKeepAlive, calls) => {
     const spy = vi.spyOn(Socket.prototype, 'setKeepAlive');
-    const rest = new RestClient({ baseUrl: url, tcpKeepAlive });
+    const rest = new RestClient({ baseUrl: url, clock: wallClock, tcpKeepAlive });
     try {
       const r = await rest.get('/fapi/v1/time', { timeoutMs: 5_000 });
       expect(r.status).toBe(200);

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { staleContracts, writeContracts } from './contract';
 import { reportCommandError } from './cli-errors';
+import { DOCTOR_USAGE, doctorCommand } from './doctor-command';
 import { EVENTS_USAGE, eventsCommand } from './events-command';
 import { LIVE_USAGE, liveCommand } from './live-command';
 import { RATES_USAGE, ratesCommand } from './rates-command';
@@ -22,6 +23,7 @@ commands:
   rates <file…>       share of warm windows passing each condition, per capture (see: rates --help)
   report [--day D]    the daily summary of a UTC day from the event store (see: report --help)
   live --headless     observe Binance without a window (see: live --help)
+  doctor              check network routes, REST, clock, disks and folders; exit 1 if any fails (see: doctor --help)
   simulate            run the loopback Binance simulator on 127.0.0.1 (see: simulate --help)
   contract [--check]  write (or check) the JSON Schema contracts in docs/contracts/
 
@@ -47,6 +49,7 @@ const commands: Record<string, Command> = {
   rates: { run: ratesCommand, usage: RATES_USAGE },
   report: { run: (argv) => reportCommand(argv), usage: REPORT_USAGE },
   live: { run: liveCommand, usage: LIVE_USAGE },
+  doctor: { run: (argv) => doctorCommand(argv), usage: DOCTOR_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   contract: {
     usage: CONTRACT_USAGE,

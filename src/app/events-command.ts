@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { EventQuery } from '../store/contract';
 import { csvColumns, csvLine, csvRow, jsonlLine } from '../store/export-format';
 import { DEFAULT_STORE_PATH, EventStore } from '../store/store';
+import { wallClock } from '../clock/clock';
 
 export const EVENTS_USAGE = `usage: peak-pressure events [options]
 
@@ -160,7 +161,7 @@ export function eventsCommand(argv: string[]): Promise<number> {
       process.stderr.write(`${n} event(s) from ${args.db}\n`);
       return 0;
     } finally {
-      store.close(Date.now(), false);
+      store.close(wallClock.now(), false);
     }
   });
 }

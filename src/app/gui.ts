@@ -6,12 +6,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
+import { wallClock } from '../clock/clock';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
-import type { ClockSpec } from '../ipc/messages';
+import type { ClockSpec } from '../clock/accelerated';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
 import { runsUnderQode, STOP_SIGNALS } from './platform';
@@ -32,7 +33,7 @@ export function runGui(opts: GuiOptions): void {
   const app = QApplication.instance();
   app.setQuitOnLastWindowClosed(false);
   // Under plain Node nothing runs Qt's event loop; under qode (standard Windows/macOS install) qode does.
-  const pump = runsUnderQode() ? null : setInterval(() => app.processEvents(), 16);
+  const pump = runsUnderQode() ? null : wallClock.every(16, () => app.processEvents());
 
   let latest: Snapshot | null = null;
   let rendered = -1;
@@ -45,8 +46,8 @@ export function runGui(opts: GuiOptions): void {
     if (exiting) return;
     exiting = true;
     void host.stop().then(() => {
-      clearInterval(renderTimer);
-      if (pump) clearInterval(pump);
+      renderTimer.cancel();
+      pump?.cancel();
       opts.onExit?.();
       app.exit(code);
       process.exit(code);
@@ -115,6 +116,6 @@ export function runGui(opts: GuiOptions): void {
       }
     }
   };
-  const renderTimer = setInterval(render, RENDER_EVERY_MS);
+  const renderTimer = wallClock.every(RENDER_EVERY_MS, render);
   for (const sig of STOP_SIGNALS) process.on(sig, () => exit(0));
 }

@@ -1,6 +1,7 @@
 /** `peak-pressure live --headless`: the collector without Qt, console lines and files only. */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type Timer, wallClock } from '../clock/clock';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import { UsageError } from './cli-errors';
@@ -38,7 +39,7 @@ export async function liveCommand(argv: string[]): Promise<number> {
   }
   return new Promise<number>((done) => {
     let stopping = false;
-    let stopTimer: NodeJS.Timeout | undefined;
+    let stopTimer: Timer | undefined;
     const host = new WorkerHost({
       config,
       runId: newRunId(),
@@ -55,7 +56,7 @@ export async function liveCommand(argv: string[]): Promise<number> {
       onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${safeMessage(e)}\n`),
       onExit: (code) => {
         if (!stopping) {
-          clearInterval(stopTimer);
+          stopTimer?.cancel();
           process.stderr.write(`collector worker exited unexpectedly (code ${code})\n`);
           done(1);
         }
@@ -64,17 +65,17 @@ export async function liveCommand(argv: string[]): Promise<number> {
     const stop = (why: string): void => {
       if (stopping) return;
       stopping = true;
-      clearInterval(stopTimer);
+      stopTimer?.cancel();
       process.stdout.write(`${why}: stopping (flushing capture and snapshot)…\n`);
       void host.stop().then(() => done(0));
     };
     for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
     if (stopPath !== undefined) {
-      stopTimer = setInterval(() => {
+      stopTimer = wallClock.every(STOP_FILE_POLL_MS, () => {
         if (!existsSync(stopPath)) return;
         rmSync(stopPath, { force: true });
         stop(`stop file ${stopPath}`);
-      }, STOP_FILE_POLL_MS);
+      });
     }
   });
 }

@@ -1,9 +1,10 @@
 /** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
 import { parseArgs } from 'node:util';
 import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfig } from '../collector/config';
+import { type ClockSpec, ClockSpecSchema } from '../clock/accelerated';
+import { type Clock, wallClock } from '../clock/clock';
 import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
 import { PathError } from '../files/errors';
-import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
 
 export const LIVE_OPTIONS_HELP = `options:
   --config FILE         JSON config file (see README "Configuration")
@@ -15,7 +16,8 @@ export const LIVE_OPTIONS_HELP = `options:
   --no-capture          do not record a capture
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
-                        \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"})
+                        \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"});
+                        timers run on it too (every configured duration is simulator time)
 `;
 
 export const liveArgOptions = {
@@ -123,8 +125,9 @@ export function prepareRunDirs(config: CollectorConfig): void {
   }
 }
 
-export function newRunId(nowMs = Date.now()): string {
-  return `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4)
+/** A run id: the start time in base 36 and four random base-36 digits. */
+export function newRunId(clock: Clock = wallClock): string {
+  return `${clock.now().toString(36)}${Math.floor(clock.random() * 36 ** 4)
     .toString(36)
     .padStart(4, '0')}`;
 }

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { reportCommandError } from './cli-errors';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
-import type { ClockSpec } from '../ipc/messages';
+import type { ClockSpec } from '../clock/accelerated';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -19,6 +19,20 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
   ].join('\n');
 }
 
+/**
+ * `--qt-probe` (for `peak-pressure doctor --window`, which runs this in a child process): start Qt,
+ * say which platform plugin it loaded, exit. A plugin that cannot load aborts this process inside
+ * Qt, uncatchably; the doctor reads that from the exit signal and Qt's own stderr lines.
+ */
+function qtProbe(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt must not load before the display check
+  const { QApplication } = require('@nodegui/nodegui') as typeof import('@nodegui/nodegui');
+  const app = QApplication.instance();
+  process.stdout.write(`qt-probe ok platform=${QApplication.platformName()}\n`);
+  app.exit(0);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -29,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       'ui-test-renders': { type: 'string' },
       'ui-test-min-events': { type: 'string' },
       'ui-test-boot': { type: 'boolean', default: false },
+      'qt-probe': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -43,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${problem}\n`);
     return 2;
   }
+  if (values['qt-probe']) return qtProbe();
   const runId = newRunId();
   let extra = {};
   let clock: ClockSpec | undefined;

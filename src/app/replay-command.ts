@@ -3,6 +3,7 @@ import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeadLetterFile } from '../capture/dead-letter';
+import { wallClock } from '../clock/clock';
 import { checkReadable, type ReadProgress } from '../capture/reader';
 import { describeFsError, PathError } from '../files/errors';
 import { abandonOutput, commitOutput, type OutputTarget, prepareOutput } from '../files/output';
@@ -201,12 +202,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
   let policyEvents = 0;
   let lastDraw = 0;
   let drawn = false;
-  const started = Date.now();
+  // Progress on the terminal is about the person waiting: wall time.
+  const started = wallClock.now();
   const draw = (final: boolean): void => {
     drawn = !final;
     const pct = progress.totalBytes > 0 ? Math.min(100, (100 * progress.bytesRead) / progress.totalBytes) : 0;
     process.stderr.write(
-      `\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted${policyOn ? `  ${fmt(policyEvents)} policy events` : ''}  ${((Date.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`,
+      `\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted${policyOn ? `  ${fmt(policyEvents)} policy events` : ''}  ${((wallClock.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`,
     );
   };
   let summary: ReplaySummary;
@@ -232,7 +234,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
         ? () => {
             frames++;
             if ((frames & 1023) === 0) {
-              const now = Date.now();
+              const now = wallClock.now();
               if (now - lastDraw > 250) {
                 lastDraw = now;
                 draw(false);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { buildDailySummary, dayRange, formatDailySummary, utcDay } from '../store/daily-summary';
 import { DEFAULT_STORE_PATH, EventStore } from '../store/store';
 import { UsageError, withUsage } from './events-command';
+import { wallClock } from '../clock/clock';
 
 export const REPORT_USAGE = `usage: peak-pressure report [options]
 
@@ -30,7 +31,7 @@ export function parseDayArg(s: string, nowMs: number): string {
   return s;
 }
 
-export function reportCommand(argv: string[], nowMs = Date.now()): Promise<number> {
+export function reportCommand(argv: string[], nowMs = wallClock.now()): Promise<number> {
   return withUsage(REPORT_USAGE, 'report', () => {
     let parsed;
     try {

@@ -8,7 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Collector } from '../collector/collector';
 import { fileLogger } from '../collector/log';
 import { displaySnapshot } from '../core/system-state';
-import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { clockFromSpec } from '../clock/accelerated';
+import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 
 function post(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -27,7 +28,7 @@ function main(): void {
     config,
     runId,
     logger,
-    clock: clockFrom(clock),
+    clock: clockFromSpec(clock),
     publish: (snapshot) => {
       if (snapshots !== false) post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) });
     },

@@ -2,7 +2,7 @@
 import type { ExchangeAdapter } from '../core/source';
 import { BookRoom } from './book/book-room';
 import { normalizeFrame } from './normalize';
-import { marketStreams } from './subscriptions';
+import { marketStreams } from './streams';
 
 export const binanceUsdm: ExchangeAdapter = {
   name: 'binance-usdm',

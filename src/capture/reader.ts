@@ -12,6 +12,9 @@ import { describeFsError, errnoCode, PathError } from '../files/errors';
 import { safeMessage } from '../text/safe';
 import { type CaptureHeader, parseCaptureLine } from './format';
 
+/** The reason of a bad item that is a frame the live socket refused: `refused:<why>`. */
+export const REFUSED_PREFIX = 'refused:';
+
 export type CaptureItem =
   | { kind: 'frame'; frame: Frame; file: number; line: number }
   | { kind: 'header'; header: CaptureHeader; file: number }
@@ -154,6 +157,9 @@ export async function* readCapture(path: string, fileIndex = 0, progress?: ReadP
       if (r.kind === 'frame') yield { kind: 'frame', frame: r.frame, file: fileIndex, line: lineNo };
       else if (r.kind === 'header') yield { kind: 'header', header: r.header, file: fileIndex };
       else if (r.kind === 'bad') yield { kind: 'bad', reason: r.reason, raw: line, file: fileIndex, line: lineNo };
+      // A frame the live socket refused never reached the normalizer there; here it must not either.
+      // It passes as a bad line, so replay counts it malformed and dead-letters it, as live did.
+      else if (r.kind === 'refused') yield { kind: 'bad', reason: `${REFUSED_PREFIX}${r.reason}`, raw: line, file: fileIndex, line: lineNo };
     }
   }
 }

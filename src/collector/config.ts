@@ -65,6 +65,7 @@ export const CONFIG_BOUNDS = {
     why: 'smaller parts rotate every few seconds at market rates; the size is checked every 64 frames',
   },
   'capture.maxTotalBytes': { min: 16 * MiB, max: 1024 * GiB, unit: 'bytes', why: 'at least one part (and not below maxFileBytes); at most 1 TiB of disk' },
+  'capture.flushIntervalMs': { min: 100, max: 10 * SECOND, unit: 'ms', why: 'a crash loses at most this much of the recording; each flush ends a gzip block' },
   commitIntervalMs: { min: 100, max: 5 * SECOND, unit: 'ms', why: 'the UI shows the newest commit every 500 ms; health is evaluated at each commit' },
   snapshotFileIntervalMs: { min: 250, max: 10 * MINUTE, unit: 'ms', why: 'each write serialises and fsyncs the full snapshot' },
   oiPollIntervalMs: {
@@ -80,6 +81,7 @@ export const CONFIG_BOUNDS = {
     unit: 'ms',
     why: 'no frame at all for this long → reconnect; measured on the (possibly accelerated) exchange clock',
   },
+  livenessCheckMs: { min: 100, max: MINUTE, unit: 'ms', why: 'how often the stall and per-stream silence checks look; detection lags by up to this much' },
   rotateAfterMs: {
     min: SECOND,
     max: 24 * HOUR,
@@ -127,6 +129,8 @@ export const CollectorConfigSchema = z
         maxFileBytes: bounded('capture.maxFileBytes', 64 * MiB),
         /** Delete the oldest captures beyond this total. */
         maxTotalBytes: bounded('capture.maxTotalBytes', 2 * GiB),
+        /** Flush to disk this often: a crash loses at most this much of the recording. */
+        flushIntervalMs: bounded('capture.flushIntervalMs', 1000),
       })
       .refine((c) => c.maxTotalBytes >= c.maxFileBytes, {
         path: ['maxTotalBytes'],
@@ -140,6 +144,8 @@ export const CollectorConfigSchema = z
     oiTimeoutMs: bounded('oiTimeoutMs', 5000),
     /** Reconnect when no frame at all arrived for this long. */
     staleAfterMs: bounded('staleAfterMs', 30_000),
+    /** How often the stall and per-stream silence checks run. */
+    livenessCheckMs: bounded('livenessCheckMs', 1000),
     /** Rotate the WS connection before Binance's 24 h cut. */
     rotateAfterMs: bounded('rotateAfterMs', (23 * 60 + 50) * MINUTE),
     /** Subscribe to markPrice@1s for display. */

@@ -11,14 +11,15 @@
 import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { type Clock, sleep } from '../clock/clock';
 import { ensureDir } from '../files/dirs';
 import { removeStaleTemps, type StaleTempOptions, type StaleTempResult, tempPathFor } from '../files/temp-files';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES']);
 
-export async function writeFileAtomic(path: string, text: string, opts: { retries?: number; retryDelayMs?: number } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, opts: { clock: Clock; retries?: number; retryDelayMs?: number }): Promise<void> {
   await ensureDir(dirname(path));
-  const tmp = tempPathFor(path);
+  const tmp = tempPathFor(path, process.pid, opts.clock.now());
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(text);
@@ -42,7 +43,7 @@ export async function writeFileAtomic(path: string, text: string, opts: { retrie
           cause: e,
         });
       }
-      await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 25) * 2 ** attempt));
+      await sleep(opts.clock, (opts.retryDelayMs ?? 25) * 2 ** attempt);
     }
   }
 }
@@ -62,7 +63,7 @@ export type UncleanEndResult =
  * Everything else is kept (it is the best record of the dead run's last state) and the file still
  * validates as a Snapshot. Never throws for a missing or unreadable file; a failed rewrite throws.
  */
-export async function markUncleanEnd(path: string, opts: { runId: string; nowMs: number }): Promise<UncleanEndResult> {
+export async function markUncleanEnd(path: string, opts: { runId: string; clock: Clock }): Promise<UncleanEndResult> {
   let snap: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
@@ -82,7 +83,7 @@ export async function markUncleanEnd(path: string, opts: { runId: string; nowMs:
     typeof snap.timestamp === 'number' && Number.isFinite(snap.timestamp) ? new Date(Math.round(snap.timestamp * 1000)).toISOString() : 'an unknown time';
   const detail =
     `run ${runId || '(unknown)'} ended uncleanly: its last snapshot (stage ${stage || 'unknown'}, committed ${at}) is kept below; ` +
-    `no clean shutdown was recorded (killed, crashed or power lost). Found by run ${opts.runId} at ${new Date(opts.nowMs).toISOString()}.`;
+    `no clean shutdown was recorded (killed, crashed or power lost). Found by run ${opts.runId} at ${new Date(opts.clock.now()).toISOString()}.`;
   const legacy = typeof snap.ingestion_health === 'object' && snap.ingestion_health !== null ? (snap.ingestion_health as Record<string, unknown>) : null;
   const marked = {
     ...snap,
@@ -92,6 +93,6 @@ export async function markUncleanEnd(path: string, opts: { runId: string; nowMs:
     health_detail: detail,
     ...(legacy ? { ingestion_health: { ...legacy, degraded: true, degraded_reason: reasons.join(';') } } : {}),
   };
-  await writeFileAtomic(path, `${JSON.stringify(marked, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(marked, null, 2)}\n`, { clock: opts.clock });
   return { marked: true, previousRunId: runId, previousStage: stage };
 }

@@ -62,6 +62,8 @@ export const LIMITS = Object.freeze({
   MAX_REST_BODY_BYTES: 16 << 20,
   /** Dead-letter raw text is truncated to this many characters (SPEC §2.4). */
   DEAD_LETTER_RAW_CHARS: 2_048,
+  /** "Why silent?": near misses kept per symbol (SPEC §21, PROP 20). */
+  NEAR_MISSES_PER_SYMBOL: 20,
 });
 
 export const TOP_N_SYMBOLS = 10;

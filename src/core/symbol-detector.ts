@@ -14,7 +14,7 @@ import { LiquidationBuffer } from './liquidations';
 import { type Baselines, judgeWindow, type StressEvidence, stressSources, type WindowEvidence } from './promotion';
 import { RecentKeys } from './recent-keys';
 import { Ring } from './ring';
-import { bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
+import { type BodyShape, bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
 
 /** Thrown when an invariant that protects correctness breaks; the collector turns it into FAILED. */
 export class InvariantError extends Error {
@@ -38,6 +38,12 @@ export interface ClosedWindow {
   liq_count: number;
   oi_change_present: boolean;
   oi_delta: number;
+  /** Inspection only, taken after the verdict: the largest trade notional (null for an empty window). */
+  largest_trade: number | null;
+  /** The candle shape condition 3 judged (null: not judged on one — cold baselines or a missing candle). */
+  shape: BodyShape | null;
+  /** Whether an OI poll vouched for "no change" at the window's end (condition 4's staleness test). */
+  oi_fresh: boolean;
 }
 
 /** Recent OI poll times remembered for the staleness test; polls come every 5 s, so a few suffice. */
@@ -233,7 +239,7 @@ export class SymbolDetector {
     if (acc === undefined || acc.count === 0) {
       if (acc !== undefined) this.release(acc);
       this.counters[OUTCOME_COUNTERS.empty]++;
-      onWindow?.(this.report(startMs, 'empty', null, null, oiDelta));
+      onWindow?.(this.report(startMs, 'empty', null, null, oiDelta, null));
       return null;
     }
     const m = acc.metrics();
@@ -245,7 +251,7 @@ export class SymbolDetector {
     // Appended after judging: the window never raises its own bar (SPEC §5.1).
     this.flowHistory.push(m.abs_flow);
     this.sizeHistory.push(m.mean_trade_size);
-    onWindow?.(this.report(startMs, outcome, m, inputs, oiDelta));
+    onWindow?.(this.report(startMs, outcome, m, inputs, oiDelta, acc));
     this.release(acc);
     return promoted;
   }
@@ -339,8 +345,18 @@ export class SymbolDetector {
     };
   }
 
-  /** What `onWindow` is told about a closed window; `inputs` is null for an empty one. */
-  private report(startMs: number, outcome: WindowOutcome, m: WindowMetrics | null, inputs: JudgeInputs | null, oiDelta: number | undefined): ClosedWindow {
+  /**
+   * What `onWindow` is told about a closed window; `inputs` and `acc` are null for an empty one.
+   * Built only when a hook listens (the optional call skips its arguments), after the verdict.
+   */
+  private report(
+    startMs: number,
+    outcome: WindowOutcome,
+    m: WindowMetrics | null,
+    inputs: JudgeInputs | null,
+    oiDelta: number | undefined,
+    acc: WindowAccumulator | null,
+  ): ClosedWindow {
     return {
       symbol: this.symbol,
       window_start_ms: startMs,
@@ -352,6 +368,9 @@ export class SymbolDetector {
       liq_count: inputs?.stress.liq_count ?? 0,
       oi_change_present: oiDelta !== undefined,
       oi_delta: oiDelta ?? 0,
+      largest_trade: acc === null ? null : acc.maxNotional(),
+      shape: inputs?.window.shape ?? null,
+      oi_fresh: inputs?.stress.oi_fresh ?? false,
     };
   }
 

@@ -12,9 +12,11 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { TapePricing } from './liquidation-tape';
 import { POLICY_ID } from './policy/constants';
@@ -41,6 +43,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -57,6 +61,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -72,11 +77,14 @@ export interface SystemStateOptions {
   frames?: Readonly<FrameCounters>;
   /** The books, policy and tape beside M3 (the frame pipeline's `beside`); their sections are null without it. */
   beside?: BesideM3 | null;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
 }
 
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -96,6 +104,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.beside = opts.beside ?? null;
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -178,6 +187,9 @@ export class SystemState {
       books: this.beside?.books?.status(nowMs) ?? null,
       policies: { [POLICY_ID]: this.beside?.policy ? this.policySection(this.beside.policy) : null },
       liquidation_tape: this.beside ? this.beside.tape.section((symbol) => pricing[symbol] ?? { latestPrice: null, tick: 0 }) : null,
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -280,5 +292,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     books: null,
     policies: { [POLICY_ID]: null },
     liquidation_tape: null,
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }

@@ -5,8 +5,9 @@
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { wallClock } from '../clock/clock';
 
-export function tempPathFor(target: string, pid = process.pid, nowMs = Date.now()): string {
+export function tempPathFor(target: string, pid = process.pid, nowMs = wallClock.now()): string {
   return `${target}.${pid}.${nowMs}.tmp`;
 }
 
@@ -53,7 +54,7 @@ export interface StaleTempResult {
 export function removeStaleTemps(target: string, opts: StaleTempOptions = {}): StaleTempResult {
   const dir = dirname(target);
   const base = basename(target);
-  const now = opts.nowMs ?? Date.now();
+  const now = opts.nowMs ?? wallClock.now();
   const isAlive = opts.isAlive ?? pidAlive;
   const selfPid = opts.selfPid ?? process.pid;
   const selfStart = opts.selfStartMs ?? now - process.uptime() * 1000;

@@ -7,6 +7,7 @@ import { RULE_SET_ID, RULE_SET_VERSION } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { APP_VERSION, configHash } from '../store/run-info';
 import { EventStore } from '../store/store';
+import { wallClock } from '../clock/clock';
 
 /** Events are committed in batches of this many (a replay promotes thousands per second at most). */
 const BATCH = 1_000;
@@ -33,7 +34,7 @@ export class ReplayStoreWriter {
     readonly fault: string | null,
   ) {}
 
-  static open(path: string, files: readonly string[], symbols: readonly string[] | null, nowMs = Date.now()): ReplayStoreWriter {
+  static open(path: string, files: readonly string[], symbols: readonly string[] | null, nowMs = wallClock.now()): ReplayStoreWriter {
     const store = EventStore.open({ path, synchronous: 'NORMAL' }, nowMs);
     const runId = `replay-${new Date(nowMs).toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
     if (store.status.fault !== null) return new ReplayStoreWriter(store, runId, store.status.fault.message);
@@ -60,7 +61,7 @@ export class ReplayStoreWriter {
 
   private flush(): void {
     if (this.batch.length === 0 || this.error !== null) return;
-    const r = this.store.persist({ events: this.batch }, Date.now());
+    const r = this.store.persist({ events: this.batch }, wallClock.now());
     this.batch = [];
     if (r.ok) {
       this.inserted += r.events_inserted;
@@ -72,7 +73,7 @@ export class ReplayStoreWriter {
   finish(symbols: readonly string[]): ReplayStored {
     this.store.setRunSymbols(symbols);
     this.flush();
-    const r = this.store.close(Date.now());
+    const r = this.store.close(wallClock.now());
     if (!r.ok && this.error === null) this.error = r.fault.message;
     return { path: this.store.path, run_id: this.runId, inserted: this.inserted, duplicates: this.duplicates, error: this.error };
   }

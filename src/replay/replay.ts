@@ -10,6 +10,7 @@ import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import type { Engine, EngineCounters } from '../core/engine';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
 import { createPipeline, type FrameCounters, type FramePipeline } from '../core/pipeline';
 import type { PolicyEvent } from '../core/policy/contracts';
 import type { PolicyVerdict } from '../core/policy/four-pillars';
@@ -18,7 +19,7 @@ import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
-import { mergeCaptures, type ReadProgress } from '../capture/reader';
+import { mergeCaptures, REFUSED_PREFIX, type ReadProgress } from '../capture/reader';
 import { type BooksSummary, type PolicySummary, summarizeBooks, summarizePolicy } from './beside-summary';
 
 /** The per-symbol counters a summary reports besides the partition, in summary order. */
@@ -51,6 +52,8 @@ export interface ReplayOptions {
   onPolicyEvent?: (e: PolicyEvent) => void;
   /** Sees every policy verdict (tests, inspection). */
   onVerdict?: (v: PolicyVerdict) => void;
+  /** Keep "why silent?" near misses (as the live collector does) and publish them in the snapshots. */
+  nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
   onFrame?: () => void;
@@ -175,6 +178,8 @@ export interface ReplayResult {
   pipeline: FramePipeline;
   state: SystemState;
   header: CaptureHeader | null;
+  /** The near-miss log, when `nearMisses` was asked for. */
+  nearMisses: NearMissLog | null;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
@@ -192,17 +197,19 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     symbols = found.symbols;
     from = found.from;
   }
+  const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
+  const onWindow = withNearMisses(opts.onWindow, nearMisses);
   const deadLetters = opts.deadLetters;
   const pipeline = createPipeline({
     adapter,
     symbols,
-    ...(opts.onWindow ? { onWindow: opts.onWindow } : {}),
+    ...(onWindow ? { onWindow } : {}),
     ...(deadLetters ? { deadLetter: (d) => deadLetters.write(d) } : {}),
     beside: { books: opts.books !== false, policy: opts.policy !== false, ...(opts.onVerdict ? { onVerdict: opts.onVerdict } : {}) },
   });
   const engine = pipeline.engine;
   const beside = pipeline.beside;
-  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, beside });
+  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, beside, ...(nearMisses ? { nearMisses } : {}) });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
@@ -217,9 +224,11 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     if (item.kind === 'bad') {
       badLines++;
+      // A frame the live socket refused is counted under the reason live counted it by.
+      const refused = item.reason.startsWith(REFUSED_PREFIX) ? item.reason.slice(REFUSED_PREFIX.length) : null;
       pipeline.reject(
         { recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw },
-        `capture_line:${item.reason}`,
+        refused ?? `capture_line:${item.reason}`,
       );
       // A replay may wait for the disk (the live collector never does): no dead letter is dropped.
       if (opts.deadLetters?.full) await opts.deadLetters.flush();
@@ -250,5 +259,5 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark, lastRecvMs });
-  return { summary, engine, pipeline, state, header };
+  return { summary, engine, pipeline, state, header, nearMisses };
 }

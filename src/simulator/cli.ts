@@ -7,6 +7,7 @@ import { UsageError } from '../app/cli-errors';
 import { startSimulator } from './server';
 
 export const SIMULATE_USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
+                                [--server-time-skew MS]
 
   --port N        TCP port on 127.0.0.1 (default 0: any free port)
   --speed X       exchange-time speed; 60 = one minute of market per second (default 1)
@@ -14,6 +15,8 @@ export const SIMULATE_USAGE = `usage: peak-pressure simulate [--port N] [--speed
   --data DIR      recorded data directory (default ../shared/data, else test/fixtures)
   --seed N        seed for every scripted choice (default 1)
   --stats-every MS  also print a machine-readable \`stats {…}\` line every MS wall milliseconds
+  --server-time-skew MS  serverTime answers MS ahead of the exchange clock (negative: behind), as a
+                  local clock off by −MS sees it; try \`peak-pressure doctor\` against it
 
 It prints \`clock {"originMs":…,"wallOriginMs":…,"speed":…}\` once listening: pass that JSON to
 \`peak-pressure live --clock\` so an accelerated run stamps receive times on the simulator's clock.
@@ -32,6 +35,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       data: { type: 'string' },
       seed: { type: 'string' },
       'stats-every': { type: 'string' },
+      'server-time-skew': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,7 +55,11 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   if (statsEvery !== null && !(Number.isInteger(statsEvery) && statsEvery >= 10))
     return usageError(`bad --stats-every ${values['stats-every']} (integer ≥ 10)`);
 
+  const skew = values['server-time-skew'] === undefined ? 0 : Number(values['server-time-skew']);
+  if (!Number.isSafeInteger(skew)) return usageError(`bad --server-time-skew ${values['server-time-skew']} (whole milliseconds)`);
+
   const sim = await startSimulator({ port, speed, seed, scenario, ...(values.data !== undefined ? { dataDir: values.data } : {}) });
+  if (skew !== 0) sim.fault({ kind: 'server_time_skew', ms: skew });
   const out = process.stdout;
   out.write(`simulator listening on 127.0.0.1 (speed ${speed}, scenario ${scenario}, seed ${seed})\n`);
   out.write(`  REST  ${sim.restUrl}/fapi/v1/{exchangeInfo,ticker/24hr,openInterest,time}\n`);

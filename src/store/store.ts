@@ -5,7 +5,7 @@
  * durable. Nothing here throws to the caller: a failure becomes a `StoreFault` in `status`, the
  * rows wait in a bounded queue and are written by a later `persist` once the store works again.
  */
-import { accessSync, constants, statSync, statfsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -27,9 +27,10 @@ import { describeFault, SchemaTooNewError, type StoreFault, type StoreOp } from 
 import { migrate, schemaVersion } from './migrate';
 import { LATEST_SCHEMA_VERSION } from './schema';
 import { ensureDirSync } from '../files/dirs';
+import { wallClock } from '../clock/clock';
+import { storeFilesAt, type StoreFiles } from './files';
 
-/** SPEC §21 [PROP]: relative to the working directory, like debug/ and captures/. */
-export const DEFAULT_STORE_PATH = 'data/peak-pressure.db';
+export { DEFAULT_STORE_PATH, type StoreFiles } from './files';
 
 export interface StoreOptions {
   path: string;
@@ -122,13 +123,6 @@ export function pidAlive(run: RunRow): boolean {
   }
 }
 
-export interface StoreFiles {
-  db_bytes: number;
-  wal_bytes: number;
-  /** Free bytes on the volume that holds the store (null when it cannot be read). */
-  free_bytes: number | null;
-}
-
 export class EventStore {
   readonly path: string;
   private db: Database.Database | null = null;
@@ -175,7 +169,7 @@ export class EventStore {
   }
 
   /** Opens (creating and migrating when needed). Never throws: check `status`. */
-  static open(opts: StoreOptions, nowMs = Date.now()): EventStore {
+  static open(opts: StoreOptions, nowMs = wallClock.now()): EventStore {
     const store = new EventStore(opts);
     store.tryOpen(nowMs);
     return store;
@@ -563,21 +557,7 @@ export class EventStore {
 
   /** Sizes of the store's files and the free space beside them (for the snapshot and doctor). */
   files(): StoreFiles {
-    const size = (p: string): number => {
-      try {
-        return statSync(p).size;
-      } catch {
-        return 0;
-      }
-    };
-    let free: number | null;
-    try {
-      const fs = statfsSync(dirname(this.path));
-      free = fs.bavail * fs.bsize;
-    } catch {
-      free = null;
-    }
-    return { db_bytes: size(this.path), wal_bytes: size(`${this.path}-wal`), free_bytes: free };
+    return storeFilesAt(this.path);
   }
 }
 

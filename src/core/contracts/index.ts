@@ -4,6 +4,7 @@ import { AlertSchema } from './alert';
 import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
 import { PolicyEventSchema } from '../policy/contracts';
+import { DoctorCheckedSchema } from './doctor';
 import { PromotedEventSchema } from './promoted';
 import { SnapshotSchema } from './snapshot';
 
@@ -19,5 +20,6 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   snapshot: SnapshotSchema,
   'audit-envelope': AuditEnvelopeSchema,
   'audit.COUNTERS_SAMPLED': CountersSampleSchema,
+  'audit.DOCTOR_CHECKED': DoctorCheckedSchema,
   alert: AlertSchema,
 });

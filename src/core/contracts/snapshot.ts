@@ -8,9 +8,20 @@ import { PolicySectionSchema } from '../policy/contracts';
 import { BooksSectionSchema } from './books';
 import { SymbolCountersSchema } from './counters';
 import { LiquidationTapeSectionSchema } from './liquidation-tape';
+import { NearMissesSchema } from './near-miss';
+import { StorageSchema } from './storage';
 import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
-import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
+import {
+  HealthStateSchema,
+  HeapLiveMethodSchema,
+  ModeSchema,
+  OiPollingStateSchema,
+  ReasonCodeSchema,
+  StageNameSchema,
+  StreamFlowSchema,
+  WsStateSchema,
+} from './vocabulary';
 
 export const RawRowSchema = z.object({
   /** Exchange time, float seconds. */
@@ -45,7 +56,7 @@ export const SymbolStateSchema = z.object({
 export type SymbolState = z.infer<typeof SymbolStateSchema>;
 
 export const StreamStateSchema = z.object({
-  state: z.enum(['WAITING', 'FLOWING', 'SILENT']),
+  state: StreamFlowSchema,
   last_msg_ms: z.number().int().nullable(),
   msgs: count,
   /** Longest gap tolerated before the stream is reported silent; 0 = silence is normal (liquidations). */
@@ -61,7 +72,7 @@ export const ProcessMemorySchema = z.object({
   /** The worker heap's live size: bytes still reachable right after its latest full GC (null before the first). */
   heap_live_bytes: count.nullable(),
   /** How heap_live_bytes was taken: observed after V8's own full GCs, or by a forced GC (benchmark diagnostics). */
-  heap_live_method: z.enum(['after_major_gc', 'forced_gc']),
+  heap_live_method: HeapLiveMethodSchema,
   /** Full (mark-sweep) collections of the worker heap since start. */
   major_gcs: count,
 });
@@ -127,7 +138,7 @@ export const SnapshotSchema = z.object({
   }),
   per_symbol: z.record(z.string(), SymbolStateSchema),
   oi_polling: z.object({
-    state: z.enum(['IDLE', 'OK', 'DEGRADED', 'BACKOFF']),
+    state: OiPollingStateSchema,
     polls_per_min: z.number(),
     errors: count,
     last_error: z.string().nullable(),
@@ -135,7 +146,7 @@ export const SnapshotSchema = z.object({
     used_weight_1m: z.number().int().nullable(),
   }),
   streams: z.object({
-    ws_state: z.enum(['IDLE', 'CONNECTING', 'OPEN', 'RECONNECTING', 'CLOSED']),
+    ws_state: WsStateSchema,
     url: z.string(),
     reconnects: count,
     last_msg_ms: z.number().int().nullable(),
@@ -155,5 +166,12 @@ export const SnapshotSchema = z.object({
   policies: z.object({ [POLICY_ID]: PolicySectionSchema.nullable() }),
   /** Liquidations of the last 60 min by price bucket, per symbol (SPEC §19). */
   liquidation_tape: LiquidationTapeSectionSchema.nullable(),
+  /**
+   * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
+   * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
+   */
+  near_misses: NearMissesSchema,
+  /** Disk free, store and WAL bytes (seed 002 HealthSnapshot), sampled by the collector; null where none runs (replay) or before the first sample. */
+  storage: StorageSchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
