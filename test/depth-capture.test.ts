@@ -106,7 +106,10 @@ describe('depth frames and REST depth bodies round-trip through capture → repl
         () => liveVerdicts.filter((v) => v.outcome !== 'not_warm').length > 40 && (liveBooks.book('BTCUSDT')?.counters.resyncs ?? 0) === 1,
         'judged windows and the resync',
         60_000,
-      );
+      ).catch((e: unknown) => {
+        const judged = liveVerdicts.filter((v) => v.outcome !== 'not_warm').length;
+        throw new Error(`${String(e)} (judged ${judged}, BTCUSDT resyncs ${liveBooks.book('BTCUSDT')?.counters.resyncs}, verdicts ${liveVerdicts.length})`);
+      });
       await waitFor(() => liveBooks.book('BTCUSDT')?.state === 'LIVE', 'BTCUSDT LIVE again', 30_000);
     } finally {
       client.close();

@@ -1,6 +1,6 @@
 /**
  * A depth client for the loopback simulator, wired the way the live collector will wire /public
- * (docs/LIVE_BOOKS.md): one `/public/stream` connection carrying `<s>@depth@100ms` for every
+ * (SPEC §18, BINANCE.md §8): one `/public/stream` connection carrying `<s>@depth@100ms` for every
  * symbol, every frame handed on with the simulator's clock as its receive time, the books'
  * snapshot requests fetched over REST and their bodies handed on as `rest:` frames, and a timer
  * that lets deferred requests come due. Optionally a `/market` connection too, so a pipeline gets

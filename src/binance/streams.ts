@@ -10,6 +10,7 @@ export function marketStreams(symbols: readonly string[], markPrice: boolean): s
 export function silenceLimitMs(stream: string): number {
   if (stream.endsWith('@markPrice@1s')) return 5_000; // pushed every second: the best canary
   if (stream.endsWith('@aggTrade')) return 60_000; // top-10 perpetuals trade every second
+  if (stream.endsWith('@depth@100ms')) return 5_000; // a top-10 book changes every 100 ms
   return Number.POSITIVE_INFINITY; // liquidations: silence is normal
 }
 
