@@ -194,6 +194,8 @@ export class Collector {
     this.run = run;
     this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
     run.market.start();
+    run.depth.start();
+    run.depthSync.start();
     run.oi.start();
     this.advance({ kind: 'streams_started' });
   }
@@ -259,6 +261,8 @@ export class Collector {
     for (const t of this.timers) t.cancel();
     this.heap.stop();
     this.run?.oi.stop();
+    this.run?.depthSync.stop();
+    await this.run?.depth.stop();
     await this.run?.market.stop();
     // REST answers still in flight go through the engine and the capture before the last commit,
     // so the final snapshot counts every frame the capture holds.

@@ -22,6 +22,8 @@ export type Note =
   | { kind: 'capture_started'; file: string }
   | { kind: 'capture_failed'; message: string }
   | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
+  /** The /public depth connection (books); its outages resync the books and do not stop detection. */
+  | { kind: 'depth_ws_state'; state: WsState; detail: string; streams: number }
   | { kind: 'stream_silent'; stream: string; silentForMs: number }
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
   | { kind: 'promoted'; event: PromotedEvent }
@@ -97,6 +99,12 @@ export function renderNote(n: Note): Rendered {
       if (n.state === 'OPEN') return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: n.url } });
       if (n.state === 'RECONNECTING')
         return render([`market stream ${n.detail}`], log, { event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail: n.detail } });
+      return render([], log);
+    }
+    case 'depth_ws_state': {
+      const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'depth stream state' };
+      if (n.state === 'OPEN') return render([`depth stream connected (${n.streams} streams)`], log);
+      if (n.state === 'RECONNECTING') return render([`depth stream ${n.detail}`], log);
       return render([], log);
     }
     case 'stream_silent':

@@ -5,16 +5,21 @@
  * The shell (collector.ts) starts what this opens and walks the stages.
  */
 import { binanceUsdm } from '../binance/adapter';
+import { BookRoom, DEPTH_ROUTE } from '../binance/book/book-room';
 import { marketProtocol } from '../binance/market-protocol';
+import { depthStreams } from '../binance/streams';
 import { selectSymbols, type SymbolSelection } from '../binance/symbols';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { CaptureWriter } from '../capture/writer';
 import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
-import { Engine } from '../core/engine';
-import { FramePipeline } from '../core/pipeline';
+import type { Engine } from '../core/engine';
+import { createPipeline, type FramePipeline } from '../core/pipeline';
+import { PILLARS } from '../core/policy/constants';
+import { CONNECTION_OPEN, LOCAL_SOURCE_PREFIX } from '../core/source';
 import { type OpsStaging, SystemState } from '../core/system-state';
 import type { CollectorConfig } from './config';
+import { DepthSync } from './depth-sync';
 import type { FrameIntake } from './intake';
 import { OiPoller } from './oi-poller';
 import type { Operations } from './operations';
@@ -45,6 +50,10 @@ export interface Run {
   state: SystemState;
   capture: CaptureWriter | null;
   market: WsSession;
+  /** `<s>@depth@100ms` for every symbol on the /public route (depth on /market delivers nothing). */
+  depth: WsSession;
+  /** The books' REST snapshots, inside the shared weight budget. */
+  depthSync: DepthSync;
   oi: OiPoller;
 }
 
@@ -74,10 +83,18 @@ export async function resolveSymbols(ctx: StartupContext, unavailable: (why: str
  */
 export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: OpsStaging; seq: number; startedMs: number }): Run {
   const { config, runId, clock, reporter, intake, operations } = ctx;
-  const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
-  const pipeline = new FramePipeline(binanceUsdm, engine, (d) => ctx.deadLetters.write(d));
+  // Books, policy four-pillars-001 and the liquidation tape beside M3, built as replay builds them.
+  const books = new BookRoom({ symbols: sel.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
+  const pipeline = createPipeline({
+    adapter: binanceUsdm,
+    symbols: sel.symbols,
+    klineSource: RULES.KLINE_SOURCE,
+    deadLetter: (d) => ctx.deadLetters.write(d),
+    beside: { books },
+  });
+  const engine = pipeline.engine;
   boot.ops.precisions = sel.precisions;
-  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters });
+  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters, beside: pipeline.beside });
   reporter.report({ kind: 'state_ready' });
 
   let capture: CaptureWriter | null = null;
@@ -114,6 +131,23 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
       reporter.report({ kind: 'stream_silent', stream, silentForMs });
     },
   });
+  const dStreams = depthStreams(sel.symbols);
+  const depth: WsSession = new WsSession({
+    protocol: marketProtocol({ wsUrl: config.wsUrl, streams: dStreams, route: DEPTH_ROUTE }),
+    clock,
+    staleAfterMs: config.staleAfterMs,
+    livenessEveryMs: machineMs(clock, config.livenessCheckMs),
+    rotateAfterMs: config.rotateAfterMs,
+    onFrame: (text, recv, source) => intake.frame(text, recv, source),
+    onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
+    onStateChange: (wsState, detail) => {
+      // Recorded in the stream before the new connection's first diff: live and replay resync every book here.
+      if (wsState === 'OPEN') intake.frame(CONNECTION_OPEN, clock.now(), `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`);
+      reporter.report({ kind: 'depth_ws_state', state: wsState, detail, streams: dStreams.length });
+    },
+    onSilentStream: (stream, silentForMs) => reporter.report({ kind: 'stream_silent', stream, silentForMs }),
+  });
+  const depthSync = new DepthSync(books, ctx.rest, { clock, pollEveryMs: machineMs(clock, 250), timeoutMs: machineMs(clock, config.oiTimeoutMs) });
   const oi: OiPoller = new OiPoller(ctx.rest, {
     symbols: sel.symbols,
     intervalMs: machineMs(clock, config.oiPollIntervalMs),
@@ -121,5 +155,5 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, capture, market, oi };
+  return { selection: sel, engine, pipeline, state, capture, market, depth, depthSync, oi };
 }

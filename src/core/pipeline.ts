@@ -65,11 +65,10 @@ export class FramePipeline {
       const d = b.frame(frame, file);
       if (d !== null && d.kind === 'malformed') this.deadLetter({ recv_ms: frame.recv_ms, source: frame.source, reason: d.reason, raw: frame.text });
     }
-    // The collector's own records (connection opened) are for the books; M3's counters never see them.
-    if (frame.source.startsWith(LOCAL_SOURCE_PREFIX)) return LOCAL_FRAME;
     const c = this.counters;
     c.frames_received++;
-    const r = this.adapter.normalize(frame);
+    // The collector's own records (connection opened) are for the books: counted as ignored frames (they are in the capture), never normalized.
+    const r = frame.source.startsWith(LOCAL_SOURCE_PREFIX) ? LOCAL_FRAME : this.adapter.normalize(frame);
     c.frame_outcomes[r.kind]++;
     switch (r.kind) {
       case 'event':
