@@ -1,7 +1,7 @@
 /**
  * The live collector, as a small shell that wires its parts and owns its timers:
  *
- *   startup.ts     symbol selection, then the run's parts (engine, capture, market session, OI)
+ *   startup.ts     symbol selection, then the run's parts (engine, capture, market and depth sessions, snapshots, OI)
  *   intake.ts      every frame: capture, engine (the same call replay makes), dead letters
  *   operations.ts  per-commit operational state (rates, streams, OI, memory) and health inputs
  *   health.ts      the verdict and its application;  stage.ts  the stage machine (pure)
