@@ -2,7 +2,10 @@
  * The real app (dist/main.js, NodeGui, offscreen Qt platform) against the loopback simulator:
  * after a few commits it reads its widgets' texts back from Qt and saves PNGs of the window.
  * The test checks that what Qt shows is exactly what the view-model makes of the snapshot that
- * was rendered, and that the snapshot itself is valid.
+ * was rendered, and that the snapshot itself is valid. An earlier run's real events, put in the
+ * store beforehand, come back as the window's history section (issue 10 item 3); the simulator's
+ * exchange clock is 3 s ahead, so the collector's boot doctor alerts CLOCK_SKEW and the window
+ * shows it as a toast (item 5).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,9 +14,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { startSimulator } from '../src/simulator/server';
-import { viewModel } from '../src/widgets/view-model';
+import { HISTORY_LIMIT, historyOf } from '../src/store/history';
+import { EventStore } from '../src/store/store';
+import { historyView } from '../src/widgets/history-view';
+import type { ToastView } from '../src/widgets/alerts-view';
+import { COLORS, viewModel } from '../src/widgets/view-model';
 import type { WindowTexts } from '../src/widgets/window';
 import { REPO_ROOT } from './fixtures/paths';
+import { fixtureEvents, runStart } from './store-helpers';
 
 const ADDON = join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
 const MAIN = join(REPO_ROOT, 'dist', 'main.js');
@@ -50,8 +58,17 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
   it('shows exactly what the view-model makes of the rendered snapshot, and saves PNGs', async () => {
     expect(existsSync(MAIN)).toBe(true);
     const sim = await startSimulator({ port: 0, seed: 9, scenario: 'steady' });
+    sim.fault({ kind: 'server_time_skew', ms: 3_000 });
     const dir = mkdtempSync(join(tmpdir(), 'pp-ui-'));
     rmSync(OUT, { recursive: true, force: true });
+    // An earlier run with real events (the fixture replay's), ended cleanly, in the store the app opens.
+    process.env.TZ = 'UTC';
+    const db = join(dir, 'store.db');
+    const earlier = EventStore.open({ path: db, isRunAlive: () => false }, Date.UTC(2026, 0, 6));
+    earlier.startRun(runStart('earlier1', Date.UTC(2026, 0, 6)), Date.UTC(2026, 0, 6));
+    earlier.persist({ events: await fixtureEvents() }, Date.UTC(2026, 0, 6, 0, 1));
+    const expectedHistory = historyView(historyOf(earlier.history('none', HISTORY_LIMIT)))?.text;
+    earlier.close(Date.UTC(2026, 0, 6, 0, 2));
     const { code, stdout, stderr } = await runApp([
       '--rest-url',
       sim.restUrl,
@@ -60,6 +77,8 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
       '--debug-dir',
       join(dir, 'debug'),
       '--no-capture',
+      '--db',
+      db,
       '--ui-test',
       OUT,
       '--ui-test-renders',
@@ -76,6 +95,8 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
       png: string | null;
       pngSmall: string | null;
       renderMs: number[];
+      history: string | null;
+      toastsShown: ToastView[];
     };
     const parsed = SnapshotSchema.safeParse(rb.snapshot);
     expect(parsed.success).toBe(true);
@@ -104,6 +125,15 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
     expect(rb.widgetsSmall.trades).toEqual(w.trades);
     expect(pngSize(join(OUT, 'window-1280x800.png'))).toEqual({ width: 1280, height: 800 });
     expect(rb.renderMs.length).toBeGreaterThanOrEqual(4);
+    // The earlier run's events, as the history section shows them (TZ=UTC on both sides).
+    expect(expectedHistory).toContain('--- Run earlier1 — LIVE_PEAK_PRESSURE — started 2026-01-06');
+    expect(rb.history).toBe(expectedHistory);
+    // The boot doctor's alert reached the window as a toast (the collector's console says the same).
+    const skew = rb.toastsShown.find((t) => t.title.startsWith('WARN CLOCK_SKEW'));
+    expect(skew, JSON.stringify(rb.toastsShown)).toBeDefined();
+    expect(skew?.body).toContain('doctor clock:');
+    expect(skew?.color).toBe(COLORS.orange);
+    expect(stdout).toContain('!! ALERT WARN CLOCK_SKEW');
   }, 90_000);
 
   it('with the exchange unreachable, opens anyway and shows DEGRADED with the reason while retrying', async () => {
@@ -118,6 +148,8 @@ describe.skipIf(!haveQt)('native window (offscreen Qt)', () => {
       '--debug-dir',
       join(dir, 'debug'),
       '--no-capture',
+      '--db',
+      join(dir, 'store.db'),
       '--ui-test',
       out,
       '--ui-test-renders',

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { QApplication } from '@nodegui/nodegui';
+import { AlertInbox } from '../alerts/inbox';
 import { wallClock } from '../clock/clock';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
@@ -13,6 +14,9 @@ import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
+import type { History } from '../store/history';
+import { toastView, type ToastView, toastViews } from '../widgets/alerts-view';
+import { historyView } from '../widgets/history-view';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow } from '../widgets/window';
 import { runsUnderQode, STOP_SIGNALS } from './platform';
@@ -36,6 +40,12 @@ export function runGui(opts: GuiOptions): void {
   const pump = runsUnderQode() ? null : wallClock.every(16, () => app.processEvents());
 
   let latest: Snapshot | null = null;
+  // Earlier runs' events (sent once at start) and the alerts' toast stack: models for the window's
+  // history section and toasts (src/widgets/history-view.ts, alerts-view.ts); no tray/sound sink yet.
+  let history: History | null = null;
+  const inbox = new AlertInbox(null);
+  // UI test: every toast as it appeared (a WARN toast is gone after 8 s, before a slow machine reads back).
+  const toastsShown: ToastView[] = [];
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
   let populatedRenders = 0;
@@ -66,7 +76,17 @@ export function runGui(opts: GuiOptions): void {
     onSnapshot: (s) => {
       latest = s;
     },
+    consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
     onConsole: (line) => process.stdout.write(`${line}\n`),
+    onAlert: (a) => {
+      const now = wallClock.now();
+      inbox.receive(a, now);
+      const top = inbox.visible(now)[0];
+      if (opts.uiTest && top?.alert === a && toastsShown.length < 50) toastsShown.push(toastView(top));
+    },
+    onHistory: (h) => {
+      history = h;
+    },
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
       // One safe line; the full detail (a stack, for a crash) is in the log file.
@@ -79,6 +99,8 @@ export function runGui(opts: GuiOptions): void {
     const s = latest;
     if (s === null) return;
     if (s.snapshot_seq === rendered && fatal === null) return;
+    // Stopping waits for the worker (the store closes last): no render, and no second UI-test read-back of the resized window, meanwhile.
+    if (exiting) return;
     const t0 = performance.now();
     let vm: ViewModel = viewModel(s);
     if (fatal !== null) {
@@ -109,7 +131,22 @@ export function runGui(opts: GuiOptions): void {
         const widgetsSmall = window.readBack();
         writeFileSync(
           join(dir, 'ui-readback.json'),
-          `${JSON.stringify({ snapshot: s, viewModel: vm, widgets, widgetsSmall, png: saved ? png : null, pngSmall: savedSmall ? small : null, renderMs: renderTimes }, null, 2)}\n`,
+          `${JSON.stringify(
+            {
+              snapshot: s,
+              viewModel: vm,
+              widgets,
+              widgetsSmall,
+              png: saved ? png : null,
+              pngSmall: savedSmall ? small : null,
+              renderMs: renderTimes,
+              history: historyView(history)?.text ?? null,
+              toasts: toastViews(inbox.visible(wallClock.now())),
+              toastsShown,
+            },
+            null,
+            2,
+          )}\n`,
         );
         process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
         exit(0);

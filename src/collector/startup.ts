@@ -13,9 +13,12 @@ import type { DeadLetterFile } from '../capture/dead-letter';
 import { CaptureWriter } from '../capture/writer';
 import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Engine } from '../core/engine';
+import { NearMissLog } from '../core/near-miss';
 import { createPipeline, type FramePipeline } from '../core/pipeline';
 import { PILLARS } from '../core/policy/constants';
+import type { Ring } from '../core/ring';
 import { CONNECTION_OPEN, LOCAL_SOURCE_PREFIX } from '../core/source';
 import { type OpsStaging, SystemState } from '../core/system-state';
 import type { CollectorConfig } from './config';
@@ -48,6 +51,8 @@ export interface Run {
   /** The one frame pipeline (adapter → engine), the same replay uses. */
   pipeline: FramePipeline;
   state: SystemState;
+  /** "Why silent?": fed by the engine's window hook after each verdict, shown in every snapshot. */
+  nearMisses: NearMissLog;
   capture: CaptureWriter | null;
   market: WsSession;
   /** `<s>@depth@100ms` for every symbol on the /public route (depth on /market delivers nothing). */
@@ -81,20 +86,34 @@ export async function resolveSymbols(ctx: StartupContext, unavailable: (why: str
  * Open the run for `sel` (nothing is started yet): the staging and the snapshot numbering of the
  * boot phase carry over into SystemState, and the frames intake held during selection go through.
  */
-export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: OpsStaging; seq: number; startedMs: number }): Run {
+export function openRun(
+  ctx: StartupContext,
+  sel: SymbolSelection,
+  boot: { ops: OpsStaging; seq: number; startedMs: number; shown?: Ring<PromotedEvent> },
+): Run {
   const { config, runId, clock, reporter, intake, operations } = ctx;
+  // The engine's one window hook: the collector has no other use for it (replay composes with withNearMisses).
+  const nearMisses = new NearMissLog(sel.symbols);
   // Books, policy four-pillars-001 and the liquidation tape beside M3, built as replay builds them.
   const books = new BookRoom({ symbols: sel.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
   const pipeline = createPipeline({
     adapter: binanceUsdm,
     symbols: sel.symbols,
     klineSource: RULES.KLINE_SOURCE,
+    onWindow: nearMisses.observe,
     deadLetter: (d) => ctx.deadLetters.write(d),
     beside: { books },
   });
   const engine = pipeline.engine;
   boot.ops.precisions = sel.precisions;
-  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters, beside: pipeline.beside });
+  // `shown`: the events the store has committed (src/collector/event-record.ts), not the engine's own ring.
+  const state = new SystemState(engine, runId, config.mode, {
+    carry: { ops: boot.ops, seq: boot.seq },
+    frames: pipeline.counters,
+    beside: pipeline.beside,
+    nearMisses,
+    ...(boot.shown ? { promotions: boot.shown } : {}),
+  });
   reporter.report({ kind: 'state_ready' });
 
   let capture: CaptureWriter | null = null;
@@ -155,5 +174,5 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, capture, market, depth, depthSync, oi };
+  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, oi };
 }

@@ -11,7 +11,7 @@ import type { BesideM3 } from './beside-m3';
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
-import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -43,6 +43,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The live collector's event store at the last commit; null in replay. */
+  store: StoreStatusSection | null;
   /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
   storage: Storage | null;
 }
@@ -61,6 +63,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    store: null,
     storage: null,
   };
 }
@@ -77,6 +80,11 @@ export interface SystemStateOptions {
   frames?: Readonly<FrameCounters>;
   /** The books, policy and tape beside M3 (the frame pipeline's `beside`); their sections are null without it. */
   beside?: BesideM3 | null;
+  /**
+   * The promoted events the snapshot shows (default: the engine's own ring). The live collector
+   * passes the ring of events its store has committed, so an event appears only once durable.
+   */
+  promotions?: Ring<PromotedEvent>;
   /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
   nearMisses?: NearMissLog;
 }
@@ -84,6 +92,7 @@ export interface SystemStateOptions {
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly shown: Ring<PromotedEvent>;
   private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
@@ -104,6 +113,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.beside = opts.beside ?? null;
+    this.shown = opts.promotions ?? engine.promotions;
     this.nearMisses = opts.nearMisses ?? null;
   }
 
@@ -148,8 +158,8 @@ export class SystemState {
         counters: { ...c },
       };
     }
-    if (this.promotedView.version !== e.promotions.version) {
-      this.promotedView = { version: e.promotions.version, array: Object.freeze(e.promotions.toArray()) };
+    if (this.promotedView.version !== this.shown.version) {
+      this.promotedView = { version: this.shown.version, array: Object.freeze(this.shown.toArray()) };
     }
     const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
     const snap: Snapshot = {
@@ -187,6 +197,7 @@ export class SystemState {
       books: this.beside?.books?.status(nowMs) ?? null,
       policies: { [POLICY_ID]: this.beside?.policy ? this.policySection(this.beside.policy) : null },
       liquidation_tape: this.beside ? this.beside.tape.section((symbol) => pricing[symbol] ?? { latestPrice: null, tick: 0 }) : null,
+      store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
       storage: ops.storage === null ? null : { ...ops.storage },
@@ -292,7 +303,13 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     books: null,
     policies: { [POLICY_ID]: null },
     liquidation_tape: null,
+    store: storeSection(ops.store),
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },
   });
+}
+
+/** A copy (deepFreeze must never freeze the owner's staging). */
+function storeSection(s: StoreStatusSection | null): StoreStatusSection | null {
+  return s === null ? null : { ...s, persist: { ...s.persist } };
 }
