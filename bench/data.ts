@@ -20,6 +20,8 @@ export interface Dataset {
   frames: Frame[];
   /** Parallel to `frames`. */
   kinds: FrameKind[];
+  /** Parallel to `frames`: the capture file each came from (the books attribute unlabelled REST depth bodies by it). */
+  fileOf: number[];
   counts: Record<FrameKind, number>;
   text_bytes: number;
   bad_lines: number;
@@ -55,6 +57,7 @@ export async function loadDataset(root: string, forceFixture = false): Promise<D
   const { origin, files } = captureFiles(root, forceFixture);
   const frames: Frame[] = [];
   const kinds: FrameKind[] = [];
+  const fileOf: number[] = [];
   const counts: Record<FrameKind, number> = { trade: 0, bookTicker: 0, depth: 0, other: 0 };
   const symbols = new Set<string>();
   let bytes = 0;
@@ -69,6 +72,7 @@ export async function loadDataset(root: string, forceFixture = false): Promise<D
     const k = frameKind(f.text);
     frames.push(f);
     kinds.push(k);
+    fileOf.push(item.file);
     counts[k]++;
     bytes += f.text.length;
     if (k === 'trade') symbols.add(f.text.slice(PREFIX.length, f.text.indexOf('@')).toUpperCase());
@@ -79,6 +83,7 @@ export async function loadDataset(root: string, forceFixture = false): Promise<D
     files: files.map((f) => `${f.slice(resolve(root, '..').length + 1)} (${statSync(f).size} bytes)`),
     frames,
     kinds,
+    fileOf,
     counts,
     text_bytes: bytes,
     bad_lines: bad,
@@ -89,6 +94,11 @@ export async function loadDataset(root: string, forceFixture = false): Promise<D
 
 export function framesOfKind(ds: Dataset, kind: FrameKind): Frame[] {
   return ds.frames.filter((_, i) => ds.kinds[i] === kind);
+}
+
+/** The file indices of `framesOfKind(ds, kind)`, in the same order. */
+export function filesOfKind(ds: Dataset, kind: FrameKind): number[] {
+  return ds.fileOf.filter((_, i) => ds.kinds[i] === kind);
 }
 
 /**

@@ -5,6 +5,8 @@
  *   B — our pipeline as it runs live: FramePipeline.ingest (envelope peek, parse, fast-path
  *       validation against the zod contract, normalize, window, baseline, detect) for every frame,
  *       promotions taken, and SystemState.commit every 500 ms of receive time.
+ *   BP — B with the books, policy `four-pillars-001` and liquidation tape beside M3 (createPipeline,
+ *       as replay runs it), their snapshot sections included in every commit.
  *   C — a peer: tardis-dev's Binance-futures trade mapper, driven the way its replayNormalized
  *       drives it: JSON.parse the frame, a Date for the local timestamp, canHandle, map, consume.
  *
@@ -17,7 +19,7 @@ import { isRawTrade } from '../src/binance/fastpath';
 import { normalizeFrame } from '../src/binance/normalize';
 import { RawTradeSchema } from '../src/binance/schemas';
 import { Engine } from '../src/core/engine';
-import { FramePipeline } from '../src/core/pipeline';
+import { createPipeline, FramePipeline } from '../src/core/pipeline';
 import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 
@@ -58,6 +60,43 @@ export function runB(frames: readonly Frame[], symbols: readonly string[], commi
     }
   }
   return { engine, pipeline, state, commits };
+}
+
+/** BP: B with books + policy + tape beside M3; `fileOf` gives each frame's capture file (foreign REST depth bodies are attributed by it). */
+export function runBP(
+  frames: readonly Frame[],
+  fileOf: readonly number[],
+  symbols: readonly string[],
+  commitEveryMs: number | null = COMMIT_EVERY_MS,
+): PipelineRun {
+  const pipeline = createPipeline({ adapter: binanceUsdm, symbols });
+  const engine = pipeline.engine;
+  const beside = pipeline.beside;
+  const state = new SystemState(engine, 'bench', 'REPLAY', { frames: pipeline.counters, beside });
+  state.ops.stage = 'OBSERVE';
+  let nextCommit = -Infinity;
+  let commits = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as Frame;
+    pipeline.ingest(f, fileOf[i] ?? 0);
+    engine.takeNewPromotions();
+    beside?.books?.takeRequests();
+    beside?.policy?.takeNewEvents();
+    if (commitEveryMs !== null && f.recv_ms >= nextCommit) {
+      state.commit(f.recv_ms);
+      commits++;
+      nextCommit = f.recv_ms + commitEveryMs;
+    }
+  }
+  return { engine, pipeline, state, commits };
+}
+
+/** BP's checksum: B's, plus diffs the books applied and windows the policy judged. */
+export function checksumBP(r: PipelineRun): number {
+  const beside = r.pipeline.beside;
+  let extra = beside?.policy?.section(0).counters.judged ?? 0;
+  for (const b of Object.values(beside?.books?.status(0).per_symbol ?? {})) extra += b.diffs_applied;
+  return checksumB(r) + extra;
 }
 
 /** B's checksum: frames seen + trades accepted + windows processed (identical on every run). */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseCaptureLine } from '../src/capture/format';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { BookRoom } from '../src/binance/book/book-room';
 import { DepthUpdateSchema, isDepthUpdate } from '../src/binance/book/contracts';
 

@@ -4,10 +4,10 @@
  * checked against a naive reference that applied exactly the diffs with `E ≤ window_end`.
  */
 import { describe, expect, it } from 'vitest';
-import { BookRoom } from '../src/binance/book/book-room';
+import { BookRoom, DEPTH_ROUTE } from '../src/binance/book/book-room';
 import { BOOK } from '../src/binance/book/constants';
 import type { DepthUpdate } from '../src/binance/book/contracts';
-import type { Frame } from '../src/core/source';
+import { connectionOpenFrame, type Frame } from '../src/core/source';
 import type { BookSample } from '../src/core/policy/book-sample';
 import { bridgeIndex, depthInput, NaiveBook } from './book-helpers';
 import { FIXTURE_BTC } from './fixtures/paths';
@@ -96,6 +96,17 @@ describe('book room: one outcome per frame', () => {
     expect(r.status(T0 + 1005).per_symbol.BTCUSDT).toMatchObject({ state: 'LIVE', best_bid: '100.00', best_ask: '100.10', age_ms: 1000, diffs_applied: 1 });
     r.invalidateAll(T0 + 2000);
     expect(r.status(T0 + 2000).per_symbol.BTCUSDT).toMatchObject({ state: 'RESYNCING', best_bid: null, resyncs: 1, last_resync_reason: 'reconnect' });
+  });
+
+  it('a recorded /public connection-open frame resyncs every book at its place in the stream; other local frames do not', () => {
+    const r = room();
+    r.ingestFrame({ recv_ms: T0, source: 'rest:/fapi/v1/depth?symbol=BTCUSDT&limit=1000', text: SNAP_BODY });
+    r.ingestFrame(envelope('btcusdt@depth@100ms', diffPayload('BTCUSDT', 100, 106, 99), T0 + 5));
+    expect(r.ingestFrame(connectionOpenFrame('/market/stream', T0 + 10)).kind).toBe('not_depth');
+    expect(r.book('BTCUSDT')?.state).toBe('LIVE');
+    expect(r.ingestFrame(connectionOpenFrame(DEPTH_ROUTE, T0 + 20)).kind).toBe('connection_open');
+    expect(r.counters.connections).toBe(1);
+    expect(r.status(T0 + 20).per_symbol.BTCUSDT).toMatchObject({ state: 'RESYNCING', resyncs: 1, last_resync_reason: 'reconnect' });
   });
 });
 

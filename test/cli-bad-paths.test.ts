@@ -119,6 +119,19 @@ const CASES: Case[] = [
     when: HAVE_PROC,
   },
   {
+    name: 'replay --policy-out a directory',
+    args: () => ['replay', FIXTURE_BTC, '--policy-out', tmpdir()],
+    code: 1,
+    first: `peak-pressure replay: --policy-out ${tmpdir()}: is a directory (give a file path)`,
+  },
+  {
+    name: 'replay --policy-out under procfs (the default --out and --dead-letters directory is not left behind)',
+    args: () => ['replay', FIXTURE_BTC, '--policy-out', '/proc/x/policy.jsonl'],
+    code: 1,
+    first: 'peak-pressure replay: --policy-out /proc/x/policy.jsonl: cannot create directory /proc/x: no such file or directory (ENOENT)',
+    when: HAVE_PROC,
+  },
+  {
     name: 'replay --out under a regular file',
     args: () => ['replay', FIXTURE_BTC, '--out', join(GARBAGE, 'events.jsonl')],
     code: 1,
@@ -267,7 +280,7 @@ describe('CLI bad paths: one line, exit 1 or 2, no stack, no hang, nothing left 
     mkdirSync(dir);
     const r = spawnSync(process.execPath, [CLI, 'replay', FIXTURE_BTC, GARBAGE, '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(tree(dir)).toEqual(['debug', 'debug/replay_dead_letters.jsonl', 'debug/replay_events.jsonl']);
+    expect(tree(dir)).toEqual(['debug', 'debug/replay_dead_letters.jsonl', 'debug/replay_events.jsonl', 'debug/replay_policy_events.jsonl']);
     expect(
       readFileSync(join(dir, 'debug', 'replay_dead_letters.jsonl'), 'utf8')
         .trim()
@@ -277,6 +290,12 @@ describe('CLI bad paths: one line, exit 1 or 2, no stack, no hang, nothing left 
     // Replaying again without bad lines: the dead letters of the last run do not linger.
     const again = spawnSync(process.execPath, [CLI, 'replay', FIXTURE_BTC, '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(again.status, again.stderr).toBe(0);
+    expect(tree(dir)).toEqual(['debug', 'debug/replay_events.jsonl', 'debug/replay_policy_events.jsonl']);
+    // Without the policy there is no policy events file.
+    rmSync(join(dir, 'debug'), { recursive: true });
+    const noPolicy = spawnSync(process.execPath, [CLI, 'replay', FIXTURE_BTC, '--no-policy', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    expect(noPolicy.status, noPolicy.stderr).toBe(0);
     expect(tree(dir)).toEqual(['debug', 'debug/replay_events.jsonl']);
+    expect((JSON.parse(noPolicy.stdout) as { policy: unknown; policy_events_file: unknown }).policy).toBeNull();
   });
 });

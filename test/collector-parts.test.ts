@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classifyMarketFrame, MARKET_ROUTE, marketProtocol } from '../src/binance/market-protocol';
-import { marketStreams, silenceLimitMs } from '../src/binance/streams';
+import { depthStreams, marketStreams, silenceLimitMs } from '../src/binance/streams';
 import { Backoff, backoffDelayMs } from '../src/collector/backoff';
 import { applyVerdict } from '../src/collector/health';
 import { OI_PENALTY } from '../src/collector/oi-poller';
@@ -283,6 +283,14 @@ describe('Binance market protocol', () => {
     expect(p.resubscribeMessages(['s7usdt@aggTrade', 's9usdt@aggTrade']).map((m) => JSON.parse(m) as unknown)).toEqual([
       { method: 'SUBSCRIBE', params: ['s7usdt@aggTrade', 's9usdt@aggTrade'], id: 4 },
     ]);
+  });
+
+  it('puts diff depth on the /public route with its own cadence limit', () => {
+    const streams = depthStreams(['BTCUSDT', 'ETHUSDT']);
+    expect(streams).toEqual(['btcusdt@depth@100ms', 'ethusdt@depth@100ms']);
+    const p = marketProtocol({ wsUrl: 'wss://fstream.binance.com', streams, route: '/public/stream' });
+    expect([p.url, p.source]).toEqual(['wss://fstream.binance.com/public/stream', 'ws:/public/stream']);
+    expect(p.silenceLimitMs('btcusdt@depth@100ms')).toBe(5000);
   });
 
   it('tells control replies from data, and reads the stream name data frames start with', () => {

@@ -83,6 +83,31 @@ describe('startup', () => {
     assertNothingLost(r);
   });
 
+  it('syncs every book from /public depth and paced REST snapshots; the connection-open record and the bodies are in the capture', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    const books = () => r.latest().books;
+    await r.until('every book LIVE', () => Object.values(books()?.per_symbol ?? {}).filter((b) => b.state === 'LIVE').length === r.sim.symbols.length, 30_000);
+    const section = books();
+    expect(section?.connections).toBe(1);
+    // Locked (bid = ask) happens: the recorded SOLUSDT diffs leave a locked top for a moment, as raw diff depth can.
+    for (const s of r.sim.symbols) {
+      const b = section?.per_symbol[s];
+      expect(b?.pu_gaps, s).toBe(0);
+      expect(b?.best_bid !== null && b?.best_ask !== null && Number(b?.best_bid) <= Number(b?.best_ask), `${s} ${JSON.stringify(b)}`).toBe(true);
+    }
+    assertNothingLost(r);
+    await r.collector.stop();
+    const frames: { source: string }[] = [];
+    for (const file of captureFiles(r.dir)) for await (const item of readCapture(file)) if (item.kind === 'frame') frames.push(item.frame);
+    expect(
+      frames.filter((f) => f.source === 'local:/public/stream').length,
+      JSON.stringify([captureFiles(r.dir).length, frames.length, [...new Set(frames.map((f) => f.source.slice(0, 20)))]]),
+    ).toBe(1);
+    expect(new Set(frames.filter((f) => f.source.startsWith('rest:/fapi/v1/depth')).map((f) => f.source)).size).toBe(r.sim.symbols.length);
+  });
+
   it('falls back to the documented list ∩ TRADING when the 24h ticker keeps failing', async () => {
     // The simulator refuses the ticker before the collector asks; the retries between the three tries wait on the clock.
     rig = await startRig({

@@ -91,6 +91,10 @@ describe('runtime objects satisfy the contracts', () => {
     const last = snapshots[snapshots.length - 1] as Snapshot;
     expect(last.promoted_events.length).toBe(events.length);
     expect(last.per_symbol.BTCUSDT?.warm).toBe(true);
+    // The sections beside M3 are filled in replay: books, the policy's, the liquidation tape.
+    expect(last.books?.per_symbol.BTCUSDT?.state).toBe('LIVE');
+    expect(last.policies['four-pillars-001']?.per_symbol.BTCUSDT?.counters.judged).toBeGreaterThan(0);
+    expect(Object.keys(last.liquidation_tape?.per_symbol ?? {})).toEqual(['BTCUSDT', 'ETHUSDT']);
     expect(Object.isFrozen(last)).toBe(true);
     // As written to debug/latest_snapshot.json and read back by the UI.
     expect(issues(SnapshotSchema.safeParse(JSON.parse(JSON.stringify(last))))).toEqual([]);

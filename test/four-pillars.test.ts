@@ -1,6 +1,6 @@
 /**
  * Worked examples for policy `four-pillars-001` v1 (SPEC §17), one per outcome, through the same
- * pipeline replay uses (src/replay/pillars.ts): canonical trades and liquidations into the engine,
+ * pipeline replay uses (createPipeline, src/core/pipeline.ts): canonical trades and liquidations into the engine,
  * raw depth frames (a REST snapshot body and `depthUpdate` diffs with a proper `pu` chain) into the
  * book, the policy judging each window M3 closes with the book as of that window's end.
  *
@@ -18,7 +18,10 @@ import type { DepthUpdate } from '../src/binance/book/contracts';
 import type { Side } from '../src/core/contracts/primitives';
 import { POLICY_OUTCOMES, type PolicyEvent, PolicyEventSchema, type PolicyOutcome, PolicySectionSchema } from '../src/core/policy/contracts';
 import type { PolicyVerdict } from '../src/core/policy/four-pillars';
-import { PillarsPipeline } from '../src/replay/pillars';
+import { binanceUsdm } from '../src/binance/adapter';
+import { BookRoom } from '../src/binance/book/book-room';
+import { createPipeline, type FramePipeline } from '../src/core/pipeline';
+import { PILLARS } from '../src/core/policy/constants';
 import { EventFactory, type TradeSpec } from './helpers';
 
 const SYMBOL = 'BTCUSDT';
@@ -49,12 +52,12 @@ interface Variant {
 
 class DepthFeed {
   private u = 1000;
-  constructor(private readonly pipe: PillarsPipeline) {}
+  constructor(private readonly pipe: FramePipeline) {}
 
   /** A REST body containing every diff sent so far (lastUpdateId = the last u). */
   snapshot(recv: number): void {
     const body = { lastUpdateId: this.u, E: recv, T: recv, bids: [['99990.00', HIGH_BID]], asks: [['100010.00', HIGH_ASK]] };
-    this.pipe.ingestFrame({ recv_ms: recv, source: `rest:/fapi/v1/depth?symbol=${SYMBOL}&limit=1000`, text: JSON.stringify(body) });
+    this.pipe.ingest({ recv_ms: recv, source: `rest:/fapi/v1/depth?symbol=${SYMBOL}&limit=1000`, text: JSON.stringify(body) });
   }
 
   /** A diff at event time E setting both levels; `gap` skips one update (pu ≠ previous u). */
@@ -62,7 +65,7 @@ class DepthFeed {
     const pu = gap ? this.u + 3 : this.u;
     const d: DepthUpdate = { e: 'depthUpdate', E, T: E, s: SYMBOL, U: this.u - 5, u: this.u + 10, pu, b: [['99990.00', bidQty]], a: [['100010.00', askQty]] };
     this.u += 10;
-    this.pipe.ingestFrame({ recv_ms: E, source: 'ws:/public/stream', text: JSON.stringify({ stream: 'btcusdt@depth@100ms', data: d }) });
+    this.pipe.ingest({ recv_ms: E, source: 'ws:/public/stream', text: JSON.stringify({ stream: 'btcusdt@depth@100ms', data: d }) });
   }
 }
 
@@ -87,14 +90,17 @@ function openClose(openQty: number, openSide: Side, closePrice: number, closeQty
 interface Run {
   verdicts: PolicyVerdict[];
   events: PolicyEvent[];
-  pipe: PillarsPipeline;
+  pipe: FramePipeline;
+  books: BookRoom;
   /** The verdict of window K. */
   k: PolicyVerdict;
 }
 
 function run(v: Variant = {}): Run {
   const verdicts: PolicyVerdict[] = [];
-  const pipe = new PillarsPipeline({ symbols: [SYMBOL, 'ETHUSDT'], onVerdict: (x) => verdicts.push(x) });
+  const symbols = [SYMBOL, 'ETHUSDT'];
+  const books = new BookRoom({ symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
+  const pipe = createPipeline({ adapter: binanceUsdm, symbols, beside: { books, onVerdict: (x) => verdicts.push(x) } });
   const f = new EventFactory(SYMBOL);
   const depth = new DepthFeed(pipe);
   const liqs = v.liquidations ?? EXAMPLE_LIQUIDATIONS;
@@ -103,36 +109,36 @@ function run(v: Variant = {}): Run {
   depth.diff(FIRST * 1000 - 1500, HIGH_BID, HIGH_ASK);
   for (let i = 0; i < 60; i++) {
     const k = FIRST + i;
-    for (const l of liqs) if (Math.floor(l.ts / 1000) === k) pipe.ingest(f.liquidation({ ts: l.ts, side: l.side, price: 100_000 }));
+    for (const l of liqs) if (Math.floor(l.ts / 1000) === k) pipe.ingestEvent(f.liquidation({ ts: l.ts, side: l.side, price: 100_000 }));
     const close = FAST.has(i) ? (i % 2 === 0 ? 100_100 : 99_900) : 100_000;
-    pipe.ingest(f.trade({ ts: k * 1000 + 100, price: 100_000, qty: 1, side: 'BUY' }));
+    pipe.ingestEvent(f.trade({ ts: k * 1000 + 100, price: 100_000, qty: 1, side: 'BUY' }));
     if (i === v.breakBookAtBaseline) depth.diff(k * 1000 + 500, HIGH_BID, HIGH_ASK, true);
     else if (v.breakBookAtBaseline !== undefined && i === v.breakBookAtBaseline + 1) {
       // The repair comes after this window's first diff, so the broken window's end stays broken.
       depth.diff(k * 1000 + 500, HIGH_BID, HIGH_ASK);
       depth.snapshot(k * 1000 + 550);
     } else depth.diff(k * 1000 + 500, THIN.has(i) ? LOW_BID : HIGH_BID, THIN.has(i) ? LOW_ASK : HIGH_ASK);
-    pipe.ingest(f.trade({ ts: k * 1000 + 600, price: close, qty: 1, side: 'SELL' }));
+    pipe.ingestEvent(f.trade({ ts: k * 1000 + 600, price: close, qty: 1, side: 'SELL' }));
   }
-  for (const l of liqs) if (l.ts >= START) pipe.ingest(f.liquidation({ ts: l.ts, side: l.side, price: 100_000 }));
+  for (const l of liqs) if (l.ts >= START) pipe.ingestEvent(f.liquidation({ ts: l.ts, side: l.side, price: 100_000 }));
   const trades = v.trades ?? EXAMPLE_TRADES;
-  pipe.ingest(f.trade(trades[0] as TradeSpec));
+  pipe.ingestEvent(f.trade(trades[0] as TradeSpec));
   depth.diff(START + 500, v.bidQty ?? HIGH_BID, v.askQty ?? '0.500', v.breakBookInK === true);
-  for (const t of trades.slice(1)) pipe.ingest(f.trade(t));
+  for (const t of trades.slice(1)) pipe.ingestEvent(f.trade(t));
   // Window K+1: the depth recovers (E > K's end) before K closes; K must not see it.
   depth.diff(END + 500, HIGH_BID, HIGH_ASK);
-  pipe.ingest(f.trade({ symbol: 'ETHUSDT', ts: END + 999, price: 3200, qty: 1, side: 'BUY' }));
+  pipe.ingestEvent(f.trade({ symbol: 'ETHUSDT', ts: END + 999, price: 3200, qty: 1, side: 'BUY' }));
   expect(verdicts.filter((x) => x.window_start_ms === START)).toEqual([]);
-  pipe.ingest(f.trade({ symbol: 'ETHUSDT', ts: END + 1000, price: 3200, qty: 1, side: 'BUY' }));
+  pipe.ingestEvent(f.trade({ symbol: 'ETHUSDT', ts: END + 1000, price: 3200, qty: 1, side: 'BUY' }));
   const k = verdicts.filter((x) => x.symbol === SYMBOL && x.window_start_ms === START);
   expect(k).toHaveLength(1);
-  return { verdicts, events: pipe.policy?.takeNewEvents() ?? [], pipe, k: k[0] as PolicyVerdict };
+  return { verdicts, events: pipe.beside?.policy?.takeNewEvents() ?? [], pipe, books, k: k[0] as PolicyVerdict };
 }
 
 /** The policy's counters moved by window K alone: judged +1 and exactly `outcome` +1. */
 function expectOnly(r: Run, outcome: PolicyOutcome): void {
   expect(r.k.outcome).toBe(outcome);
-  const c = r.pipe.policy?.counters(SYMBOL);
+  const c = r.pipe.beside?.policy?.counters(SYMBOL);
   expect(c?.judged).toBe(61);
   const want = Object.fromEntries(POLICY_OUTCOMES.map((o) => [o, (o === 'not_warm' ? 60 : 0) + (o === outcome ? 1 : 0)]));
   expect(Object.fromEntries(POLICY_OUTCOMES.map((o) => [o, c?.[o]]))).toEqual(want);
@@ -144,7 +150,7 @@ describe('four-pillars-001 worked example: promoted', () => {
     const r = run();
     expect(r.k.velocity_p90).toBe(0.001);
     expect(r.k.passive_depth_p10).toBe(100_010);
-    const state = r.pipe.policy?.section().per_symbol[SYMBOL];
+    const state = r.pipe.beside?.policy?.section().per_symbol[SYMBOL];
     // After K: the histories roll on (K appended), so P10 of bids is still the thin lot.
     expect(state?.bid_depth_p10).toBe(99_990);
     expect(state?.warm).toBe(true);
@@ -175,7 +181,7 @@ describe('four-pillars-001 worked example: promoted', () => {
     expect(m.passive_depth_p10).toBe(100_010);
     expect([m.best_bid, m.best_ask, m.mid, m.depth_bps]).toEqual(['99990.00', '100010.00', 100_000, 10]);
     expect(m.book_last_event_ms).toBe(START + 500);
-    expect(r.pipe.books?.book(SYMBOL)?.depthWithinBps(10)?.ask).toBe(100_010 * 5);
+    expect(r.books.book(SYMBOL)?.depthWithinBps(10)?.ask).toBe(100_010 * 5);
     expect(Object.isFrozen(e.metrics)).toBe(true);
   });
 
@@ -208,8 +214,8 @@ describe('four-pillars-001 worked example: one outcome per variant', () => {
     const r = run({ breakBookAtBaseline: 20 });
     expect(r.verdicts.find((v) => v.window_start_ms === (FIRST + 20) * 1000)?.book_live).toBe(false);
     expectOnly(r, 'not_warm');
-    expect(r.pipe.policy?.section().per_symbol[SYMBOL]?.ask_depth_history_len).toBe(60);
-    expect(r.pipe.books?.book(SYMBOL)?.counters.resyncs).toBe(1);
+    expect(r.pipe.beside?.policy?.section().per_symbol[SYMBOL]?.ask_depth_history_len).toBe(60);
+    expect(r.books.book(SYMBOL)?.counters.resyncs).toBe(1);
   });
 
   it('dominant share exactly 0.70 is not > 0.70: imbalance_failed', () => {
@@ -247,9 +253,9 @@ describe('four-pillars-001 worked example: one outcome per variant', () => {
     const r = run({ breakBookInK: true });
     expect(r.k.book_live).toBe(false);
     expectOnly(r, 'book_unavailable');
-    const state = r.pipe.policy?.section().per_symbol[SYMBOL];
+    const state = r.pipe.beside?.policy?.section().per_symbol[SYMBOL];
     expect(state?.velocity_history_len).toBe(60);
-    expect(r.pipe.books?.book(SYMBOL)?.state).toBe('RESYNCING');
+    expect(r.books.book(SYMBOL)?.state).toBe('RESYNCING');
   });
 
   it('the passive side above its P10: exhaustion_failed', () => {
@@ -266,7 +272,7 @@ describe('four-pillars-001 worked example: one outcome per variant', () => {
 describe('four-pillars-001 snapshot section', () => {
   it('validates, partitions judged windows, and lists the event', () => {
     const r = run();
-    const s = r.pipe.policy?.section();
+    const s = r.pipe.beside?.policy?.section();
     expect(() => PolicySectionSchema.parse(s)).not.toThrow();
     const c = s?.counters;
     expect(POLICY_OUTCOMES.reduce((sum, o) => sum + (c?.[o] ?? 0), 0)).toBe(c?.judged);

@@ -166,7 +166,7 @@ function cliReplay(files: readonly string[], out: string, extra: readonly string
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, events: existsSync(out) ? readFileSync(out) : Buffer.alloc(0) };
 }
 
-type CliSummary = ReplaySummary & { events_file: string; dead_letters: number };
+type CliSummary = ReplaySummary & { events_file: string; policy_events_file: string | null; dead_letters: number };
 
 describe('CLI: peak-pressure replay, end to end', () => {
   beforeAll(() => ensureCliBuilt(), 180_000);
@@ -188,9 +188,47 @@ describe('CLI: peak-pressure replay, end to end', () => {
     expect(json.dead_letters).toBe(0);
     expect(existsSync(`${out}.dead.jsonl`)).toBe(false);
     const inProcess = await replay({ files });
-    const { events_file: _f, dead_letters: _d, ...summary } = json;
+    const { events_file: _f, policy_events_file: _p, dead_letters: _d, ...summary } = json;
     expect(JSON.stringify(summary)).toBe(inProcess.summaryJson);
     expect(first.events.toString('utf8')).toBe(inProcess.jsonl);
+  });
+
+  it('reports the policy’s partition and each book at the end beside M3; --no-policy --no-books leave M3 byte-identical', () => {
+    const files = [...FIXTURE_FILES, OI_FIXTURE];
+    const policyOut = join(tmp, 'cli-on.policy.jsonl');
+    const on = cliReplay(files, join(tmp, 'cli-on.jsonl'), ['--policy-out', policyOut]);
+    expect(on.status, on.stderr).toBe(0);
+    const s = JSON.parse(on.stdout) as CliSummary;
+    expect(s.policy_events_file).toBe(policyOut);
+    // No liquidations in these files: the policy judges but never passes pillar 3, so its file is empty.
+    expect(readFileSync(policyOut, 'utf8')).toBe('');
+    expect(s.policy?.partition_holds).toBe(true);
+    expect(s.policy?.per_symbol.BTCUSDT?.windows_seen).toBe(s.per_symbol.BTCUSDT?.windows_processed);
+    for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+      const b = s.books?.per_symbol[symbol];
+      expect(b, symbol).toMatchObject({ state: 'LIVE', pu_gaps: 0, resyncs: 0, snapshots_applied: 1 });
+      expect(b?.diffs_applied).toBeGreaterThan(1000);
+      // The exchange's decimal strings, as sent (two decimals on BTCUSDT and ETHUSDT).
+      expect(b?.best_bid).toMatch(/^\d+\.\d{2}$/);
+      expect(Number(b?.best_ask)).toBeGreaterThan(Number(b?.best_bid));
+    }
+    const off = cliReplay(files, join(tmp, 'cli-off.jsonl'), ['--no-policy', '--no-books']);
+    expect(off.status, off.stderr).toBe(0);
+    const o = JSON.parse(off.stdout) as CliSummary;
+    expect([o.policy, o.books, o.policy_events_file]).toEqual([null, null, null]);
+    const m3 = (x: CliSummary): string => {
+      const { policy: _p, books: _b, events_file: _f, policy_events_file: _pf, dead_letters: _d, ...rest } = x;
+      return JSON.stringify(rest);
+    };
+    expect(m3(o)).toBe(m3(s));
+    expect(off.events.equals(on.events)).toBe(true);
+    const text = cli(['replay', ...files, '--out', join(tmp, 'cli-text.jsonl'), '--policy-out', join(tmp, 'cli-text.policy.jsonl')]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/^Policy four-pillars-001 v1 \(M6, beside M3; never changes it\): judged [\d,]+ {3}Policy events: 0 {3}Partition holds: yes$/m);
+    expect(text.stdout).toMatch(
+      new RegExp(`^BTCUSDT +LIVE +[\\d,]+ +0 +0 +${s.books?.per_symbol.BTCUSDT?.best_bid ?? '?'} +${s.books?.per_symbol.BTCUSDT?.best_ask ?? '?'} `, 'm'),
+    );
+    expect(text.stdout).toContain(`Policy events written to ${join(tmp, 'cli-text.policy.jsonl')}`);
   });
 
   it('--symbols BTCUSDT restricts the allow-list: ETH trades count as symbol_not_allowed', () => {

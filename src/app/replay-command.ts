@@ -1,4 +1,4 @@
-/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--dead-letters file] [--db FILE]` */
+/** `peak-pressure replay <file…> [--symbols A,B] [--json] [--out events.jsonl] [--policy-out file] [--no-policy] [--no-books] [--dead-letters file] [--db FILE]` */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,6 +8,8 @@ import { checkReadable, type ReadProgress } from '../capture/reader';
 import { describeFsError, PathError } from '../files/errors';
 import { abandonOutput, commitOutput, type OutputTarget, prepareOutput } from '../files/output';
 import { PARTITION_KEYS } from '../core/contracts/counters';
+import { POLICY_OUTCOMES } from '../core/policy/contracts';
+import { policyEventLine } from '../replay/beside-summary';
 import { eventLine, runReplay, type ReplaySummary } from '../replay/replay';
 import { ReplayStoreWriter } from '../replay/replay-store';
 import { safeMessage } from '../text/safe';
@@ -15,13 +17,17 @@ import { UsageError } from './cli-errors';
 
 export const REPLAY_USAGE = `usage: peak-pressure replay <capture file…> [options]
 
-Runs recorded frames through the same normalizer and detection core as the live collector.
+Runs recorded frames through the same normalizer and detection core as the live collector, and
+beside it the order books and policy four-pillars-001 (M6), which never change M3's result.
 Reads our capture format and the hftbacktest / cryptofeed line formats, plain or gzip.
 Several files are merged by receive time.
 
 options:
   --symbols A,B,…       allow-list (default: the capture header's, else the 10 most traded symbols in the data)
-  --out FILE            promoted events as JSONL (default: debug/replay_events.jsonl)
+  --out FILE            promoted events (M3, the product's rule) as JSONL (default: debug/replay_events.jsonl)
+  --policy-out FILE     policy four-pillars-001 events as JSONL (default: debug/replay_policy_events.jsonl)
+  --no-policy           do not run policy four-pillars-001 (no policy events file)
+  --no-books            keep no order books (the policy then counts book_unavailable at its pillar 4)
   --dead-letters FILE   unusable frames as JSONL (default: debug/replay_dead_letters.jsonl, created only if needed)
   --db FILE             also write the promoted events to this event store (a store of its own, not the
                         live one), so a replay and a live run compare with one query (README "Export")
@@ -30,7 +36,47 @@ options:
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
-export function formatSummary(s: ReplaySummary, outPath: string): string {
+/** A text table: first column left-aligned, the others right-aligned. */
+function table(head: readonly string[], rows: readonly string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(head), ...rows.map(line)];
+}
+
+/** The parts beside M3: the policy's partition per symbol and each book at the end of the input. */
+function formatBeside(s: ReplaySummary, policyPath: string | null): string[] {
+  const lines: string[] = [];
+  const p = s.policy;
+  if (p !== null) {
+    const judged = Object.values(p.per_symbol).reduce((sum, x) => sum + x.judged, 0);
+    lines.push(
+      `Policy ${p.id} v${p.version} (M6, beside M3; never changes it): judged ${fmt(judged)}   Policy events: ${fmt(p.events)}   Partition holds: ${p.partition_holds ? 'yes' : 'NO'}`,
+    );
+    const rows = Object.entries(p.per_symbol).map(([sym, x]) => [sym, fmt(x.windows_seen), fmt(x.empty), ...POLICY_OUTCOMES.map((k) => fmt(x.partition[k]))]);
+    lines.push('', ...table(['symbol', 'windows', 'empty', ...POLICY_OUTCOMES.map((k) => k.replace(/_/g, ' '))], rows), '');
+  }
+  const b = s.books;
+  if (b !== null) {
+    lines.push(
+      `Books at the end of the input: ${fmt(b.depth_frames)} depth frames, ${fmt(b.malformed)} malformed, ${fmt(b.snapshots_unattributed)} snapshots unattributed`,
+    );
+    const rows = Object.entries(b.per_symbol).map(([sym, x]) => [
+      sym,
+      x.state,
+      fmt(x.diffs_applied),
+      fmt(x.pu_gaps),
+      fmt(x.resyncs),
+      x.best_bid ?? '-',
+      x.best_ask ?? '-',
+      fmt(x.levels),
+    ]);
+    lines.push('', ...table(['symbol', 'state', 'diffs applied', 'pu gaps', 'resyncs', 'best bid', 'best ask', 'levels'], rows), '');
+  }
+  if (p !== null && policyPath !== null) lines.push(`Policy events written to ${policyPath}`);
+  return lines;
+}
+
+export function formatSummary(s: ReplaySummary, outPath: string, policyPath: string | null = null): string {
   const lines: string[] = [];
   lines.push(`Replayed ${fmt(s.frames)} frames from ${s.files.length} file(s); symbols (${s.symbols_from}): ${s.symbols.join(', ')}`);
   if (s.first_watermark_ms !== null && s.last_watermark_ms !== null) {
@@ -47,9 +93,7 @@ export function formatSummary(s: ReplaySummary, outPath: string): string {
     fmt(p.window_not_closed),
     fmt(p.duplicate_trades),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  lines.push('', line(head), ...rows.map(line), '');
+  lines.push('', ...table(head, rows), '');
   const c = s.counters;
   lines.push(
     `Frames: ${fmt(c.frames_received)} received, ${fmt(c.ignored_frames)} ignored (${
@@ -74,6 +118,8 @@ export function formatSummary(s: ReplaySummary, outPath: string): string {
     );
   }
   lines.push(`Promoted events written to ${outPath}`);
+  const beside = formatBeside(s, policyPath);
+  if (beside.length > 0) lines.push('', ...beside);
   return lines.join('\n');
 }
 
@@ -111,6 +157,9 @@ export async function replayCommand(argv: string[]): Promise<number> {
     options: {
       symbols: { type: 'string' },
       out: { type: 'string' },
+      'policy-out': { type: 'string' },
+      'no-policy': { type: 'boolean', default: false },
+      'no-books': { type: 'boolean', default: false },
       'dead-letters': { type: 'string' },
       db: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -133,13 +182,22 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`peak-pressure replay: ${safeMessage(store.fault)}\n`);
     return 1;
   }
+  const policyOn = !values['no-policy'];
   const events = prepareOutput(values.out ?? 'debug/replay_events.jsonl', '--out');
-  let letters: OutputTarget;
-  let opened: ReturnType<typeof openEvents>;
+  let letters: OutputTarget | null = null;
+  let policyTarget: OutputTarget | null = null;
+  let opened: ReturnType<typeof openEvents> | null = null;
+  let policyOpened: ReturnType<typeof openEvents> | null = null;
   try {
     letters = prepareOutput(values['dead-letters'] ?? 'debug/replay_dead_letters.jsonl', '--dead-letters');
+    if (policyOn) policyTarget = prepareOutput(values['policy-out'] ?? 'debug/replay_policy_events.jsonl', '--policy-out');
     opened = openEvents(events);
+    if (policyTarget !== null) policyOpened = openEvents(policyTarget);
   } catch (e) {
+    opened?.out.destroy();
+    // The last prepared first: its directory may be inside an earlier one's (debug/ for all by default).
+    if (policyTarget !== null) abandonOutput(policyTarget);
+    if (letters !== null) abandonOutput(letters);
     abandonOutput(events);
     throw e;
   }
@@ -149,6 +207,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   let frames = 0;
   let promotions = 0;
+  let policyEvents = 0;
   let lastDraw = 0;
   let drawn = false;
   // Progress on the terminal is about the person waiting: wall time.
@@ -157,7 +216,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     drawn = !final;
     const pct = progress.totalBytes > 0 ? Math.min(100, (100 * progress.bytesRead) / progress.totalBytes) : 0;
     process.stderr.write(
-      `\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted  ${((wallClock.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`,
+      `\rreplaying ${pct.toFixed(0).padStart(3)}%  ${fmt(frames)} frames  ${fmt(promotions)} promoted${policyOn ? `  ${fmt(policyEvents)} policy events` : ''}  ${((wallClock.now() - started) / 1000).toFixed(1)} s${final ? '\n' : ''}`,
     );
   };
   let summary: ReplaySummary;
@@ -172,6 +231,12 @@ export async function replayCommand(argv: string[]): Promise<number> {
         promotions++;
         out.write(eventLine(e));
         store?.add(e);
+      },
+      policy: policyOn,
+      books: !values['no-books'],
+      onPolicyEvent: (e) => {
+        policyEvents++;
+        policyOpened?.out.write(policyEventLine(e));
       },
       onFrame: tty
         ? () => {
@@ -189,6 +254,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     summary = result.summary;
     replayedSymbols = result.engine.symbols;
     await done();
+    await policyOpened?.done();
     await deadLetters.flush();
     if (deadLetters.failed > 0) {
       throw new PathError(
@@ -197,13 +263,16 @@ export async function replayCommand(argv: string[]): Promise<number> {
       );
     }
     await commitOutput(events);
+    if (policyTarget !== null) await commitOutput(policyTarget);
     if (!letters.direct) await deadLetters.moveTo(letters.final);
     else await deadLetters.close();
   } catch (e) {
     if (drawn) process.stderr.write('\n');
     out.destroy();
+    policyOpened?.out.destroy();
     if (!letters.direct) await deadLetters.discard().catch(() => undefined);
-    // Letters first: their directory may be inside the events' (debug/ for both by default).
+    // The last prepared first: its directory may be inside an earlier one's (debug/ for all by default).
+    if (policyTarget !== null) abandonOutput(policyTarget);
     abandonOutput(letters);
     abandonOutput(events);
     throw e;
@@ -212,13 +281,19 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const stored = store?.finish(replayedSymbols) ?? null;
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ ...summary, events_file: events.final, dead_letters: deadLetters.written, ...(stored ? { store: stored } : {}) })}\n`,
+      `${JSON.stringify({
+        ...summary,
+        events_file: events.final,
+        policy_events_file: policyTarget?.final ?? null,
+        dead_letters: deadLetters.written,
+        ...(stored ? { store: stored } : {}),
+      })}\n`,
     );
   } else {
     process.stdout.write(
-      `${formatSummary(summary, events.final)}\n${deadLetters.written > 0 ? `Dead letters written to ${letters.final}\n` : ''}${stored ? `${storedLine(stored)}\n` : ''}`,
+      `${formatSummary(summary, events.final, policyTarget?.final ?? null)}\n${deadLetters.written > 0 ? `Dead letters written to ${letters.final}\n` : ''}${stored ? `${storedLine(stored)}\n` : ''}`,
     );
   }
   if (stored?.error) process.stderr.write(`peak-pressure replay: ${safeMessage(stored.error)}\n`);
-  return summary.partition_holds && !stored?.error ? 0 : 1;
+  return summary.partition_holds && (summary.policy?.partition_holds ?? true) && !stored?.error ? 0 : 1;
 }

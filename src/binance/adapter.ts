@@ -1,5 +1,6 @@
-/** Binance USDⓈ-M futures as an exchange adapter: the normalizer and the stream subscriptions. */
+/** Binance USDⓈ-M futures as an exchange adapter: the normalizer, the stream subscriptions and the order books. */
 import type { ExchangeAdapter } from '../core/source';
+import { BookRoom } from './book/book-room';
 import { normalizeFrame } from './normalize';
 import { marketStreams } from './streams';
 
@@ -7,4 +8,5 @@ export const binanceUsdm: ExchangeAdapter = {
   name: 'binance-usdm',
   normalize: (frame) => normalizeFrame(frame),
   subscriptions: (symbols, options) => marketStreams(symbols, options.markPrice),
+  books: (options) => new BookRoom(options),
 };

@@ -18,6 +18,8 @@ export interface MarketProtocolOptions {
   /** WS root, e.g. wss://fstream.binance.com. */
   wsUrl: string;
   streams: readonly string[];
+  /** The route (default MARKET_ROUTE); diff depth goes on `/public/stream` (BINANCE.md §1), same reconnect, rotation and watchdog. */
+  route?: string;
   /** Max params in one SUBSCRIBE. */
   subscribeBatch?: number;
   /** Min gap between control messages (≤ 10 messages/s allowed). */
@@ -28,6 +30,7 @@ const DATA_PREFIX = '{"stream":"';
 
 export function marketProtocol(opts: MarketProtocolOptions): WsProtocol {
   const batch = opts.subscribeBatch ?? 50;
+  const route = opts.route ?? MARKET_ROUTE;
   let msgId = 0;
   /** SUBSCRIBE messages of at most `batch` params each. */
   const batches = (streams: readonly string[]): string[] => {
@@ -36,8 +39,8 @@ export function marketProtocol(opts: MarketProtocolOptions): WsProtocol {
     return out;
   };
   return {
-    url: `${opts.wsUrl.replace(/\/+$/, '')}${MARKET_ROUTE}`,
-    source: `ws:${MARKET_ROUTE}`,
+    url: `${opts.wsUrl.replace(/\/+$/, '')}${route}`,
+    source: `ws:${route}`,
     streams: opts.streams,
     silenceLimitMs,
     controlGapMs: opts.controlGapMs ?? 250,

@@ -10,5 +10,11 @@ export function marketStreams(symbols: readonly string[], markPrice: boolean): s
 export function silenceLimitMs(stream: string): number {
   if (stream.endsWith('@markPrice@1s')) return 5_000; // pushed every second: the best canary
   if (stream.endsWith('@aggTrade')) return 60_000; // top-10 perpetuals trade every second
+  if (stream.endsWith('@depth@100ms')) return 5_000; // a top-10 book changes every 100 ms
   return Number.POSITIVE_INFINITY; // liquidations: silence is normal
+}
+
+/** Streams of the one /public connection: every symbol's diff depth at 100 ms (SPEC §18; depth on /market delivers nothing). */
+export function depthStreams(symbols: readonly string[]): string[] {
+  return symbols.map((s) => `${s.toLowerCase()}@depth@100ms`);
 }

@@ -4,8 +4,8 @@
  *   #peak-pressure-capture v1 {"run_id":…,"symbols":[…],"started_ms":…}     ← header, optional
  *   <recv_ms> <source> <raw text exactly as received>
  *
- * `source` is `ws:<path>`, `rest:<path?query>` or `local:<what>` (the collector's own records,
- * e.g. the warm-start markers) and never contains a space. A frame whose text
+ * `source` is `ws:<path>`, `rest:<path?query>` or `local:<what>` (the collector's own records: the
+ * warm-start markers, a connection opened) and never contains a space. A frame whose text
  * contains a line break (only garbage does) is written as `<recv_ms> <source>~json <JSON string>`
  * so one line is always one frame. A frame the socket refused before it could be read as text
  * (binary, over the size cap) is written as `<recv_ms> <source>~refused:<reason> <JSON string>`,
@@ -15,7 +15,7 @@
  *   hftbacktest / collect-binancefutures: `<ts> <json>` with ts in ns (19 digits) or µs (16);
  *   cryptofeed: `<seconds.frac>: <json>`, REST `<url> -> <seconds.frac>: <body>`.
  */
-import type { Frame } from '../core/source';
+import { type Frame, LOCAL_SOURCE_PREFIX } from '../core/source';
 
 export const CAPTURE_MAGIC = '#peak-pressure-capture v1';
 /**
@@ -148,7 +148,7 @@ export function parseCaptureLine(line: string): LineResult {
     if (recv === null) return { kind: 'bad', reason: 'timestamp_unit_unknown' };
     const rest = line.slice(sp + 1);
     // Ours: a source token then the raw text. hftbacktest: the JSON follows the timestamp directly.
-    if (rest.startsWith('ws:') || rest.startsWith('rest:') || rest.startsWith('local:')) {
+    if (rest.startsWith('ws:') || rest.startsWith('rest:') || rest.startsWith(LOCAL_SOURCE_PREFIX)) {
       const sp2 = rest.indexOf(' ');
       if (sp2 < 0) return { kind: 'frame', frame: { recv_ms: recv, source: rest, text: '' } };
       let source = rest.slice(0, sp2);

@@ -1,7 +1,7 @@
 /**
  * The live collector, as a small shell that wires its parts and owns its timers:
  *
- *   startup.ts     symbol selection, then the run's parts (engine, capture, market session, OI)
+ *   startup.ts     symbol selection, then the run's parts (engine, capture, market and depth sessions, snapshots, OI)
  *   warm-start.ts  the REST backfill of the last minutes (SPEC §20), bracketed by marker frames
  *   intake.ts      every frame: capture, engine (the same call replay makes), dead letters
  *   operations.ts  per-commit operational state (rates, streams, OI, memory) and health inputs
@@ -298,6 +298,8 @@ export class Collector {
     // The begin marker goes in before the stream opens, so every live event is held until the end marker.
     if (config.warmStart) this.warmStartTask = this.warmStart(run);
     run.market.start();
+    run.depth.start();
+    run.depthSync.start();
     run.oi.start();
     this.advance({ kind: 'streams_started', ...(config.warmStart ? { warmStart: { symbols: sel.symbols.length, spanMs: config.warmStartSpanMs } } : {}) });
   }
@@ -528,6 +530,8 @@ export class Collector {
     for (const t of this.timers) t.cancel();
     this.heap.stop();
     this.run?.oi.stop();
+    this.run?.depthSync.stop();
+    await this.run?.depth.stop();
     await this.run?.market.stop();
     // REST answers still in flight go through the engine and the capture before the last commit,
     // so the final snapshot counts every frame the capture holds.

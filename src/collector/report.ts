@@ -30,6 +30,8 @@ export type Note =
   /** The capture could not take `gap.frames` frames (its backlog was full); the gap is marked in it. */
   | { kind: 'capture_gap'; gap: CaptureGap }
   | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
+  /** The /public depth connection (books); its outages resync the books and do not stop detection. */
+  | { kind: 'depth_ws_state'; state: WsState; detail: string; streams: number }
   | { kind: 'stream_silent'; stream: string; silentForMs: number }
   | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
   | { kind: 'promoted'; event: PromotedEvent }
@@ -131,6 +133,12 @@ export function renderNote(n: Note): Rendered {
         return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: redactUrl(n.url) } });
       if (n.state === 'RECONNECTING')
         return render([`market stream ${n.detail}`], log, { event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail: n.detail } });
+      return render([], log);
+    }
+    case 'depth_ws_state': {
+      const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'depth stream state' };
+      if (n.state === 'OPEN') return render([`depth stream connected (${n.streams} streams)`], log);
+      if (n.state === 'RECONNECTING') return render([`depth stream ${n.detail}`], log);
       return render([], log);
     }
     case 'stream_silent':

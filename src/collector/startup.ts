@@ -5,19 +5,24 @@
  * The shell (collector.ts) starts what this opens and walks the stages.
  */
 import { binanceUsdm } from '../binance/adapter';
+import { BookRoom, DEPTH_ROUTE } from '../binance/book/book-room';
 import { marketProtocol } from '../binance/market-protocol';
+import { depthStreams } from '../binance/streams';
 import { selectSymbols, type SymbolSelection } from '../binance/symbols';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { CaptureWriter } from '../capture/writer';
 import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
-import { Engine } from '../core/engine';
+import type { Engine } from '../core/engine';
 import { NearMissLog } from '../core/near-miss';
-import { FramePipeline } from '../core/pipeline';
+import { createPipeline, type FramePipeline } from '../core/pipeline';
+import { PILLARS } from '../core/policy/constants';
 import type { Ring } from '../core/ring';
+import { CONNECTION_OPEN, LOCAL_SOURCE_PREFIX } from '../core/source';
 import { type OpsStaging, SystemState } from '../core/system-state';
 import type { CollectorConfig } from './config';
+import { DepthSync } from './depth-sync';
 import type { FrameIntake } from './intake';
 import { OiPoller } from './oi-poller';
 import type { Operations } from './operations';
@@ -50,6 +55,10 @@ export interface Run {
   nearMisses: NearMissLog;
   capture: CaptureWriter | null;
   market: WsSession;
+  /** `<s>@depth@100ms` for every symbol on the /public route (depth on /market delivers nothing). */
+  depth: WsSession;
+  /** The books' REST snapshots, inside the shared weight budget. */
+  depthSync: DepthSync;
   oi: OiPoller;
 }
 
@@ -85,14 +94,24 @@ export function openRun(
   const { config, runId, clock, reporter, intake, operations } = ctx;
   // The engine's one window hook: the collector has no other use for it (replay composes with withNearMisses).
   const nearMisses = new NearMissLog(sel.symbols);
-  const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE, onWindow: nearMisses.observe });
-  const pipeline = new FramePipeline(binanceUsdm, engine, (d) => ctx.deadLetters.write(d));
+  // Books, policy four-pillars-001 and the liquidation tape beside M3, built as replay builds them.
+  const books = new BookRoom({ symbols: sel.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
+  const pipeline = createPipeline({
+    adapter: binanceUsdm,
+    symbols: sel.symbols,
+    klineSource: RULES.KLINE_SOURCE,
+    onWindow: nearMisses.observe,
+    deadLetter: (d) => ctx.deadLetters.write(d),
+    beside: { books },
+  });
+  const engine = pipeline.engine;
   boot.ops.precisions = sel.precisions;
   // `shown`: the events the store has committed (src/collector/event-record.ts), not the engine's own ring.
   const state = new SystemState(engine, runId, config.mode, {
     carry: { ops: boot.ops, seq: boot.seq },
     frames: pipeline.counters,
     warmStart: pipeline.warmStart.status,
+    beside: pipeline.beside,
     nearMisses,
     ...(boot.shown ? { promotions: boot.shown } : {}),
   });
@@ -134,6 +153,23 @@ export function openRun(
       reporter.report({ kind: 'stream_silent', stream, silentForMs });
     },
   });
+  const dStreams = depthStreams(sel.symbols);
+  const depth: WsSession = new WsSession({
+    protocol: marketProtocol({ wsUrl: config.wsUrl, streams: dStreams, route: DEPTH_ROUTE }),
+    clock,
+    staleAfterMs: config.staleAfterMs,
+    livenessEveryMs: machineMs(clock, config.livenessCheckMs),
+    rotateAfterMs: config.rotateAfterMs,
+    onFrame: (text, recv, source) => intake.frame(text, recv, source),
+    onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
+    onStateChange: (wsState, detail) => {
+      // Recorded in the stream before the new connection's first diff: live and replay resync every book here.
+      if (wsState === 'OPEN') intake.frame(CONNECTION_OPEN, clock.now(), `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`);
+      reporter.report({ kind: 'depth_ws_state', state: wsState, detail, streams: dStreams.length });
+    },
+    onSilentStream: (stream, silentForMs) => reporter.report({ kind: 'stream_silent', stream, silentForMs }),
+  });
+  const depthSync = new DepthSync(books, ctx.rest, { clock, pollEveryMs: machineMs(clock, 250), timeoutMs: machineMs(clock, config.oiTimeoutMs) });
   const oi: OiPoller = new OiPoller(ctx.rest, {
     symbols: sel.symbols,
     intervalMs: machineMs(clock, config.oiPollIntervalMs),
@@ -141,5 +177,5 @@ export function openRun(
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, oi };
+  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, oi };
 }

@@ -1,11 +1,19 @@
 /**
  * The one frame pipeline: frame → adapter → engine, with every outcome counted and every unusable
- * input dead-lettered. Live (the collector), replay, tests and benchmarks all push frames through
- * this class, so a capture replays through exactly the code that recorded it.
+ * input dead-lettered; and, when given one, the books, policy and tape beside M3 (./beside-m3) over
+ * the same frames. Live (the collector), replay, tests and benchmarks all push frames through this
+ * class, so a capture replays through exactly the code that recorded it.
  */
+import { BesideM3 } from './beside-m3';
+import type { OrderBooks } from './books';
+import { PILLARS } from './policy/constants';
+import type { PolicyVerdict } from './policy/four-pillars';
+import type { KlineSource } from './contracts/vocabulary';
+import type { CanonicalEvent } from './contracts/canonical';
 import { WarmStartMarkerSchema } from './contracts/warm-start';
-import type { Engine } from './engine';
-import type { DeadLetter, ExchangeAdapter, Frame, FrameOutcome, FrameResult } from './source';
+import { Engine } from './engine';
+import { type DeadLetter, type ExchangeAdapter, type Frame, type FrameOutcome, type FrameResult, LOCAL_SOURCE_PREFIX } from './source';
+import type { ClosedWindow } from './symbol-detector';
 import { WARM_START_SOURCE, WarmStart } from './warm-start';
 
 export interface FrameCounters {
@@ -34,6 +42,8 @@ export function emptyFrameCounters(): FrameCounters {
 
 export type DeadLetterSink = (letter: DeadLetter) => void;
 
+const LOCAL_FRAME: FrameResult = Object.freeze({ kind: 'ignored', what: 'local' });
+
 export class FramePipeline {
   readonly counters: FrameCounters = emptyFrameCounters();
   /** The warm start (SPEC §20, ./warm-start): OFF unless the frames contain its begin marker. */
@@ -43,24 +53,39 @@ export class FramePipeline {
     readonly adapter: ExchangeAdapter,
     readonly engine: Engine,
     private readonly deadLetter: DeadLetterSink = () => {},
+    /** Books, policy and tape beside M3; its window hook must be wired into `engine` (createPipeline does both). */
+    readonly beside: BesideM3 | null = null,
   ) {
     this.warmStart = new WarmStart(engine.symbols);
   }
 
   /**
-   * One received frame: normalize, count its outcome, feed any event to the engine, dead-letter it
-   * when malformed. Bad input never throws; the engine's InvariantError does (the caller stops).
-   * While a warm start runs, events are counted now and fed at its end marker.
+   * One received frame: the books' share first (a malformed depth frame is dead-lettered), then
+   * normalize, count its outcome, feed any event to the engine (and beside it), dead-letter it when
+   * malformed. Bad input never throws; the engine's InvariantError does (the caller stops). `file`
+   * is the capture file a replayed frame came from (foreign REST depth bodies are attributed by it).
+   * While a warm start runs, events are counted now and fed (to the engine, then beside it) at its
+   * end marker.
    */
-  ingest(frame: Frame): FrameResult {
+  ingest(frame: Frame, file = 0): FrameResult {
+    const b = this.beside;
+    if (b !== null) {
+      const d = b.frame(frame, file);
+      if (d !== null && d.kind === 'malformed') this.deadLetter({ recv_ms: frame.recv_ms, source: frame.source, reason: d.reason, raw: frame.text });
+    }
     const c = this.counters;
     c.frames_received++;
-    const r = frame.source === WARM_START_SOURCE ? this.marker(frame) : this.adapter.normalize(frame);
+    // The collector's own records: warm-start markers begin and end that phase; the others
+    // (connection opened) are for the books: counted as ignored frames (they are in the capture), never normalized.
+    const r =
+      frame.source === WARM_START_SOURCE ? this.marker(frame) : frame.source.startsWith(LOCAL_SOURCE_PREFIX) ? LOCAL_FRAME : this.adapter.normalize(frame);
     c.frame_outcomes[r.kind]++;
     switch (r.kind) {
       case 'event':
-        if (!this.warmStart.open) this.engine.ingest(r.event);
-        else if (this.warmStart.hold(r.event)) this.warmStart.finish(this.engine, {});
+        if (!this.warmStart.open) {
+          this.engine.ingest(r.event);
+          if (b !== null) b.afterEvent(r.event, this.engine);
+        } else if (this.warmStart.hold(r.event)) this.finishWarmStart({});
         break;
       case 'history':
         this.warmStart.page(r.page);
@@ -95,13 +120,25 @@ export class FramePipeline {
     const w = this.warmStart;
     if (m.data.warm_start === 'begin') return { kind: 'ignored', what: w.begin(m.data.span_ms) ? 'warm_start:begin' : 'warm_start:repeated' };
     if (!w.open) return { kind: 'ignored', what: w.status.state === 'DONE' ? 'warm_start:end_after_finish' : 'warm_start:end_without_begin' };
-    w.finish(this.engine, m.data.failed);
+    this.finishWarmStart(m.data.failed);
     return { kind: 'ignored', what: 'warm_start:end' };
+  }
+
+  /** The held live events go to the engine in order, and each to the books/policy/tape after it. */
+  private finishWarmStart(failed: Parameters<WarmStart['finish']>[1]): void {
+    const b = this.beside;
+    this.warmStart.finish(this.engine, failed, b === null ? undefined : (ev) => b.afterEvent(ev, this.engine));
   }
 
   /** End a warm start whose end marker never came (a capture cut short): feed what it holds. */
   flushWarmStart(): void {
-    this.warmStart.finish(this.engine, {});
+    this.finishWarmStart({});
+  }
+
+  /** One canonical event that did not arrive as a frame (tests, sources that are not frames). */
+  ingestEvent(ev: CanonicalEvent): void {
+    this.engine.ingest(ev);
+    this.beside?.afterEvent(ev, this.engine);
   }
 
   /**
@@ -117,4 +154,55 @@ export class FramePipeline {
     c.malformed_by_reason[cls] = (c.malformed_by_reason[cls] ?? 0) + 1;
     this.deadLetter(letter);
   }
+}
+
+export interface PipelineOptions {
+  adapter: ExchangeAdapter;
+  /** The allow-list, in rank order. */
+  symbols: readonly string[];
+  klineSource?: KlineSource;
+  /** Sees every closed window, before the policy judges it. */
+  onWindow?: (w: ClosedWindow) => void;
+  deadLetter?: DeadLetterSink;
+  /**
+   * What runs beside M3 (default: books where the adapter keeps them, the policy and the tape);
+   * false: M3 alone, exactly the pipeline without them. `books` may be books the caller made (the
+   * live collector keeps the adapter's concrete type to drive its snapshot requests).
+   */
+  beside?: false | { books?: boolean | OrderBooks; policy?: boolean; onVerdict?: (v: PolicyVerdict) => void };
+}
+
+/** Engine + frame pipeline (+ books, policy and tape beside M3), wired: the one way to build them together. */
+export function createPipeline(opts: PipelineOptions): FramePipeline {
+  const b = opts.beside ?? {};
+  const beside =
+    b === false
+      ? null
+      : new BesideM3({
+          symbols: opts.symbols,
+          books:
+            b.books === false
+              ? null
+              : typeof b.books === 'object'
+                ? b.books
+                : (opts.adapter.books?.({ symbols: opts.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS }) ?? null),
+          policy: b.policy !== false,
+          ...(b.onVerdict ? { onVerdict: b.onVerdict } : {}),
+        });
+  const hook = opts.onWindow;
+  const engine: Engine = new Engine({
+    symbols: opts.symbols,
+    ...(opts.klineSource ? { klineSource: opts.klineSource } : {}),
+    ...(beside === null
+      ? hook
+        ? { onWindow: hook }
+        : {}
+      : {
+          onWindow: (w: ClosedWindow): void => {
+            hook?.(w);
+            beside.windowClosed(w, engine.watermark as number);
+          },
+        }),
+  });
+  return new FramePipeline(opts.adapter, engine, opts.deadLetter, beside);
 }

@@ -3,6 +3,7 @@
  * in as received, an exchange adapter turns each into a canonical event or a classified rejection,
  * and the frame pipeline (./pipeline) counts the outcome and feeds the engine.
  */
+import type { BooksOptions, OrderBooks } from './books';
 import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
 
 /** One received frame as the capture stores it. */
@@ -14,9 +15,22 @@ export interface Frame {
    * (e.g. `rest:/fapi/v1/openInterest?symbol=BTCUSDT`), `local:<what>` for a record the collector
    * writes itself (the warm-start markers, ./warm-start), or '' when a foreign capture format does
    * not say. The adapter reads it where the text alone is ambiguous (REST bodies, raw streams).
+   * `local:<path>` is a fact the collector recorded itself, in stream order, so a replay meets it at
+   * the same place: `local:/public/stream` with text CONNECTION_OPEN says a new connection on that
+   * route starts here (every order book it feeds must resync). It is never exchange data, and M3
+   * never sees it (the frame pipeline hands it to the books alone).
    */
   source: string;
   text: string;
+}
+
+export const LOCAL_SOURCE_PREFIX = 'local:';
+/** The text of a `local:<route>` frame recorded when a new connection on that route opened. */
+export const CONNECTION_OPEN = 'connection_open';
+
+/** The frame a collector records when a connection on `route` (e.g. `/public/stream`) opens or takes over from a rotated one. */
+export function connectionOpenFrame(route: string, recvMs: number): Frame {
+  return { recv_ms: recvMs, source: `${LOCAL_SOURCE_PREFIX}${route}`, text: CONNECTION_OPEN };
 }
 
 /** Why a valid input is left out by rule: a trade that is not market flow, an instrument of another market. */
@@ -70,6 +84,8 @@ export interface ExchangeAdapter {
   normalize(frame: Frame): FrameResult;
   /** The stream subscriptions that deliver the core's inputs for these symbols, in subscription order. */
   subscriptions(symbols: readonly string[], options: SubscriptionOptions): string[];
+  /** Fresh order books fed from this exchange's depth frames (./books), when the adapter keeps books. */
+  books?(options: BooksOptions): OrderBooks;
 }
 
 /** An input that could not be used (SPEC §2.4): why, where from, when, and the raw text. */

@@ -7,6 +7,7 @@
  * changed since the previous commit, so an idle symbol costs nothing and a busy one at most
  * `capacity` reference copies.
  */
+import type { BesideM3 } from './beside-m3';
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
@@ -18,6 +19,10 @@ import { type Engine, type EngineCounters, emptyEngineCounters } from './engine'
 import { deepFreeze } from './freeze';
 import type { NearMissLog } from './near-miss';
 import { emptyFrameCounters, type FrameCounters } from './pipeline';
+import type { TapePricing } from './liquidation-tape';
+import { POLICY_ID } from './policy/constants';
+import type { PolicyEvent, PolicySection } from './policy/contracts';
+import type { FourPillarsPolicy } from './policy/four-pillars';
 import type { Ring } from './ring';
 import type { SymbolDetector } from './symbol-detector';
 import type { WarmStartStatus } from './contracts/warm-start';
@@ -87,6 +92,8 @@ export interface SystemStateOptions {
   frames?: Readonly<FrameCounters>;
   /** The frame pipeline's warm-start status (`pipeline.warmStart.status`); OFF when absent. */
   warmStart?: Readonly<WarmStartStatus>;
+  /** The books, policy and tape beside M3 (the frame pipeline's `beside`); their sections are null without it. */
+  beside?: BesideM3 | null;
   /**
    * The promoted events the snapshot shows (default: the engine's own ring). The live collector
    * passes the ring of events its store has committed, so an event appears only once durable.
@@ -107,6 +114,8 @@ export class SystemState {
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
   private readonly liqViews = new Map<string, CachedView<RawRow>>();
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
+  private policyEventsView: CachedView<PolicyEvent> = { version: -1, array: Object.freeze([]) };
+  private readonly beside: BesideM3 | null;
   private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
 
   constructor(
@@ -119,6 +128,7 @@ export class SystemState {
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
     this.warmStart = opts.warmStart ?? offWarmStartStatus();
+    this.beside = opts.beside ?? null;
     this.shown = opts.promotions ?? engine.promotions;
     this.nearMisses = opts.nearMisses ?? null;
   }
@@ -135,6 +145,7 @@ export class SystemState {
     const trades: Record<string, readonly RawRow[]> = {};
     const liquidations: Record<string, readonly RawRow[]> = {};
     const perSymbol: Record<string, SymbolState> = {};
+    const pricing: Record<string, TapePricing> = {};
     let ready = 0;
     const w = e.watermark;
     for (const d of e.detectorsInRankOrder) {
@@ -143,6 +154,7 @@ export class SystemState {
       liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
       if (d.warm) ready++;
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
+      pricing[d.symbol] = { latestPrice: d.lastPrice, tick: 10 ** -prec.price };
       perSymbol[d.symbol] = {
         warm: d.warm,
         rank: d.rank,
@@ -202,6 +214,9 @@ export class SystemState {
       warm_start: copyWarmStart(this.warmStart),
       dead_letter_stats: { ...ops.dead_letter_stats },
       process: ops.process === null ? null : { ...ops.process },
+      books: this.beside?.books?.status(nowMs) ?? null,
+      policies: { [POLICY_ID]: this.beside?.policy ? this.policySection(this.beside.policy) : null },
+      liquidation_tape: this.beside ? this.beside.tape.section((symbol) => pricing[symbol] ?? { latestPrice: null, tick: 0 }) : null,
       store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
@@ -210,6 +225,14 @@ export class SystemState {
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
+  }
+
+  /** The policy's section, its events ring materialised only when it changed (like M3's promotions). */
+  private policySection(p: FourPillarsPolicy): PolicySection {
+    if (this.policyEventsView.version !== p.events.version) {
+      this.policyEventsView = { version: p.events.version, array: Object.freeze(p.events.toArray()) };
+    }
+    return { ...p.section(0), events: this.policyEventsView.array as PolicyEvent[] };
   }
 }
 
@@ -312,6 +335,9 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     warm_start: offWarmStartStatus(),
     dead_letter_stats: { ...ops.dead_letter_stats },
     process: ops.process === null ? null : { ...ops.process },
+    books: null,
+    policies: { [POLICY_ID]: null },
+    liquidation_tape: null,
     store: storeSection(ops.store),
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },

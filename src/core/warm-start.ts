@@ -182,7 +182,7 @@ export class WarmStart {
    * time, each before the first held event that is not older, and the held events in arrival order.
    * `failed` is the collector's own verdict; a chain that is broken or stops early adds its reason.
    */
-  finish(engine: Engine, failed: WarmStartFailed): void {
+  finish(engine: Engine, failed: WarmStartFailed, afterLive?: (ev: CanonicalEvent) => void): void {
     if (!this.open) return;
     const st = this.status;
     const verdict = this.verdict(failed);
@@ -209,6 +209,7 @@ export class WarmStart {
         engine.liveFrom(ev.ts_ms);
       }
       engine.ingest(ev);
+      afterLive?.(ev);
     }
     while (i < merged.length) engine.ingestBackfill(merged[i++] as TradeEvent);
     engine.finishBackfill();

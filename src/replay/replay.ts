@@ -1,22 +1,27 @@
 /**
- * Replay: captures → the same frame pipeline (adapter → core) the live collector uses → promoted
- * events and a summary. Deterministic: the summary holds no wall-clock values and events are serialised with
- * a fixed key order, so two replays of the same input are byte-identical.
+ * Replay: captures → the same frame pipeline (adapter → core, with the books, policy
+ * `four-pillars-001` and liquidation tape beside M3) the live collector uses → promoted events,
+ * policy events and a summary. Deterministic: the summary holds no wall-clock values and events
+ * are serialised with a fixed key order, so two replays of the same input are byte-identical; and
+ * M3's events and counters are the same with the policy and the books on or off.
  */
 import { binanceUsdm } from '../binance/adapter';
 import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
-import { Engine, type EngineCounters } from '../core/engine';
+import type { Engine, EngineCounters } from '../core/engine';
 import { NearMissLog, withNearMisses } from '../core/near-miss';
-import { type FrameCounters, FramePipeline } from '../core/pipeline';
+import { createPipeline, type FrameCounters, type FramePipeline } from '../core/pipeline';
 import type { WarmStartStatus } from '../core/contracts/warm-start';
+import type { PolicyEvent } from '../core/policy/contracts';
+import type { PolicyVerdict } from '../core/policy/four-pillars';
 import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
 import { mergeCaptures, REFUSED_PREFIX, type ReadProgress } from '../capture/reader';
+import { type BooksSummary, type PolicySummary, summarizeBooks, summarizePolicy } from './beside-summary';
 
 /** The per-symbol counters a summary reports besides the partition, in summary order. */
 const SUMMARY_COUNTERS = [
@@ -42,6 +47,14 @@ export interface ReplayOptions {
   /** Called with every promotion as it happens. */
   onPromotion?: (e: PromotedEvent) => void;
   onWindow?: (w: ClosedWindow) => void;
+  /** Run policy `four-pillars-001` beside M3 (default true). */
+  policy?: boolean;
+  /** Keep order books (default true); off, every window the policy takes to pillar 4 is `book_unavailable`. */
+  books?: boolean;
+  /** Called with every policy event as it happens. */
+  onPolicyEvent?: (e: PolicyEvent) => void;
+  /** Sees every policy verdict (tests, inspection). */
+  onVerdict?: (v: PolicyVerdict) => void;
   /** Keep "why silent?" near misses (as the live collector does) and publish them in the snapshots. */
   nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
@@ -74,6 +87,11 @@ export interface ReplaySummary {
   per_symbol: Record<string, SymbolSummary>;
   /** The run's warm start as the capture recorded it (SPEC §20); OFF for captures without one. */
   warm_start: WarmStartStatus;
+  // ---- beside M3 (after every M3 key, so M3's part of the output never moves) ----
+  /** Policy `four-pillars-001`: its own partition and events; null when it did not run. */
+  policy: PolicySummary | null;
+  /** Every book at the end of the input; null when no books were kept. */
+  books: BooksSummary | null;
 }
 
 function sortedRecord(r: Record<string, number>): Record<string, number> {
@@ -111,7 +129,16 @@ export async function discoverSymbols(
 
 export function summarize(
   pipeline: FramePipeline,
-  extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; notCaptured?: number; firstWatermark: number | null },
+  extra: {
+    files: string[];
+    symbolsFrom: ReplaySummary['symbols_from'];
+    frames: number;
+    badLines: number;
+    notCaptured?: number;
+    firstWatermark: number | null;
+    /** Receive time of the last frame (the books' status is taken as of it). */
+    lastRecvMs: number;
+  },
 ): ReplaySummary {
   const engine = pipeline.engine;
   const per: Record<string, SymbolSummary> = {};
@@ -150,6 +177,8 @@ export function summarize(
     ignored_by_kind: sortedRecord(ignored_by_kind),
     per_symbol: per,
     warm_start: structuredClone(pipeline.warmStart.status),
+    policy: pipeline.beside?.policy ? summarizePolicy(pipeline.beside.policy, engine.symbols) : null,
+    books: pipeline.beside?.books ? summarizeBooks(pipeline.beside.books, extra.lastRecvMs) : null,
   };
 }
 
@@ -180,12 +209,20 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   }
   const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
   const onWindow = withNearMisses(opts.onWindow, nearMisses);
-  const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
   const deadLetters = opts.deadLetters;
-  const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
+  const pipeline = createPipeline({
+    adapter,
+    symbols,
+    ...(onWindow ? { onWindow } : {}),
+    ...(deadLetters ? { deadLetter: (d) => deadLetters.write(d) } : {}),
+    beside: { books: opts.books !== false, policy: opts.policy !== false, ...(opts.onVerdict ? { onVerdict: opts.onVerdict } : {}) },
+  });
+  const engine = pipeline.engine;
+  const beside = pipeline.beside;
   const state = new SystemState(engine, 'replay', 'REPLAY', {
     frames: pipeline.counters,
     warmStart: pipeline.warmStart.status,
+    beside,
     ...(nearMisses ? { nearMisses } : {}),
   });
   state.ops.stage = 'OBSERVE';
@@ -193,6 +230,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   let badLines = 0;
   let notCaptured = 0;
   let firstWatermark: number | null = null;
+  let lastRecvMs = 0;
   let header: CaptureHeader | null = null;
   let nextCommit = -1;
   for await (const item of mergeCaptures(opts.files, opts.progress)) {
@@ -218,11 +256,20 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     frames++;
     const f = item.frame;
-    pipeline.ingest(f);
+    lastRecvMs = f.recv_ms;
+    pipeline.ingest(f, item.file);
     if (opts.deadLetters?.full) await opts.deadLetters.flush();
     if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
     if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
     else engine.takeNewPromotions();
+    if (beside !== null) {
+      // The capture holds the snapshot bodies that were fetched: requests are only counted.
+      beside.books?.takeRequests();
+      if (beside.policy !== null) {
+        const fresh = beside.policy.takeNewEvents();
+        if (opts.onPolicyEvent) for (const e of fresh) opts.onPolicyEvent(e);
+      }
+    }
     if (opts.commitEveryMs !== undefined && f.recv_ms >= nextCommit) {
       state.commit(f.recv_ms);
       nextCommit = f.recv_ms + opts.commitEveryMs;
@@ -235,6 +282,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
   if (opts.deadLetters) state.ops.dead_letter_stats = opts.deadLetters.stats();
-  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, notCaptured, firstWatermark });
+  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, notCaptured, firstWatermark, lastRecvMs });
   return { summary, engine, pipeline, state, header, nearMisses };
 }

@@ -19,6 +19,8 @@ export interface TradeSeries {
   n: number;
   priceDecimals: number;
   qtyDecimals: number;
+  /** T of the first MARKET trade: the recording's time zero (depth offsets are counted from it too). */
+  t0Ms: number;
   /** T − T of the first trade, ms. */
   offsetMs: Float64Array;
   /** E − T, ms (the exchange's own send delay). */
@@ -136,7 +138,8 @@ export function resolveDataFiles(dataDir?: string): DataFiles {
   );
 }
 
-function readLines(file: string, each: (json: string) => void): void {
+/** Every line's JSON part of a gzip recording (`<local ts> <json>`). */
+export function readLines(file: string, each: (json: string) => void): void {
   const text = gunzipSync(readFileSync(file)).toString('utf8');
   let start = 0;
   while (start < text.length) {
@@ -173,7 +176,7 @@ function isRawTrade(x: unknown): x is RawTrade {
   );
 }
 
-function dataOf(json: string): unknown {
+export function dataOf(json: string): unknown {
   const outer: unknown = JSON.parse(json);
   return typeof outer === 'object' && outer !== null && 'data' in outer ? (outer as { data: unknown }).data : outer;
 }
@@ -210,6 +213,7 @@ export function loadTradeSeries(file: string, source: FlowSource): TradeSeries {
     n,
     priceDecimals: pd,
     qtyDecimals: qd,
+    t0Ms: (market[0] as RawTrade).T,
     offsetMs: new Float64Array(n),
     sendDelayMs: new Uint16Array(n),
     priceUnits: new Float64Array(n),

@@ -10,6 +10,7 @@
 import type { MarkRatio, TradeSeries } from './data';
 import { fixed, fromUnits, pow10 } from './decimal';
 import { aggTradeFrame, bookTickerFrame, type KlineBody, klineFrame, markPriceFrame } from './frames';
+import type { DepthPush } from './depth-feed';
 import type { LiquidationArrival } from './liquidations';
 import { Rng } from './rng';
 import type { InjectedTrade, ScenarioScript } from './script';
@@ -34,7 +35,9 @@ export type SimEvent =
   /** Every 250 ms of exchange time: kline pushes; on whole seconds also mark price and forceOrder snapshots. */
   | { kind: 'boundary'; time: number; prio: 0 }
   | { kind: 'liquidation'; time: number; prio: 1; arrival: LiquidationArrival }
-  | { kind: 'agg'; time: number; prio: 2; feed: SymbolFeed; agg: AggTrade };
+  | { kind: 'agg'; time: number; prio: 2; feed: SymbolFeed; agg: AggTrade }
+  /** A `<s>@depth@100ms` diff at its 100 ms push time (./depth-feed). */
+  | { kind: 'depth'; time: number; prio: 3; push: DepthPush };
 
 export function compareEvents(a: SimEvent, b: SimEvent): number {
   return a.time - b.time || a.prio - b.prio;
@@ -43,6 +46,19 @@ export function compareEvents(a: SimEvent, b: SimEvent): number {
 /** Gap between the last recorded trade of a loop and the first one of the next. */
 const LOOP_GAP_MS = 500;
 const EIGHT_HOURS = 8 * 3600 * 1000;
+
+/**
+ * How a symbol maps the recording it replays: price units of the recording → ticks of the symbol,
+ * quantity units → steps. Originals replay unchanged; clones are scaled to a plausible price level,
+ * quantity by the inverse, so notional is preserved.
+ */
+export function cloneScale(spec: SymbolSpec, series: TradeSeries): { priceMul: number; qtyMul: number } {
+  const k = spec.baseAsset === series.source ? 1 : spec.refPrice / series.firstPrice;
+  return {
+    priceMul: (k * pow10(spec.pricePrecision)) / pow10(series.priceDecimals) / spec.tickUnits,
+    qtyMul: pow10(spec.quantityPrecision) / pow10(series.qtyDecimals) / k / spec.stepUnits,
+  };
+}
 
 export interface FeedStreams {
   aggTrade: string;
@@ -55,7 +71,8 @@ export interface FeedStreams {
 
 export class SymbolFeed {
   readonly streams: FeedStreams;
-  private readonly loopMs: number;
+  /** One loop of the recording on the data clock: its span plus the gap before the next loop. */
+  readonly loopMs: number;
   private readonly priceMul: number;
   private readonly qtyMul: number;
   private readonly rng: Rng;
@@ -98,9 +115,7 @@ export class SymbolFeed {
     this.rng = new Rng(seed).fork(`feed:${spec.symbol}`);
     this.loopMs = series.spanMs + LOOP_GAP_MS;
     // The originals replay at their recorded prices; clones are scaled to a plausible level.
-    const k = spec.baseAsset === series.source ? 1 : spec.refPrice / series.firstPrice;
-    this.priceMul = (k * pow10(spec.pricePrecision)) / pow10(series.priceDecimals) / spec.tickUnits;
-    this.qtyMul = pow10(spec.quantityPrecision) / pow10(series.qtyDecimals) / k / spec.stepUnits;
+    ({ priceMul: this.priceMul, qtyMul: this.qtyMul } = cloneScale(spec, series));
     // Start just before the phase point, so the first recorded trade of an original lands at start + 1 ms.
     this.playhead = (spec.phase ?? 0) * this.loopMs - 1;
     this.seek(this.playhead);
@@ -176,6 +191,11 @@ export class SymbolFeed {
   /** A published aggTrade's price and size as the exchange prints them. */
   decimals(pU: number, qU: number): { p: string; q: string } {
     return { p: fromUnits(pU, this.spec.pricePrecision), q: fromUnits(qU, this.spec.quantityPrecision) };
+  }
+
+  /** Where the replay is in the recording's data time (ms into the first loop; grows across loops). */
+  get playheadMs(): number {
+    return this.playhead;
   }
 
   /** Current price as a number (mark price, liquidation pricing). */

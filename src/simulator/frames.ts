@@ -3,6 +3,7 @@
  * template is several times cheaper than JSON.stringify of an object. Key order follows the
  * exchange's. Every builder's output is checked against src/binance/schemas.ts by the tests.
  */
+import type { DepthDiff, DepthLevels } from './depth-feed';
 import type { FormattedLiquidation } from './liquidations';
 
 export function aggTradeFrame(E: number, a: number, s: string, p: string, q: string, f: number, l: number, T: number, m: boolean): string {
@@ -47,6 +48,20 @@ export function forceOrderFrame(E: number, x: FormattedLiquidation): string {
 
 export function bookTickerFrame(u: number, s: string, b: string, B: string, a: string, A: string, T: number, E: number): string {
   return `{"e":"bookTicker","u":${u},"s":"${s}","b":"${b}","B":"${B}","a":"${a}","A":"${A}","T":${T},"E":${E},"st":1}`;
+}
+
+function levelsText(levels: DepthLevels): string {
+  let out = '[';
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i] as [string, string];
+    out += `${i === 0 ? '' : ','}["${l[0]}","${l[1]}"]`;
+  }
+  return `${out}]`;
+}
+
+/** A diff-depth payload (`<s>@depth@100ms`); `st`/`ps` as on every USDⓈ-M payload since the CM integration. */
+export function depthUpdateFrame(s: string, d: DepthDiff): string {
+  return `{"e":"depthUpdate","E":${d.E},"T":${d.T},"s":"${s}","U":${d.U},"u":${d.u},"pu":${d.pu},"b":${levelsText(d.b)},"a":${levelsText(d.a)},"st":1,"ps":"${s}"}`;
 }
 
 /** The combined-stream envelope (`/stream?streams=…` and SET_PROPERTY combined=true). */

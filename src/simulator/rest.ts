@@ -1,6 +1,6 @@
 /**
- * REST: the public endpoints the collector uses (exchangeInfo, ticker/24hr, openInterest, time, and
- * aggTrades for the warm start, listed from the recorded market), with Binance's weight accounting
+ * REST: the public endpoints the collector uses (exchangeInfo, ticker/24hr, openInterest, time,
+ * order-book depth, and aggTrades for the warm start, listed from the recorded market), with Binance's weight accounting
  * (X-MBX-USED-WEIGHT-1M on every response, 2400 per minute, 429 → 418 escalation) and
  * forced statuses and delays from faults. The weight minute is on the exchange clock.
  */
@@ -32,6 +32,8 @@ export interface AggTradesRequest {
   endMs?: number;
   limit: number;
 }
+/** `GET /fapi/v1/depth` weight by `limit` (BINANCE.md §6): 5–50 → 2, 100 → 5, 500 → 10, 1000 → 20; default 500. */
+export const DEPTH_WEIGHTS: Readonly<Record<number, number>> = Object.freeze({ 5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20 });
 
 /** Rolling one-minute request weight of "the IP" (the simulator serves one client IP: loopback). */
 export class WeightMeter {
@@ -89,6 +91,8 @@ export interface RestContext {
   priceOf(symbol: string): number;
   /** The recorded aggTrades rows a request lists; null for a symbol without a feed. */
   aggTrades(symbol: string, q: AggTradesRequest): unknown[] | null;
+  /** The REST depth body of a symbol's book, or null for a symbol the simulator keeps no book of. */
+  depthOf(symbol: string, limit: number, nowMs: number): unknown;
   counts: Record<string, number>;
   /** Timers for slow responses (exchange ms), cleared on stop. */
   later(fn: () => void, simMs: number): void;
@@ -112,10 +116,10 @@ const ERR = Object.freeze({
     msg: "Service unavailable from a restricted location according to 'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you believe you received this message in error.",
   },
   badSymbol: { code: -1121, msg: 'Invalid symbol.' },
+  badLimit: { code: -1130, msg: "Data sent for parameter 'limit' is not valid." },
   missingSymbol: { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." },
   notFound: { code: -1000, msg: 'Not found.' },
   illegalParam: (name: string) => ({ code: -1100, msg: `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,20}$'.` }),
-  badLimit: { code: -1130, msg: "Data sent for parameter 'limit' is not valid." },
   badCombination: { code: -1128, msg: 'Combination of optional parameters invalid.' },
   intervalTooLong: { code: -1127, msg: 'More than 1 hours between startTime and endTime.' },
 });
@@ -276,6 +280,21 @@ function route(path: string, q: URLSearchParams, ctx: RestContext, now: number):
     }
     case '/fapi/v1/aggTrades':
       return { weight: REST_WEIGHTS.aggTrades, run: () => aggTradesAnswer(q, ctx) };
+    case '/fapi/v1/depth': {
+      const limitText = q.get('limit');
+      const limit = limitText === null ? 500 : Number(limitText);
+      const weight = DEPTH_WEIGHTS[limit];
+      if (weight === undefined) return { weight: 1, run: () => ({ status: 400, body: ERR.badLimit }) };
+      return {
+        weight,
+        run: () => {
+          const symbol = q.get('symbol');
+          if (symbol === null || symbol === '') return { status: 400, body: ERR.missingSymbol };
+          const body = ctx.depthOf(symbol, limit, now);
+          return body === null ? { status: 400, body: ERR.badSymbol } : { status: 200, body };
+        },
+      };
+    }
     case '/fapi/v1/openInterest':
       return {
         weight: REST_WEIGHTS.openInterest,

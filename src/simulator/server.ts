@@ -11,9 +11,11 @@ import { AggHistory, type AggTradeRow } from './agg-history';
 import type { Timer } from '../clock/clock';
 import { SimClock } from './clock';
 import { loadRecordedData, type MarkRatio } from './data';
+import { depthSeriesOf } from './depth-data';
+import { DepthFeed, STALE_BEHIND_DEFAULT } from './depth-feed';
 import { FaultState } from './faults';
 import { type AggTrade, compareEvents, type SimEvent, SymbolFeed } from './feed';
-import { forceOrderFrame } from './frames';
+import { depthUpdateFrame, forceOrderFrame } from './frames';
 import { type FormattedLiquidation, formatLiquidation, LiquidationFeed, type LiquidationArrival } from './liquidations';
 import { OpenInterestBook } from './oi';
 import { type AggTradesRequest, handleRest, type RestContext, WeightMeter } from './rest';
@@ -45,6 +47,9 @@ class Simulator {
   private readonly historyMs: number;
   private readonly makePast: (symbol: string) => AggTrade[];
   private readonly pastMade = new Set<string>();
+  private readonly depth: DepthFeed[];
+  private readonly depthBySymbol = new Map<string, DepthFeed>();
+  private readonly depthByStream = new Map<string, DepthFeed>();
   private readonly liquidations: LiquidationFeed;
   private readonly oi: OpenInterestBook;
   private readonly faults = new FaultState();
@@ -89,10 +94,17 @@ class Simulator {
       if (spec === undefined || this.historyMs === 0) return [];
       return new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], new ScenarioScript('steady', seed), seed).prehistory(startMs, this.historyMs);
     };
+    this.depth = this.feeds.map((f) => new DepthFeed(f, () => depthSeriesOf(f.series), seed));
+    for (const d of this.depth) {
+      this.depthBySymbol.set(d.symbol, d);
+      this.depthByStream.set(d.stream, d);
+    }
     this.liquidations = new LiquidationFeed(data.liquidations, this.script, seed, startMs);
     this.oi = new OpenInterestBook(seed, startMs, this.script);
     this.hub = new WsHub(this.clock, this.faults, new Rng(seed).fork('ws'), opts.autoClose24h ?? true, (stream) => {
       if (stream.endsWith('@aggTrade')) this.script.setAnchor(this.clock.now());
+      // A symbol's book is built when someone first asks for its diffs.
+      this.depthByStream.get(stream)?.activate();
     });
     const ctx: RestContext = {
       clock: this.clock,
@@ -101,6 +113,7 @@ class Simulator {
       oi: this.oi,
       priceOf: (s) => this.priceOf(s),
       aggTrades: (s, q) => this.aggTrades(s, q),
+      depthOf: (s, limit, now) => this.depthBySymbol.get(s)?.snapshotBody(limit, now) ?? null,
       counts: this.restCounts,
       later: (fn, simMs) => {
         const t = this.clock.after(simMs, () => {
@@ -203,6 +216,7 @@ class Simulator {
     this.script.beginTick(t0);
     const rate = this.faults.rateAt(t0);
     for (const f of this.feeds) f.advance(t0, t1, rate, ev);
+    for (const d of this.depth) d.advance(t0, t1, rate, ev);
     this.arrivals.length = 0;
     this.liquidations.advance(t0, t1, this.arrivals);
     for (const a of this.arrivals) ev.push({ kind: 'liquidation', time: a.t, prio: 1, arrival: a });
@@ -228,6 +242,9 @@ class Simulator {
           }
           case 'boundary':
             this.boundary(e.time);
+            break;
+          case 'depth':
+            if (hub.wants(e.push.stream)) hub.publish(e.push.stream, depthUpdateFrame(e.push.symbol, e.push.diff), e.time);
             break;
         }
       }
@@ -287,11 +304,24 @@ class Simulator {
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
       case 'rest_partial':
         return this.faults.addRestPartial(f.path, f.mode, positiveInt('rest_partial.count', f.count));
+      case 'depth_pu_break':
+        return this.depthFeed(f.symbol).breakNext();
+      case 'depth_stale_snapshot':
+        return this.depthFeed(f.symbol).staleSnapshots(
+          positiveInt('depth_stale_snapshot.count', f.count),
+          positiveInt('depth_stale_snapshot.behind', f.behind ?? STALE_BEHIND_DEFAULT),
+        );
       case 'server_time_skew':
         if (!Number.isSafeInteger(f.ms)) throw new Error(`fault server_time_skew.ms must be a whole number of ms, got ${f.ms}`);
         this.faults.serverTimeSkewMs = f.ms;
         return;
     }
+  }
+
+  private depthFeed(symbol: string): DepthFeed {
+    const d = this.depthBySymbol.get(symbol);
+    if (d === undefined) throw new Error(`fault: the simulator keeps no order book for ${symbol} (books: ${[...this.depthBySymbol.keys()].join(', ')})`);
+    return d;
   }
 
   stats(): SimulatorStats {
@@ -312,6 +342,7 @@ class Simulator {
       cascades: this.script.cascades.map((c) => ({ startMs: c.startMs, endMs: c.endMs, symbols: [...c.symbols], direction: c.direction })),
       recordedLiquidations: this.liquidations.usesRecordedRows,
       dataOrigin: this.dataOrigin,
+      depth: Object.fromEntries(this.depth.filter((d) => d.active).map((d) => [d.symbol, { produced: d.produced, dropped: d.dropped }])),
     };
   }
 

@@ -1,7 +1,9 @@
 /**
  * The loopback exchange simulator's public surface: what tests, `npm run demo` and the benchmarks
  * may ask of it. It serves the Binance USDⓈ-M REST paths and routed WebSocket endpoints we use, on
- * 127.0.0.1 only, from recorded real data.
+ * 127.0.0.1 only, from recorded real data: trades, mark prices and liquidations on /market, and
+ * `<s>@depth@100ms` order-book diffs on /public with `GET /fapi/v1/depth` snapshots of the same books
+ * (other depth cadences and partial-depth streams are acknowledged but never delivered).
  */
 import type { Clock } from '../clock/clock';
 
@@ -37,6 +39,14 @@ export type SimFault =
   | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number; body?: string }
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
   | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
+  /** Lose `symbol`'s next `@depth@100ms` diff in transit: the one after it breaks the `pu` chain for every client. */
+  | { kind: 'depth_pu_break'; symbol: string }
+  /**
+   * Answer the next `count` `GET /fapi/v1/depth` requests for `symbol` with the book as it was
+   * `behind` diffs earlier (default 50, 5 s of @100ms): older than the diffs a syncing client has
+   * buffered, so none bridges it and the client must fetch again.
+   */
+  | { kind: 'depth_stale_snapshot'; symbol: string; count: number; behind?: number }
   /**
    * Damage the next `count` successful list bodies under `path` (e.g. `/fapi/v1/aggTrades`): `truncated`
    * cuts the JSON in the middle (HTTP 200, Content-Length of what is sent); `gap` leaves rows out of
@@ -101,6 +111,8 @@ export interface SimulatorStats {
   recordedLiquidations?: boolean;
   /** Which recorded files feed the market. */
   dataOrigin?: string;
+  /** Per symbol whose book was built: diffs produced, and the ones lost to the pu-break fault. */
+  depth?: Record<string, { produced: number; dropped: number }>;
 }
 
 export interface SimulatorHandle {

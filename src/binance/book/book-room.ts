@@ -11,29 +11,19 @@
  * file's first diff when it comes first). A file with two depth symbols leaves it unattributed
  * (counted).
  */
-import type { Frame } from '../../core/source';
-import type { BookAsOf, BookSample } from '../../core/policy/book-sample';
-import { type BookStatus, type BooksSection } from './book-status';
+import type { BookFrameResult, BooksOptions, OrderBooks } from '../../core/books';
+import type { BookStatus, BooksSection } from '../../core/contracts/books';
+import { CONNECTION_OPEN, type Frame, LOCAL_SOURCE_PREFIX } from '../../core/source';
+import type { BookSample } from '../../core/policy/book-sample';
 import { type DepthSnapshot, DepthSnapshotSchema, type DepthUpdate, DepthUpdateSchema, isDepthSnapshot, isDepthUpdate } from './contracts';
 import { OrderBook, type SnapshotRequest } from './order-book';
 
-export type DepthFrameResult =
-  | { kind: 'not_depth' }
-  | { kind: 'diff'; symbol: string }
-  | { kind: 'snapshot'; symbol: string }
-  /** An unlabelled REST body waiting for its file's first diff. */
-  | { kind: 'snapshot_held' }
-  /** An unlabelled REST body from a file with more than one depth symbol (counted). */
-  | { kind: 'snapshot_unattributed' }
-  | { kind: 'not_allowed'; symbol: string }
-  | { kind: 'malformed'; reason: string };
-
-export interface BookRoomOptions {
-  /** The frozen allow-list; a book per symbol. */
-  symbols: readonly string[];
-  /** Depth band sampled as of each window end (the policy's), basis points of mid. */
-  sampleDepthBps: number;
-}
+/**
+ * One outcome per frame (core/books): `snapshot_held` is an unlabelled REST body waiting for its
+ * file's first diff, `snapshot_unattributed` one from a file with more than one depth symbol.
+ */
+export type DepthFrameResult = BookFrameResult;
+export type BookRoomOptions = BooksOptions;
 
 export interface BookRoomCounters {
   depth_frames: number;
@@ -42,10 +32,14 @@ export interface BookRoomCounters {
   malformed: number;
   not_allowed: number;
   snapshots_unattributed: number;
+  connections: number;
 }
 
 const STREAM_PREFIX = '{"stream":"';
 const REST_DEPTH = 'rest:/fapi/v1/depth';
+/** Diff depth lives on the /public route (BINANCE.md §1): a new connection there invalidates every book. */
+export const DEPTH_ROUTE = '/public/stream';
+const PUBLIC_LOCAL = `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`;
 
 /**
  * `btcusdt@depth`, `…@depth@100ms`, `…@depth@0ms` are diff streams; partial-depth streams
@@ -72,8 +66,8 @@ function symbolOfRestSource(source: string): string | null {
   return null;
 }
 
-export class BookRoom implements BookAsOf {
-  readonly counters: BookRoomCounters = { depth_frames: 0, diffs: 0, snapshots: 0, malformed: 0, not_allowed: 0, snapshots_unattributed: 0 };
+export class BookRoom implements OrderBooks {
+  readonly counters: BookRoomCounters = { depth_frames: 0, diffs: 0, snapshots: 0, malformed: 0, not_allowed: 0, snapshots_unattributed: 0, connections: 0 };
   private readonly books = new Map<string, OrderBook>();
   private readonly ordered: OrderBook[];
   private requests: SnapshotRequest[] = [];
@@ -106,9 +100,10 @@ export class BookRoom implements BookAsOf {
     return this.books.get(symbol)?.sampleAt(windowEndMs) ?? { live: false, reason: 'not_sampled' };
   }
 
-  /** Every book forgets as-of samples for window ends before this (their windows have closed). */
-  forgetSamplesBefore(windowEndMs: number): void {
-    for (const b of this.ordered) b.forgetSamplesBefore(windowEndMs);
+  /** `symbol`'s book (every book when absent) forgets as-of samples for window ends before this (their windows have closed). */
+  forgetSamplesBefore(windowEndMs: number, symbol?: string): void {
+    if (symbol !== undefined) this.books.get(symbol)?.forgetSamplesBefore(windowEndMs);
+    else for (const b of this.ordered) b.forgetSamplesBefore(windowEndMs);
   }
 
   /** Reconnect of the depth connection: every book resyncs. */
@@ -147,6 +142,13 @@ export class BookRoom implements BookAsOf {
       }
       return this.diff(data, streamSymbol, frame.recv_ms, file);
     }
+    if (frame.source.startsWith(LOCAL_SOURCE_PREFIX)) {
+      // The depth connection was replaced: recorded in the stream, so a replay resyncs at the same place.
+      if (frame.source !== PUBLIC_LOCAL || text !== CONNECTION_OPEN) return { kind: 'not_depth' };
+      this.counters.connections++;
+      this.invalidateAll(frame.recv_ms);
+      return { kind: 'connection_open' };
+    }
     if (frame.source.startsWith(REST_DEPTH)) {
       this.counters.depth_frames++;
       return this.snapshot(text, symbolOfRestSource(frame.source), frame.recv_ms, file);
@@ -170,7 +172,7 @@ export class BookRoom implements BookAsOf {
     return { kind: 'not_depth' };
   }
 
-  /** Book status of every allowed symbol, for the snapshot (see ./book-status). */
+  /** Book status of every allowed symbol, for the snapshot (core/contracts/books). */
   status(nowMs: number): BooksSection {
     const per: Record<string, BookStatus> = {};
     for (const b of this.ordered) {

@@ -15,18 +15,14 @@
  * Rate rule of the machine: never more than one snapshot request per symbol per
  * `MIN_SNAPSHOT_INTERVAL_MS` of `nowMs`; a request that got no answer in that time is retried.
  */
-import type { z } from 'zod';
+import type { BookState, ResyncReason } from '../../core/contracts/books';
 import type { BookSample } from '../../core/policy/book-sample';
 import { AsOfSamples } from './as-of';
 import { BookSide, type Level, priceKey } from './book-side';
-import type { BookStateSchema, ResyncReasonSchema } from './book-status';
 import { BOOK } from './constants';
 import type { DepthSnapshot, DepthUpdate } from './contracts';
 
-export type BookState = z.infer<typeof BookStateSchema>;
-
-/** Why a live book lost continuity. */
-export type ResyncReason = z.infer<typeof ResyncReasonSchema>;
+export type { BookState, ResyncReason };
 
 /** Why a snapshot is wanted. */
 export type SnapshotReason = 'initial' | ResyncReason | 'stale_snapshot' | 'retry';
@@ -39,6 +35,11 @@ export interface SnapshotRequest {
   /** `GET /fapi/v1/depth?symbol=<symbol>&limit=<limit>`, costing `weight` of the shared budget. */
   limit: number;
   weight: number;
+}
+
+/** The REST path (and query) that answers a request; the body goes back to the books as a frame with source `rest:<this>`. */
+export function snapshotPath(r: Pick<SnapshotRequest, 'symbol' | 'limit'>): string {
+  return `/fapi/v1/depth?symbol=${r.symbol}&limit=${r.limit}`;
 }
 
 export interface BookCounters {

@@ -3,6 +3,7 @@ import type { ZodType } from 'zod';
 import { AlertSchema } from './alert';
 import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
+import { PolicyEventSchema } from '../policy/contracts';
 import { DoctorCheckedSchema } from './doctor';
 import { PromotedEventSchema } from './promoted';
 import { SinkStatusSchema } from './sink-status';
@@ -17,6 +18,7 @@ export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.MARK_PRICE': canonical.MarkPriceEventSchema,
   'event.canonical': canonical.CanonicalEventSchema,
   'promoted-event': PromotedEventSchema,
+  'policy-event': PolicyEventSchema,
   snapshot: SnapshotSchema,
   'audit-envelope': AuditEnvelopeSchema,
   'audit.COUNTERS_SAMPLED': CountersSampleSchema,

@@ -3,7 +3,11 @@
  * posts to the UI. The legacy keys keep their exact names and types; everything else is additive.
  */
 import { z } from 'zod';
+import { POLICY_ID } from '../policy/constants';
+import { PolicySectionSchema } from '../policy/contracts';
+import { BooksSectionSchema } from './books';
 import { SymbolCountersSchema } from './counters';
+import { LiquidationTapeSectionSchema } from './liquidation-tape';
 import { NearMissesSchema } from './near-miss';
 import { StorageSchema } from './storage';
 import { count, SideSchema, symbolString } from './primitives';
@@ -227,6 +231,13 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  // ---- beside M3 (SPEC Part II; null where that part does not run) ----
+  /** The order books per symbol (SPEC §18): state, best prices, resyncs, gaps, age. */
+  books: BooksSectionSchema.nullable(),
+  /** M6 policies by id, each with its own counter partition per symbol and its recent events (SPEC §17). */
+  policies: z.object({ [POLICY_ID]: PolicySectionSchema.nullable() }),
+  /** Liquidations of the last 60 min by price bucket, per symbol (SPEC §19). */
+  liquidation_tape: LiquidationTapeSectionSchema.nullable(),
   /** The live collector's event store; null where there is none (replay). */
   store: StoreStatusSchema.nullable(),
   /**
