@@ -1,6 +1,7 @@
 /**
  * The Qt side of the app, loaded only after src/app/main.ts has checked that Qt can start.
  * Holds the latest snapshot, renders at most every 500 ms, and can start/stop the worker.
+ * Restores the window layout at start and saves it when it has changed and settled.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +11,10 @@ import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { WorkerHost } from '../ipc/host';
 import type { ClockSpec } from '../ipc/messages';
+import { type Layout, sameLayout } from '../widgets/layout';
+import { layoutLocation, LayoutStore } from '../widgets/layout-store';
 import { viewModel, type ViewModel } from '../widgets/view-model';
-import { PeakPressureWindow } from '../widgets/window';
+import { PeakPressureWindow, type WindowTexts } from '../widgets/window';
 
 export interface GuiOptions {
   config: CollectorConfig;
@@ -24,6 +27,8 @@ export interface GuiOptions {
 }
 
 const RENDER_EVERY_MS = 500;
+/** Header clicks and keyboard row moves have no NodeGui signal: the window reads them this often. */
+const POLL_EVERY_MS = 100;
 
 export function runGui(opts: GuiOptions): void {
   const app = QApplication.instance();
@@ -44,6 +49,8 @@ export function runGui(opts: GuiOptions): void {
     exiting = true;
     void host.stop().then(() => {
       clearInterval(renderTimer);
+      clearInterval(pollTimer);
+      saveLayout(true);
       if (pump) clearInterval(pump);
       opts.onExit?.();
       app.exit(code);
@@ -51,7 +58,22 @@ export function runGui(opts: GuiOptions): void {
     });
   };
 
-  const window = new PeakPressureWindow(() => exit(0));
+  const store = new LayoutStore();
+  const saved = store.read();
+  if (saved.problem !== null)
+    process.stderr.write(`peak-pressure: ignored the saved window layout in ${layoutLocation()} (${saved.problem}); using the default layout\n`);
+  const window = new PeakPressureWindow({ onClose: () => exit(0), layout: saved.layout });
+  let savedLayout: Layout | null = saved.layout;
+  let seenLayout: Layout | null = null;
+  /** Writes the layout when it changed and held still for one render (not on every splitter drag step). */
+  const saveLayout = (now = false): void => {
+    const current = window.layout();
+    if (!sameLayout(current, savedLayout) && (now || sameLayout(current, seenLayout))) {
+      store.write(current);
+      savedLayout = current;
+    }
+    seenLayout = current;
+  };
   // Keep the window reachable from a global: a collected wrapper would destroy the native widget.
   (globalThis as Record<string, unknown>).__peakPressureWindow = window;
   window.show();
@@ -84,8 +106,10 @@ export function runGui(opts: GuiOptions): void {
       };
     }
     window.render(vm);
+    window.addEvents(s.counters.peak_pressure_events, s.promoted_events, s.symbols_active, (sym) => s.per_symbol[sym]?.price_precision ?? 2);
     renderTimes.push(performance.now() - t0);
     rendered = s.snapshot_seq;
+    saveLayout();
     const populated = s.symbols_active.length > 0 && Object.values(s.raw_buffers.trades).some((r) => r.length > 0);
     if (opts.uiTest && (opts.uiTest.boot === true || populated) && s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)) {
       populatedRenders++;
@@ -94,18 +118,21 @@ export function runGui(opts: GuiOptions): void {
         app.processEvents();
         const dir = opts.uiTest.dir;
         mkdirSync(dir, { recursive: true });
-        const png = join(dir, 'window.png');
-        const saved = window.grabPng(png);
-        const widgets = window.readBack();
-        // The smallest supported size: the same content must still lay out (SPEC §9: readable at 1280×800).
-        window.win.resize(1280, 800);
-        app.processEvents();
-        const small = join(dir, 'window-1280x800.png');
-        const savedSmall = window.grabPng(small);
-        const widgetsSmall = window.readBack();
+        const views: { name: string; width: number; height: number }[] = [
+          { name: 'window', width: 1600, height: 1000 },
+          // The smallest supported size: the same content must still lay out (SPEC §9: readable at 1280×800).
+          { name: 'window-1280x800', width: 1280, height: 800 },
+        ];
+        const shots: { name: string; png: string | null; widgets: WindowTexts; layout: Layout }[] = [];
+        for (const v of views) {
+          window.win.resize(v.width, v.height);
+          app.processEvents();
+          const png = join(dir, `${v.name}.png`);
+          shots.push({ name: v.name, png: window.grabPng(png) ? png : null, widgets: window.readBack(), layout: window.layout() });
+        }
         writeFileSync(
           join(dir, 'ui-readback.json'),
-          `${JSON.stringify({ snapshot: s, viewModel: vm, widgets, widgetsSmall, png: saved ? png : null, pngSmall: savedSmall ? small : null, renderMs: renderTimes }, null, 2)}\n`,
+          `${JSON.stringify({ snapshot: s, viewModel: vm, shots, scale: process.env.QT_SCALE_FACTOR ?? '1', renderMs: renderTimes }, null, 2)}\n`,
         );
         process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
         exit(0);
@@ -113,6 +140,7 @@ export function runGui(opts: GuiOptions): void {
     }
   };
   const renderTimer = setInterval(render, RENDER_EVERY_MS);
+  const pollTimer = setInterval(() => window.poll(), POLL_EVERY_MS);
   process.on('SIGINT', () => exit(0));
   process.on('SIGTERM', () => exit(0));
 }
