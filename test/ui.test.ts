@@ -64,7 +64,7 @@ const colors = (rows: readonly (readonly Cell[])[]): string[][] => rows.map((r) 
 /** Every widget the view-model feeds, compared with what it says. */
 function expectShows(w: WindowTexts, vm: ViewModel): void {
   for (const key of Object.keys(vm.status) as (keyof typeof vm.status)[]) expect(w.status[key]).toBe(vm.status[key].text);
-  expect(w.health).toEqual({ heading: vm.health.heading, lines: vm.health.lines.map((l) => l.text) });
+  expect(w.health).toEqual({ heading: vm.health.heading, lines: vm.health.lines.map((l) => l.text), detail: vm.health.detail?.text ?? null });
   expect(w.symbols.columns).toEqual([...vm.symbols.columns]);
   expect(w.symbols.rows).toEqual(texts(vm.symbols.rows));
   expect(w.symbols.colors).toEqual(colors(vm.symbols.rows));
@@ -178,7 +178,7 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
     expect(w?.status.health).toBe('Health: DEGRADED');
     expect(w?.status.mode).toBe('Mode: LOADING...');
     expect(w?.health.lines[0]).toBe('Health: DEGRADED (SYMBOLS_UNAVAILABLE)');
-    expect(w?.health.lines[1]).toMatch(/exchangeInfo failed \(attempt \d+\).*retrying in \d+ s/);
+    expect(w?.health.detail).toMatch(/exchangeInfo failed \(attempt \d+\).*retrying in \d+ s/);
     expect(w?.symbols.rows).toEqual([]);
     expect(stdout).toContain('cannot reach the exchange');
     // No saved layout at first start is not a problem worth a line.

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
+import { UiFeed } from '../src/ipc/ui-feed';
 import { runReplay } from '../src/replay/replay';
 import {
   compareRows,
@@ -111,7 +112,15 @@ describe('formatting without Intl', () => {
   });
 
   it('prints ages short', () => {
-    expect([formatAge(0.04), formatAge(9.96), formatAge(12.7), formatAge(150), formatAge(9000)]).toEqual(['0.0 s', '10.0 s', '12 s', '2 min', '2.5 h']);
+    expect([formatAge(0.04), formatAge(9.96), formatAge(12.7), formatAge(119.9), formatAge(150), formatAge(9000), formatAge(-1)]).toEqual([
+      '0 s',
+      '9 s',
+      '12 s',
+      '119 s',
+      '2 min',
+      '2.5 h',
+      '0 s',
+    ]);
   });
 });
 
@@ -164,10 +173,9 @@ describe('system health', () => {
       health_reasons: ['OI_STALE', 'WS_RECONNECTING'],
       health_detail: 'OI for BTCUSDT is 31 s old',
     });
-    expect(degraded.lines.slice(0, 2)).toEqual([
-      { text: 'Health: DEGRADED (OI_STALE, WS_RECONNECTING)', color: COLORS.red },
-      { text: 'OI for BTCUSDT is 31 s old', color: COLORS.red },
-    ]);
+    expect(degraded.lines[0]).toEqual({ text: 'Health: DEGRADED (OI_STALE, WS_RECONNECTING)', color: COLORS.red });
+    expect(degraded.detail).toEqual({ text: 'OI for BTCUSDT is 31 s old', color: COLORS.red });
+    expect(h.detail).toBeNull();
   });
 
   it('shows one grid row per symbol: baseline, windows, trade and OI age, retained liquidations, cadence, events', () => {
@@ -445,6 +453,57 @@ describe('events table model (EventLog)', () => {
     expect(log.size).toBe(8);
     log.arrange(DEFAULT_SORT, NO_FILTER);
     expect(log.size).toBe(24);
+  });
+});
+
+describe('what the worker posts to the window (UiFeed)', () => {
+  it('cuts the raw buffers to the rows the feed tables show: the tables come out identical', () => {
+    for (const s of [quiet, promoted]) {
+      const { snapshot } = new UiFeed().next(s);
+      const full = Object.values(s.raw_buffers.trades).reduce((a, r) => a + r.length, 0);
+      const cut = Object.values(snapshot.raw_buffers.trades).reduce((a, r) => a + r.length, 0);
+      expect(full).toBeGreaterThan(100);
+      expect(cut).toBe(20);
+      expect(newestRows(snapshot, snapshot.raw_buffers.trades)).toEqual(newestRows(s, s.raw_buffers.trades));
+      expect(newestRows(snapshot, snapshot.raw_buffers.liquidations)).toEqual(newestRows(s, s.raw_buffers.liquidations));
+      expect(viewModel(snapshot)).toEqual(viewModel(s));
+      expect(SnapshotSchema.safeParse(snapshot).success).toBe(true);
+    }
+    // Ties at the same second across symbols keep rank order, within a symbol buffer order.
+    const row = (symbol: string, price: number) => ({ timestamp: 1_723_161_329, symbol, price, base_qty: 1, quote_qty: price, side: 'BUY' as const });
+    const tied: Snapshot = {
+      ...quiet,
+      raw_buffers: {
+        trades: { BTCUSDT: Array.from({ length: 30 }, (_, i) => row('BTCUSDT', i)), ETHUSDT: Array.from({ length: 30 }, (_, i) => row('ETHUSDT', 100 + i)) },
+        liquidations: {},
+      },
+    };
+    const cut = new UiFeed().next(tied).snapshot;
+    expect(newestRows(cut, cut.raw_buffers.trades)).toEqual(newestRows(tied, tied.raw_buffers.trades));
+  });
+
+  it('carries each promoted event once: the ones promoted since the previous message', () => {
+    const all = promoted.promoted_events;
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const at = (k: number): Snapshot => ({ ...promoted, promoted_events: all.slice(0, k), counters: { ...promoted.counters, peak_pressure_events: k } });
+    const feed = new UiFeed();
+    expect(feed.next(at(0)).events).toEqual([]);
+    expect(feed.next(at(1)).events).toEqual(all.slice(0, 1));
+    expect(feed.next(at(1)).events).toEqual([]);
+    const u = feed.next(at(all.length));
+    expect(u.events).toEqual(all.slice(1));
+    expect(u.snapshot.promoted_events).toEqual([]);
+    // The window's table gets the same rows as from the full snapshots.
+    const direct = new EventLog();
+    direct.ingest(all.length, all, () => 2);
+    const fed = new EventLog();
+    const feed2 = new UiFeed();
+    for (const k of [1, 2, all.length]) {
+      const m = feed2.next(at(k));
+      fed.ingest(m.snapshot.counters.peak_pressure_events, m.events, () => 2);
+    }
+    expect(fed.shown().map((r) => r.cells)).toEqual(direct.shown().map((r) => r.cells));
+    expect(fed.missed).toBe(0);
   });
 });
 

@@ -1,14 +1,14 @@
 /**
  * The collector worker thread: collector, core and SystemState live here. It posts every committed
- * snapshot (trimmed for display) to the main thread and obeys one command: stop. It never loads
- * NodeGui (a second QApplication would abort the process).
+ * snapshot, cut to what the window renders (src/ipc/ui-feed.ts), to the main thread and obeys one
+ * command: stop. It never loads NodeGui (a second QApplication would abort the process).
  */
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Collector } from '../collector/collector';
 import { fileLogger } from '../collector/log';
-import { displaySnapshot } from '../core/system-state';
 import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { UiFeed } from '../ipc/ui-feed';
 
 function post(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -22,6 +22,7 @@ function main(): void {
     return;
   }
   const { config, runId, clock, snapshots } = parsed.data;
+  const feed = new UiFeed();
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const collector = new Collector({
     config,
@@ -29,7 +30,9 @@ function main(): void {
     logger,
     clock: clockFrom(clock),
     publish: (snapshot) => {
-      if (snapshots !== false) post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) });
+      if (snapshots === false) return;
+      const update = feed.next(snapshot);
+      post({ v: IPC_VERSION, type: 'snapshot', snapshot: update.snapshot, events: update.events });
     },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
   });

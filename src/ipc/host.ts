@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { type ClockSpec, IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
@@ -19,7 +20,8 @@ export interface WorkerHostOptions {
   snapshots?: boolean;
   /** Path of the bundled worker (default: worker.js beside this bundle). */
   workerPath?: string;
-  onSnapshot: (s: Snapshot) => void;
+  /** A snapshot as the window renders it, and the events promoted since the previous one (src/ipc/ui-feed.ts). */
+  onSnapshot: (s: Snapshot, events: readonly PromotedEvent[]) => void;
   onConsole?: (line: string) => void;
   onFatal?: (reason: string, detail: string) => void;
   /** Messages that failed validation (counted; never rendered). */
@@ -62,7 +64,7 @@ export class WorkerHost {
         return;
       }
       const msg = m.msg;
-      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot);
+      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot, msg.events);
       else if (msg.type === 'console') opts.onConsole?.(msg.line);
       else if (msg.type === 'fatal') opts.onFatal?.(msg.reason, msg.detail);
     });

@@ -9,6 +9,8 @@ import {
   QAbstractItemViewSelectionBehavior,
   QBrush,
   QColor,
+  type QFont,
+  QFontMetrics,
   QHeaderViewResizeMode,
   QTableWidget,
   QTableWidgetItem,
@@ -28,8 +30,13 @@ export interface CellTableOptions {
   /** Rows created up front (a fixed-height table such as the raw feed). */
   rows?: number;
   rowHeight: number;
-  /** Column → resize mode; default Stretch for all. */
-  modes?: readonly QHeaderViewResizeMode[];
+  font: QFont;
+  /**
+   * Columns of a fixed width that fits this sample text (by the font's metrics); the others share
+   * the rest. Not ResizeToContents: that re-measures the column on every cell change (measured:
+   * 100 setText calls cost 0.3–0.7 ms with stretched columns, 2.4–3.2 ms with one such column).
+   */
+  fixed?: Readonly<Record<number, string>>;
 }
 
 export class CellTable {
@@ -49,9 +56,18 @@ export class CellTable {
     t.verticalHeader().hide();
     t.verticalHeader().setSectionResizeMode(QHeaderViewResizeMode.Fixed);
     t.verticalHeader().setDefaultSectionSize(opts.rowHeight);
+    t.setFont(opts.font);
+    t.setWordWrap(false);
+    // Grid lines cost about as much to paint as the text; alternating rows keep the rows apart.
+    t.setShowGrid(false);
+    t.setAlternatingRowColors(true);
     const header = t.horizontalHeader();
     header.setSectionResizeMode(QHeaderViewResizeMode.Stretch);
-    opts.modes?.forEach((m, i) => header.setSectionResizeMode(i, m));
+    const metrics = new QFontMetrics(opts.font);
+    for (const [col, sample] of Object.entries(opts.fixed ?? {})) {
+      header.setSectionResizeMode(Number(col), QHeaderViewResizeMode.Fixed);
+      t.setColumnWidth(Number(col), Math.max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(opts.columns[Number(col)] ?? '')) + 14);
+    }
     this.numeric = new Set(opts.numeric ?? []);
     this.widget = t;
     this.ensureRows(opts.rows ?? 0);

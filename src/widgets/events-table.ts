@@ -24,6 +24,7 @@ import {
   QComboBox,
   type QFont,
   QFontMetrics,
+  type QHeaderView,
   QHeaderViewResizeMode,
   QLabel,
   QLineEdit,
@@ -160,6 +161,7 @@ export class EventsPanel {
   readonly widget: QWidget;
   readonly model: EventsTableModel;
   readonly table: QTableView;
+  private readonly header: QHeaderView;
   readonly splitter: QSplitter;
   readonly filterText: QLineEdit;
   readonly symbolBox: QComboBox;
@@ -174,6 +176,7 @@ export class EventsPanel {
   private lastHeading = '';
   private lastEmpty: string | null = '';
   private total = 0;
+  private shownNote = '';
 
   constructor(
     readonly log: EventLog,
@@ -230,10 +233,15 @@ export class EventsPanel {
     t.setSelectionBehavior(QAbstractItemViewSelectionBehavior.SelectRows);
     t.setSelectionMode(SelectionMode.SingleSelection);
     t.setWordWrap(false);
+    // Grid lines cost about as much to paint as the text (measured: 3.8 → 2.0 ms CPU per render
+    // of the whole window without them); alternating rows keep the lines readable.
+    t.setShowGrid(false);
+    t.setAlternatingRowColors(true);
     t.verticalHeader().hide();
     t.verticalHeader().setSectionResizeMode(QHeaderViewResizeMode.Fixed);
     t.verticalHeader().setDefaultSectionSize(20);
     const header = t.horizontalHeader();
+    this.header = header;
     header.setSectionResizeMode(QHeaderViewResizeMode.Interactive);
     header.setStretchLastSection(true);
     header.setSortIndicatorShown(true);
@@ -307,7 +315,9 @@ export class EventsPanel {
 
   private showNote(): void {
     const note = this.noteText(this.total);
-    if (this.note.text() !== note) this.note.setText(note);
+    if (note === this.shownNote) return;
+    this.note.setText(note);
+    this.shownNote = note;
   }
 
   render(h: EventsHeaderModel): void {
@@ -354,9 +364,8 @@ export class EventsPanel {
   }
 
   private currentSort(): EventSort {
-    const header = this.table.horizontalHeader();
-    const column = header.sortIndicatorSection();
-    return { column: column >= 0 && column < COLUMN_COUNT ? column : 0, descending: header.sortIndicatorOrder() === SortOrder.DescendingOrder };
+    const column = this.header.sortIndicatorSection();
+    return { column: column >= 0 && column < COLUMN_COUNT ? column : 0, descending: this.header.sortIndicatorOrder() === SortOrder.DescendingOrder };
   }
 
   private rearrange(sort: EventSort, filter: EventFilter): void {
@@ -398,7 +407,7 @@ export class EventsPanel {
   }
 
   setSort(sort: EventSort): void {
-    this.table.horizontalHeader().setSortIndicator(sort.column, sort.descending ? SortOrder.DescendingOrder : SortOrder.AscendingOrder);
+    this.header.setSortIndicator(sort.column, sort.descending ? SortOrder.DescendingOrder : SortOrder.AscendingOrder);
     this.rearrange(sort, this.log.filter);
   }
 
@@ -424,7 +433,7 @@ export class EventsPanel {
       for (let c = 0; c < COLUMN_COUNT; c++) cells.push(this.model.index(r, c).data(ItemDataRole.DisplayRole).toString());
       rows.push(cells);
     }
-    const header = this.table.horizontalHeader();
+    const header = this.header;
     return {
       heading: this.heading.isVisible() ? this.heading.text() : '',
       note: this.note.text(),

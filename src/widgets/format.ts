@@ -86,10 +86,13 @@ export function formatMonthDayTime(ms: number): string {
   return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${formatClock(ms)}`;
 }
 
-/** An age in seconds, short: "0.4 s", "12 s", "4 min", "2.5 h". */
+/**
+ * An age in seconds, short and in whole units: "0 s", "12 s", "4 min", "2.5 h". Whole seconds on
+ * purpose: a tenth of a second is noise to a reader, and a cell whose text does not change is not
+ * repainted (the per-symbol grid otherwise repaints its age cells on every render).
+ */
 export function formatAge(seconds: number): string {
   const s = Math.max(0, seconds);
-  if (s < 10) return `${s.toFixed(1)} s`;
   if (s < 120) return `${Math.floor(s)} s`;
   if (s < 7200) return `${Math.floor(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;

@@ -55,8 +55,10 @@ export interface GridModel {
 
 export interface HealthModel {
   heading: string;
-  /** Summary lines above the grid: health with its reasons, detail, stage and connections, rates. */
-  lines: Cell[];
+  /** Summary lines above the grid: health with its reasons, stage and connections, rates. */
+  lines: [health: Cell, connections: Cell, rates: Cell];
+  /** What failed and what to do, under the health line, when DEGRADED or FAILED. */
+  detail: Cell | null;
 }
 
 export interface CountersModel {
@@ -126,9 +128,18 @@ function precisionOf(s: Snapshot, symbol: string): { price: number; qty: number 
   return { price: p?.price_precision ?? 2, qty: p?.qty_precision ?? 3 };
 }
 
-/** The newest `n` rows across all symbols, newest first (ties: rank order, then buffer order). */
-export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = 20): TableRow[] {
-  const all: { row: RawRow; rank: number; idx: number }[] = [];
+/** Rows the raw feed tables show (SPEC §9: the last 20 across all symbols). */
+export const FEED_ROWS = 20;
+
+export interface RawPick {
+  row: RawRow;
+  /** Index of the row in its symbol's buffer. */
+  idx: number;
+}
+
+/** The newest `n` raw rows across the active symbols, newest first (ties: rank order, then buffer order, later first). */
+export function pickNewest(s: Snapshot, rec: Record<string, RawRow[]>, n = FEED_ROWS): RawPick[] {
+  const all: (RawPick & { rank: number })[] = [];
   for (const sym of s.symbols_active) {
     const rows = rec[sym] ?? [];
     const rank = s.per_symbol[sym]?.rank ?? 99;
@@ -136,7 +147,12 @@ export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = 20): 
     for (let i = from; i < rows.length; i++) all.push({ row: rows[i] as RawRow, rank, idx: i });
   }
   all.sort((a, b) => b.row.timestamp - a.row.timestamp || a.rank - b.rank || b.idx - a.idx);
-  return all.slice(0, n).map(({ row }) => {
+  return all.slice(0, n);
+}
+
+/** The newest `n` rows across all symbols as the feed tables show them. */
+export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = FEED_ROWS): TableRow[] {
+  return pickNewest(s, rec, n).map(({ row }) => {
     const prec = precisionOf(s, row.symbol);
     return {
       time: formatClock(row.timestamp * 1000),
@@ -199,10 +215,10 @@ export function healthModel(s: Snapshot): HealthModel {
     heading: '=== SYSTEM HEALTH ===',
     lines: [
       { text: `Health: ${s.health_state}${s.health_reasons.length ? ` (${s.health_reasons.join(', ')})` : ''}`, color: colour },
-      ...(s.health_detail ? [{ text: s.health_detail, color: colour }] : []),
       { text: connections.join(ITEM_GAP), color: connectionsOk || s.symbols_active.length === 0 ? COLORS.text : COLORS.orange },
       { text: rates.join(ITEM_GAP), color: COLORS.text },
     ],
+    detail: s.health_detail ? { text: s.health_detail, color: colour } : null,
   };
 }
 

@@ -17,9 +17,9 @@ import {
   QFont,
   QGroupBox,
   QIcon,
-  QHeaderViewResizeMode,
   QKeySequence,
   QLabel,
+  QFontMetrics,
   QMainWindow,
   QShortcut,
   QSplitter,
@@ -33,14 +33,15 @@ import { COMING_PANELS } from './coming-panels';
 import { DEFAULT_SORT, EventLog } from './events-model';
 import { EventsPanel, type EventsTexts } from './events-table';
 import type { Layout } from './layout';
-import { COLORS, type Cell, type StatusBarModel, SYMBOL_COLUMNS, type TableRow, type ViewModel } from './view-model';
+import { COLORS, type Cell, FEED_ROWS, type StatusBarModel, SYMBOL_COLUMNS, type TableRow, type ViewModel } from './view-model';
 
 const FEED_COLUMNS = ['Time', 'Symbol', 'Price', 'Qty', 'Side'] as const;
-const FEED_ROWS = 20;
+/** The widest symbol of the usual top 10 (column widths are fixed to it rather than re-measured). */
+const LONGEST_SYMBOL = '1000PEPEUSDT';
 const ROW_HEIGHT = 19;
 const STATUS_KEYS = ['mode', 'symbols', 'baselines', 'health', 'windows', 'events', 'lastUpdate'] as const satisfies readonly (keyof StatusBarModel)[];
-/** Summary lines under the health heading: health, detail, connections, rates. */
-const HEALTH_LINES = 4;
+/** Summary lines under the health heading: health, connections, rates (the detail has its own label). */
+const HEALTH_LINES = 3;
 export const EVENTS_TAB = 'events';
 export const TAB_KEYS: readonly string[] = [EVENTS_TAB, ...COMING_PANELS.map((p) => p.key)];
 
@@ -61,7 +62,7 @@ export const DEFAULT_LAYOUT: StartLayout = Object.freeze({
 /** What the window currently shows, read back from the Qt widgets themselves. */
 export interface WindowTexts {
   status: Record<(typeof STATUS_KEYS)[number], string>;
-  health: { heading: string; lines: string[] };
+  health: { heading: string; lines: string[]; detail: string | null };
   symbols: { columns: string[]; rows: string[][]; colors: string[][]; fitsWidth: boolean };
   failures: { heading: string; rows: string[][] };
   dropped: { heading: string; rows: string[][] };
@@ -123,6 +124,13 @@ function setColor(l: QLabel, color: string, shown: Map<QLabel, string>): void {
   shown.set(l, color);
 }
 
+/** Sets a label's text when it differs from what this window last set (no read back from Qt per render). */
+function setText(l: QLabel, text: string, shown: Map<QLabel, string>): void {
+  if (shown.get(l) === text) return;
+  l.setText(text);
+  shown.set(l, text);
+}
+
 export interface WindowOptions {
   onClose: () => void;
   /** The saved layout to start from (null: the defaults). */
@@ -138,6 +146,7 @@ export class PeakPressureWindow {
   private readonly status = {} as Record<(typeof STATUS_KEYS)[number], QLabel>;
   private readonly healthHeading: QLabel;
   private readonly healthLines: QLabel[] = [];
+  private readonly healthDetail = label();
   private readonly symbols: CellTable;
   private readonly failures: CellTable;
   private readonly dropped: CellTable;
@@ -155,6 +164,7 @@ export class PeakPressureWindow {
   private readonly panels: QWidget;
   private readonly failureLabel: QLabel;
   private readonly colors = new Map<QLabel, string>();
+  private readonly texts = new Map<QLabel, string>();
   private readonly shortcuts: { key: string; run: () => void; shortcut: QShortcut }[] = [];
 
   constructor(opts: WindowOptions) {
@@ -172,13 +182,14 @@ export class PeakPressureWindow {
     const root = box(Direction.TopToBottom, 6, 6);
     root.widget.setObjectName('root');
 
-    const statusRow = box(Direction.LeftToRight, 4, 8);
+    const statusRow = box(Direction.LeftToRight, 4, 4);
     statusRow.widget.setObjectName('status');
     for (const key of STATUS_KEYS) {
       const l = label(key === 'mode' ? 'Mode: LOADING...' : '');
-      // The symbol list is the one long item: let it wrap rather than be cut at 1280 px.
+      // The symbol list is the one long item: let it wrap rather than be cut at 1280 px. The
+      // others get a fixed size once shown (fixChangingLabels).
       if (key === 'symbols') l.setWordWrap(true);
-      statusRow.layout.addWidget(l, key === 'symbols' ? 4 : 1);
+      statusRow.layout.addWidget(l, key === 'symbols' ? 1 : 0);
       this.status[key] = l;
     }
     root.layout.addWidget(statusRow.widget);
@@ -194,31 +205,31 @@ export class PeakPressureWindow {
     healthLayout.addWidget(this.healthHeading);
     for (let i = 0; i < HEALTH_LINES; i++) {
       const l = label();
-      l.setWordWrap(true);
       healthLayout.addWidget(l);
       this.healthLines.push(l);
+      if (i === 0) {
+        // Only the free-text detail wraps: a wrapping label re-lays out its parent on every text
+        // change, and the rates line changes on every render.
+        this.healthDetail.setWordWrap(true);
+        this.healthDetail.hide();
+        healthLayout.addWidget(this.healthDetail);
+      }
     }
     const grids = box(Direction.LeftToRight, 0, 10);
     const tableHeight = ROW_HEIGHT * 10 + 26;
-    // The symbol column fits its longest name (1000PEPEUSDT); the others share the rest.
-    const symbolFirst = [QHeaderViewResizeMode.ResizeToContents];
-    this.symbols = new CellTable({ columns: SYMBOL_COLUMNS, numeric: [2, 3, 4, 5, 7], rowHeight: ROW_HEIGHT, modes: symbolFirst });
+    // Symbol columns fit the longest name (1000PEPEUSDT); the others share the rest.
+    const common = { rowHeight: ROW_HEIGHT, font: tableFont };
+    this.symbols = new CellTable({ ...common, columns: SYMBOL_COLUMNS, numeric: [2, 3, 4, 5, 7], fixed: { 0: LONGEST_SYMBOL } });
     this.failures = new CellTable({
       columns: ['Outcome', 'Windows', 'Share'],
       numeric: [1, 2],
-      rowHeight: ROW_HEIGHT,
-      modes: [QHeaderViewResizeMode.Stretch, QHeaderViewResizeMode.ResizeToContents, QHeaderViewResizeMode.ResizeToContents],
+      ...common,
+      fixed: { 1: '123,456,789', 2: '100.0 %' },
     });
-    this.dropped = new CellTable({
-      columns: ['Reason', 'Count'],
-      numeric: [1],
-      rowHeight: ROW_HEIGHT,
-      modes: [QHeaderViewResizeMode.Stretch, QHeaderViewResizeMode.ResizeToContents],
-    });
+    this.dropped = new CellTable({ ...common, columns: ['Reason', 'Count'], numeric: [1], fixed: { 1: '123,456,789' } });
     const column = (heading: QLabel | null, table: CellTable, stretch: number): void => {
       const c = box(Direction.TopToBottom, 0, 2);
       if (heading) c.layout.addWidget(heading);
-      table.widget.setFont(tableFont);
       table.widget.setMinimumHeight(tableHeight);
       c.layout.addWidget(table.widget, 1);
       grids.layout.addWidget(c.widget, stretch);
@@ -237,14 +248,13 @@ export class PeakPressureWindow {
     feedLayout.setContentsMargins(8, 6, 8, 8);
     feedLayout.setSpacing(2);
     this.feedBox.setLayout(feedLayout);
-    const feedModes = [QHeaderViewResizeMode.Stretch, QHeaderViewResizeMode.ResizeToContents];
-    this.trades = new CellTable({ columns: FEED_COLUMNS, numeric: [2, 3], rows: FEED_ROWS, rowHeight: ROW_HEIGHT, modes: feedModes });
-    this.liquidations = new CellTable({ columns: FEED_COLUMNS, numeric: [2, 3], rows: FEED_ROWS, rowHeight: ROW_HEIGHT, modes: feedModes });
+    const feed = { ...common, columns: FEED_COLUMNS, numeric: [2, 3], rows: FEED_ROWS, fixed: { 1: LONGEST_SYMBOL } };
+    this.trades = new CellTable(feed);
+    this.liquidations = new CellTable(feed);
     for (const [title, table] of [
       ['Trades (newest first)', this.trades],
       ['Liquidations (newest first)', this.liquidations],
     ] as const) {
-      table.widget.setFont(tableFont);
       feedLayout.addWidget(label(title));
       feedLayout.addWidget(table.widget, 1);
     }
@@ -296,7 +306,7 @@ export class PeakPressureWindow {
       QGroupBox { color: ${COLORS.text}; font-weight: bold; border: 1px solid #3c3c3c; margin-top: 14px; }
       QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
       QPlainTextEdit { background-color: ${COLORS.panel}; color: ${COLORS.text}; border: 1px solid #3c3c3c; }
-      QTableWidget, QTableView { background-color: ${COLORS.panel}; color: ${COLORS.text}; gridline-color: #3c3c3c; selection-background-color: #264f78; }
+      QTableWidget, QTableView { background-color: ${COLORS.panel}; alternate-background-color: #2d2d30; color: ${COLORS.text}; selection-background-color: #264f78; border: 1px solid #3c3c3c; }
       QHeaderView::section { background-color: #333333; color: ${COLORS.text}; border: none; border-right: 1px solid #3c3c3c; padding: 2px 4px; font-size: 12px; }
       QTabWidget::pane { border: 1px solid #3c3c3c; }
       QTabBar::tab { background: #2d2d2d; color: ${COLORS.text}; padding: 4px 10px; border: 1px solid #3c3c3c; }
@@ -331,13 +341,39 @@ export class PeakPressureWindow {
 
   show(): void {
     this.win.show();
+    this.fixChangingLabels();
+  }
+
+  /**
+   * Labels whose text changes on every render get a fixed size (that of the widest text they
+   * show), so a new text repaints the label and nothing else: a label that may change size makes
+   * its whole layout, up to the window, lay out again (measured: 0.4 % of a core in the demo).
+   * Done after the window is shown, when the labels carry their style sheet's font.
+   */
+  private fixChangingLabels(): void {
+    const fit = (l: QLabel, samples: readonly string[], pad: number): void => {
+      l.ensurePolished();
+      const m = new QFontMetrics(l.font());
+      l.setFixedSize(Math.max(...samples.map((x) => m.horizontalAdvance(x))) + pad, m.height() + 6);
+    };
+    const status: Partial<Record<(typeof STATUS_KEYS)[number], readonly string[]>> = {
+      mode: ['Mode: LIVE_PEAK_PRESSURE', 'Mode: LOADING...'],
+      baselines: ['Baselines: 99 / 99'],
+      health: ['Health: DEGRADED', 'Health: STARTING'],
+      windows: ['Windows: 99,999,999'],
+      events: ['Events: 99,999'],
+      lastUpdate: ['Last update: 00:00:00'],
+    };
+    for (const [key, samples] of Object.entries(status)) fit(this.status[key as keyof typeof status], samples, 14);
+    const rates = this.healthLines[2];
+    if (rates) fit(rates, ['Trades rate: 9,999.9/s    Liquidations rate: 999.9/min    Klines rate: 99.9/s    OI rate: 999.9/min (expected ~120/min)'], 8);
   }
 
   render(vm: ViewModel): void {
     for (const key of STATUS_KEYS) {
       const cell = vm.status[key];
       const l = this.status[key];
-      if (l.text() !== cell.text) l.setText(cell.text);
+      setText(l, cell.text, this.texts);
       setColor(l, cell.color, this.colors);
     }
     if (vm.failure) {
@@ -348,20 +384,24 @@ export class PeakPressureWindow {
     }
     this.failureLabel.hide();
     this.panels.show();
-    if (this.healthHeading.text() !== vm.health.heading) this.healthHeading.setText(vm.health.heading);
+    setText(this.healthHeading, vm.health.heading, this.texts);
     this.healthLines.forEach((l, i) => {
       const line = vm.health.lines[i];
-      if (line === undefined) {
-        if (l.isVisible()) l.hide();
-        return;
-      }
-      if (l.text() !== line.text) l.setText(line.text);
+      if (line === undefined) return;
+      setText(l, line.text, this.texts);
       setColor(l, line.color, this.colors);
-      if (!l.isVisible()) l.show();
     });
+    const detail = vm.health.detail;
+    if (detail === null) {
+      if (!this.healthDetail.isHidden()) this.healthDetail.hide();
+    } else {
+      setText(this.healthDetail, detail.text, this.texts);
+      setColor(this.healthDetail, detail.color, this.colors);
+      if (this.healthDetail.isHidden()) this.healthDetail.show();
+    }
     this.symbols.bind(vm.symbols.rows);
-    if (this.failuresHeading.text() !== vm.counters.failures.heading) this.failuresHeading.setText(vm.counters.failures.heading);
-    if (this.droppedHeading.text() !== vm.counters.dropped.heading) this.droppedHeading.setText(vm.counters.dropped.heading);
+    setText(this.failuresHeading, vm.counters.failures.heading, this.texts);
+    setText(this.droppedHeading, vm.counters.dropped.heading, this.texts);
     this.failures.bind(vm.counters.failures.grid.rows);
     this.dropped.bind(vm.counters.dropped.grid.rows);
     this.trades.bind(feedCells(vm.trades));
@@ -410,7 +450,11 @@ export class PeakPressureWindow {
     const size = this.win.size();
     return {
       status,
-      health: { heading: this.healthHeading.text(), lines: this.healthLines.filter((l) => l.isVisible()).map((l) => l.text()) },
+      health: {
+        heading: this.healthHeading.text(),
+        lines: this.healthLines.map((l) => l.text()),
+        detail: this.healthDetail.isHidden() ? null : this.healthDetail.text(),
+      },
       symbols: { columns: this.symbols.headerTexts(), rows: this.symbols.readBack(), colors: this.symbols.readColors(), fitsWidth: this.symbols.fitsWidth() },
       failures: { heading: this.failuresHeading.text(), rows: this.failures.readBack() },
       dropped: { heading: this.droppedHeading.text(), rows: this.dropped.readBack() },
