@@ -28,6 +28,7 @@ import { UiFeed } from '../src/ipc/ui-feed';
 import { marketStreams, silenceLimitMs } from '../src/collector/collector';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import type { ViewModel } from '../src/widgets/view-model';
+import { appFootprint } from './app-footprint';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
 import { distribution, type Distribution, fmt, fmtInt } from './stats';
@@ -297,6 +298,7 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
   const dPaint = distribution(r.paint_ms);
   const dAll = distribution(withPaint);
   const dZod = distribution(r.zod_ms);
+  const dCpu = distribution(r.cpu_ms);
   const rows: string[][] = [
     ['viewModel(snapshot)', ...ms(dVm)],
     ['window.render(viewModel) + new events into the table — binding', ...ms(dRender)],
@@ -343,7 +345,11 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     process_events_ms: { ...dPaint },
     total_with_paint_ms: { ...dAll },
     zod_validation_ms: { ...dZod },
+    cpu_ms_per_render: { ...dCpu },
   };
+  // The whole app at live rates (Linux: it reads /proc), beside the headless collector.
+  const footprint = process.platform === 'linux' ? await appFootprint(ctx) : null;
+  if (footprint) data.app_footprint = footprint.data;
   return {
     tables: [
       {
@@ -356,12 +362,14 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
         columns: ['renders', 'n', 'vm + render p50', 'p90', 'p99', 'max', 'with paint p50', 'p90', 'p99', 'max'],
         rows: splitRows,
       },
+      ...(footprint?.tables ?? []),
     ],
     notes: [
       `Snapshots: the capture's real BTCUSDT/ETHUSDT trades cloned onto the ${r.symbols} fallback symbols and SYNTHETIC liquidations (one per symbol every 500 ms), through the real Engine and SystemState until ${fmtInt(r.promoted_total)} events were promoted (real-trade windows promoted on the synthetic liquidations). The events table was filled with them once (${fmtInt(r.table_rows)} rows, its cap; ${fmt(r.table_fill_ms, 0)} ms, not timed below); the committed snapshot holds the newest ${fmtInt(r.promoted_in_snapshot)}. Each timed render gets a new snapshot (500 ms more market), cut to what the window renders and structured-cloned as the worker posts it (src/ipc/ui-feed.ts: the feed rows, and the events promoted since the previous message; ${fmtInt(r.posted_bytes)} bytes serialized), validated with zod; the trades, liquidations, status, health and grid texts change on every render, and ${fmtInt(changed.length)} of ${fmtInt(n)} renders inserted new events into the table (one row each at its sorted place; the oldest leaves).`,
-      `viewModel and render are the synchronous work per snapshot on the UI thread (target p99 < ${TARGET_MS} ms, one frame at 60 Hz); processEvents() right after render is Qt laying out and painting the offscreen window, reported separately. Not in any row: validating the posted snapshot with zod on receipt (also on the UI thread, once per snapshot): p50 ${fmt(dZod.p50, 2)} ms, p99 ${fmt(dZod.p99, 2)} ms. The app renders at most every 500 ms, so even the slowest render leaves the event loop idle most of the time.`,
+      `viewModel and render are the synchronous work per snapshot on the UI thread (target p99 < ${TARGET_MS} ms, one frame at 60 Hz); processEvents() right after render is Qt laying out and painting the offscreen window, reported separately. Not in any row: validating the posted snapshot with zod on receipt (also on the UI thread, once per snapshot): p50 ${fmt(dZod.p50, 2)} ms, p99 ${fmt(dZod.p99, 2)} ms. The app renders at most every 500 ms, so even the slowest render leaves the event loop idle most of the time. CPU time of a whole render (view-model, binding and paint; this thread is the only busy one): p50 ${fmt(dCpu.p50, 2)} ms, mean ${fmt(dCpu.mean, 2)} ms.`,
+      ...(footprint?.notes ?? ['The whole-app footprint part needs Linux (/proc); skipped.']),
     ],
-    checks,
+    checks: [...checks, ...(footprint?.checks ?? [])],
     data,
   };
 }

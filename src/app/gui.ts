@@ -24,14 +24,14 @@ export interface GuiOptions {
   clock?: ClockSpec;
   /** UI self-test: after `renders` renders of a populated snapshot, save read-back + PNG in `dir`, then exit. */
   /** `boot`: capture whatever is shown (e.g. DEGRADED before any symbol is known) instead of waiting for data. */
-  uiTest?: { dir: string; renders: number; minEvents?: number; boot?: boolean };
+  /** `selectRow`: select that row of the events table first, so the detail pane shows it (README screenshot). */
+  uiTest?: { dir: string; renders: number; minEvents?: number; boot?: boolean; selectRow?: number };
   /** Benchmark diagnostic: append one JSON line of memory figures (both isolates) every 5 s. */
   footprintFile?: string;
   onExit?: () => void;
 }
 
-/** What the app-footprint benchmark reads about the inside of the process (the outside it reads from /proc). */
-/** Main-thread time per activity, ms since start (the footprint diagnostic reports it). */
+/** Main-thread time per activity, ms since start: what the app-footprint benchmark reads about the inside of the process (the outside it reads from /proc). */
 interface BusyMs {
   pump: number;
   render: number;
@@ -205,6 +205,10 @@ export function runGui(opts: GuiOptions): void {
     if (opts.uiTest && (opts.uiTest.boot === true || populated) && s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)) {
       populatedRenders++;
       if (populatedRenders >= opts.uiTest.renders) {
+        if (opts.uiTest.selectRow !== undefined) {
+          window.events.table.selectRow(opts.uiTest.selectRow);
+          window.poll();
+        }
         // Let Qt lay out and paint what was just bound before reading it back.
         app.processEvents();
         const dir = opts.uiTest.dir;

@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       'ui-test-renders': { type: 'string' },
       'ui-test-min-events': { type: 'string' },
       'ui-test-boot': { type: 'boolean', default: false },
+      'ui-test-select': { type: 'string' },
       footprint: { type: 'string' },
     },
     strict: true,
@@ -90,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
             renders: Number(values['ui-test-renders'] ?? 4),
             minEvents: Number(values['ui-test-min-events'] ?? 0),
             boot: values['ui-test-boot'],
+            ...(values['ui-test-select'] !== undefined ? { selectRow: Number(values['ui-test-select']) } : {}),
           },
         }
       : {}),
