@@ -24,6 +24,7 @@ import { commitLatencySection } from './commit-latency';
 import { frameLatencySection } from './frame-latency';
 import { memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
+import { storeSection } from './store';
 import { throughputSection } from './throughput';
 import { runUiRenderChild, uiRenderSection } from './ui-render';
 import type { Check, Json, Section, SectionContext } from './types';
@@ -33,6 +34,7 @@ const SECTIONS: readonly Section[] = [
   { id: 'frame-latency', title: 'Latency: per-frame processing time', run: frameLatencySection },
   { id: 'commit-latency', title: 'Latency: commit() with 10 symbols and full raw buffers', run: commitLatencySection },
   { id: 'promotion-latency', title: 'Latency: window close → promoted event in the active snapshot', run: promotionLatencySection },
+  { id: 'store', title: 'Store: insert latency (persist → committed)', run: storeSection },
   { id: 'ui-render', title: 'UI: snapshot → widget updates (view-model + binding + paint)', run: uiRenderSection },
   { id: 'memory-day', title: 'Memory over a day: the collector against the simulator, accelerated', run: memoryDaySection },
 ];

@@ -8,7 +8,8 @@
  *   realistic — trades for half the symbols (alternating) and one liquidation ring changed;
  *   worst     — every trade ring and every liquidation ring changed.
  */
-import { FALLBACK_SYMBOLS, LIMITS } from '../src/core/constants';
+import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
+import { LIMITS } from '../src/core/constants';
 import { Engine } from '../src/core/engine';
 import { SystemState } from '../src/core/system-state';
 import { framesOfKind } from './data';

@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseCaptureLine } from '../src/capture/format';
 import { mergeCaptures } from '../src/capture/reader';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { oiCaptureLines } from '../test/fixtures/synthetic';
 
 export type FrameKind = 'trade' | 'bookTicker' | 'depth' | 'other';

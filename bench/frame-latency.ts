@@ -1,13 +1,15 @@
 /**
  * Section 3a: processing time of each frame — process.hrtime.bigint() around every
- * Engine.ingestFrame over the whole capture, with the live 500 ms commit cadence running (commits
+ * FramePipeline.ingest over the whole capture, with the live 500 ms commit cadence running (commits
  * are timed separately, never inside a frame). Frames are split by outcome: consumed (a trade
  * became an event), ignored (bookTicker/depth, skipped from the envelope prefix without parsing),
  * and the consumed frames whose event moved the watermark far enough to close windows (they carry
  * the window close, the judging and the baseline update).
  */
+import { binanceUsdm } from '../src/binance/adapter';
 import { Engine } from '../src/core/engine';
-import type { Frame } from '../src/core/normalize';
+import { FramePipeline } from '../src/core/pipeline';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 import { fullGc, watchGc } from './gc';
 import { COMMIT_EVERY_MS, runB } from './pipelines';
@@ -41,14 +43,15 @@ function timedPass(frames: readonly Frame[], symbols: readonly string[]): Pass {
   const closing = new Uint8Array(n);
   const commitNs: number[] = [];
   const engine = new Engine({ symbols });
-  const state = new SystemState(engine, 'bench', 'REPLAY');
+  const pipeline = new FramePipeline(binanceUsdm, engine);
+  const state = new SystemState(engine, 'bench', 'REPLAY', { frames: pipeline.counters });
   state.ops.stage = 'OBSERVE';
   let nextCommit = -Infinity;
   for (let i = 0; i < n; i++) {
     const f = frames[i] as Frame;
     const before = engine.firstOpenWindow;
     const t0 = process.hrtime.bigint();
-    const r = engine.ingestFrame(f);
+    const r = pipeline.ingest(f);
     const t1 = process.hrtime.bigint();
     ns[i] = Number(t1 - t0);
     outcome[i] = r.kind === 'event' ? 0 : r.kind === 'ignored' ? 1 : 2;
@@ -108,7 +111,7 @@ export async function frameLatencySection(ctx: SectionContext): Promise<SectionR
   return {
     tables: [
       {
-        title: `Per-frame processing time, Engine.ingestFrame (µs; median of ${passes} passes over the capture, max of all)`,
+        title: `Per-frame processing time, FramePipeline.ingest (µs; median of ${passes} passes over the capture, max of all)`,
         columns: ['frames', 'n', 'p50', 'p99', 'p99.9', 'max', 'mean'],
         rows: [
           ...groups.map((g) => row(g.label, g.d)),

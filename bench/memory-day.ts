@@ -6,7 +6,7 @@
  * RSS (/proc) and its worker's V8 heap (snapshot `process` figures) are sampled over exchange
  * time; after the warm-up a least-squares line through them says whether memory is flat.
  */
-import { PARTITION_KEYS } from '../src/replay/replay';
+import { PARTITION_KEYS } from '../src/core/contracts/counters';
 import type { Snapshot } from '../src/core/contracts/snapshot';
 import { WORKER_RESOURCE_LIMITS } from '../src/ipc/host';
 import {

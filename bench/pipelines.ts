@@ -2,7 +2,7 @@
  * The three things the throughput section compares, each one pass over in-memory frames:
  *
  *   A — bare JSON.parse of every frame: what any JS pipeline that looks at every message pays.
- *   B — our pipeline as it runs live: Engine.ingestFrame (envelope peek, parse, fast-path
+ *   B — our pipeline as it runs live: FramePipeline.ingest (envelope peek, parse, fast-path
  *       validation against the zod contract, normalize, window, baseline, detect) for every frame,
  *       promotions taken, and SystemState.commit every 500 ms of receive time.
  *   C — a peer: tardis-dev's Binance-futures trade mapper, driven the way its replayNormalized
@@ -12,10 +12,13 @@
  * compared across runs.
  */
 import { normalizeTrades, type Trade } from 'tardis-dev';
-import { RawTradeSchema } from '../src/core/contracts/binance';
-import { isRawTrade } from '../src/core/contracts/fastpath';
+import { binanceUsdm } from '../src/binance/adapter';
+import { isRawTrade } from '../src/binance/fastpath';
+import { normalizeFrame } from '../src/binance/normalize';
+import { RawTradeSchema } from '../src/binance/schemas';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { FramePipeline } from '../src/core/pipeline';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 
 /** The live collector's commit cadence (config commitIntervalMs default). */
@@ -32,19 +35,21 @@ export function runA(frames: readonly Frame[]): number {
 
 export interface PipelineRun {
   engine: Engine;
+  pipeline: FramePipeline;
   state: SystemState;
   commits: number;
 }
 
 export function runB(frames: readonly Frame[], symbols: readonly string[], commitEveryMs: number | null = COMMIT_EVERY_MS): PipelineRun {
   const engine = new Engine({ symbols });
-  const state = new SystemState(engine, 'bench', 'REPLAY');
+  const pipeline = new FramePipeline(binanceUsdm, engine);
+  const state = new SystemState(engine, 'bench', 'REPLAY', { frames: pipeline.counters });
   state.ops.stage = 'OBSERVE';
   let nextCommit = -Infinity;
   let commits = 0;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i] as Frame;
-    engine.ingestFrame(f);
+    pipeline.ingest(f);
     engine.takeNewPromotions();
     if (commitEveryMs !== null && f.recv_ms >= nextCommit) {
       state.commit(f.recv_ms);
@@ -52,7 +57,7 @@ export function runB(frames: readonly Frame[], symbols: readonly string[], commi
       nextCommit = f.recv_ms + commitEveryMs;
     }
   }
-  return { engine, state, commits };
+  return { engine, pipeline, state, commits };
 }
 
 /** B's checksum: frames seen + trades accepted + windows processed (identical on every run). */
@@ -63,7 +68,7 @@ export function checksumB(r: PipelineRun): number {
     trades += d.counters.trades;
     windows += d.counters.windows_processed;
   }
-  return r.engine.counters.frames_received + trades + windows;
+  return r.pipeline.counters.frames_received + trades + windows;
 }
 
 export function runC(frames: readonly Frame[], symbols: readonly string[]): number {

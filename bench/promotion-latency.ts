@@ -9,16 +9,18 @@
  *       to move past the window's end before the window could close (the grace, plus the wait for
  *       the next trade that moves the watermark);
  *   (b) processing latency, with commit() every 500 ms of receive time as live:
- *       - compute: wall time of the ingestFrame that closed the window + the commit() that first
+ *       - compute: wall time of the ingest that closed the window + the commit() that first
  *         contained the event (the work, excluding any waiting);
  *       - cadence wait: receive time from the closing frame to that commit (live, the commit timer
  *         fires every 500 ms, so this is 0–500 ms whatever the machine);
- *       - replay wall: wall time from that ingestFrame call to the end of that commit in this
+ *       - replay wall: wall time from that ingest call to the end of that commit in this
  *         replay, where frames are processed as fast as possible (not a live figure).
  */
+import { binanceUsdm } from '../src/binance/adapter';
 import { Engine } from '../src/core/engine';
+import { FramePipeline } from '../src/core/pipeline';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 import { SystemState } from '../src/core/system-state';
 import { withSyntheticOi } from './data';
 import { fullGc, watchGc } from './gc';
@@ -43,7 +45,8 @@ interface PassResult {
 /** One replay with the live commit cadence; every promotion is matched to the commit that first shows it. */
 function timedPass(frames: readonly Frame[], symbols: readonly string[]): PassResult {
   const engine = new Engine({ symbols });
-  const state = new SystemState(engine, 'bench', 'REPLAY');
+  const pipeline = new FramePipeline(binanceUsdm, engine);
+  const state = new SystemState(engine, 'bench', 'REPLAY', { frames: pipeline.counters });
   state.ops.stage = 'OBSERVE';
   const r: PassResult = { exchange: [], compute: [], wait: [], replayWall: [] };
   let pending: Pending[] = [];
@@ -51,7 +54,7 @@ function timedPass(frames: readonly Frame[], symbols: readonly string[]): PassRe
   let nextCommit = -Infinity;
   for (const f of frames) {
     const t0 = process.hrtime.bigint();
-    engine.ingestFrame(f);
+    pipeline.ingest(f);
     const t1 = process.hrtime.bigint();
     for (const e of engine.takeNewPromotions()) {
       pending.push({ event: e, t0, ingestNs: Number(t1 - t0), recv: f.recv_ms });
@@ -127,9 +130,9 @@ export async function promotionLatencySection(ctx: SectionContext): Promise<Sect
         columns: ['stage', 'unit', 'n', 'p50', 'p90', 'max'],
         rows: [
           row('(a) exchange time: closed_at_watermark − window_end', dEx, 1, 0, 'ms'),
-          row('(b) compute: closing ingestFrame + commit()', dCompute, 1000, 1, 'µs'),
+          row('(b) compute: closing ingest + commit()', dCompute, 1000, 1, 'µs'),
           row('(b) cadence wait: closing frame → next 500 ms commit', dWait, 1, 0, 'ms (recv)'),
-          row('replay wall: ingestFrame → commit done (as fast as possible)', dWall, 1000, 1, 'µs'),
+          row('replay wall: ingest → commit done (as fast as possible)', dWall, 1000, 1, 'µs'),
         ],
       },
     ],

@@ -11,9 +11,11 @@
  *     taken at commit), counters, watermark, health;
  *   - the simulator's `stats {…}` lines (frames sent, its own lag and CPU share).
  *
- * Timers the collector measures in wall time or on the exchange clock do not all scale with the
- * speed; the config written for the collector (see `collectorConfig`) scales the three that would
- * otherwise misbehave, and says so.
+ * The collector runs on the simulator's clock (`--clock`): market durations in its configuration
+ * (rotation, backoff, Retry-After, stale and silence thresholds) are simulator time and keep their
+ * meaning; machine cadences (commit, snapshot file, heap probe, capture flush, watchdog checks, OI
+ * request pacing) are wall time at any speed (src/clock `machineMs`). `collectorConfig` says what it
+ * sets and why.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,15 +24,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
-import { type ClockSpec, ClockSpecSchema, clockFrom } from '../src/ipc/messages';
+import { type ClockSpec, ClockSpecSchema, clockFromSpec } from '../src/clock/accelerated';
 
 // One definition of the launchers' environment, shared with scripts/start.cjs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script shared with the launchers
 const { withRuntimeEnv } = require('../scripts/runtime-env.cjs') as { withRuntimeEnv: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv };
 
 const HOUR_MS = 3_600_000;
-/** Binance's 24 h connection limit minus the collector's default rotation margin (config.ts). */
-const ROTATE_AFTER_EXCHANGE_MS = (23 * 60 + 50) * 60 * 1000;
 /** /proc/<pid>/stat times are in clock ticks; Linux on x86-64 and arm64 uses 100 per second. */
 const CLK_TCK = 100;
 
@@ -161,26 +161,23 @@ export function liveHeapReadings(snaps: readonly SnapSample[]): { x: number; y: 
 export function collectorConfig(speed: number, snapshotFileEveryMs: number, heapProbeEveryMs = 0): { config: Record<string, unknown>; notes: string[] } {
   const config = {
     mode: 'DEMO',
-    // A wall-time timer: at speed S the 23 h 50 min rotation would come S times too late, after
-    // the simulator's 24 h cut (exchange clock). Scaled, the make-before-break rotation runs.
-    rotateAfterMs: Math.max(1000, Math.round(ROTATE_AFTER_EXCHANGE_MS / speed)),
-    // Measured on the exchange clock: 30 s would be 30/S s of wall time, less than one GC pause
-    // of either process. 3 s of wall time instead.
+    // 30 s of exchange time would be 30/S s of wall time, less than one GC pause of either
+    // process. 3 s of wall time instead (a market threshold: it runs on the simulator's clock).
     staleAfterMs: Math.round(3000 * speed),
-    // A wall-time timer (one request per interval/10): the fastest the poller goes (one request
-    // per 10 ms), so the REST path runs as often as it can rather than 2 requests per wall second.
+    // One OI request per 10 ms of wall time, so the REST path runs about as often as it can; OI
+    // is still older than 10 exchange s, so health reports OI_STALE.
     oiPollIntervalMs: 100,
     snapshotFileIntervalMs: snapshotFileEveryMs,
     heapProbeIntervalMs: heapProbeEveryMs,
   };
   const notes = [
-    `rotateAfterMs ${config.rotateAfterMs} (wall timer; = 23 h 50 min of exchange time at speed ${speed}, so the 24 h rotation happens as live)`,
-    `staleAfterMs ${config.staleAfterMs} (exchange clock; = 3 s of wall time, instead of 30/${speed} s)`,
-    `oiPollIntervalMs ${config.oiPollIntervalMs} (wall timer; one OI request per 10 ms, the poller's fastest: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
-    `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (wall timer; production 5000)`,
+    `the collector runs on the simulator's clock: market durations (the 23 h 50 min rotation, backoffs, Retry-After pauses, stale and silence thresholds) are exchange time; machine cadences (commit, snapshot file, capture flush, watchdog checks, OI pacing and timeout, heap probe) are wall time at any speed (src/clock machineMs)`,
+    `staleAfterMs ${config.staleAfterMs} (= 3 s of wall time, instead of 30/${speed} s)`,
+    `oiPollIntervalMs ${config.oiPollIntervalMs} (one OI request per 10 ms of wall time: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
+    `snapshotFileIntervalMs ${config.snapshotFileIntervalMs} (production 5 s)`,
     ...(heapProbeEveryMs > 0
       ? [
-          `heapProbeIntervalMs ${heapProbeEveryMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${(((heapProbeEveryMs / 1000) * speed) / 60).toFixed(1)} exchange min, to read its live heap exactly; off in the product)`,
+          `heapProbeIntervalMs ${config.heapProbeIntervalMs} with node --expose-gc (a forced full GC in the worker every ${heapProbeEveryMs / 1000} wall s = ${(((heapProbeEveryMs / 1000) * speed) / 60).toFixed(1)} exchange min, to read its live heap exactly; off in the product)`,
         ]
       : []),
   ];
@@ -329,7 +326,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     }, 50);
   });
   const spec: ClockSpec = simReady;
-  now = clockFrom(spec);
+  const simClock = clockFromSpec(spec);
+  now = () => simClock.now();
   log(`simulator at ${restUrl ?? '?'} (speed ${speed}, clock origin ${new Date(spec.originMs).toISOString()})`);
 
   // ---- the collector ----

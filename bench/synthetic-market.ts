@@ -4,7 +4,9 @@
  * SYNTHETIC canonical liquidations. Shared by the commit-latency and ui-render sections.
  */
 import type { LiquidationEvent, TradeEvent } from '../src/core/contracts/canonical';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
+import type { Frame } from '../src/core/source';
+import { liquidationEvent } from '../test/builders';
 
 /** An endless, time-consistent stream of one source symbol's real trades, relabelled. */
 export class TradeClone {
@@ -49,25 +51,8 @@ export class TradeClone {
 }
 
 export function liquidation(symbol: string, ts: number, n: number): LiquidationEvent {
-  const price = 1000 + n; // unique per event, so the duplicate-liquidation rule never drops one
-  const qty = 1 + (n % 7);
-  return {
-    type: 'LIQUIDATION',
-    symbol,
-    ts_ms: ts,
-    order_trade_time_ms: ts,
-    recv_ms: ts,
-    side: n % 2 === 0 ? 'SELL' : 'BUY',
-    price,
-    base_qty: qty,
-    quote_qty: price * qty,
-    avg_price: price,
-    filled_qty: qty,
-    last_filled_qty: qty,
-    status: 'FILLED',
-    order_type: 'LIMIT',
-    tif: 'IOC',
-  };
+  // The price is unique per event, so the duplicate-liquidation rule never drops one.
+  return liquidationEvent({ symbol, ts, orderTradeTs: ts, recv: ts, side: n % 2 === 0 ? 'SELL' : 'BUY', price: 1000 + n, qty: 1 + (n % 7) });
 }
 
 /** The capture's real trades per source symbol, in time order, cloned round-robin onto `symbols`. */

@@ -20,12 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serialize } from 'node:v8';
-import { FALLBACK_SYMBOLS } from '../src/core/constants';
+import { binanceUsdm } from '../src/binance/adapter';
+import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
+import { silenceLimitMs } from '../src/binance/streams';
 import { Engine } from '../src/core/engine';
 import { SystemState } from '../src/core/system-state';
 import { IPC_VERSION, WorkerToMainSchema } from '../src/ipc/messages';
 import { UiFeed } from '../src/ipc/ui-feed';
-import { marketStreams, silenceLimitMs } from '../src/collector/collector';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import type { ViewModel } from '../src/widgets/view-model';
 import { appFootprint } from './app-footprint';
@@ -94,7 +95,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   ops.precisions = Object.fromEntries(symbols.map((s) => [s, { price: 2, qty: 3 }]));
   ops.rates = { trades_rate: 180.4, liquidations_rate: 12, klines_rate: 10, oi_rate: 120 };
   ops.oi_polling = { state: 'OK', polls_per_min: 120, errors: 0, last_error: null, backoff_until_ms: null, used_weight_1m: 130 };
-  const streams = marketStreams(symbols, true);
+  const streams = binanceUsdm.subscriptions(symbols, { markPrice: true });
   ops.process = {
     rss_bytes: 120e6,
     heap_used_bytes: 40e6,

@@ -14,9 +14,9 @@
 const RUNTIME_ENV = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '65536', QT_XCB_GL_INTEGRATION: 'none' });
 
 /** `env` plus the runtime settings it does not set itself (an explicit user value wins). */
-function withRuntimeEnv(env) {
+function withRuntimeEnv(env, platform = process.platform) {
   const out = { ...env };
-  if (process.platform === 'linux') {
+  if (platform === 'linux') {
     for (const [k, v] of Object.entries(RUNTIME_ENV)) if (out[k] === undefined) out[k] = v;
   }
   return out;

@@ -11,19 +11,44 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { withRuntimeEnv } = require('./runtime-env.cjs');
 
-const main = join(__dirname, '..', 'dist', 'main.js');
-if (!existsSync(main)) {
-  process.stderr.write('dist/main.js is missing: run `npm run build` first.\n');
-  process.exit(2);
+/**
+ * The executable that runs the app: qode when @nodegui/qode is installed and its binary was
+ * downloaded (qode.exe on Windows), else this Node. Arguments are seams for the unit test.
+ */
+function pickRuntime(loadQode = () => require('@nodegui/qode'), exists = existsSync, execPath = process.execPath) {
+  try {
+    const { qodePath } = loadQode();
+    if (qodePath && exists(qodePath)) return qodePath;
+  } catch {
+    // @nodegui/qode is missing or broken: plain Node it is.
+  }
+  return execPath;
 }
-let runtime = process.execPath;
-try {
-  const { qodePath } = require('@nodegui/qode');
-  if (qodePath && existsSync(qodePath)) runtime = qodePath;
-} catch {
-  runtime = process.execPath;
+
+/**
+ * What the launcher does with a stop signal; the app stops cleanly on each (flushes its capture
+ * and snapshot). Linux/macOS: a signal sent to the launcher alone (`kill <pid>`) is passed on. On
+ * Windows, Ctrl+C, Ctrl+Break and closing the console reach every process attached to the
+ * console, the app included, while child.kill() is TerminateProcess, which would cut the app's
+ * clean stop short: there the launcher only stays alive until the app has exited.
+ */
+function signalPlan(platform = process.platform) {
+  return platform === 'win32' ? { forward: [], wait: ['SIGINT', 'SIGBREAK', 'SIGHUP'] } : { forward: ['SIGINT', 'SIGTERM'], wait: [] };
 }
-const child = spawn(runtime, [main, ...process.argv.slice(2)], { stdio: 'inherit', env: withRuntimeEnv(process.env) });
-// The app stops cleanly on SIGINT/SIGTERM (flushes its capture and snapshot): pass them on.
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code, signal) => process.exit(code === null ? (signal ? 1 : 0) : code));
+
+function main() {
+  const app = join(__dirname, '..', 'dist', 'main.js');
+  if (!existsSync(app)) {
+    process.stderr.write('dist/main.js is missing: run `npm run build` first.\n');
+    process.exit(2);
+  }
+  const child = spawn(pickRuntime(), [app, ...process.argv.slice(2)], { stdio: 'inherit', env: withRuntimeEnv(process.env) });
+  const plan = signalPlan();
+  for (const sig of plan.forward) process.on(sig, () => child.kill(sig));
+  for (const sig of plan.wait) process.on(sig, () => undefined);
+  child.on('exit', (code, signal) => process.exit(code === null ? (signal ? 1 : 0) : code));
+}
+
+if (require.main === module) main();
+
+module.exports = { pickRuntime, signalPlan };

@@ -1,36 +1,37 @@
 /**
  * Replaying the capture of a live run reproduces that run exactly: the same promoted events,
  * byte for byte, and the same counters. The live run is the real collector against the loopback
- * simulator's demo scenario (recorded real flow plus a scripted liquidation cascade), accelerated.
+ * simulator's demo scenario (recorded real flow plus a scripted liquidation cascade), both on the
+ * rig's shared manual clock, so the run covers minutes of exchange time in seconds.
  */
 import { describe, expect, it } from 'vitest';
 import { eventLine, runReplay } from '../src/replay/replay';
-import { captureFiles, startRig, waitFor } from './collector-harness';
+import { captureFiles, startRig } from './collector-harness';
 
 describe('capture → replay equivalence', () => {
   it('reproduces the live run’s promoted events and counters exactly', async () => {
-    const rig = await startRig({ sim: { scenario: 'demo', speed: 4, seed: 11 }, useSimClock: true, config: { mode: 'DEMO' } });
+    const rig = await startRig({ sim: { scenario: 'demo', seed: 11 }, config: { mode: 'DEMO' } });
     try {
-      await waitFor('a promotion in the live run', () => (rig.collector.engine?.promotions.length ?? 0) >= 2, 150_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      await rig.until('a promotion in the live run', () => rig.collector.promotions().length >= 2, 600_000);
+      await rig.run(1500);
     } finally {
       await rig.stop();
     }
-    const engine = rig.collector.engine;
-    expect(engine).not.toBeNull();
-    if (!engine) return;
-    const liveEvents = engine.promotions.toArray().map(eventLine).join('');
-    const liveCounters = engine.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }));
-    expect(rig.collector.capture?.frames).toBe(engine.counters.frames_received);
+    const live = rig.collector.counters();
+    expect(live).not.toBeNull();
+    if (!live) return;
+    const liveEvents = rig.collector.promotions().map(eventLine).join('');
+    const liveCounters = live.symbols.map((d) => ({ symbol: d.symbol, ...d.counters }));
+    expect(rig.collector.stats().capture?.frames).toBe(live.frames.frames_received);
 
     const files = captureFiles(rig.dir);
     expect(files.length).toBeGreaterThanOrEqual(1);
     const replayed: string[] = [];
-    const { engine: re, header } = await runReplay({ files, onPromotion: (e) => replayed.push(eventLine(e)) });
-    expect(header?.symbols).toEqual(engine.symbols);
+    const { engine: re, pipeline: rePipeline, header } = await runReplay({ files, onPromotion: (e) => replayed.push(eventLine(e)) });
+    expect(header?.symbols).toEqual(rig.collector.stats().selection?.symbols);
     expect(replayed.join('')).toBe(liveEvents);
     expect(re.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }))).toEqual(liveCounters);
-    expect(re.counters.frames_received).toBe(engine.counters.frames_received);
-    expect(re.watermark).toBe(engine.watermark);
+    expect(rePipeline.counters.frames_received).toBe(live.frames.frames_received);
+    expect(re.watermark).toBe(live.watermarkMs);
   }, 200_000);
 });

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureWriter } from '../src/capture/writer';
+import { wallClock } from '../src/clock/clock';
 import { readCapture } from '../src/capture/reader';
-import type { Frame } from '../src/core/normalize';
+import type { Frame } from '../src/core/source';
 
 function frame(i: number): Frame {
   // Incompressible-ish payloads so the compressed size grows with the count.
@@ -41,6 +42,7 @@ describe('capture writer', () => {
       header: { run_id: 'r1', symbols: ['BTCUSDT'] },
       maxFileBytes: 6_000,
       maxTotalBytes: 1 << 30,
+      clock: wallClock,
       flushEveryMs: 20,
     });
     const written: Frame[] = [];
@@ -65,7 +67,15 @@ describe('capture writer', () => {
 
   it('deletes the oldest parts beyond the total cap and keeps the newest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
-    const w = new CaptureWriter({ dir, runId: 'r2', header: { run_id: 'r2' }, maxFileBytes: 10_000, maxTotalBytes: 40_000, flushEveryMs: 20 });
+    const w = new CaptureWriter({
+      dir,
+      runId: 'r2',
+      header: { run_id: 'r2' },
+      maxFileBytes: 10_000,
+      maxTotalBytes: 40_000,
+      clock: wallClock,
+      flushEveryMs: 20,
+    });
     for (let i = 0; i < 30_000; i++) {
       w.write(frame(i));
       if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 30));
@@ -89,7 +99,15 @@ describe('capture writer', () => {
 
   it('a part still being written replays up to the last flush', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
-    const w = new CaptureWriter({ dir, runId: 'r3', header: { run_id: 'r3' }, maxFileBytes: 1 << 30, maxTotalBytes: 1 << 30, flushEveryMs: 20 });
+    const w = new CaptureWriter({
+      dir,
+      runId: 'r3',
+      header: { run_id: 'r3' },
+      maxFileBytes: 1 << 30,
+      maxTotalBytes: 1 << 30,
+      clock: wallClock,
+      flushEveryMs: 20,
+    });
     for (let i = 0; i < 500; i++) w.write(frame(i));
     await new Promise((r) => setTimeout(r, 200));
     const { frames } = await readAll([w.currentFile as string]);

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CAPTURE_MAGIC, epochDigitsToMs, formatCaptureHeader, formatCaptureLine, parseCaptureLine } from '../src/capture/format';
+import { CAPTURE_MAGIC, epochDigitsToMs, formatCaptureHeader, formatCaptureLine, formatRefusedLine, parseCaptureLine } from '../src/capture/format';
 import { type CaptureItem, isGzipFile, mergeCaptures, readCapture } from '../src/capture/reader';
-import { normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
+import { runReplay } from '../src/replay/replay';
 import { FIXTURE_BTC, FIXTURE_COUNTS, haveShared, readLines, SHARED_CRYPTOFEED } from './fixtures/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-capture-'));
@@ -64,6 +65,30 @@ describe('parseCaptureLine: our format', () => {
     expect(parseCaptureLine('1723161255088 ws:/market/stream~json "unterminated')).toEqual({ kind: 'bad', reason: 'escaped_frame_not_json' });
     expect(parseCaptureLine('1723161255088 ws:/market/stream~json {"a":1}')).toEqual({ kind: 'bad', reason: 'escaped_frame_not_a_string' });
     expect(() => formatCaptureLine({ recv_ms: 1, source: 'ws:/a b', text: '' })).toThrow(/spaces/);
+  });
+
+  it('records a frame the socket refused with its reason, whatever it carried, and never as a frame to normalize', async () => {
+    const binary = { recv_ms: 1723161255093, source: 'ws:/market/stream', text: '\u0000\u0001\uFFFD {"stream":"btcusdt@trade"}\n' };
+    const line = formatRefusedLine(binary, 'binary_frame');
+    expect(line).toBe(`1723161255093 ws:/market/stream~refused:binary_frame ${JSON.stringify(binary.text)}`);
+    expect(parseCaptureLine(line)).toEqual({ kind: 'refused', frame: binary, reason: 'binary_frame' });
+    const oversized = { recv_ms: 1723161255094, source: 'ws:/market/stream', text: '' };
+    expect(parseCaptureLine(formatRefusedLine(oversized, 'oversized_frame'))).toEqual({ kind: 'refused', frame: oversized, reason: 'oversized_frame' });
+    expect(parseCaptureLine('1723161255093 ws:/market/stream~refused:binary_frame not-json')).toEqual({
+      kind: 'bad',
+      reason: 'refused_frame_not_a_json_string',
+    });
+    expect(() => formatRefusedLine(binary, 'two words')).toThrow(/snake_case/);
+    // Replay counts it as live did (malformed, dead-lettered) and does not feed it to the normalizer.
+    const file = join(tmp, 'refused.txt');
+    writeFileSync(file, `${formatCaptureLine({ recv_ms: 1723161255088, source: 'ws:/market/stream', text: TRADE_JSON })}\n${line}\n`);
+    const items = await collect(readCapture(file));
+    expect(items.map((i) => (i.kind === 'bad' ? i.reason : i.kind))).toEqual(['frame', 'refused:binary_frame']);
+    const { pipeline } = await runReplay({ files: [file], symbols: ['BTCUSDT'] });
+    expect(pipeline.counters.frames_received).toBe(1);
+    expect(pipeline.counters.malformed_events).toBe(1);
+    // Under the reason live counted it by, so live and replay agree class by class.
+    expect(pipeline.counters.malformed_by_reason).toEqual({ binary_frame: 1 });
   });
 
   it('reads the header line, and skips comments and empty lines', () => {

@@ -1,10 +1,17 @@
 /**
  * Runs the real collector (in-process, same code as the worker runs) against the loopback
- * simulator, with a temp directory for its files and helpers to wait for conditions.
+ * simulator, with a temp directory for its files and helpers to let time pass.
+ *
+ * The simulator and the collector share one ManualClock: nothing happens in time until the test
+ * lets it (`run`, `until`), in steps of STEP_MS; after each step the rig waits until the
+ * collector has read what the simulator sent (real sockets, real I/O), so a test covers a minute
+ * of exchange time in about a second and never depends on the machine's speed. (The accelerated
+ * clock of soak runs is exercised by test/soak.test.ts, and unit-tested in test/clock.test.ts.)
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock } from '../src/clock/manual';
 import { Collector } from '../src/collector/collector';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
@@ -12,18 +19,37 @@ import type { Snapshot } from '../src/core/contracts/snapshot';
 import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle, SimulatorOptions } from '../src/simulator/types';
 
+/** Clock time per step of a manual rig; the simulator batches its frames at the same cadence. */
+export const STEP_MS = 100;
+/** Where a manual rig's clock starts (2026-01-06, a Tuesday): any fixed time makes runs repeatable. */
+export const MANUAL_T0 = 1_767_700_000_000;
+
+export interface RigOptions {
+  sim?: SimulatorOptions;
+  config?: Partial<CollectorConfigInput>;
+  /** Called with the simulator before the collector starts (faults the collector must meet at once). */
+  beforeStart?: (sim: SimulatorHandle) => void;
+}
+
 export interface Rig {
   sim: SimulatorHandle;
   collector: Collector;
   dir: string;
   snapshots: Snapshot[];
   lines: string[];
+  /** The clock shared by simulator and collector. */
+  clock: ManualClock;
   latest(): Snapshot;
+  /** Let `ms` of clock time pass. */
+  run(ms: number): Promise<void>;
+  /** Let time pass until `pred` holds; fail with `what` after `withinMs` of clock time. */
+  until(what: string, pred: () => boolean, withinMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRig(opts: { sim?: SimulatorOptions; config?: Partial<CollectorConfigInput>; useSimClock?: boolean } = {}): Promise<Rig> {
-  const sim = await startSimulator({ port: 0, speed: 1, seed: 7, scenario: 'steady', ...(opts.sim ?? {}) });
+export async function startRig(opts: RigOptions = {}): Promise<Rig> {
+  const clock = new ManualClock(MANUAL_T0);
+  const sim = await startSimulator({ port: 0, seed: 7, scenario: 'steady', ...(opts.sim ?? {}), clock, tickMs: STEP_MS });
   const dir = mkdtempSync(join(tmpdir(), 'pp-rig-'));
   const config = CollectorConfigSchema.parse({
     restUrl: sim.restUrl,
@@ -39,7 +65,7 @@ export async function startRig(opts: { sim?: SimulatorOptions; config?: Partial<
     config,
     runId: 'test',
     logger: silentLogger(),
-    ...(opts.useSimClock ? { clock: () => sim.now() } : {}),
+    clock,
     publish: (s) => {
       // Keep memory flat in long tests: only the newest few are needed.
       snapshots.push(s);
@@ -47,40 +73,108 @@ export async function startRig(opts: { sim?: SimulatorOptions; config?: Partial<
     },
     console: (l) => lines.push(l),
   });
-  await collector.start();
-  return {
+  opts.beforeStart?.(sim);
+
+  /** The collector has read everything the simulator wrote, or nothing has moved for a while. */
+  const settle = async (): Promise<void> => {
+    const read = (): string => {
+      const s = collector.stats();
+      return `${s.market?.received ?? 0}/${s.rest.answered}`;
+    };
+    const sent = (): string => {
+      const s = sim.stats();
+      return `${s.framesSent}/${s.restAnswered ?? 0}`;
+    };
+    let last = read();
+    let quietSince = Date.now();
+    const giveUp = quietSince + 10_000;
+    for (;;) {
+      await new Promise<void>((r) => setImmediate(r));
+      const now = read();
+      // Equal counts: all read. Unequal for good: frames lost with a killed connection, a request
+      // the client gave up on; then a short quiet spell means nothing more is coming.
+      if (now === sent()) return;
+      if (now !== last) {
+        last = now;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince > 25 || Date.now() > giveUp) return;
+    }
+  };
+  const step = async (ms: number): Promise<void> => {
+    clock.advance(ms);
+    await settle();
+  };
+  /** Drive time until `p` settles (starting and stopping may wait on the clock: retries, close grace). */
+  const drive = async <T>(p: Promise<T>): Promise<T> => {
+    let done = false;
+    const watched = p.finally(() => {
+      done = true;
+    });
+    await settle();
+    while (!done) await step(STEP_MS);
+    return watched;
+  };
+
+  await drive(collector.start());
+  const rig: Rig = {
     sim,
     collector,
     dir,
     snapshots,
     lines,
+    clock,
     latest: () => {
       const s = snapshots[snapshots.length - 1];
       if (!s) throw new Error('no snapshot published yet');
       return s;
     },
+    run: async (ms) => {
+      for (let done = 0; done < ms; done += STEP_MS) await step(Math.min(STEP_MS, ms - done));
+    },
+    until: async (what, pred, withinMs = 20_000) => {
+      for (let waited = 0; ; waited += STEP_MS) {
+        if (holds(pred)) return;
+        if (waited >= withinMs) throw new Error(`not true after ${withinMs} ms of clock time: ${what}`);
+        await step(STEP_MS);
+      }
+    },
     stop: async () => {
-      await collector.stop();
+      await drive(collector.stop());
       await sim.stop();
     },
   };
+  return rig;
+}
+
+function holds(pred: () => boolean): boolean {
+  try {
+    return pred();
+  } catch {
+    return false;
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `pred` every 100 ms until it is true; fail with `what` after `timeoutMs`. */
+/** Poll `pred` every 100 ms of wall time until it is true; fail with `what` after `timeoutMs`. */
 export async function waitFor(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    let ok: boolean;
-    try {
-      ok = pred();
-    } catch {
-      ok = false;
-    }
-    if (ok) return;
+    if (holds(pred)) return;
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await sleep(100);
+  }
+}
+
+/**
+ * Wait for real I/O (a socket event, a response), not for time: polls `pred` every 2 ms of wall
+ * time, failing with `what` after `timeoutMs` (a guard for a broken test, never a schedule).
+ */
+export async function eventually(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!holds(pred)) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms of wall time waiting for: ${what}`);
+    await sleep(2);
   }
 }
 
@@ -92,9 +186,7 @@ export function captureFiles(dir: string): string[] {
     .map((f) => join(d, f));
 }
 
-/** Trades ingested so far (all symbols), straight from the engine. */
+/** Trades ingested so far (all symbols). */
 export function tradesSeen(rig: Rig): number {
-  const e = rig.collector.engine;
-  if (!e) return 0;
-  return e.detectorsInRankOrder.reduce((s, d) => s + d.counters.trades, 0);
+  return rig.collector.counters()?.symbols.reduce((s, d) => s + d.counters.trades, 0) ?? 0;
 }

@@ -2,12 +2,17 @@
  * The real collector against the loopback simulator, one fault at a time. Each case asserts:
  * detected (health state + reason code), recovered (data flows again), counted, nothing received
  * lost (every frame has exactly one outcome and is in the capture), no crash, memory bounded.
+ *
+ * Simulator and collector share a manual clock (collector-harness.ts): watchdogs, backoffs,
+ * rotations and Retry-After pauses take clock time, not wall time, so the limits below
+ * (`until(…, ms)`) are clock milliseconds and a slow machine only makes a case take longer.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readCapture } from '../src/capture/reader';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
-import { type Rig, startRig, tradesSeen, waitFor } from './collector-harness';
+import { captureFiles, MANUAL_T0, type Rig, startRig, tradesSeen } from './collector-harness';
 
 let rig: Rig | null = null;
 
@@ -16,27 +21,36 @@ afterEach(async () => {
   rig = null;
 });
 
+const wsState = (r: Rig): string | undefined => r.collector.stats().market?.state;
+const reconnects = (r: Rig): number => r.collector.stats().market?.reconnects ?? 0;
+const engineCounters = (r: Rig) => r.collector.counters()?.frames;
+const duplicates = (r: Rig): number => r.collector.counters()?.symbols.reduce((s, d) => s + d.counters.duplicate_trades, 0) ?? 0;
+
 async function flowing(r: Rig): Promise<void> {
-  await waitFor('market stream open and trades flowing', () => r.collector.stream?.state === 'OPEN' && tradesSeen(r) > 50);
+  await r.until('market stream open and trades flowing', () => wsState(r) === 'OPEN' && tradesSeen(r) > 50);
 }
 
 function assertNothingLost(r: Rig): void {
-  const e = r.collector.engine;
-  expect(e).not.toBeNull();
-  if (!e) return;
-  const o = e.counters.frame_outcomes;
-  expect(o.event + o.ignored + o.dropped + o.malformed).toBe(e.counters.frames_received);
-  expect(r.collector.capture?.frames).toBe(e.counters.frames_received);
+  const c = r.collector.counters();
+  expect(c).not.toBeNull();
+  if (!c) return;
+  const o = c.frames.frame_outcomes;
+  expect(o.event + o.ignored + o.dropped + o.malformed).toBe(c.frames.frames_received);
+  const capture = r.collector.stats().capture;
+  expect(capture?.frames).toBe(c.frames.frames_received);
+  // Frames the socket refused never reach the normalizer, but they are in the capture too.
+  const refused = (c.frames.malformed_by_reason.binary_frame ?? 0) + (c.frames.malformed_by_reason.oversized_frame ?? 0);
+  expect(capture?.refused).toBe(refused);
   expect(process.memoryUsage().heapUsed).toBeLessThan(400 * 1024 * 1024);
-  for (const d of e.detectorsInRankOrder) {
-    expect(d.rawTrades.length).toBeLessThanOrEqual(500);
-    expect(d.rawLiquidations.length).toBeLessThanOrEqual(200);
+  for (const d of c.symbols) {
+    expect(d.buffered.trades).toBeLessThanOrEqual(500);
+    expect(d.buffered.liquidations).toBeLessThanOrEqual(200);
   }
 }
 
 async function recovered(r: Rig, what: string): Promise<void> {
   const before = tradesSeen(r);
-  await waitFor(`${what}: trades flow again`, () => r.collector.stream?.state === 'OPEN' && tradesSeen(r) > before + 50, 30_000);
+  await r.until(`${what}: trades flow again`, () => wsState(r) === 'OPEN' && tradesSeen(r) > before + 50, 30_000);
 }
 
 describe('startup', () => {
@@ -44,16 +58,16 @@ describe('startup', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const sel = r.collector.selection;
+    const sel = r.collector.stats().selection;
     expect(sel?.symbols).toEqual([...r.sim.symbols]);
     expect(sel?.fallbackUsed).toBe(false);
     // Decoys (BREAK, TRADIFI_PERPETUAL, delivery, USDC-quoted) never make it in.
     for (const s of sel?.symbols ?? []) expect(s).toMatch(/^[A-Z0-9]+USDT$/);
     expect(r.lines.some((l) => l.includes('[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:'))).toBe(true);
-    await waitFor('every symbol polled for OI', () => Object.values(r.collector.oi?.lastSuccessMs ?? {}).every((t) => t !== null), 15_000);
-    await waitFor(
+    await r.until('every symbol polled for OI', () => Object.values(r.collector.stats().oi?.lastSuccessMs ?? {}).every((t) => t !== null), 15_000);
+    await r.until(
       'mark price streams flowing',
-      () => [...(r.collector.stream?.perStream.values() ?? [])].filter((s) => s.state === 'FLOWING').length >= 20,
+      () => Object.values(r.collector.stats().market?.streams ?? {}).filter((s) => s.state === 'FLOWING').length >= 20,
       15_000,
     );
     await r.collector.writeSnapshotFile();
@@ -69,33 +83,48 @@ describe('startup', () => {
   });
 
   it('falls back to the documented list ∩ TRADING when the 24h ticker keeps failing', async () => {
-    // The simulator must refuse the ticker before the collector asks: start it paused by symbols-less config trick.
-    const { startSimulator } = await import('../src/simulator/server');
-    const sim = await startSimulator({ port: 0, seed: 3 });
-    sim.fault({ kind: 'rest_status', path: '/fapi/v1/ticker/24hr', status: 503, count: 10 });
-    const { Collector } = await import('../src/collector/collector');
-    const { CollectorConfigSchema } = await import('../src/collector/config');
-    const { silentLogger } = await import('../src/collector/log');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const dir = mkdtempSync(join(tmpdir(), 'pp-fb-'));
-    const c = new Collector({
-      config: CollectorConfigSchema.parse({ restUrl: sim.restUrl, wsUrl: sim.wsUrl, debugDir: join(dir, 'd'), capture: { enabled: false } }),
-      runId: 'fb',
-      logger: silentLogger(),
-      publish: () => undefined,
+    // The simulator refuses the ticker before the collector asks; the retries between the three tries wait on the clock.
+    rig = await startRig({
+      sim: { seed: 3 },
+      config: { capture: { enabled: false } },
+      beforeStart: (sim) => sim.fault({ kind: 'rest_status', path: '/fapi/v1/ticker/24hr', status: 503, count: 10 }),
     });
-    try {
-      await c.start();
-      expect(c.selection?.fallbackUsed).toBe(true);
-      // MATICUSDT is in the documented list but no longer trades; it must not be selected.
-      expect(c.selection?.symbols).not.toContain('MATICUSDT');
-      expect(c.selection?.symbols.length).toBeGreaterThan(0);
-      await waitFor('fallback flagged in health', () => c.ops.health_reasons.includes('SYMBOLS_FALLBACK_USED'), 5000);
-    } finally {
-      await c.stop();
-      await sim.stop();
-    }
+    const c = rig.collector;
+    const sel = c.stats().selection;
+    expect(sel?.fallbackUsed).toBe(true);
+    // MATICUSDT is in the documented list but no longer trades; it must not be selected.
+    expect(sel?.symbols).not.toContain('MATICUSDT');
+    expect(sel?.symbols.length).toBeGreaterThan(0);
+    await rig.until('fallback flagged in health', () => c.stats().health.reasons.includes('SYMBOLS_FALLBACK_USED'), 5000);
+  });
+});
+
+describe('health and stages over time', () => {
+  it('STARTING for the first minute, then OK; WARMUP until every baseline is warm, then OBSERVE', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    expect(r.collector.stats().stage).toBe('WARMUP');
+    // The collector started at MANUAL_T0; health stays STARTING while it is up for less than 60 s.
+    await r.run(MANUAL_T0 + 59_500 - r.clock.now());
+    expect(r.latest().timestamp).toBe((MANUAL_T0 + 59_500) / 1000);
+    expect(r.latest().health_state).toBe('STARTING');
+    await r.run(500);
+    expect(r.latest().health_state).toBe('OK');
+    expect(r.latest().health_reasons).toEqual([]);
+    await r.until('every baseline warm', () => r.collector.stats().stage === 'OBSERVE', 180_000);
+    expect(r.lines.some((l) => l.endsWith('stage OBSERVE — all baselines warm'))).toBe(true);
+    assertNothingLost(r);
+    await r.stop(); // the audit trail is complete once closed
+    const audit = readFileSync(join(r.dir, 'debug', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event_type: string; ts_ms: number; symbol: string });
+    const warm = audit.filter((a) => a.event_type === 'BASELINE_WARM');
+    expect(warm.map((a) => a.symbol).sort()).toEqual([...r.sim.symbols].sort());
+    // Audit times are the clock's: within the run, never the wall clock.
+    for (const a of audit) expect(a.ts_ms).toBeGreaterThanOrEqual(MANUAL_T0);
+    for (const a of audit) expect(a.ts_ms).toBeLessThanOrEqual(r.clock.now());
   });
 });
 
@@ -105,7 +134,9 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'abrupt_close' });
-    await waitFor('reconnect detected', () => (r.collector.stream?.reconnects ?? 0) >= 1, 10_000);
+    await r.until('reconnect detected', () => reconnects(r) >= 1, 10_000);
+    // Health is evaluated at each commit; the reconnect backoff (1 s) outlasts the next one.
+    await r.run(500);
     expect(r.snapshots.some((s) => s.health_reasons.includes('WS_RECONNECTING')) || r.lines.some((l) => l.includes('WS_RECONNECTING'))).toBe(true);
     await recovered(r, 'abrupt close');
     assertNothingLost(r);
@@ -116,7 +147,7 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'half_open', ms: 6000 });
-    await waitFor('stale connection replaced', () => (r.collector.stream?.reconnects ?? 0) >= 1, 15_000);
+    await r.until('stale connection replaced', () => reconnects(r) >= 1, 15_000);
     await recovered(r, 'half-open');
     assertNothingLost(r);
   });
@@ -125,15 +156,15 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    await waitFor('markPrice flowing', () => r.collector.stream?.perStream.get('btcusdt@markPrice@1s')?.state === 'FLOWING', 10_000);
+    await r.until('markPrice flowing', () => r.collector.stats().market?.streams['btcusdt@markPrice@1s']?.state === 'FLOWING', 10_000);
     r.sim.fault({ kind: 'ack_no_data', stream: 'btcusdt@markPrice@1s', ms: 9000 });
-    await waitFor('stream reported silent', () => r.latest().streams.per_stream['btcusdt@markPrice@1s']?.state === 'SILENT', 15_000);
-    await waitFor('health names the reason', () => r.latest().health_reasons.includes('STREAM_SILENT') && r.latest().health_state === 'DEGRADED', 5000);
+    await r.until('stream reported silent', () => r.latest().streams.per_stream['btcusdt@markPrice@1s']?.state === 'SILENT', 15_000);
+    await r.until('health names the reason', () => r.latest().health_reasons.includes('STREAM_SILENT') && r.latest().health_state === 'DEGRADED', 5000);
     expect(r.latest().health_detail).toContain('btcusdt@markPrice@1s');
     // Only that stream: the others keep flowing.
     expect(r.latest().streams.per_stream['ethusdt@markPrice@1s']?.state).toBe('FLOWING');
-    await waitFor('stream flowing again', () => r.latest().streams.per_stream['btcusdt@markPrice@1s']?.state === 'FLOWING', 20_000);
-    await waitFor('reason cleared', () => !r.latest().health_reasons.includes('STREAM_SILENT'), 5000);
+    await r.until('stream flowing again', () => r.latest().streams.per_stream['btcusdt@markPrice@1s']?.state === 'FLOWING', 20_000);
+    await r.until('reason cleared', () => !r.latest().health_reasons.includes('STREAM_SILENT'), 5000);
     assertNothingLost(r);
   });
 
@@ -141,11 +172,11 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const before = r.collector.engine?.counters.malformed_events ?? 0;
+    const before = engineCounters(r)?.malformed_events ?? 0;
     r.sim.fault({ kind: 'garbage', count: 7 });
     r.sim.fault({ kind: 'schema_violation', count: 5 });
-    await waitFor('12 malformed frames counted', () => (r.collector.engine?.counters.malformed_events ?? 0) >= before + 12, 10_000);
-    await waitFor('dead letters in the snapshot', () => r.latest().dead_letters >= 12, 5000);
+    await r.until('12 malformed frames counted', () => (engineCounters(r)?.malformed_events ?? 0) >= before + 12, 10_000);
+    await r.until('dead letters in the snapshot', () => r.latest().dead_letters >= 12, 5000);
     const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -158,16 +189,34 @@ describe('WebSocket faults', () => {
     assertNothingLost(r);
   });
 
+  it('binary frames: refused by the socket, counted, dead-lettered and in the capture; data keeps flowing', async () => {
+    rig = await startRig();
+    const r = rig;
+    await flowing(r);
+    r.sim.fault({ kind: 'binary', count: 3 });
+    await r.until('3 binary frames counted', () => (engineCounters(r)?.malformed_by_reason.binary_frame ?? 0) >= 3, 10_000);
+    expect(r.collector.stats().capture?.refused).toBe(3);
+    await recovered(r, 'binary');
+    assertNothingLost(r);
+    // Dead letters are written in batches off the hot path; stopping flushes them.
+    await r.stop();
+    const dl = readFileSync(join(r.dir, 'debug', 'dead_letters.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string });
+    expect(dl.filter((d) => d.reason === 'binary_frame')).toHaveLength(3);
+    // Read back from the closed capture: the three refused frames, each with what it carried.
+    const refused: string[] = [];
+    for (const file of captureFiles(r.dir)) for await (const item of readCapture(file)) if (item.kind === 'bad') refused.push(item.reason);
+    expect(refused).toEqual(['refused:binary_frame', 'refused:binary_frame', 'refused:binary_frame']);
+  });
+
   it('duplicate aggTrades: dropped by id and counted', async () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'duplicate', count: 20 });
-    await waitFor(
-      'duplicates counted',
-      () => (r.collector.engine?.detectorsInRankOrder.reduce((s, d) => s + d.counters.duplicate_trades, 0) ?? 0) >= 20,
-      10_000,
-    );
+    await r.until('duplicates counted', () => duplicates(r) >= 20, 10_000);
     expect(r.latest().counters.duplicate_trades).toBeGreaterThanOrEqual(0);
     await recovered(r, 'duplicates');
     assertNothingLost(r);
@@ -177,10 +226,10 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const malformedBefore = r.collector.engine?.counters.malformed_events ?? 0;
+    const malformedBefore = engineCounters(r)?.malformed_events ?? 0;
     r.sim.fault({ kind: 'out_of_order', count: 40 });
     await recovered(r, 'out of order');
-    expect(r.collector.engine?.counters.malformed_events).toBe(malformedBefore);
+    expect(engineCounters(r)?.malformed_events).toBe(malformedBefore);
     assertNothingLost(r);
   });
 
@@ -188,9 +237,9 @@ describe('WebSocket faults', () => {
     rig = await startRig();
     const r = rig;
     await flowing(r);
-    const before = r.collector.engine?.counters.frames_received ?? 0;
+    const before = engineCounters(r)?.frames_received ?? 0;
     r.sim.fault({ kind: 'burst', factor: 10, ms: 4000 });
-    await waitFor('burst received', () => (r.collector.engine?.counters.frames_received ?? 0) > before + 500, 15_000);
+    await r.until('burst received', () => (engineCounters(r)?.frames_received ?? 0) > before + 500, 15_000);
     await recovered(r, 'burst');
     assertNothingLost(r);
   });
@@ -200,7 +249,7 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'close_24h' });
-    await waitFor('reconnected after the 24 h close', () => (r.collector.stream?.reconnects ?? 0) >= 1, 10_000);
+    await r.until('reconnected after the 24 h close', () => reconnects(r) >= 1, 10_000);
     await recovered(r, '24 h close');
     assertNothingLost(r);
   });
@@ -210,13 +259,11 @@ describe('WebSocket faults', () => {
     const r = rig;
     await flowing(r);
     const dupBefore = r.latest().counters.duplicate_trades;
-    await waitFor('two rotations done', () => r.sim.stats().connections >= 3, 20_000);
+    await r.until('two rotations done', () => r.sim.stats().connections >= 3, 20_000);
     await recovered(r, 'rotation');
-    expect(r.collector.stream?.reconnects).toBe(0);
+    expect(r.collector.stats().market?.reconnects).toBe(0);
     // Overlapping connections may deliver the same trade twice; the core drops it by id.
-    const e = r.collector.engine;
-    const dups = e ? e.detectorsInRankOrder.reduce((s, d) => s + d.counters.duplicate_trades, 0) : 0;
-    expect(dups).toBeGreaterThanOrEqual(dupBefore);
+    expect(duplicates(r)).toBeGreaterThanOrEqual(dupBefore);
     assertNothingLost(r);
   });
 });
@@ -227,11 +274,11 @@ describe('REST faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 429, count: 1, retryAfterS: 3 });
-    await waitFor('429 reported', () => r.latest().health_reasons.includes('REST_RATE_LIMITED_429'), 10_000);
+    await r.until('429 reported', () => r.latest().health_reasons.includes('REST_RATE_LIMITED_429'), 10_000);
     expect(r.latest().oi_polling.state === 'BACKOFF' || r.latest().oi_polling.backoff_until_ms !== null).toBe(true);
     const errors = r.latest().oi_polling.errors;
     expect(errors).toBeGreaterThanOrEqual(1);
-    await waitFor('OI polling OK again', () => r.latest().oi_polling.state === 'OK' && !r.latest().health_reasons.includes('REST_RATE_LIMITED_429'), 20_000);
+    await r.until('OI polling OK again', () => r.latest().oi_polling.state === 'OK' && !r.latest().health_reasons.includes('REST_RATE_LIMITED_429'), 20_000);
     assertNothingLost(r);
   });
 
@@ -240,11 +287,11 @@ describe('REST faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 418, count: 1, retryAfterS: 4 });
-    await waitFor('418 reported', () => r.latest().health_reasons.includes('REST_BANNED_418'), 10_000);
+    await r.until('418 reported', () => r.latest().health_reasons.includes('REST_BANNED_418'), 10_000);
     const requestsAtBan = r.sim.stats().restRequests['/fapi/v1/openInterest'] ?? 0;
-    await new Promise((res) => setTimeout(res, 2000));
+    await r.run(2000);
     expect(r.sim.stats().restRequests['/fapi/v1/openInterest'] ?? 0).toBe(requestsAtBan);
-    await waitFor('recovered from the ban', () => !r.latest().health_reasons.includes('REST_BANNED_418') && r.latest().oi_polling.state === 'OK', 20_000);
+    await r.until('recovered from the ban', () => !r.latest().health_reasons.includes('REST_BANNED_418') && r.latest().oi_polling.state === 'OK', 20_000);
     assertNothingLost(r);
   });
 
@@ -253,8 +300,8 @@ describe('REST faults', () => {
     const r = rig;
     await flowing(r);
     r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 403, count: 3 });
-    await waitFor('403 reported', () => r.latest().health_reasons.includes('REST_FORBIDDEN_403_451') && r.latest().health_state === 'DEGRADED', 10_000);
-    await waitFor('cleared after successes', () => !r.latest().health_reasons.includes('REST_FORBIDDEN_403_451'), 20_000);
+    await r.until('403 reported', () => r.latest().health_reasons.includes('REST_FORBIDDEN_403_451') && r.latest().health_state === 'DEGRADED', 10_000);
+    await r.until('cleared after successes', () => !r.latest().health_reasons.includes('REST_FORBIDDEN_403_451'), 20_000);
     assertNothingLost(r);
   });
 
@@ -262,13 +309,13 @@ describe('REST faults', () => {
     rig = await startRig({ config: { oiTimeoutMs: 800 } });
     const r = rig;
     await flowing(r);
-    await waitFor('first OI polls', () => r.latest().oi_polling.state === 'OK', 10_000);
+    await r.until('first OI polls', () => r.latest().oi_polling.state === 'OK', 10_000);
     r.sim.fault({ kind: 'rest_status', path: '/fapi/v1/openInterest', status: 503, count: 2 });
     r.sim.fault({ kind: 'rest_slow', path: '/fapi/v1/openInterest', delayMs: 2000, count: 2 });
-    await waitFor('4 errors counted', () => r.latest().oi_polling.errors >= 4, 15_000);
+    await r.until('4 errors counted', () => r.latest().oi_polling.errors >= 4, 15_000);
     expect(r.latest().oi_polling.last_error ?? '').toMatch(/HTTP 503|timed out/);
-    const polls = r.collector.oi?.polls.total(Date.now() + 1000) ?? 0;
-    await waitFor('polling continues', () => (r.collector.oi?.polls.total(Date.now() + 1000) ?? 0) > polls + 5, 15_000);
+    const polls = r.collector.stats().oi?.polls ?? 0;
+    await r.until('polling continues', () => (r.collector.stats().oi?.polls ?? 0) > polls + 5, 15_000);
     assertNothingLost(r);
   });
 });

@@ -7,15 +7,14 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderContracts, staleContracts } from '../src/app/contract';
-import { CONTRACTS } from '../src/core/contracts';
+import { CONTRACTS, renderContracts, staleContracts } from '../src/app/contract';
 import { CanonicalEventSchema } from '../src/core/contracts/canonical';
 import { PromotedEventSchema } from '../src/core/contracts/promoted';
 import { SnapshotSchema } from '../src/core/contracts/snapshot';
 import { type ReplayResult, runReplay } from '../src/replay/replay';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import type { Snapshot } from '../src/core/contracts/snapshot';
-import { normalizeFrame } from '../src/core/normalize';
+import { normalizeFrame } from '../src/binance/normalize';
 import { mergeCaptures } from '../src/capture/reader';
 import { FIXTURE_BTC, FIXTURE_FILES, REPO_ROOT } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';

@@ -8,8 +8,8 @@
 import { mulberry32 } from './helpers';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, OpenInterestRestSchema, RawTradeSchema } from '../src/core/contracts/binance';
-import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from '../src/core/contracts/fastpath';
+import { AggTradeSchema, ForceOrderSchema, KlineSchema, MarkPriceUpdateSchema, OpenInterestRestSchema, RawTradeSchema } from '../src/binance/schemas';
+import { isAggTrade, isForceOrder, isKline, isMarkPriceUpdate, isOpenInterestRest, isRawTrade } from '../src/binance/fastpath';
 import { FIXTURE_BTC, FIXTURE_ETH, haveShared, readLines, SHARED_HFT_2023 } from './fixtures/paths';
 
 type Pair = { name: string; fast: (x: unknown) => boolean; schema: ZodType };

@@ -4,18 +4,20 @@
  * normalizer could not have produced), a seeded PRNG, and a baseline builder whose type-7
  * percentiles land exactly on round numbers.
  */
-import { PARTITION_KEYS } from '../src/replay/replay';
 import {
   type LiquidationEvent,
   LiquidationEventSchema,
   type OpenInterestEvent,
   OpenInterestEventSchema,
-  type Side,
   type TradeEvent,
   TradeEventSchema,
 } from '../src/core/contracts/canonical';
+import { PARTITION_KEYS, type PartitionKey } from '../src/core/contracts/counters';
+import type { Side } from '../src/core/contracts/primitives';
+import type { Snapshot } from '../src/core/contracts/snapshot';
 import type { Engine } from '../src/core/engine';
 import type { ClosedWindow } from '../src/core/symbol-detector';
+import { liquidationEvent } from './builders';
 
 export interface TradeSpec {
   symbol?: string;
@@ -78,25 +80,17 @@ export class EventFactory {
   }
 
   liquidation(s: LiquidationSpec): LiquidationEvent {
-    const price = s.price ?? 93_000;
-    const qty = s.qty ?? 0.25;
-    return LiquidationEventSchema.parse({
-      type: 'LIQUIDATION',
-      symbol: s.symbol ?? this.defaultSymbol,
-      ts_ms: s.ts,
-      order_trade_time_ms: s.ts - 3,
-      recv_ms: s.recv ?? s.ts,
-      side: s.side ?? 'SELL',
-      price,
-      base_qty: qty,
-      quote_qty: price * qty,
-      avg_price: price,
-      filled_qty: qty,
-      last_filled_qty: qty,
-      status: 'FILLED',
-      order_type: 'LIMIT',
-      tif: 'IOC',
-    });
+    return LiquidationEventSchema.parse(
+      liquidationEvent({
+        symbol: s.symbol ?? this.defaultSymbol,
+        ts: s.ts,
+        orderTradeTs: s.ts - 3,
+        recv: s.recv ?? s.ts,
+        side: s.side ?? 'SELL',
+        price: s.price ?? 93_000,
+        qty: s.qty ?? 0.25,
+      }),
+    );
   }
 
   oi(s: OiSpec): OpenInterestEvent {
@@ -202,8 +196,26 @@ export function feedStandardBaseline(engine: Engine, f: EventFactory, firstK: nu
 }
 
 /** Sum of a detector's outcome counters, which must equal windows_processed (SPEC §6.1). */
-export function partitionSum(c: Record<(typeof PARTITION_KEYS)[number], number>): number {
+export function partitionSum(c: Record<PartitionKey, number>): number {
   return PARTITION_KEYS.reduce((sum, k) => sum + c[k], 0);
+}
+
+/**
+ * The snapshot's partition totals under their published names (two of them legacy), summed: must
+ * equal `counters.windows_processed`. Spelled out here so the snapshot is checked independently of
+ * the catalog SystemState builds it from.
+ */
+export function snapshotPartitionSum(c: Snapshot['counters']): number {
+  return (
+    c.empty_windows +
+    c.baseline_not_warm +
+    c.flow_surge_failed +
+    c.large_trade_failed +
+    c.compression_failed +
+    c.dropped_events.missing_streams +
+    c.stress_failed +
+    c.peak_pressure_events
+  );
 }
 
 /** Every object reachable from `o` is frozen. Returns the path of the first unfrozen one, or null. */

@@ -11,8 +11,11 @@ import { DeadLetterFile } from '../src/capture/dead-letter';
 import { formatCaptureHeader, formatCaptureLine } from '../src/capture/format';
 import { LIMITS } from '../src/core/constants';
 import { CanonicalEventSchema } from '../src/core/contracts/canonical';
+import { binanceUsdm } from '../src/binance/adapter';
+import { normalizeFrame } from '../src/binance/normalize';
 import { Engine } from '../src/core/engine';
-import { type Frame, normalizeFrame } from '../src/core/normalize';
+import { FramePipeline } from '../src/core/pipeline';
+import type { Frame } from '../src/core/source';
 import type { ClosedWindow } from '../src/core/symbol-detector';
 import { runReplay } from '../src/replay/replay';
 
@@ -139,13 +142,14 @@ describe('normalizeFrame on malformed input', () => {
   });
 });
 
-describe('Engine.ingestFrame keeps going after garbage', () => {
+describe('FramePipeline.ingest keeps going after garbage', () => {
   it('counts each malformed frame once, by reason class, and still counts the valid trade after it', () => {
     const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
-    for (const [, f] of CASES) expect(() => engine.ingestFrame(f)).not.toThrow();
-    expect(engine.counters.malformed_events).toBe(CASES.length);
-    expect(engine.counters.frames_received).toBe(CASES.length);
-    const byClass = engine.counters.malformed_by_reason;
+    const pipeline = new FramePipeline(binanceUsdm, engine);
+    for (const [, f] of CASES) expect(() => pipeline.ingest(f)).not.toThrow();
+    expect(pipeline.counters.malformed_events).toBe(CASES.length);
+    expect(pipeline.counters.frames_received).toBe(CASES.length);
+    const byClass = pipeline.counters.malformed_by_reason;
     expect(Object.values(byClass).reduce((a, b) => a + b, 0)).toBe(CASES.length);
     expect(Object.keys(byClass).sort()).toEqual([
       'invalid_json',
@@ -165,11 +169,11 @@ describe('Engine.ingestFrame keeps going after garbage', () => {
     expect(btc?.counters.trades).toBe(0);
     expect(engine.watermark).toBeNull();
 
-    const r = engine.ingestFrame(trade({}));
+    const r = pipeline.ingest(trade({}));
     expect(r.kind).toBe('event');
     expect(btc?.counters.trades).toBe(1);
     expect(engine.watermark).toBe(TRADE.T);
-    expect(engine.counters.malformed_events).toBe(CASES.length);
+    expect(pipeline.counters.malformed_events).toBe(CASES.length);
   });
 });
 
@@ -177,18 +181,19 @@ describe('non-MARKET raw trades are never flow', () => {
   it('drops INSURANCE_FUND, ADL and NA prints, counts them, and keeps them out of every window', () => {
     const windows: ClosedWindow[] = [];
     const engine = new Engine({ symbols: ['BTCUSDT'], onWindow: (w) => windows.push(w) });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
     const t0 = 1723161256100; // window k0 = 1723161256
     const k0 = Math.floor(t0 / 1000);
     const at = (T: number, t: number, X: string, q = '0.010'): Frame => trade({ T, E: T, t, X, q });
-    expect(engine.ingestFrame(at(t0, 1, 'MARKET')).kind).toBe('event');
+    expect(pipeline.ingest(at(t0, 1, 'MARKET')).kind).toBe('event');
     for (const [i, X] of ['INSURANCE_FUND', 'ADL', 'NA'].entries()) {
       // Huge and in the same window: would dominate the flow if it were counted.
-      expect(engine.ingestFrame(at(t0 + 100 + i, 10 + i, X, '500.000'))).toEqual({ kind: 'dropped', reason: 'non_market_trade', symbol: 'BTCUSDT' });
+      expect(pipeline.ingest(at(t0 + 100 + i, 10 + i, X, '500.000'))).toEqual({ kind: 'dropped', reason: 'non_market_trade', symbol: 'BTCUSDT' });
     }
     // A window holding only non-MARKET prints, far ahead: must neither fill a window nor move time.
-    expect(engine.ingestFrame(at(t0 + 1000, 20, 'ADL', '500.000')).kind).toBe('dropped');
+    expect(pipeline.ingest(at(t0 + 1000, 20, 'ADL', '500.000')).kind).toBe('dropped');
     expect(engine.watermark).toBe(t0);
-    expect(engine.ingestFrame(at(t0 + 3500, 30, 'MARKET')).kind).toBe('event');
+    expect(pipeline.ingest(at(t0 + 3500, 30, 'MARKET')).kind).toBe('event');
 
     const d = engine.detector('BTCUSDT');
     expect(d?.counters.non_market_trades).toBe(4);
@@ -204,7 +209,8 @@ describe('non-MARKET raw trades are never flow', () => {
 
   it('a non-MARKET print of a symbol outside the allow-list counts as symbol_not_allowed', () => {
     const engine = new Engine({ symbols: ['ETHUSDT'] });
-    expect(engine.ingestFrame(trade({ X: 'INSURANCE_FUND' })).kind).toBe('dropped');
+    const pipeline = new FramePipeline(binanceUsdm, engine);
+    expect(pipeline.ingest(trade({ X: 'INSURANCE_FUND' })).kind).toBe('dropped');
     expect(engine.counters.symbol_not_allowed).toBe(1);
     expect(engine.detector('ETHUSDT')?.counters.non_market_trades).toBe(0);
   });
@@ -213,38 +219,42 @@ describe('non-MARKET raw trades are never flow', () => {
 describe('forceOrder and the COIN-M universe (st)', () => {
   it('drops st=2 (COIN-M) as symbol_not_allowed and accepts st=1 or no st', () => {
     const engine = new Engine({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
     // COIN-M perpetual and delivery symbols as the merged !forceOrder@arr carries them since 2026-06-30.
     for (const [s, ps] of [
       ['BTCUSD_PERP', 'BTCUSD'],
       ['ETHUSD_260925', 'ETHUSD'],
       ['BTCUSDT', 'BTCUSDT'],
     ] as const) {
-      const r = engine.ingestFrame(forceOrder({ s }, { st: 2, ps }));
+      const r = pipeline.ingest(forceOrder({ s }, { st: 2, ps }));
       expect(r, s).toEqual({ kind: 'dropped', reason: 'coin_margined', symbol: s });
     }
     expect(engine.counters.symbol_not_allowed).toBe(3);
-    expect(engine.counters.malformed_events).toBe(0);
+    expect(pipeline.counters.malformed_events).toBe(0);
     expect(engine.detector('BTCUSDT')?.counters.liquidations).toBe(0);
 
-    expect(engine.ingestFrame(forceOrder({}, { st: 1, ps: 'BTCUSDT' })).kind).toBe('event');
-    expect(engine.ingestFrame(forceOrder({ s: 'ETHUSDT', p: '2500.10', ap: '2501.00' })).kind).toBe('event');
+    expect(pipeline.ingest(forceOrder({}, { st: 1, ps: 'BTCUSDT' })).kind).toBe('event');
+    expect(pipeline.ingest(forceOrder({ s: 'ETHUSDT', p: '2500.10', ap: '2501.00' })).kind).toBe('event');
     expect(engine.detector('BTCUSDT')?.counters.liquidations).toBe(1);
     expect(engine.detector('ETHUSDT')?.counters.liquidations).toBe(1);
     // Accepted but not in the allow-list.
-    expect(engine.ingestFrame(forceOrder({ s: 'SOLUSDT', p: '150.00', ap: '150.10' }, { st: 1 })).kind).toBe('event');
+    expect(pipeline.ingest(forceOrder({ s: 'SOLUSDT', p: '150.00', ap: '150.10' }, { st: 1 })).kind).toBe('event');
     expect(engine.counters.symbol_not_allowed).toBe(4);
-    expect(engine.counters.malformed_events).toBe(0);
+    expect(pipeline.counters.malformed_events).toBe(0);
   });
 });
 
 describe('dead letters', () => {
-  it('DeadLetterFile writes one JSONL line per letter with reason, source, recv_ms and raw cut to 2048 chars', () => {
+  it('DeadLetterFile writes one JSONL line per letter with reason, source, recv_ms and raw cut to 2048 chars', async () => {
     const path = join(tmp, 'dl', 'direct.jsonl');
     const dl = new DeadLetterFile(path);
     expect(existsSync(path)).toBe(false); // opened lazily: a clean run leaves no file
     const long = `{"x":"${'y'.repeat(5000)}"}`;
     dl.write({ recv_ms: 1723161255088, source: 'ws:/market/stream', reason: 'invalid_json', raw: long });
     dl.write({ recv_ms: 7, source: 'rest:/fapi/v1/openInterest?symbol=BTCUSDT', reason: 'schema_violation:openInterest: time: x', raw: 'short\nwith newline' });
+    // Written off the caller's path: on disk once flushed.
+    expect(dl.written).toBe(0);
+    await dl.flush();
     expect(dl.written).toBe(2);
     expect(dl.failed).toBe(0);
     const lines = readFileSync(path, 'utf8').split('\n');
@@ -262,12 +272,14 @@ describe('dead letters', () => {
     expect(b).toMatchObject({ recv_ms: 7, reason: 'schema_violation:openInterest: time: x', raw: 'short\nwith newline', raw_length: 18 });
   });
 
-  it('a failing path is counted, not thrown', () => {
+  it('a failing path is counted, not thrown', async () => {
     const blocker = join(tmp, 'not-a-dir');
     writeFileSync(blocker, '');
     const dl = new DeadLetterFile(join(blocker, 'sub', 'x.jsonl'));
     expect(() => dl.write({ recv_ms: 1, source: '', reason: 'r', raw: 'x' })).not.toThrow();
+    await dl.flush();
     expect(dl.failed).toBe(1);
+    expect(dl.lastError).toContain('is not a directory');
     expect(dl.written).toBe(0);
   });
 

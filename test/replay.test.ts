@@ -11,25 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
-import type { ClosedWindow, WindowOutcome } from '../src/core/symbol-detector';
-import { eventLine, PARTITION_KEYS, runReplay, type ReplayOptions, type ReplayResult, type ReplaySummary } from '../src/replay/replay';
+import { OUTCOME_COUNTERS, PARTITION_KEYS, type PartitionKey } from '../src/core/contracts/counters';
+import type { ClosedWindow } from '../src/core/symbol-detector';
+import { eventLine, runReplay, type ReplayOptions, type ReplayResult, type ReplaySummary } from '../src/replay/replay';
 import { CLI, ensureCliBuilt, FIXTURE_COUNTS, FIXTURE_ETH, FIXTURE_FILES, haveShared, REPO_ROOT, SHARED_HFT_2023, SHARED_HFT_2024 } from './fixtures/paths';
 import { FULL_2024_RECV_SPAN, writeOiCapture } from './fixtures/synthetic';
+import { snapshotPartitionSum } from './helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-replay-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const OI_FIXTURE = writeOiCapture(join(tmp, 'oi-fixture.capture'));
-
-const OUTCOME_TO_COUNTER: Record<WindowOutcome, (typeof PARTITION_KEYS)[number]> = {
-  empty: 'empty_windows',
-  baseline_not_warm: 'baseline_not_warm',
-  flow_surge_failed: 'flow_surge_failed',
-  large_trade_failed: 'large_trade_failed',
-  compression_failed: 'compression_failed',
-  missing_streams: 'missing_streams',
-  stress_failed: 'stress_failed',
-  promoted: 'peak_pressure_count',
-};
 
 interface Run {
   result: ReplayResult;
@@ -57,8 +48,8 @@ function expectPartition(run: Run): void {
     // Each closed window reported exactly once, in the bucket the counters say.
     const mine = run.windows.filter((w) => w.symbol === symbol);
     expect(mine).toHaveLength(p.windows_processed);
-    const byOutcome = Object.fromEntries(PARTITION_KEYS.map((k) => [k, 0])) as Record<(typeof PARTITION_KEYS)[number], number>;
-    for (const w of mine) byOutcome[OUTCOME_TO_COUNTER[w.outcome]]++;
+    const byOutcome = Object.fromEntries(PARTITION_KEYS.map((k) => [k, 0])) as Record<PartitionKey, number>;
+    for (const w of mine) byOutcome[OUTCOME_COUNTERS[w.outcome]]++;
     expect(byOutcome).toEqual(p.partition);
     expect(new Set(mine.map((w) => w.window_start_ms)).size).toBe(mine.length);
     total += sum;
@@ -70,16 +61,7 @@ function expectPartition(run: Run): void {
   const snap = run.result.state.commit(0);
   const c = snap.counters;
   expect(c.windows_processed).toBe(s.windows_processed);
-  expect(
-    c.empty_windows +
-      c.baseline_not_warm +
-      c.flow_surge_failed +
-      c.large_trade_failed +
-      c.compression_failed +
-      c.dropped_events.missing_streams +
-      c.stress_failed +
-      c.peak_pressure_events,
-  ).toBe(c.windows_processed);
+  expect(snapshotPartitionSum(c)).toBe(c.windows_processed);
 }
 
 describe('replay of the vendored hftbacktest extract (first 70 s, BTCUSDT + ETHUSDT)', () => {

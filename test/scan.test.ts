@@ -1,5 +1,5 @@
 /**
- * Differential test of the envelope scanner (src/core/scan.ts) against JSON.parse: whenever the
+ * Differential test of the envelope scanner (src/binance/scan.ts) against JSON.parse: whenever the
  * scanner answers, its answer is what JSON.parse gives (same keys in the same order, same values,
  * -0 included), and normalizeFrame with the scanner returns exactly what it returns without it.
  * Seeds are real frames (raw trades of the vendored hftbacktest fixture), the simulator's aggTrade
@@ -7,9 +7,9 @@
  * mutations of them probe every way out of the fast path.
  */
 import { describe, expect, it } from 'vitest';
-import type { Frame } from '../src/core/normalize';
-import { normalizeFrame } from '../src/core/normalize';
-import { scanEnvelope } from '../src/core/scan';
+import { normalizeFrame } from '../src/binance/normalize';
+import { scanEnvelope } from '../src/binance/scan';
+import type { Frame } from '../src/core/source';
 import { aggTradeFrame, envelope, forceOrderFrame, markPriceFrame } from '../src/simulator/frames';
 import { FIXTURE_BTC, FIXTURE_ETH, readLines } from './fixtures/paths';
 import { mulberry32 } from './helpers';

@@ -10,9 +10,11 @@ import { gunzipSync } from 'node:zlib';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ExchangeInfoSchema, Ticker24hrListSchema } from '../src/core/contracts/binance';
+import { binanceUsdm } from '../src/binance/adapter';
+import { normalizeFrame } from '../src/binance/normalize';
+import { ExchangeInfoSchema, Ticker24hrListSchema } from '../src/binance/schemas';
 import { Engine } from '../src/core/engine';
-import { normalizeFrame } from '../src/core/normalize';
+import { FramePipeline } from '../src/core/pipeline';
 import { loadRecordedData, resolveDataFiles } from '../src/simulator/data';
 import { type SimEvent, SymbolFeed } from '../src/simulator/feed';
 import { forceOrderFrame } from '../src/simulator/frames';
@@ -639,8 +641,9 @@ describe('demo scenario', () => {
   it('scripts a liquidation cascade that the detector promotes within minutes', async () => {
     const sim = await startSimulator({ speed: 60, seed: 2, scenario: 'demo' });
     const engine = new Engine({ symbols: sim.symbols });
+    const pipeline = new FramePipeline(binanceUsdm, engine);
     const c = await Client.open(`${sim.wsUrl}/market/stream?streams=${MARKET_STREAMS(sim.symbols).join('/')}`);
-    c.ws.on('message', (d: WebSocket.RawData) => engine.ingestFrame({ recv_ms: sim.now(), source: 'ws:/market/stream', text: d.toString() }));
+    c.ws.on('message', (d: WebSocket.RawData) => pipeline.ingest({ recv_ms: sim.now(), source: 'ws:/market/stream', text: d.toString() }));
     const t0 = Date.now();
     let cascade: { startMs: number; endMs: number; symbols: string[] } | undefined;
     while (Date.now() - t0 < 20_000) {

@@ -4,11 +4,13 @@
  * §6.1 counter partition, and replay determinism.
  */
 import { describe, expect, it } from 'vitest';
-import type { CanonicalEvent, Side } from '../src/core/contracts/canonical';
+import type { CanonicalEvent } from '../src/core/contracts/canonical';
+import { OUTCOME_COUNTERS, PARTITION_KEYS, WINDOW_OUTCOMES } from '../src/core/contracts/counters';
+import type { Side } from '../src/core/contracts/primitives';
 import { Engine } from '../src/core/engine';
-import type { ClosedWindow, SymbolDetector, WindowOutcome } from '../src/core/symbol-detector';
+import type { ClosedWindow, SymbolDetector } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';
-import { EventFactory, feedStandardBaseline, mulberry32, partitionSum, WindowRecorder } from './helpers';
+import { EventFactory, feedStandardBaseline, mulberry32, partitionSum, snapshotPartitionSum, WindowRecorder } from './helpers';
 
 const K0 = 1_767_701_000; // an arbitrary epoch second
 
@@ -618,35 +620,13 @@ function runSession(events: readonly CanonicalEvent[]): { engine: Engine; rec: W
   return { engine, rec };
 }
 
-const OUTCOME_KEY: Record<Exclude<WindowOutcome, 'promoted' | 'empty'>, string> = {
-  baseline_not_warm: 'baseline_not_warm',
-  flow_surge_failed: 'flow_surge_failed',
-  large_trade_failed: 'large_trade_failed',
-  compression_failed: 'compression_failed',
-  missing_streams: 'missing_streams',
-  stress_failed: 'stress_failed',
-};
-
 describe('long randomised session (seeded)', () => {
   const events = randomSession(20260106);
   const { engine, rec } = runSession(events);
 
   it('exercises every outcome, late/duplicate/future events, carried OI and a gap reset', () => {
     const total = (key: keyof SymbolDetector['counters']): number => engine.detectorsInRankOrder.reduce((acc, d) => acc + d.counters[key], 0);
-    for (const key of [
-      'empty_windows',
-      'baseline_not_warm',
-      'flow_surge_failed',
-      'large_trade_failed',
-      'compression_failed',
-      'missing_streams',
-      'stress_failed',
-      'peak_pressure_count',
-      'window_not_closed',
-      'duplicate_trades',
-      'future_events',
-      'oi_changes_carried_forward',
-    ] as const) {
+    for (const key of [...PARTITION_KEYS, 'window_not_closed', 'duplicate_trades', 'future_events', 'oi_changes_carried_forward'] as const) {
       expect({ [key]: total(key) > 0 }).toEqual({ [key]: true });
     }
     expect(engine.counters.gap_resets).toBe(1);
@@ -665,8 +645,8 @@ describe('long randomised session (seeded)', () => {
       expect(mine).toHaveLength(d.counters.windows_processed);
       expect(mine.filter((w) => w.outcome === 'empty')).toHaveLength(d.counters.empty_windows);
       expect(mine.filter((w) => w.outcome === 'promoted')).toHaveLength(d.counters.peak_pressure_count);
-      for (const [outcome, key] of Object.entries(OUTCOME_KEY)) {
-        expect(mine.filter((w) => w.outcome === outcome)).toHaveLength(d.counters[key as keyof typeof d.counters]);
+      for (const outcome of WINDOW_OUTCOMES) {
+        expect(mine.filter((w) => w.outcome === outcome)).toHaveLength(d.counters[OUTCOME_COUNTERS[outcome]]);
       }
       // Each window of a symbol is closed at most once.
       expect(new Set(mine.map((w) => w.window_start_ms)).size).toBe(mine.length);
@@ -675,16 +655,7 @@ describe('long randomised session (seeded)', () => {
     const s = new SystemState(engine, 'r', 'REPLAY').commit(0);
     const c = s.counters;
     expect(c.windows_processed).toBe(total);
-    expect(c.windows_processed).toBe(
-      c.empty_windows +
-        c.baseline_not_warm +
-        c.flow_surge_failed +
-        c.large_trade_failed +
-        c.compression_failed +
-        c.dropped_events.missing_streams +
-        c.stress_failed +
-        c.peak_pressure_events,
-    );
+    expect(c.windows_processed).toBe(snapshotPartitionSum(c));
     expect(c.dropped_events.baseline_not_ready).toBe(c.baseline_not_warm);
     expect(c.peak_pressure_events).toBe(engine.promotions.length);
   });

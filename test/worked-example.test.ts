@@ -4,12 +4,11 @@
  * retained liquidation, fresh OI without change, and the window closing when the watermark reaches
  * 1767701879000. Then every negative variant listed in §15, each on its own.
  */
-import { PARTITION_KEYS } from '../src/replay/replay';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine';
-import type { Side } from '../src/core/contracts/canonical';
+import type { Side } from '../src/core/contracts/primitives';
 import { type PromotedEvent, PromotedEventSchema } from '../src/core/contracts/promoted';
-import type { SymbolCounters } from '../src/core/contracts/snapshot';
+import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../src/core/contracts/counters';
 import type { SymbolDetector } from '../src/core/symbol-detector';
 import { SystemState } from '../src/core/system-state';
 import { BASELINE_P90_ABS_FLOW, BASELINE_P95_TRADE_SIZE, EventFactory, feedStandardBaseline, type TradeSpec, WindowRecorder } from './helpers';
@@ -104,16 +103,15 @@ function runScenario(opts: ScenarioOptions = {}): Scenario {
 }
 
 /** The outcome counters of a judged (warm, non-empty) window: the partition minus the two unjudged ones. */
-const OUTCOME_COUNTERS = PARTITION_KEYS.filter((k) => k !== 'empty_windows' && k !== 'baseline_not_warm');
-type OutcomeCounter = (typeof OUTCOME_COUNTERS)[number];
+const JUDGED_COUNTERS = PARTITION_KEYS.filter((k) => k !== 'empty_windows' && k !== 'baseline_not_warm');
 
 /** The window's close moved windows_processed by 1 and exactly one outcome counter by 1. */
-function expectOnly(s: Scenario, counter: OutcomeCounter): void {
+function expectOnly(s: Scenario, counter: PartitionKey): void {
   const c = s.btc.counters;
   expect(c.windows_processed - s.before.windows_processed).toBe(1);
   expect(c.empty_windows - s.before.empty_windows).toBe(0);
   expect(c.baseline_not_warm - s.before.baseline_not_warm).toBe(0);
-  for (const k of OUTCOME_COUNTERS) expect({ [k]: c[k] - s.before[k] }).toEqual({ [k]: k === counter ? 1 : 0 });
+  for (const k of JUDGED_COUNTERS) expect({ [k]: c[k] - s.before[k] }).toEqual({ [k]: k === counter ? 1 : 0 });
 }
 
 describe('SPEC §15 worked example — promotion', () => {

@@ -1,8 +1,14 @@
 /** `peak-pressure contract`: publish every zod contract as a JSON Schema file. */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { CONTRACTS } from '../core/contracts';
+import { type ZodType, z } from 'zod';
+import { BINANCE_CONTRACTS } from '../binance/contracts';
+import { CORE_CONTRACTS } from '../core/contracts';
+import { ensureDirSync } from '../files/dirs';
+import { tempPathFor } from '../files/temp-files';
+
+/** Every published contract: each source adapter's payloads, then the project's own. */
+export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({ ...BINANCE_CONTRACTS, ...CORE_CONTRACTS });
 
 /** File name → JSON text, exactly as `contract` writes it. */
 export function renderContracts(): Map<string, string> {
@@ -38,9 +44,14 @@ export function staleContracts(dir: string): string[] {
 }
 
 export function writeContracts(dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureDirSync(dir);
   const want = renderContracts();
   for (const f of readdirSync(dir)) if (f.endsWith('.schema.json') && !want.has(f)) rmSync(join(dir, f));
-  for (const [file, text] of want) writeFileSync(join(dir, file), text);
+  // Each file appears whole: written beside itself, then renamed over the old one.
+  for (const [file, text] of want) {
+    const tmp = tempPathFor(join(dir, file));
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(dir, file));
+  }
   return [...want.keys()];
 }

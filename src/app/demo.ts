@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { ClockSpec } from '../ipc/messages';
+import type { ClockSpec } from '../clock/accelerated';
 
 export interface DemoSimulator {
   restUrl: string;

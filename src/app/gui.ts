@@ -3,20 +3,24 @@
  * Holds the latest snapshot, renders at most every 500 ms, and can start/stop the worker.
  * Restores the window layout at start and saves it when it has changed and settled.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics, serialize } from 'node:v8';
 import { QApplication, WidgetEventTypes } from '@nodegui/nodegui';
+import { type Timer, wallClock } from '../clock/clock';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
+import { ensureDirSync } from '../files/dirs';
 import { WorkerHost } from '../ipc/host';
-import type { ClockSpec } from '../ipc/messages';
+import { safeMessage } from '../text/safe';
+import type { ClockSpec } from '../clock/accelerated';
 import { type Layout, sameLayout } from '../widgets/layout';
 import { layoutLocation, LayoutStore } from '../widgets/layout-store';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow, type WindowTexts } from '../widgets/window';
+import { runsUnderQode, STOP_SIGNALS } from './platform';
 
 export interface GuiOptions {
   config: CollectorConfig;
@@ -43,7 +47,7 @@ function footprintLine(latest: Snapshot | null, lastMessageBytes: number, busy: 
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, { size: sp.space_size, used: sp.space_used_size }]));
   const mem = process.memoryUsage();
   return `${JSON.stringify({
-    t: Date.now(),
+    t: wallClock.now(),
     rss: mem.rss,
     main: { heap_total: heap.total_heap_size, heap_used: heap.used_heap_size, external: mem.external, array_buffers: mem.arrayBuffers, spaces },
     worker: latest?.process ?? null,
@@ -71,7 +75,7 @@ const POLL_EVERY_MS = 200;
 
 /** Calls Qt's event loop every so often (plain Node only: under qode, qode runs the loop). */
 class Pump {
-  private timer: NodeJS.Timeout;
+  private timer: Timer;
   private ms: number;
 
   constructor(
@@ -79,18 +83,18 @@ class Pump {
     ms: number,
   ) {
     this.ms = ms;
-    this.timer = setInterval(run, ms);
+    this.timer = wallClock.every(ms, run);
   }
 
   every(ms: number): void {
     if (ms === this.ms) return;
-    clearInterval(this.timer);
+    this.timer.cancel();
     this.ms = ms;
-    this.timer = setInterval(this.run, ms);
+    this.timer = wallClock.every(ms, this.run);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.timer.cancel();
   }
 }
 
@@ -98,7 +102,6 @@ export function runGui(opts: GuiOptions): void {
   const app = QApplication.instance();
   app.setQuitOnLastWindowClosed(false);
   // Under plain Node nothing runs Qt's event loop; under qode (standard Windows/macOS install) qode does.
-  const underQode = typeof (process.versions as Record<string, string | undefined>).qode === 'string';
   const busy: BusyMs = { pump: 0, render: 0, poll: 0 };
   const timed = (key: keyof BusyMs, f: () => void) => (): void => {
     const t = performance.now();
@@ -106,7 +109,7 @@ export function runGui(opts: GuiOptions): void {
     busy[key] += performance.now() - t;
   };
   const processEvents = timed('pump', () => app.processEvents());
-  const pump = underQode ? null : new Pump(processEvents, PUMP_INACTIVE_MS);
+  const pump = runsUnderQode() ? null : new Pump(processEvents, PUMP_INACTIVE_MS);
 
   let latest: Snapshot | null = null;
   /** Events that arrived with snapshots not rendered yet (each crosses the thread boundary once). */
@@ -121,10 +124,10 @@ export function runGui(opts: GuiOptions): void {
     if (exiting) return;
     exiting = true;
     void host.stop().then(() => {
-      clearInterval(renderTimer);
-      clearInterval(pollTimer);
-      clearInterval(layoutTimer);
-      if (footprintTimer) clearInterval(footprintTimer);
+      renderTimer.cancel();
+      pollTimer.cancel();
+      layoutTimer.cancel();
+      footprintTimer?.cancel();
       saveLayout(true);
       pump?.stop();
       opts.onExit?.();
@@ -177,9 +180,10 @@ export function runGui(opts: GuiOptions): void {
     onConsole: (line) => process.stdout.write(`${line}\n`),
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
-      process.stderr.write(`collector ${reason}: ${detail}\n`);
+      // One safe line; the full detail (a stack, for a crash) is in the log file.
+      process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(opts.config.debugDir, 'collector.log')})\n`);
     },
-    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${e}\n`),
+    onInvalid: (e) => process.stderr.write(`ignored an invalid snapshot message: ${safeMessage(e)}\n`),
   });
 
   const render = (): void => {
@@ -202,7 +206,7 @@ export function runGui(opts: GuiOptions): void {
     renderTimes.push(performance.now() - t0);
     rendered = s.snapshot_seq;
     const populated = s.symbols_active.length > 0 && Object.values(s.raw_buffers.trades).some((r) => r.length > 0);
-    if (opts.uiTest && (opts.uiTest.boot === true || populated) && s.promoted_events.length >= (opts.uiTest.minEvents ?? 0)) {
+    if (opts.uiTest && (opts.uiTest.boot === true || populated) && s.counters.peak_pressure_events >= (opts.uiTest.minEvents ?? 0)) {
       populatedRenders++;
       if (populatedRenders >= opts.uiTest.renders) {
         if (opts.uiTest.selectRow !== undefined) {
@@ -212,7 +216,7 @@ export function runGui(opts: GuiOptions): void {
         // Let Qt lay out and paint what was just bound before reading it back.
         app.processEvents();
         const dir = opts.uiTest.dir;
-        mkdirSync(dir, { recursive: true });
+        ensureDirSync(dir);
         const views: { name: string; width: number; height: number }[] = [
           { name: 'window', width: 1600, height: 1000 },
           // The smallest supported size: the same content must still lay out (SPEC §9: readable at 1280×800).
@@ -234,26 +238,25 @@ export function runGui(opts: GuiOptions): void {
       }
     }
   };
-  const renderTimer = setInterval(timed('render', render), RENDER_EVERY_MS);
+  const renderTimer = wallClock.every(RENDER_EVERY_MS, timed('render', render));
   // Nothing to read while the window is inactive: a click or key there would activate it first.
-  const pollTimer = setInterval(
+  const pollTimer = wallClock.every(
+    POLL_EVERY_MS,
     timed('poll', () => {
       if (active) window.poll();
     }),
-    POLL_EVERY_MS,
   );
-  const layoutTimer = setInterval(() => saveLayout(), LAYOUT_CHECK_EVERY_MS);
+  const layoutTimer = wallClock.every(LAYOUT_CHECK_EVERY_MS, () => saveLayout());
   const footprint = opts.footprintFile;
   let elu = performance.eventLoopUtilization();
   const footprintTimer =
     footprint === undefined
       ? null
-      : setInterval(() => {
+      : wallClock.every(5000, () => {
           const bytes = latest === null ? 0 : serialize({ snapshot: latest, events: [] }).length;
           const now = performance.eventLoopUtilization();
           appendFileSync(footprint, footprintLine(latest, bytes, busy, performance.eventLoopUtilization(now, elu).utilization));
           elu = now;
-        }, 5000);
-  process.on('SIGINT', () => exit(0));
-  process.on('SIGTERM', () => exit(0));
+        });
+  for (const sig of STOP_SIGNALS) process.on(sig, () => exit(0));
 }

@@ -1,17 +1,45 @@
 /** `peak-pressure live --headless`: the collector without Qt, console lines and files only. */
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Timer, wallClock } from '../clock/clock';
 import { WorkerHost } from '../ipc/host';
-import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs } from './live-options';
+import { safeMessage } from '../text/safe';
+import { UsageError } from './cli-errors';
+import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs, prepareRunDirs } from './live-options';
+import { STOP_SIGNALS } from './platform';
+
+/** How often the stop file is looked for. */
+const STOP_FILE_POLL_MS = 250;
+
+const HEADLESS_HELP = `  --stop-file FILE      stop cleanly (as on Ctrl+C) when FILE appears, and delete it. Windows has no
+                        signal another program can send for a clean stop, so schedulers and scripts
+                        use this there; a FILE left from an earlier run is deleted at start
+`;
+
+export const LIVE_USAGE = `usage: peak-pressure live --headless [options]
+
+Runs the collector without a window: console lines on stage and health changes,
+JSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.
+The window is \`npm start\`.
+
+${LIVE_OPTIONS_HELP}${HEADLESS_HELP}`;
 
 export async function liveCommand(argv: string[]): Promise<number> {
-  const { config, headless, help, clock } = parseLiveArgs(argv, process.env);
-  if (help || !headless) {
-    process.stderr.write(
-      `usage: peak-pressure live --headless [options]\n\nRuns the collector without a window: console lines on stage and health changes,\nJSON logs in <debug-dir>/collector.log, the snapshot in <debug-dir>/latest_snapshot.json.\nThe window is \`npm start\`.\n\n${LIVE_OPTIONS_HELP}`,
-    );
-    return help ? 0 : 2;
+  const { config, headless, help, clock, stopFile } = parseLiveArgs(argv, process.env);
+  if (help) {
+    process.stderr.write(LIVE_USAGE);
+    return 0;
   }
-  return new Promise<number>((resolve) => {
+  if (!headless) throw new UsageError('live runs only with --headless here (the window is `npm start`)');
+  prepareRunDirs(config);
+  const stopPath = stopFile === undefined ? undefined : resolve(stopFile);
+  if (stopPath !== undefined && existsSync(stopPath)) {
+    rmSync(stopPath, { force: true });
+    process.stdout.write(`deleted a stop file left from an earlier run: ${stopPath}\n`);
+  }
+  return new Promise<number>((done) => {
     let stopping = false;
+    let stopTimer: Timer | undefined;
     const host = new WorkerHost({
       config,
       runId: newRunId(),
@@ -22,22 +50,32 @@ export async function liveCommand(argv: string[]): Promise<number> {
       snapshots: false,
       onSnapshot: () => undefined,
       onConsole: (line) => process.stdout.write(`${line}\n`),
-      onFatal: (reason, detail) => process.stderr.write(`collector ${reason}: ${detail}\n`),
-      onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${e}\n`),
+      // One safe line; the full detail (a stack, for a crash) is in the log file.
+      onFatal: (reason, detail) =>
+        process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(config.debugDir, 'collector.log')})\n`),
+      onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${safeMessage(e)}\n`),
       onExit: (code) => {
         if (!stopping) {
+          stopTimer?.cancel();
           process.stderr.write(`collector worker exited unexpectedly (code ${code})\n`);
-          resolve(1);
+          done(1);
         }
       },
     });
-    const stop = (sig: string): void => {
+    const stop = (why: string): void => {
       if (stopping) return;
       stopping = true;
-      process.stdout.write(`${sig}: stopping (flushing capture and snapshot)…\n`);
-      void host.stop().then(() => resolve(0));
+      stopTimer?.cancel();
+      process.stdout.write(`${why}: stopping (flushing capture and snapshot)…\n`);
+      void host.stop().then(() => done(0));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
+    if (stopPath !== undefined) {
+      stopTimer = wallClock.every(STOP_FILE_POLL_MS, () => {
+        if (!existsSync(stopPath)) return;
+        rmSync(stopPath, { force: true });
+        stop(`stop file ${stopPath}`);
+      });
+    }
   });
 }

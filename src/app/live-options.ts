@@ -1,7 +1,10 @@
 /** Command-line options shared by `live --headless`, the Qt app and the demo: flags → config. */
 import { parseArgs } from 'node:util';
 import { type CollectorConfig, type CollectorConfigInput, ConfigError, loadConfig } from '../collector/config';
-import { type ClockSpec, ClockSpecSchema } from '../ipc/messages';
+import { type ClockSpec, ClockSpecSchema } from '../clock/accelerated';
+import { type Clock, wallClock } from '../clock/clock';
+import { ensureDirSync, removeCreatedDirs } from '../files/dirs';
+import { PathError } from '../files/errors';
 
 export const LIVE_OPTIONS_HELP = `options:
   --config FILE         JSON config file (see README "Configuration")
@@ -13,7 +16,8 @@ export const LIVE_OPTIONS_HELP = `options:
   --no-capture          do not record a capture
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
-                        \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"})
+                        \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"});
+                        timers run on it too (every configured duration is simulator time)
 `;
 
 export const liveArgOptions = {
@@ -41,6 +45,17 @@ export interface LiveValues {
   'log-level'?: string;
 }
 
+/** Which flag sets which config path, so a config error names the flag the user typed. */
+export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
+  restUrl: '--rest-url',
+  wsUrl: '--ws-url',
+  debugDir: '--debug-dir',
+  logLevel: '--log-level',
+  symbols: '--symbols',
+  'capture.dir': '--capture-dir',
+  'capture.enabled': '--no-capture',
+};
+
 /** Parsed flag values → validated config (flags win over env, env over the file). */
 export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, extra: CollectorConfigInput = {}): CollectorConfig {
   const flags: Record<string, unknown> = { ...extra };
@@ -57,7 +72,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
-  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput });
+  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }
 
 /** `--clock '{"originMs":…,"wallOriginMs":…,"speed":…}'` → the shared clock (ConfigError when malformed). */
@@ -82,18 +97,37 @@ export function parseLiveArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
   extra: CollectorConfigInput = {},
-): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec } {
-  const { values } = parseArgs({ args: argv, options: liveArgOptions, allowPositionals: false, strict: true });
+): { config: CollectorConfig; headless: boolean; help: boolean; clock?: ClockSpec; stopFile?: string } {
+  const { values } = parseArgs({ args: argv, options: { ...liveArgOptions, 'stop-file': { type: 'string' } }, allowPositionals: false, strict: true });
   return {
     config: configFromValues(values, env, extra),
     headless: values.headless,
     help: values.help,
     ...(values.clock ? { clock: parseClockArg(values.clock) } : {}),
+    ...(values['stop-file'] ? { stopFile: values['stop-file'] } : {}),
   };
 }
 
-export function newRunId(nowMs = Date.now()): string {
-  return `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4)
+/**
+ * The directories the collector worker will write, created before it starts, so a bad one is a
+ * one-line error naming the flag instead of a worker crash. A failure removes what it created.
+ */
+export function prepareRunDirs(config: CollectorConfig): void {
+  const dirs = [{ dir: config.debugDir, flag: '--debug-dir' }, ...(config.capture.enabled ? [{ dir: config.capture.dir, flag: '--capture-dir' }] : [])];
+  const created: string[] = [];
+  for (const { dir, flag } of dirs) {
+    try {
+      created.push(...ensureDirSync(dir));
+    } catch (e) {
+      removeCreatedDirs(created);
+      throw new PathError(dir, `${flag}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
+
+/** A run id: the start time in base 36 and four random base-36 digits. */
+export function newRunId(clock: Clock = wallClock): string {
+  return `${clock.now().toString(36)}${Math.floor(clock.random() * 36 ** 4)
     .toString(36)
     .padStart(4, '0')}`;
 }

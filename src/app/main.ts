@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { ConfigError } from '../collector/config';
-import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg } from './live-options';
-import type { ClockSpec } from '../ipc/messages';
+import { reportCommandError } from './cli-errors';
+import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
+import type { ClockSpec } from '../clock/accelerated';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -29,6 +29,20 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
  */
 if (process.env.PEAK_PRESSURE_OPTIMIZE_FOR_SIZE !== '0') setFlagsFromString('--optimize-for-size');
 
+/**
+ * `--qt-probe` (for `peak-pressure doctor --window`, which runs this in a child process): start Qt,
+ * say which platform plugin it loaded, exit. A plugin that cannot load aborts this process inside
+ * Qt, uncatchably; the doctor reads that from the exit signal and Qt's own stderr lines.
+ */
+function qtProbe(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt must not load before the display check
+  const { QApplication } = require('@nodegui/nodegui') as typeof import('@nodegui/nodegui');
+  const app = QApplication.instance();
+  process.stdout.write(`qt-probe ok platform=${QApplication.platformName()}\n`);
+  app.exit(0);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -41,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       'ui-test-boot': { type: 'boolean', default: false },
       'ui-test-select': { type: 'string' },
       footprint: { type: 'string' },
+      'qt-probe': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -55,6 +70,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${problem}\n`);
     return 2;
   }
+  // The window is plain widgets drawn by Qt's raster engine. Without this, Qt's xcb GLX integration
+  // loads the GPU driver into the process (Mesa's llvmpipe where there is no GPU: libLLVM and
+  // swrast, ~55 MB of RSS) for nothing. Set before Qt starts (the doctor's --qt-probe too, so it probes what the window loads); an explicit value wins.
+  if (process.platform === 'linux' && process.env.QT_XCB_GL_INTEGRATION === undefined) process.env.QT_XCB_GL_INTEGRATION = 'none';
+  if (values['qt-probe']) return qtProbe();
   const runId = newRunId();
   let extra = {};
   let clock: ClockSpec | undefined;
@@ -70,13 +90,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = configFromValues(values, process.env, extra);
   if (clock === undefined && values.clock) clock = parseClockArg(values.clock);
+  prepareRunDirs(config);
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
-  // The window is plain widgets drawn by Qt's raster engine. Without this, Qt's xcb GLX integration
-  // loads the GPU driver into the process (Mesa's llvmpipe where there is no GPU: libLLVM and
-  // swrast, ~55 MB of RSS) for nothing. Set before Qt starts; an explicit value wins.
-  if (process.platform === 'linux' && process.env.QT_XCB_GL_INTEGRATION === undefined) process.env.QT_XCB_GL_INTEGRATION = 'none';
   // Qt is loaded only now, after the display check.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt must not load before the display check
   const { runGui } = require('./gui') as typeof import('./gui');
@@ -107,8 +124,6 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`peak-pressure: ${msg}\n`);
-    process.exit(1);
+    process.exit(reportCommandError('peak-pressure', err, `usage: npm start -- [options]\n\n${LIVE_OPTIONS_HELP}`));
   },
 );

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Collector } from '../collector/collector';
 import { fileLogger } from '../collector/log';
-import { clockFrom, IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { clockFromSpec } from '../clock/accelerated';
+import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 import { UiFeed } from '../ipc/ui-feed';
 
 function post(msg: WorkerToMain): void {
@@ -28,7 +29,7 @@ function main(): void {
     config,
     runId,
     logger,
-    clock: clockFrom(clock),
+    clock: clockFromSpec(clock),
     publish: (snapshot) => {
       if (snapshots === false) return;
       const update = feed.next(snapshot);

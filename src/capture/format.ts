@@ -6,13 +6,15 @@
  *
  * `source` is `ws:<path>` or `rest:<path?query>` and never contains a space. A frame whose text
  * contains a line break (only garbage does) is written as `<recv_ms> <source>~json <JSON string>`
- * so one line is always one frame.
+ * so one line is always one frame. A frame the socket refused before it could be read as text
+ * (binary, over the size cap) is written as `<recv_ms> <source>~refused:<reason> <JSON string>`,
+ * so the capture holds every frame received, and says which ones never reached the normalizer.
  *
  * Also read, unchanged, so real third-party recordings replay directly:
  *   hftbacktest / collect-binancefutures: `<ts> <json>` with ts in ns (19 digits) or µs (16);
  *   cryptofeed: `<seconds.frac>: <json>`, REST `<url> -> <seconds.frac>: <body>`.
  */
-import type { Frame } from '../core/normalize';
+import type { Frame } from '../core/source';
 
 export const CAPTURE_MAGIC = '#peak-pressure-capture v1';
 
@@ -26,9 +28,15 @@ export interface CaptureHeader {
 }
 
 export type LineResult =
-  { kind: 'frame'; frame: Frame } | { kind: 'header'; header: CaptureHeader } | { kind: 'skip'; why: string } | { kind: 'bad'; reason: string };
+  | { kind: 'frame'; frame: Frame }
+  /** A frame the live socket refused (`reason`: binary_frame, oversized_frame); `frame.text` is what it carried. */
+  | { kind: 'refused'; frame: Frame; reason: string }
+  | { kind: 'header'; header: CaptureHeader }
+  | { kind: 'skip'; why: string }
+  | { kind: 'bad'; reason: string };
 
 const JSON_SUFFIX = '~json';
+const REFUSED_MARK = '~refused:';
 
 /** Encode one frame as one capture line (without the trailing newline). */
 export function formatCaptureLine(frame: Frame): string {
@@ -36,6 +44,13 @@ export function formatCaptureLine(frame: Frame): string {
   const text = frame.text;
   if (text.includes('\n') || text.includes('\r')) return `${frame.recv_ms} ${frame.source}${JSON_SUFFIX} ${JSON.stringify(text)}`;
   return `${frame.recv_ms} ${frame.source} ${text}`;
+}
+
+/** Encode one refused frame as one capture line: the text always JSON-escaped (binary can hold anything). */
+export function formatRefusedLine(frame: Frame, reason: string): string {
+  if (frame.source.includes(' ')) throw new Error(`capture source must not contain spaces: ${JSON.stringify(frame.source)}`);
+  if (!/^[a-z0-9_]+$/.test(reason)) throw new Error(`a refusal reason is a snake_case word, got ${JSON.stringify(reason)}`);
+  return `${frame.recv_ms} ${frame.source}${REFUSED_MARK}${reason} ${JSON.stringify(frame.text)}`;
 }
 
 export function formatCaptureHeader(h: CaptureHeader): string {
@@ -56,6 +71,15 @@ export function epochDigitsToMs(d: string): number | null {
   if (d.length === 13 || d.length === 16 || d.length === 19) return Number(d.slice(0, 13));
   if (d.length === 10) return Number(d) * 1000;
   return null;
+}
+
+function decodeJsonString(text: string): string | null {
+  try {
+    const decoded: unknown = JSON.parse(text);
+    return typeof decoded === 'string' ? decoded : null;
+  } catch {
+    return null;
+  }
 }
 
 function urlToSource(url: string): string {
@@ -94,6 +118,16 @@ export function parseCaptureLine(line: string): LineResult {
       if (sp2 < 0) return { kind: 'frame', frame: { recv_ms: recv, source: rest, text: '' } };
       let source = rest.slice(0, sp2);
       let text = rest.slice(sp2 + 1);
+      const refused = source.indexOf(REFUSED_MARK);
+      if (refused > 0) {
+        const decoded = decodeJsonString(text);
+        if (decoded === null) return { kind: 'bad', reason: 'refused_frame_not_a_json_string' };
+        return {
+          kind: 'refused',
+          frame: { recv_ms: recv, source: source.slice(0, refused), text: decoded },
+          reason: source.slice(refused + REFUSED_MARK.length),
+        };
+      }
       if (source.endsWith(JSON_SUFFIX)) {
         source = source.slice(0, -JSON_SUFFIX.length);
         try {

@@ -3,11 +3,13 @@
  * gzip files that rotate at a size cap, with the oldest deleted beyond a total cap. Flushed every
  * second so a crash loses at most that second; a capture being written is already replayable.
  */
-import { createWriteStream, mkdirSync, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
-import type { Frame } from '../core/normalize';
-import { type CaptureHeader, formatCaptureHeader, formatCaptureLine } from './format';
+import type { Clock, Timer } from '../clock/clock';
+import type { Frame } from '../core/source';
+import { ensureDirSync } from '../files/dirs';
+import { type CaptureHeader, formatCaptureHeader, formatCaptureLine, formatRefusedLine } from './format';
 
 export interface CaptureWriterOptions {
   dir: string;
@@ -15,6 +17,8 @@ export interface CaptureWriterOptions {
   header: CaptureHeader;
   maxFileBytes: number;
   maxTotalBytes: number;
+  /** The flush cadence and the file names' UTC stamp. */
+  clock: Clock;
   flushEveryMs?: number;
   onError?: (err: Error) => void;
 }
@@ -38,12 +42,15 @@ const BATCH_CHARS = 64 * 1024;
 
 export class CaptureWriter {
   readonly files: string[] = [];
+  /** Frames written (each one the normalizer saw live). */
   frames = 0;
+  /** Frames the socket refused, written too so the capture holds everything received. */
+  refused = 0;
   errors = 0;
   private gzip: Gzip | null = null;
   private out: WriteStream | null = null;
   private seq = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
+  private flushTimer: Timer | null = null;
   private closed = false;
   /** Parts whose gzip was ended but whose file may not be fully written yet. */
   private readonly finishing: Promise<void>[] = [];
@@ -51,13 +58,12 @@ export class CaptureWriter {
   private batch = '';
 
   constructor(private readonly opts: CaptureWriterOptions) {
-    mkdirSync(opts.dir, { recursive: true });
+    ensureDirSync(opts.dir);
     this.open();
-    this.flushTimer = setInterval(() => {
+    this.flushTimer = opts.clock.every(opts.flushEveryMs ?? 1000, () => {
       this.drain();
       this.gzip?.flush(zlibConstants.Z_SYNC_FLUSH);
-    }, opts.flushEveryMs ?? 1000);
-    this.flushTimer.unref();
+    });
   }
 
   get currentFile(): string | null {
@@ -66,7 +72,7 @@ export class CaptureWriter {
 
   private open(): void {
     this.seq++;
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const stamp = new Date(this.opts.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const path = join(this.opts.dir, `${PREFIX}${stamp}-${this.opts.runId}-${String(this.seq).padStart(4, '0')}${SUFFIX}`);
     const gzip = createGzip({ level: 6 });
     const out = createWriteStream(path);
@@ -86,8 +92,19 @@ export class CaptureWriter {
 
   write(frame: Frame): void {
     if (this.closed || this.gzip === null) return;
-    this.batch += `${formatCaptureLine(frame)}\n`;
     this.frames++;
+    this.append(formatCaptureLine(frame));
+  }
+
+  /** A frame the socket refused (`reason`: binary_frame, oversized_frame). */
+  writeRefused(frame: Frame, reason: string): void {
+    if (this.closed || this.gzip === null) return;
+    this.refused++;
+    this.append(formatRefusedLine(frame, reason));
+  }
+
+  private append(line: string): void {
+    this.batch += `${line}\n`;
     if (this.batch.length >= BATCH_CHARS) this.drain();
     if ((this.frames & 63) === 0 && (this.out?.bytesWritten ?? 0) >= this.opts.maxFileBytes) this.rotate();
   }
@@ -131,7 +148,7 @@ export class CaptureWriter {
   /** Finish every part (gzip trailers written, files closed), the rotated ones included. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer?.cancel();
     this.drain();
     this.closed = true;
     const out = this.out;

@@ -3,8 +3,9 @@
  * health changes, warm-up, promotions, alerts. Promotions here survive restarts; the in-memory
  * panel does not. Raw payloads are never logged untruncated.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureDirSync } from '../files/dirs';
 import type { AuditEventType, ReasonCode, StageName } from '../core/contracts/vocabulary';
 
 export interface AuditRecord {
@@ -26,7 +27,7 @@ export class AuditTrail {
     private readonly clock: () => number,
     private readonly stage: () => StageName,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDirSync(dirname(path));
     this.out = createWriteStream(path, { flags: 'a' });
     this.out.on('error', () => {
       this.errors++;

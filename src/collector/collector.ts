@@ -1,146 +1,187 @@
 /**
- * The live collector: startup orchestration, the market WebSocket, OI polling, capture, dead
- * letters, health, and the 500 ms commit that publishes snapshots. Every received frame takes the
- * same path as a replayed one — `Engine.ingestFrame` — so a capture of this run replays to the
- * same promoted events.
+ * The live collector, as a small shell that wires its parts and owns its timers:
+ *
+ *   startup.ts     symbol selection, then the run's parts (engine, capture, market session, OI)
+ *   intake.ts      every frame: capture, engine (the same call replay makes), dead letters
+ *   operations.ts  per-commit operational state (rates, streams, OI, memory) and health inputs
+ *   health.ts      the verdict and its application;  stage.ts  the stage machine (pure)
+ *   report.ts      one fan-out of every note to console, pino log and audit trail
+ *
+ * Every `commitIntervalMs` the shell stages operations, applies health, moves the stage and
+ * commits a snapshot. All time comes from the one injected clock.
  *
  * Runs inside the collector worker thread (src/app/worker.ts); tests also run it in-process.
  */
 import { join } from 'node:path';
+import type { SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
-import { CaptureWriter } from '../capture/writer';
-import { RULES } from '../core/constants';
+import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
-import { Engine } from '../core/engine';
-import type { Frame } from '../core/normalize';
-import { InvariantError } from '../core/symbol-detector';
-import { bootSnapshot, defaultOps, type OpsStaging, SystemState } from '../core/system-state';
+import type { EngineCounters } from '../core/engine';
+import type { FrameCounters } from '../core/pipeline';
+import type { SymbolDetector } from '../core/symbol-detector';
+import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
 import { AuditTrail } from './audit';
-import { HeapLiveSampler } from './heap-live';
 import type { CollectorConfig } from './config';
-import { evaluateHealth, RateMeter } from './health';
-import { consoleLine, type Logger } from './log';
-import { MarketStream } from './market-stream';
-import { OiPoller } from './oi-poller';
+import { applyVerdict, evaluateHealth } from './health';
+import { HeapLiveSampler } from './heap-live';
+import { FrameIntake } from './intake';
+import type { Logger } from './log';
+import { Operations } from './operations';
+import { type Note, Reporter } from './report';
 import { RestClient } from './rest';
 import { writeFileAtomic } from './snapshot-file';
-import { formatRanking, selectSymbols, type SymbolSelection } from './symbols';
+import { nextStage, type StageInput } from './stage';
+import { openRun, resolveSymbols, type Run, type StartupContext } from './startup';
+import type { StreamStatus } from './ws-session';
 
 export interface CollectorOptions {
   config: CollectorConfig;
   runId: string;
   logger: Logger;
-  clock?: () => number;
+  /** Time, timers and jitter for everything the collector does (default: the wall clock). */
+  clock?: Clock;
   /** Every commit's snapshot (the worker posts a display-trimmed copy to the UI). */
   publish: (snapshot: Snapshot) => void;
   /** Short human lines for stage and health changes. */
   console?: (line: string) => void;
 }
 
-/** Streams of the one /market connection (SPEC §10, BINANCE.md §1). */
-export function marketStreams(symbols: readonly string[], markPrice: boolean): string[] {
-  const lower = symbols.map((s) => s.toLowerCase());
-  return [...lower.map((s) => `${s}@aggTrade`), '!forceOrder@arr', ...(markPrice ? lower.map((s) => `${s}@markPrice@1s`) : [])];
+/** The collector's operational state right now (between commits too). */
+export interface CollectorStats {
+  stage: StageName;
+  health: { state: HealthState; reasons: readonly ReasonCode[]; detail: string };
+  selection: SymbolSelection | null;
+  market: {
+    state: Snapshot['streams']['ws_state'];
+    url: string;
+    reconnects: number;
+    lastMsgMs: number | null;
+    /** Messages received on any connection (data, control replies, refused frames, a retiring connection's). */
+    received: number;
+    streams: Record<string, StreamStatus>;
+  } | null;
+  oi: {
+    state: Snapshot['oi_polling']['state'];
+    errors: number;
+    lastError: string | null;
+    lastSuccessMs: Readonly<Record<string, number | null>>;
+    /** Successful polls in the trailing minute, the current second included. */
+    polls: number;
+    backoffUntilMs: number | null;
+  } | null;
+  /** REST responses received (any status) and the exchange's used-weight figure. */
+  rest: { answered: number; usedWeight1m: number | null };
+  capture: { frames: number; refused: number; files: readonly string[] } | null;
+  deadLetters: number;
 }
 
-/** How long each stream may stay silent before the cadence watchdog reports it. */
-export function silenceLimitMs(stream: string): number {
-  if (stream.endsWith('@markPrice@1s')) return 5_000; // pushed every second: the best canary
-  if (stream.endsWith('@aggTrade')) return 60_000; // top-10 perpetuals trade every second
-  return Number.POSITIVE_INFINITY; // liquidations: silence is normal
+/** What detection has counted so far (null before the symbols are known). */
+export interface CollectorCounters {
+  /** The frame pipeline's outcome counters and the engine's own (allow-list, gap resets). */
+  frames: FrameCounters & EngineCounters;
+  /** In rank order. `buffered`: rows held in the bounded raw buffers. */
+  symbols: { symbol: string; counters: SymbolDetector['counters']; buffered: { trades: number; liquidations: number } }[];
+  watermarkMs: number | null;
 }
 
 export class Collector {
-  readonly ops: OpsStaging;
-  engine: Engine | null = null;
-  state: SystemState | null = null;
-  selection: SymbolSelection | null = null;
-  readonly deadLetters: DeadLetterFile;
-  capture: CaptureWriter | null = null;
-  stream: MarketStream | null = null;
-  oi: OiPoller | null = null;
-
-  private readonly clock: () => number;
+  private readonly clock: Clock;
+  private readonly ops: OpsStaging;
   private readonly rest: RestClient;
   private readonly audit: AuditTrail;
+  private readonly reporter: Reporter;
+  private readonly deadLetters: DeadLetterFile;
+  private readonly intake: FrameIntake;
+  private readonly operations = new Operations();
+  private readonly heap = new HeapLiveSampler();
   private readonly abort = new AbortController();
   private readonly startedMs: number;
-  private readonly trades = new RateMeter();
-  private readonly liqs = new RateMeter();
-  private readonly klines = new RateMeter();
-  private readonly heap = new HeapLiveSampler();
-  private lastKlineTotal = 0;
-  private lastTradeRecvMs: number | null = null;
-  private pending: Frame[] = [];
-  private bootSeq = 0;
-  private commitTimer: NodeJS.Timeout | null = null;
-  private fileTimer: NodeJS.Timeout | null = null;
-  private heapProbeTimer: NodeJS.Timeout | null = null;
-  private fatal: { reason: ReasonCode; detail: string } | null = null;
-  private silent = new Set<string>();
+  private readonly timers: Timer[] = [];
+  private run: Run | null = null;
+  private selection: SymbolSelection | null = null;
   private symbolsUnavailable: string | null = null;
-  private writingSnapshot = false;
-  /** The snapshot-file write in progress (or the last one). */
+  private bootSeq = 0;
+  private lastSnapshot: Snapshot | null = null;
+  /** Snapshot-file writes, one after the other: the last one queued. */
   private snapshotWrite: Promise<void> = Promise.resolve();
+  private snapshotWritesPending = 0;
   private stopped = false;
-  private warmAnnounced = new Set<string>();
-  /** The last published snapshot, boot phase included, for the support file. */
-  lastSnapshot: Snapshot | null = null;
 
   constructor(private readonly opts: CollectorOptions) {
-    this.clock = opts.clock ?? Date.now;
-    this.startedMs = this.clock();
+    this.clock = opts.clock ?? wallClock;
+    this.startedMs = this.clock.now();
     this.ops = defaultOps(opts.runId, opts.config.mode);
     const dir = opts.config.debugDir;
     this.deadLetters = new DeadLetterFile(join(dir, 'dead_letters.jsonl'));
-    this.audit = new AuditTrail(join(dir, 'audit.jsonl'), opts.runId, this.clock, () => this.ops.stage);
+    this.audit = new AuditTrail(
+      join(dir, 'audit.jsonl'),
+      opts.runId,
+      () => this.clock.now(),
+      () => this.ops.stage,
+    );
+    this.reporter = new Reporter({ clock: this.clock, logger: opts.logger, audit: this.audit, ...(opts.console ? { console: opts.console } : {}) });
+    this.intake = new FrameIntake({
+      operations: this.operations,
+      reporter: this.reporter,
+      onFatal: (reason, detail) => {
+        this.report({ kind: 'fatal', reason, detail });
+        this.commit();
+      },
+    });
     this.rest = new RestClient({
       baseUrl: opts.config.restUrl,
       clock: this.clock,
-      onBody: (source, text, recv) => this.onFrame(text, recv, source),
+      tcpKeepAlive: opts.config.tcpKeepAlive,
+      onBody: (source, text, recv) => this.intake.frame(text, recv, source),
     });
   }
 
-  private say(message: string): void {
-    this.opts.console?.(consoleLine(Date.now(), message));
+  private report(note: Note): void {
+    this.reporter.report(note);
   }
 
-  private setStage(stage: StageName, detail: string): void {
-    if (this.ops.stage === stage) return;
-    this.ops.stage = stage;
-    this.say(`stage ${stage}${detail ? ` — ${detail}` : ''}`);
-    this.opts.logger.info({ stage, detail }, 'stage changed');
-    this.audit.record({ event_type: 'STAGE_CHANGED', payload: { stage, detail } });
+  private advance(input: StageInput): void {
+    const change = nextStage(this.ops.stage, input);
+    if (change === null) return;
+    this.ops.stage = change.stage;
+    this.report({ kind: 'stage', ...change });
   }
 
   /** Start everything; resolves once streams are started (symbol selection may retry for a while). */
   async start(): Promise<void> {
-    this.say(`MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${this.opts.runId})`);
-    this.say(`REST ${this.opts.config.restUrl}  WS ${this.opts.config.wsUrl}/market`);
-    this.commitTimer = setInterval(() => this.commit(), this.opts.config.commitIntervalMs);
-    this.fileTimer = setInterval(() => void this.writeSnapshotFile(), this.opts.config.snapshotFileIntervalMs);
-    if (this.opts.config.heapProbeIntervalMs > 0) {
-      if (this.heap.probe()) this.heapProbeTimer = setInterval(() => this.heap.probe(), this.opts.config.heapProbeIntervalMs);
-      else
-        this.opts.logger.warn(
-          { heapProbeIntervalMs: this.opts.config.heapProbeIntervalMs },
-          'heap probe requested but gc is not exposed: start node with --expose-gc',
-        );
+    const { config, runId } = this.opts;
+    this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
+    this.timers.push(this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => this.commit()));
+    // The periodic write skips a beat while one is under way, so a slow disk never queues writes up.
+    this.timers.push(
+      this.clock.every(machineMs(this.clock, config.snapshotFileIntervalMs), () => {
+        if (this.snapshotWritesPending === 0) void this.writeSnapshotFile();
+      }),
+    );
+    if (config.heapProbeIntervalMs > 0) {
+      if (this.heap.probe()) this.timers.push(this.clock.every(machineMs(this.clock, config.heapProbeIntervalMs), () => this.heap.probe()));
+      else this.report({ kind: 'heap_probe_unavailable', intervalMs: config.heapProbeIntervalMs });
     }
     this.commit();
-    this.setStage('SYMBOL_SELECT', 'fetching exchangeInfo and the 24h ticker');
+    this.advance({ kind: 'start' });
+    const ctx: StartupContext = {
+      config,
+      runId,
+      clock: this.clock,
+      rest: this.rest,
+      reporter: this.reporter,
+      intake: this.intake,
+      operations: this.operations,
+      deadLetters: this.deadLetters,
+      signal: this.abort.signal,
+    };
     let sel: SymbolSelection;
     try {
-      sel = await selectSymbols(this.rest, {
-        ...(this.opts.config.symbols ? { fixed: this.opts.config.symbols } : {}),
-        signal: this.abort.signal,
-        sleep: (ms) => this.sleep(ms),
-        onAttemptFailed: (what, err, attempt, delay) => {
-          this.symbolsUnavailable = `${what} failed (attempt ${attempt}): ${err.message}; retrying in ${Math.round(delay / 1000)} s`;
-          this.opts.logger.warn({ what, attempt, delay, err: err.message }, 'symbol selection attempt failed');
-          if (attempt === 1 || attempt % 10 === 0) this.say(`cannot reach the exchange: ${this.symbolsUnavailable}`);
-        },
+      sel = await resolveSymbols(ctx, (why) => {
+        this.symbolsUnavailable = why;
       });
     } catch (e) {
       if (this.stopped) return;
@@ -149,268 +190,64 @@ export class Collector {
     if (this.stopped) return;
     this.symbolsUnavailable = null;
     this.selection = sel;
-    this.say('[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:');
-    for (const line of formatRanking(sel)) this.say(`  ${line}`);
-    if (sel.fallbackUsed) this.say(`SYMBOLS_FALLBACK_USED: ${sel.fallbackReason ?? ''}`);
-    this.audit.record({
-      event_type: 'SYMBOLS_SELECTED',
-      reasons: sel.fallbackUsed ? ['SYMBOLS_FALLBACK_USED'] : [],
-      payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason },
-    });
-
-    this.engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
-    this.ops.precisions = sel.precisions;
-    this.state = new SystemState(this.engine, this.opts.runId, this.opts.config.mode, { ops: this.ops, seq: this.bootSeq });
-    this.say('[NATIVE APP] SystemState initialized with TOP_10 symbols');
-
-    if (this.opts.config.capture.enabled) {
-      this.capture = new CaptureWriter({
-        dir: this.opts.config.capture.dir,
-        runId: this.opts.runId,
-        header: { run_id: this.opts.runId, symbols: sel.symbols, started_ms: this.startedMs, mode: this.opts.config.mode },
-        maxFileBytes: this.opts.config.capture.maxFileBytes,
-        maxTotalBytes: this.opts.config.capture.maxTotalBytes,
-        onError: (e) => this.opts.logger.error({ err: e.message }, 'capture write failed'),
-      });
-      this.say(`capture recording to ${this.capture.currentFile ?? ''}`);
-    }
-    // Bodies received during selection go through the engine (and the capture) in arrival order.
-    const early = this.pending;
-    this.pending = [];
-    for (const f of early) this.ingest(f);
-
-    this.setStage('CONNECT_STREAMS', `${sel.symbols.length} symbols`);
-    const streams = marketStreams(sel.symbols, this.opts.config.markPrice);
-    this.stream = new MarketStream({
-      wsUrl: this.opts.config.wsUrl,
-      streams,
-      clock: this.clock,
-      silenceLimitMs,
-      staleAfterMs: this.opts.config.staleAfterMs,
-      rotateAfterMs: this.opts.config.rotateAfterMs,
-      onFrame: (text, recv, source) => this.onFrame(text, recv, source),
-      onBadFrame: (reason, recv, source, raw) => this.reject(reason, recv, source, raw),
-      onStateChange: (s, detail) => {
-        this.opts.logger.info({ ws_state: s, detail }, 'market stream state');
-        if (s === 'OPEN') {
-          this.audit.record({ event_type: 'WS_CONNECTED', payload: { url: this.stream?.url ?? '' } });
-          this.say(`market stream connected (${streams.length} streams)`);
-          this.silent.clear();
-        } else if (s === 'RECONNECTING') {
-          this.audit.record({ event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail } });
-          this.say(`market stream ${detail}`);
-        }
-      },
-      onSilentStream: (name, ms) => {
-        this.silent.add(name);
-        this.opts.logger.warn({ stream: name, silent_ms: ms }, 'subscribed stream delivers no data');
-        this.say(`stream ${name} acknowledged but silent for ${Math.round(ms / 1000)} s`);
-      },
-    });
-    this.stream.start();
-    this.oi = new OiPoller(this.rest, {
-      symbols: sel.symbols,
-      intervalMs: this.opts.config.oiPollIntervalMs,
-      timeoutMs: this.opts.config.oiTimeoutMs,
-      clock: this.clock,
-      onError: (symbol, err) => {
-        this.opts.logger.warn({ symbol, kind: err.kind, status: err.status, err: err.message }, 'OI poll failed');
-        if (this.oi && (this.oi.errors === 1 || this.oi.errors % 50 === 0)) {
-          this.audit.record({
-            event_type: 'OI_POLL_FAILED',
-            symbol,
-            payload: { kind: err.kind, status: err.status, message: err.message, errors: this.oi.errors },
-          });
-        }
-      },
-    });
-    this.oi.start();
-    this.setStage('WARMUP', 'baselines need 60 non-empty 1 s windows per symbol');
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-
-  /** Every received frame (WS text or REST body). */
-  private onFrame(text: string, recv: number, source: string): void {
-    const frame: Frame = { recv_ms: recv, source, text };
-    if (this.engine === null) {
-      this.pending.push(frame);
-      return;
-    }
-    this.ingest(frame);
-  }
-
-  private ingest(frame: Frame): void {
-    if (this.fatal !== null || this.engine === null) return;
-    this.capture?.write(frame);
-    try {
-      const r = this.engine.ingestFrame(frame);
-      // Rates count what the observer watches: events of the 10 symbols, not the whole market feed.
-      if (r.kind === 'event' && this.engine.detector(r.event.symbol) !== undefined) {
-        if (r.event.type === 'TRADE') {
-          this.trades.add(frame.recv_ms);
-          this.lastTradeRecvMs = frame.recv_ms;
-        } else if (r.event.type === 'LIQUIDATION') this.liqs.add(frame.recv_ms);
-      } else if (r.kind === 'malformed') {
-        this.deadLetters.write({ recv_ms: frame.recv_ms, source: frame.source, reason: r.reason, raw: frame.text });
-      }
-      for (const e of this.engine.takeNewPromotions()) {
-        this.opts.logger.info({ event_id: e.event_id, symbol: e.symbol, stress: e.stress_sources }, 'peak pressure event promoted');
-        this.audit.record({ event_type: 'PEAK_PRESSURE_PROMOTED', symbol: e.symbol, severity: 'INFO', payload: e as unknown as Record<string, unknown> });
-        this.say(`PEAK PRESSURE ${e.symbol} ${e.dominant_side} at ${new Date(e.window_end_ms).toISOString()} (stress: ${e.stress_sources.join(', ')})`);
-      }
-    } catch (e) {
-      const reason: ReasonCode = e instanceof InvariantError ? e.reason : 'DETECTOR_EXCEPTION';
-      const detail = `${(e as Error).message}. Detection stopped to protect correctness; the capture up to here replays the fault. Restart the app; report the capture and debug/latest_snapshot.json.`;
-      this.fail(reason, detail);
-    }
-  }
-
-  /** A frame the socket itself refused (binary, oversized): counted and dead-lettered like the rest. */
-  private reject(reason: string, recv: number, source: string, raw: string): void {
-    this.engine?.noteMalformed(reason);
-    this.deadLetters.write({ recv_ms: recv, source, reason, raw });
-  }
-
-  private fail(reason: ReasonCode, detail: string): void {
-    if (this.fatal) return;
-    this.fatal = { reason, detail };
-    this.opts.logger.fatal({ reason, detail }, 'collector failed');
-    this.audit.record({ event_type: 'ALERT_RAISED', severity: 'CRIT', reasons: [reason], payload: { detail } });
-    this.say(`FAILED (${reason}): ${detail}`);
-    this.commit();
+    const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs });
+    this.run = run;
+    this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
+    run.market.start();
+    run.oi.start();
+    this.advance({ kind: 'streams_started' });
   }
 
   private commit(): void {
-    const now = this.clock();
-    const ops = this.ops;
-    if (this.engine) {
-      let totalKlines = 0;
-      for (const d of this.engine.detectorsInRankOrder) totalKlines += d.counters.klines;
-      if (totalKlines > this.lastKlineTotal) this.klines.add(now, totalKlines - this.lastKlineTotal);
-      this.lastKlineTotal = totalKlines;
-      for (const d of this.engine.detectorsInRankOrder) {
-        if (d.warm && !this.warmAnnounced.has(d.symbol)) {
-          this.warmAnnounced.add(d.symbol);
-          this.audit.record({ event_type: 'BASELINE_WARM', symbol: d.symbol });
-        }
-      }
-    }
-    ops.rates = {
-      trades_rate: round1(this.trades.perSecond(now)),
-      liquidations_rate: round1(this.liqs.perMinute(now)),
-      klines_rate: round1(this.klines.perSecond(now)),
-      oi_rate: round1(this.oi ? this.oi.polls.perMinute(now) : 0),
-    };
-    if (this.stream) {
-      ops.streams = {
-        ws_state: this.stream.state,
-        url: this.stream.url,
-        reconnects: this.stream.reconnects,
-        last_msg_ms: this.stream.lastMsgMs,
-        per_stream: Object.fromEntries([...this.stream.perStream].map(([k, v]) => [k, { ...v }])),
-      };
-      for (const [name, st] of this.stream.perStream) if (st.state === 'FLOWING') this.silent.delete(name);
-    }
-    if (this.oi) {
-      ops.oi_polling = {
-        state: this.oi.state,
-        polls_per_min: ops.rates.oi_rate,
-        errors: this.oi.errors,
-        last_error: this.oi.lastError,
-        backoff_until_ms: this.oi.pausedUntil > Date.now() ? this.oi.pausedUntil : null,
-        used_weight_1m: this.rest.usedWeight1m,
-      };
-    }
-    ops.dead_letters = this.deadLetters.written;
-    // Inside the worker: rss is the whole process, the heap figures are this thread's isolate.
-    const mem = process.memoryUsage();
-    ops.process = {
-      rss_bytes: mem.rss,
-      heap_used_bytes: mem.heapUsed,
-      heap_total_bytes: mem.heapTotal,
-      external_bytes: mem.external,
-      array_buffers_bytes: mem.arrayBuffers,
-      heap_live_bytes: this.heap.liveBytes,
-      heap_live_method: this.heap.method,
-      major_gcs: this.heap.majorGcs,
-    };
-    const verdict = evaluateHealth({
-      nowMs: now,
-      startedMs: this.startedMs,
-      fatal: this.fatal,
-      wsState: this.stream?.state ?? 'IDLE',
-      lastTradeRecvMs: this.lastTradeRecvMs,
-      tradesPerSecond: this.trades.perSecond(now),
-      klineSource: RULES.KLINE_SOURCE,
-      klinesPerSecond: this.klines.perSecond(now),
-      oiLastSuccessMs: this.oi ? this.oi.lastSuccessMs : {},
-      silentStreams: [...this.silent],
-      restBlock: this.oi?.block ?? null,
-      symbolsFallback: this.selection?.fallbackUsed ?? false,
-      symbolsUnavailable: this.symbolsUnavailable,
-    });
+    const now = this.clock.now();
+    const run = this.run;
+    const { health, newlyWarm } = this.operations.commit(
+      now,
+      this.ops,
+      { engine: run?.engine ?? null, market: run?.market ?? null, oi: run?.oi ?? null, rest: this.rest, deadLetters: this.deadLetters, heap: this.heap },
+      {
+        startedMs: this.startedMs,
+        fatal: this.intake.fatal,
+        symbolsFallback: this.selection?.fallbackUsed ?? false,
+        symbolsUnavailable: this.symbolsUnavailable,
+      },
+    );
+    for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });
     // A deliberate shutdown closes the stream; that is not a health problem to report.
-    if (!this.stopped) this.applyHealth(verdict.state, verdict.reasons, verdict.detail);
-    if (this.engine && this.ops.stage === 'WARMUP' && this.engine.detectorsInRankOrder.every((d) => d.warm)) {
-      this.setStage('OBSERVE', 'all baselines warm');
+    if (!this.stopped) {
+      const verdict = evaluateHealth(health);
+      const healthChanged = applyVerdict(this.ops, verdict);
+      if (healthChanged) this.report({ kind: 'health', ...verdict });
+      const allWarm = run !== null && run.engine.detectorsInRankOrder.every((d) => d.warm);
+      this.advance({ kind: 'commit', health: verdict.state, reasons: verdict.reasons, healthChanged, allWarm });
     }
-    const snap = this.state ? this.state.commit(now) : bootSnapshot(ops, ++this.bootSeq, now);
+    const snap = run ? run.state.commit(now) : bootSnapshot(this.ops, ++this.bootSeq, now);
     this.lastSnapshot = snap;
     try {
       this.opts.publish(snap);
     } catch (e) {
-      this.opts.logger.error({ err: (e as Error).message }, 'publishing a snapshot failed');
+      this.report({ kind: 'publish_failed', message: (e as Error).message });
     }
   }
 
-  private applyHealth(state: HealthState, reasons: ReasonCode[], detail: string): void {
-    const ops = this.ops;
-    const changed = ops.health_state !== state || ops.health_reasons.join() !== reasons.join();
-    ops.health_state = state;
-    ops.health_reasons = reasons;
-    ops.health_detail = detail;
-    if (!changed) return;
-    this.opts.logger.info({ health: state, reasons, detail }, 'health changed');
-    this.audit.record({
-      event_type: 'HEALTH_CHANGED',
-      reasons,
-      severity: state === 'FAILED' ? 'CRIT' : state === 'DEGRADED' ? 'WARN' : 'INFO',
-      payload: { state, detail },
-    });
-    this.say(`health ${state}${reasons.length ? ` (${reasons.join(', ')})` : ''}${detail ? ` — ${detail}` : ''}`);
-    if (state === 'DEGRADED' && (ops.stage === 'OBSERVE' || ops.stage === 'WARMUP')) this.setStage('DEGRADED', reasons.join(', '));
-    else if (state === 'OK' && ops.stage === 'DEGRADED')
-      this.setStage(this.engine?.detectorsInRankOrder.every((d) => d.warm) ? 'OBSERVE' : 'WARMUP', 'recovered');
-  }
-
-  /** The full snapshot (raw buffers included) as `debug/latest_snapshot.json`. */
+  /**
+   * Write the newest snapshot (raw buffers included) as `debug/latest_snapshot.json`; resolves
+   * once written. A write under way finishes first (it may hold an older snapshot).
+   */
   async writeSnapshotFile(): Promise<void> {
-    if (this.writingSnapshot) return;
-    const snap = this.lastSnapshot;
-    if (!snap) return;
-    this.writingSnapshot = true;
-    const write = this.writeSnapshotNow(snap);
+    this.snapshotWritesPending++;
+    const write = this.snapshotWrite.then(() => this.writeSnapshotNow()).finally(() => this.snapshotWritesPending--);
     this.snapshotWrite = write;
     await write;
   }
 
-  private async writeSnapshotNow(snap: Snapshot): Promise<void> {
+  private async writeSnapshotNow(): Promise<void> {
+    const snap = this.lastSnapshot;
+    if (!snap) return;
     try {
-      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), `${JSON.stringify(snap, null, 2)}\n`);
+      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), `${JSON.stringify(snap, null, 2)}\n`, { clock: this.clock });
     } catch (e) {
-      this.opts.logger.error({ err: (e as Error).message }, 'snapshot write failed');
-      this.audit.record({ event_type: 'SNAPSHOT_WRITE_FAILED', severity: 'WARN', payload: { message: (e as Error).message } });
-    } finally {
-      this.writingSnapshot = false;
+      this.report({ kind: 'snapshot_write_failed', message: (e as Error).message });
     }
   }
 
@@ -418,25 +255,81 @@ export class Collector {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
-    this.setStage('SHUTDOWN', 'stop requested');
-    if (this.commitTimer) clearInterval(this.commitTimer);
-    if (this.fileTimer) clearInterval(this.fileTimer);
-    if (this.heapProbeTimer) clearInterval(this.heapProbeTimer);
+    this.advance({ kind: 'stop' });
+    for (const t of this.timers) t.cancel();
     this.heap.stop();
-    this.oi?.stop();
-    await this.stream?.stop();
+    this.run?.oi.stop();
+    await this.run?.market.stop();
     // REST answers still in flight go through the engine and the capture before the last commit,
     // so the final snapshot counts every frame the capture holds.
     await this.rest.close();
     this.commit();
-    // A periodic write may be under way with an older snapshot: let it finish, then write the last.
-    await this.snapshotWrite;
+    // Queued after any periodic write under way, so the file ends with the last snapshot.
     await this.writeSnapshotFile();
-    await this.capture?.close();
+    await this.run?.capture?.close();
+    // Dead letters are written off the hot path: what is still queued goes to disk now.
+    await this.deadLetters.close();
     await this.audit.close();
   }
-}
 
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
+  // ---- read API (tests, benchmarks, support); copies, never the live objects ----
+
+  /** The last published snapshot, boot phase included. */
+  snapshot(): Snapshot | null {
+    return this.lastSnapshot;
+  }
+
+  stats(): CollectorStats {
+    const run = this.run;
+    const m = run?.market;
+    const oi = run?.oi;
+    return {
+      stage: this.ops.stage,
+      health: { state: this.ops.health_state, reasons: [...this.ops.health_reasons], detail: this.ops.health_detail },
+      selection: this.selection,
+      market: m
+        ? {
+            state: m.state,
+            url: m.url,
+            reconnects: m.reconnects,
+            lastMsgMs: m.lastMsgMs,
+            received: m.received,
+            streams: Object.fromEntries([...m.perStream].map(([k, v]) => [k, { ...v }])),
+          }
+        : null,
+      oi: oi
+        ? {
+            state: oi.state,
+            errors: oi.errors,
+            lastError: oi.lastError,
+            lastSuccessMs: { ...oi.lastSuccessMs },
+            polls: oi.polls.total(this.clock.now() + 1000),
+            backoffUntilMs: oi.backoffUntilMs,
+          }
+        : null,
+      rest: { answered: this.rest.answered, usedWeight1m: this.rest.usedWeight1m },
+      capture: run?.capture ? { frames: run.capture.frames, refused: run.capture.refused, files: [...run.capture.files] } : null,
+      deadLetters: this.deadLetters.written,
+    };
+  }
+
+  counters(): CollectorCounters | null {
+    const run = this.run;
+    if (!run) return null;
+    const e = run.engine;
+    return {
+      frames: structuredClone({ ...run.pipeline.counters, ...e.counters }),
+      symbols: e.detectorsInRankOrder.map((d) => ({
+        symbol: d.symbol,
+        counters: { ...d.counters },
+        buffered: { trades: d.rawTrades.length, liquidations: d.rawLiquidations.length },
+      })),
+      watermarkMs: e.watermark,
+    };
+  }
+
+  /** Promoted events kept so far (the bounded panel ring), oldest first. */
+  promotions(): PromotedEvent[] {
+    return this.run?.engine.promotions.toArray() ?? [];
+  }
 }

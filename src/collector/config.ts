@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ModeSchema } from '../core/contracts/vocabulary';
+import { describeFsError } from '../files/errors';
+import { safeMessage } from '../text/safe';
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -18,6 +20,91 @@ const url = (protocols: string[]) =>
     },
     `must be a URL starting with ${protocols.join(' or ')}`,
   );
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** Node runs a timer set above this (2³¹−1 ms, about 24.8 days) after 1 ms instead: no timer may come near it. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `1000` → `1 s`, `86400000` → `24 h`, `67108864` → `64 MiB`: bounds as a person reads them. */
+export function humanBound(n: number, unit: 'ms' | 'bytes'): string {
+  if (unit === 'bytes') {
+    if (n >= GiB && n % GiB === 0) return `${n / GiB} GiB`;
+    if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
+    return `${n} bytes`;
+  }
+  if (n >= HOUR && n % HOUR === 0) return `${n / HOUR} h`;
+  if (n >= MINUTE && n % MINUTE === 0) return `${n / MINUTE} min`;
+  if (n >= SECOND && n % SECOND === 0) return `${n / SECOND} s`;
+  return `${n} ms`;
+}
+
+export interface Bound {
+  min: number;
+  max: number;
+  unit: 'ms' | 'bytes';
+  /** A value outside [min, max] that is accepted and means "off". */
+  off?: number;
+  /** Why these limits (shown in the README table). */
+  why: string;
+}
+
+/**
+ * Every duration and size the config accepts, with why. One table drives the schema, the README
+ * table and the bounds test, so a new number cannot be added without limits.
+ */
+export const CONFIG_BOUNDS = {
+  'capture.maxFileBytes': {
+    min: 1 * MiB,
+    max: 1 * GiB,
+    unit: 'bytes',
+    why: 'smaller parts rotate every few seconds at market rates; the size is checked every 64 frames',
+  },
+  'capture.maxTotalBytes': { min: 16 * MiB, max: 1024 * GiB, unit: 'bytes', why: 'at least one part (and not below maxFileBytes); at most 1 TiB of disk' },
+  'capture.flushIntervalMs': { min: 100, max: 10 * SECOND, unit: 'ms', why: 'a crash loses at most this much of the recording; each flush ends a gzip block' },
+  commitIntervalMs: { min: 100, max: 5 * SECOND, unit: 'ms', why: 'the UI shows the newest commit every 500 ms; health is evaluated at each commit' },
+  snapshotFileIntervalMs: { min: 250, max: 10 * MINUTE, unit: 'ms', why: 'each write serialises and fsyncs the full snapshot' },
+  oiPollIntervalMs: {
+    min: 100,
+    max: MINUTE,
+    unit: 'ms',
+    why: 'one request per symbol per interval (never faster than one per 10 ms); above 10 s health reports OI_STALE',
+  },
+  oiTimeoutMs: { min: 100, max: MINUTE, unit: 'ms', why: 'one OI request in flight; a longer wait only delays the next poll' },
+  staleAfterMs: {
+    min: SECOND,
+    max: 24 * HOUR,
+    unit: 'ms',
+    why: 'no frame at all for this long → reconnect; measured on the (possibly accelerated) exchange clock',
+  },
+  livenessCheckMs: { min: 100, max: MINUTE, unit: 'ms', why: 'how often the stall and per-stream silence checks look; detection lags by up to this much' },
+  rotateAfterMs: {
+    min: SECOND,
+    max: 24 * HOUR,
+    unit: 'ms',
+    why: 'one new connection per second is the prudent budget of 300 per 5 min per IP; Binance cuts at 24 h anyway',
+  },
+  heapProbeIntervalMs: { min: 100, max: HOUR, unit: 'ms', off: 0, why: 'diagnostics only: a full GC per probe; 0 = off' },
+} as const satisfies Record<string, Bound>;
+
+export type BoundedField = keyof typeof CONFIG_BOUNDS;
+
+export function boundMessage(b: Bound): string {
+  const range = `from ${humanBound(b.min, b.unit)} to ${humanBound(b.max, b.unit)} (${b.min}–${b.max} ${b.unit === 'ms' ? 'ms' : 'bytes'})`;
+  return `must be a whole number ${range}${b.off !== undefined ? `, or ${b.off} for off` : ''}`;
+}
+
+function bounded(field: BoundedField, def: number) {
+  const b: Bound = CONFIG_BOUNDS[field];
+  if (b.unit === 'ms' && b.max > MAX_TIMER_MS) throw new Error(`${field}: a timer bound above ${MAX_TIMER_MS} ms would fire at once`);
+  const msg = boundMessage(b);
+  const n = z.number({ error: msg }).int(msg).min(b.min, msg).max(b.max, msg);
+  return (b.off === undefined ? n : z.union([z.literal(b.off), n], { error: msg })).default(def);
+}
 
 export const CollectorConfigSchema = z
   .object({
@@ -32,46 +119,48 @@ export const CollectorConfigSchema = z
       .max(10)
       .optional(),
     /** Where debug/latest_snapshot.json and logs go. */
-    debugDir: z.string().default('debug'),
+    debugDir: z.string().min(1, 'must not be empty').default('debug'),
     /** Capture recorder; on by default so every live run can be replayed exactly. */
     capture: z
       .object({
         enabled: z.boolean().default(true),
-        dir: z.string().default('captures'),
+        dir: z.string().min(1, 'must not be empty').default('captures'),
         /** Rotate to a new file after this many compressed bytes. */
-        maxFileBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(64 * 1024 * 1024),
+        maxFileBytes: bounded('capture.maxFileBytes', 64 * MiB),
         /** Delete the oldest captures beyond this total. */
-        maxTotalBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(2 * 1024 * 1024 * 1024),
+        maxTotalBytes: bounded('capture.maxTotalBytes', 2 * GiB),
+        /** Flush to disk this often: a crash loses at most this much of the recording. */
+        flushIntervalMs: bounded('capture.flushIntervalMs', 1000),
+      })
+      .refine((c) => c.maxTotalBytes >= c.maxFileBytes, {
+        path: ['maxTotalBytes'],
+        message: 'must not be below capture.maxFileBytes (the total must hold at least one part)',
       })
       .prefault({}),
     /** Health evaluation and commits. */
-    commitIntervalMs: z.number().int().positive().default(500),
-    snapshotFileIntervalMs: z.number().int().positive().default(5000),
-    oiPollIntervalMs: z.number().int().positive().default(5000),
-    oiTimeoutMs: z.number().int().positive().default(5000),
+    commitIntervalMs: bounded('commitIntervalMs', 500),
+    snapshotFileIntervalMs: bounded('snapshotFileIntervalMs', 5000),
+    oiPollIntervalMs: bounded('oiPollIntervalMs', 5000),
+    oiTimeoutMs: bounded('oiTimeoutMs', 5000),
     /** Reconnect when no frame at all arrived for this long. */
-    staleAfterMs: z.number().int().positive().default(30_000),
+    staleAfterMs: bounded('staleAfterMs', 30_000),
+    /** How often the stall and per-stream silence checks run. */
+    livenessCheckMs: bounded('livenessCheckMs', 1000),
     /** Rotate the WS connection before Binance's 24 h cut. */
-    rotateAfterMs: z
-      .number()
-      .int()
-      .positive()
-      .default((23 * 60 + 50) * 60 * 1000),
+    rotateAfterMs: bounded('rotateAfterMs', (23 * 60 + 50) * MINUTE),
     /** Subscribe to markPrice@1s for display. */
     markPrice: z.boolean().default(true),
     /**
      * Diagnostics for memory benchmarks: when > 0 and node runs with --expose-gc, a full GC every
      * this many ms measures the worker's live heap exactly. Off (0) in the product.
      */
-    heapProbeIntervalMs: z.number().int().nonnegative().default(0),
+    heapProbeIntervalMs: bounded('heapProbeIntervalMs', 0),
+    /**
+     * TCP keepalive on REST connections (undici's connector). Off only as a workaround for wine,
+     * whose setsockopt(SO_KEEPALIVE) fails with UNKNOWN and so fails every connect; real Windows,
+     * Linux and macOS have it. The WebSocket (ws) sets no keepalive and connects under wine as is.
+     */
+    tcpKeepAlive: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict();
@@ -83,55 +172,131 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function formatIssues(err: z.ZodError, origin: string): string {
-  return err.issues.map((i) => `  ${origin}: ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
-}
+/** The environment variables we read, by config path; everything else comes from the file or flags. */
+export const ENV_VARS = {
+  restUrl: 'PEAK_PRESSURE_REST_URL',
+  wsUrl: 'PEAK_PRESSURE_WS_URL',
+  debugDir: 'PEAK_PRESSURE_DEBUG_DIR',
+  logLevel: 'PEAK_PRESSURE_LOG_LEVEL',
+  'capture.enabled': 'PEAK_PRESSURE_CAPTURE',
+  tcpKeepAlive: 'PEAK_PRESSURE_TCP_KEEPALIVE',
+} as const;
 
-/** Environment variables we read; everything else comes from the file or flags. */
 export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfigInput {
   const out: Record<string, unknown> = {};
-  if (env.PEAK_PRESSURE_REST_URL) out.restUrl = env.PEAK_PRESSURE_REST_URL;
-  if (env.PEAK_PRESSURE_WS_URL) out.wsUrl = env.PEAK_PRESSURE_WS_URL;
-  if (env.PEAK_PRESSURE_DEBUG_DIR) out.debugDir = env.PEAK_PRESSURE_DEBUG_DIR;
-  if (env.PEAK_PRESSURE_LOG_LEVEL) out.logLevel = env.PEAK_PRESSURE_LOG_LEVEL;
-  if (env.PEAK_PRESSURE_CAPTURE === '0') out.capture = { enabled: false };
+  if (env[ENV_VARS.restUrl]) out.restUrl = env[ENV_VARS.restUrl];
+  if (env[ENV_VARS.wsUrl]) out.wsUrl = env[ENV_VARS.wsUrl];
+  if (env[ENV_VARS.debugDir]) out.debugDir = env[ENV_VARS.debugDir];
+  if (env[ENV_VARS.logLevel]) out.logLevel = env[ENV_VARS.logLevel];
+  if (env[ENV_VARS['capture.enabled']] === '0') out.capture = { enabled: false };
+  if (env[ENV_VARS.tcpKeepAlive] === '0') out.tcpKeepAlive = false;
   return out as CollectorConfigInput;
+}
+
+type Path = readonly PropertyKey[];
+
+function lookup(obj: unknown, path: Path): { found: boolean; value: unknown } {
+  let cur: unknown = obj;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null || !Object.prototype.hasOwnProperty.call(cur, k)) return { found: false, value: undefined };
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return { found: true, value: cur };
+}
+
+/** Where a value came from, for an error message that says what to fix. */
+interface Layer {
+  values: unknown;
+  /** `--ws-url`, `env PEAK_PRESSURE_WS_URL`, `file /x/c.json`; null: nothing more to say than the key. */
+  label: (key: string) => string | null;
+}
+
+/** The table's entry for `a.b.c`, else for `a.b`, else for `a` (`symbols.3` → `--symbols`). */
+function byPrefix(table: Readonly<Record<string, string>> | undefined, key: string): string | null {
+  for (let k = key; table !== undefined; k = k.slice(0, k.lastIndexOf('.'))) {
+    const hit = table[k];
+    if (hit !== undefined) return hit;
+    if (!k.includes('.')) break;
+  }
+  return null;
+}
+
+function shown(v: unknown): string {
+  const text = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  return safeMessage(text, 80);
+}
+
+function describeIssues(err: z.ZodError, layers: readonly Layer[]): string {
+  return err.issues
+    .map((i) => {
+      // An unknown key reports the object's path; point at the key itself.
+      const path: Path = i.code === 'unrecognized_keys' && i.keys[0] !== undefined ? [...i.path, i.keys[0]] : i.path;
+      const key = path.map(String).join('.') || '(root)';
+      const from = layers.find((l) => lookup(l.values, path).found);
+      const got = from ? lookup(from.values, path).value : undefined;
+      const label = from ? from.label(key) : null;
+      const where = label !== null ? `${label}: ` : '';
+      return `${where}${key}: ${safeMessage(i.message)}${from && i.code !== 'unrecognized_keys' ? ` (got ${shown(got)})` : ''}`;
+    })
+    .join('; ');
 }
 
 /**
  * Merge the layers and validate. `file` is a JSON config path (missing file = error: the user
- * asked for it). Throws ConfigError with every problem listed.
+ * asked for it). `flagNames` maps config paths to the flags that set them, for the messages.
+ * Throws ConfigError naming, for every problem, the env variable, flag or file it came from.
  */
-export function loadConfig(layers: { file?: string; env?: NodeJS.ProcessEnv; flags?: CollectorConfigInput }): CollectorConfig {
+export function loadConfig(layers: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: CollectorConfigInput;
+  flagNames?: Readonly<Record<string, string>>;
+}): CollectorConfig {
   let fromFile: Record<string, unknown> = {};
+  let fileLayer: Layer | null = null;
   if (layers.file) {
     const path = resolve(layers.file);
+    const shownPath = safeMessage(path);
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+      throw new ConfigError(`cannot read config file ${shownPath}: ${describeFsError(e)}`);
     }
+    let parsed: unknown;
     try {
-      fromFile = JSON.parse(text) as Record<string, unknown>;
+      parsed = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+      throw new ConfigError(`config file ${shownPath} is not valid JSON: ${safeMessage((e as Error).message)}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${shownPath} must hold one JSON object`);
+    fromFile = parsed as Record<string, unknown>;
+    fileLayer = { values: fromFile, label: () => `file ${shownPath}` };
     const check = CollectorConfigSchema.safeParse(fromFile);
-    if (!check.success) throw new ConfigError(`invalid config:\n${formatIssues(check.error, path)}\nfix the file, or remove the key to use the default`);
+    if (!check.success)
+      throw new ConfigError(`invalid config: ${describeIssues(check.error, [fileLayer])}; fix the file, or remove the key to use the default`);
   }
   const fromEnv = configFromEnv(layers.env ?? {});
+  const flags = layers.flags ?? {};
   const merged = {
     ...fromFile,
     ...fromEnv,
-    ...(layers.flags ?? {}),
+    ...flags,
     capture: {
       ...((fromFile.capture as object | undefined) ?? {}),
       ...((fromEnv.capture as object | undefined) ?? {}),
-      ...((layers.flags?.capture as object | undefined) ?? {}),
+      ...((flags.capture as object | undefined) ?? {}),
     },
   };
   const r = CollectorConfigSchema.safeParse(merged);
-  if (!r.success) throw new ConfigError(`invalid configuration:\n${formatIssues(r.error, 'config')}`);
+  if (!r.success) {
+    const envNames: Readonly<Record<string, string>> = ENV_VARS;
+    const order: Layer[] = [
+      { values: flags, label: (key) => byPrefix(layers.flagNames, key) },
+      { values: fromEnv, label: (key) => `env ${byPrefix(envNames, key) ?? key}` },
+      ...(fileLayer ? [fileLayer] : []),
+    ];
+    throw new ConfigError(`invalid configuration: ${describeIssues(r.error, order)}`);
+  }
   return r.data;
 }

@@ -2,7 +2,8 @@
  * Ingestion health (SPEC §8.4): rates over the trailing 60 s of local receipt time, and the
  * STARTING / OK / DEGRADED / FAILED decision with reason codes. Pure: callers pass `now`.
  */
-import type { HealthState, ReasonCode } from '../core/contracts/vocabulary';
+import type { HealthState, KlineSource, ReasonCode, RestBlock, WsState } from '../core/contracts/vocabulary';
+import type { OpsStaging } from '../core/system-state';
 
 /** Counts per local second over a trailing window; O(1) per event, bounded memory. */
 export class RateMeter {
@@ -49,15 +50,15 @@ export interface HealthInputs {
   startedMs: number;
   /** Set when an invariant broke; FAILED wins over everything. */
   fatal: { reason: ReasonCode; detail: string } | null;
-  wsState: 'IDLE' | 'CONNECTING' | 'OPEN' | 'RECONNECTING' | 'CLOSED';
+  wsState: WsState;
   lastTradeRecvMs: number | null;
   tradesPerSecond: number;
-  klineSource: 'synthetic' | 'exchange';
+  klineSource: KlineSource;
   klinesPerSecond: number;
   /** Local receipt time of each symbol's last successful OI poll (null = never). */
   oiLastSuccessMs: Record<string, number | null>;
   silentStreams: string[];
-  restBlock: 'REST_RATE_LIMITED_429' | 'REST_BANNED_418' | 'REST_FORBIDDEN_403_451' | null;
+  restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
 }
@@ -103,4 +104,16 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (degradingReasons.length > 0) return { state: 'DEGRADED', reasons, detail: details.join('; ') };
   if (starting) return { state: 'STARTING', reasons, detail: details.join('; ') };
   return { state: 'OK', reasons, detail: details.join('; ') };
+}
+
+/**
+ * Health application: write a verdict into the staging. True when the state or the reasons
+ * changed — a change is what gets reported and what may move the stage; a new detail alone is not.
+ */
+export function applyVerdict(ops: Pick<OpsStaging, 'health_state' | 'health_reasons' | 'health_detail'>, v: HealthVerdict): boolean {
+  const changed = ops.health_state !== v.state || ops.health_reasons.join() !== v.reasons.join();
+  ops.health_state = v.state;
+  ops.health_reasons = v.reasons;
+  ops.health_detail = v.detail;
+  return changed;
 }

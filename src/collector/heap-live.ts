@@ -11,6 +11,7 @@
  */
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
+import type { HeapLiveMethod } from '../core/contracts/vocabulary';
 
 /** Old-generation spaces only: the young generation refills between the collection and this callback. */
 function oldGenerationUsed(): number {
@@ -18,8 +19,6 @@ function oldGenerationUsed(): number {
   for (const s of getHeapSpaceStatistics()) if (!s.space_name.startsWith('new_')) used += s.space_used_size;
   return used;
 }
-
-export type HeapLiveMethod = 'after_major_gc' | 'forced_gc';
 
 /** The `gc` function node exposes under --expose-gc; null when it is not exposed. */
 function exposedGc(): (() => void) | null {

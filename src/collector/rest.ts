@@ -5,6 +5,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { Agent, request } from 'undici';
+import { type Clock, sleep } from '../clock/clock';
 import { LIMITS } from '../core/constants';
 
 // undici parses HTTP with llhttp compiled to WebAssembly, on the first connection. V8's optimizing
@@ -39,36 +40,41 @@ export interface RestResponse {
 
 export interface RestClientOptions {
   baseUrl: string;
-  clock?: () => number;
+  /** Receive times, Retry-After deadlines and the weight window's calendar minute. */
+  clock: Clock;
   /** Every successful body, for the capture recorder. */
   onBody?: (source: string, text: string, recvMs: number) => void;
   /** Weight limit per minute (from exchangeInfo.rateLimits when known). */
   weightLimit?: number;
   /** The exchange's weight window (a calendar minute); shorter only in tests. */
   weightWindowMs?: number;
+  /** false: no SO_KEEPALIVE on sockets (config `tcpKeepAlive`, a workaround for wine only). */
+  tcpKeepAlive?: boolean;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
 
 export class RestClient {
   private readonly agent: Agent;
-  private readonly clock: () => number;
-  /** No request leaves before this local time (set by 429/418 Retry-After). */
+  private readonly clock: Clock;
+  /** Ends the pacing waits on close. */
+  private readonly closing = new AbortController();
+  /** No request leaves before this time on the clock (set by 429/418 Retry-After). */
   private blockedUntil = 0;
   usedWeight1m: number | null = null;
   weightLimit: number;
   lastBanStatus: 418 | 429 | null = null;
   /** Requests held back because the used weight neared the limit. */
   pacedRequests = 0;
+  /** Responses received (any status). */
+  answered = 0;
 
   constructor(private readonly opts: RestClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4 });
-    this.clock = opts.clock ?? Date.now;
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 4, connect: { keepAlive: opts.tcpKeepAlive ?? true } });
+    this.clock = opts.clock;
     this.weightLimit = opts.weightLimit ?? 2400;
   }
 
   get blockedForMs(): number {
-    return Math.max(0, this.blockedUntil - Date.now());
+    return Math.max(0, this.blockedUntil - this.clock.now());
   }
 
   /**
@@ -76,7 +82,7 @@ export class RestClient {
    * 2xx answer; rejects with a RestError saying what failed and whether to retry.
    */
   async get(pathAndQuery: string, opts: { timeoutMs: number; weight?: number }): Promise<RestResponse> {
-    const wait = this.blockedUntil - Date.now();
+    const wait = this.blockedUntil - this.clock.now();
     if (wait > 0) {
       throw new RestError(
         this.lastBanStatus === 418 ? 'banned' : 'rate_limited',
@@ -92,18 +98,28 @@ export class RestClient {
     if (this.usedWeight1m !== null && this.usedWeight1m + weight > this.weightLimit * 0.9) {
       const windowMs = this.opts.weightWindowMs ?? 60_000;
       this.pacedRequests++;
-      await sleep(windowMs - (Date.now() % windowMs) + 50);
+      await sleep(this.clock, windowMs - (this.clock.now() % windowMs) + 50, this.closing.signal);
+      if (this.closing.signal.aborted)
+        throw new RestError('network', pathAndQuery, null, 'not sent: the client closed while waiting for the weight window to roll');
       this.usedWeight1m = null;
     }
     const url = new URL(pathAndQuery, this.opts.baseUrl);
     let status: number;
     let text: string;
     let headers: Record<string, string | string[] | undefined>;
+    // The deadline is on the clock like every other duration; undici's own timeouts (wall time)
+    // stay as a backstop of the same length.
+    const deadline = new AbortController();
+    let expired = false;
+    const timer = this.clock.after(opts.timeoutMs, () => {
+      expired = true;
+      deadline.abort();
+    });
     try {
       const res = await request(url, {
         method: 'GET',
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        signal: deadline.signal,
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
       });
@@ -112,15 +128,19 @@ export class RestClient {
       text = await res.body.text();
     } catch (e) {
       const err = e as Error & { code?: string };
-      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.code ?? '') || /timeout|aborted/i.test(err.message);
+      const timedOut =
+        expired || err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.code ?? '') || /timeout|aborted/i.test(err.message);
       throw new RestError(
         timedOut ? 'timeout' : 'network',
         pathAndQuery,
         null,
         `${timedOut ? 'timed out after' : 'failed within'} ${opts.timeoutMs} ms: ${err.message}`,
       );
+    } finally {
+      timer.cancel();
     }
-    const recvMs = this.clock();
+    this.answered++;
+    const recvMs = this.clock.now();
     const wh = headers['x-mbx-used-weight-1m'];
     const used = Number(Array.isArray(wh) ? wh[0] : wh);
     if (Number.isFinite(used)) this.usedWeight1m = used;
@@ -136,7 +156,7 @@ export class RestClient {
     if (status === 429 || status === 418) {
       // Without Retry-After, assume the minute window has to roll over.
       const waitMs = retryAfterMs ?? 60_000;
-      this.blockedUntil = Math.max(this.blockedUntil, Date.now() + waitMs);
+      this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + waitMs);
       this.lastBanStatus = status;
       throw new RestError(
         status === 418 ? 'banned' : 'rate_limited',
@@ -154,6 +174,7 @@ export class RestClient {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     await this.agent.close();
   }
 }

@@ -5,6 +5,8 @@
  * never a silent edit: every promoted event records the id, the version and the thresholds
  * it was judged with, so an old capture can be re-judged by replay. See docs/SPEC.md §1.
  */
+import type { KlineSource } from './contracts/vocabulary';
+
 export const RULE_SET_ID = 'peak-pressure-m3' as const;
 export const RULE_SET_VERSION = 1 as const;
 
@@ -36,7 +38,7 @@ export const RULES = Object.freeze({
   /** OI is stale (→ missing_streams instead of stress_failed) without a poll this recent (§6.4, PROP). */
   OI_STALE_MS: 10_000,
   /** Where 1 s candles come from (§6.3, PROP): built from trades; Binance has no 1 s futures klines. */
-  KLINE_SOURCE: 'synthetic' as 'synthetic' | 'exchange',
+  KLINE_SOURCE: 'synthetic' as KlineSource,
 });
 
 export type Rules = typeof RULES;
@@ -60,21 +62,9 @@ export const LIMITS = Object.freeze({
   MAX_REST_BODY_BYTES: 16 << 20,
   /** Dead-letter raw text is truncated to this many characters (SPEC §2.4). */
   DEAD_LETTER_RAW_CHARS: 2_048,
+  /** "Why silent?": near misses kept per symbol (SPEC §21, PROP 20). */
+  NEAR_MISSES_PER_SYMBOL: 20,
 });
-
-/** The fallback universe if the ticker query fails (SPEC §3); intersected with TRADING symbols. */
-export const FALLBACK_SYMBOLS = Object.freeze([
-  'BTCUSDT',
-  'ETHUSDT',
-  'BNBUSDT',
-  'SOLUSDT',
-  'XRPUSDT',
-  'ADAUSDT',
-  'DOGEUSDT',
-  'AVAXUSDT',
-  'LINKUSDT',
-  'MATICUSDT',
-]);
 
 export const TOP_N_SYMBOLS = 10;
 

@@ -1,5 +1,6 @@
 /**
- * The detection core: frames or canonical events in, closed windows, promotions and counters out.
+ * The detection core: canonical events in, closed windows, promotions and counters out. Frames
+ * reach it through the frame pipeline (./pipeline), which owns the adapter and the frame counters.
  *
  * Pure in the sense that matters for replay: no I/O, no clock, no globals, no randomness. Time is
  * the exchange-time watermark carried by the events themselves (SPEC §4.2.2), and the only local
@@ -11,9 +12,10 @@ import { LIMITS, RULES } from './constants';
 import type { CanonicalEvent, TradeEvent } from './contracts/canonical';
 import type { PromotedEvent } from './contracts/promoted';
 import { deepFreeze } from './freeze';
-import { type Frame, normalizeFrame, type NormalizeResult } from './normalize';
 import { Ring } from './ring';
-import { type ClosedWindow, type KlineSource, SymbolDetector } from './symbol-detector';
+import type { KlineSource } from './contracts/vocabulary';
+import type { DropReason } from './source';
+import { type ClosedWindow, SymbolDetector } from './symbol-detector';
 
 export interface EngineOptions {
   /** The allow-list, in rank order. Frozen for the engine's life. */
@@ -24,17 +26,13 @@ export interface EngineOptions {
 }
 
 export interface EngineCounters {
-  frames_received: number;
-  /** Every frame has exactly one outcome: frames_received = Σ frame_outcomes. */
-  frame_outcomes: { event: number; ignored: number; dropped: number; malformed: number };
-  malformed_events: number;
-  ignored_frames: number;
+  /** Inputs for symbols outside the allow-list, and instruments of other markets dropped by the adapter. */
   symbol_not_allowed: number;
   gap_resets: number;
-  /** Malformed frames by reason class (text before the first ':'). */
-  malformed_by_reason: Record<string, number>;
-  /** Ignored frames by kind (bookTicker, depth, control, rest:*). */
-  ignored_by_kind: Record<string, number>;
+}
+
+export function emptyEngineCounters(): EngineCounters {
+  return { symbol_not_allowed: 0, gap_resets: 0 };
 }
 
 export class Engine {
@@ -49,16 +47,7 @@ export class Engine {
   /** Windows with index below this are closed for every symbol. */
   firstOpenWindow: number | null = null;
 
-  readonly counters: EngineCounters = {
-    frames_received: 0,
-    frame_outcomes: { event: 0, ignored: 0, dropped: 0, malformed: 0 },
-    malformed_events: 0,
-    ignored_frames: 0,
-    symbol_not_allowed: 0,
-    gap_resets: 0,
-    malformed_by_reason: {},
-    ignored_by_kind: {},
-  };
+  readonly counters: EngineCounters = emptyEngineCounters();
 
   /** The newest promoted events, oldest → newest (SPEC §7.1: last 1000 in memory). */
   readonly promotions = new Ring<PromotedEvent>(LIMITS.PROMOTED_EVENTS_KEPT);
@@ -87,38 +76,11 @@ export class Engine {
     return out;
   }
 
-  /** Normalize one raw frame, count its outcome, and feed any event to the core. */
-  ingestFrame(frame: Frame): NormalizeResult {
-    this.counters.frames_received++;
-    const r = normalizeFrame(frame);
-    this.counters.frame_outcomes[r.kind === 'event' ? 'event' : r.kind]++;
-    switch (r.kind) {
-      case 'event':
-        this.ingest(r.event);
-        break;
-      case 'ignored':
-        this.counters.ignored_frames++;
-        this.counters.ignored_by_kind[r.what] = (this.counters.ignored_by_kind[r.what] ?? 0) + 1;
-        break;
-      case 'dropped': {
-        const d = this.detectors.get(r.symbol);
-        if (r.reason === 'non_market_trade' && d !== undefined) d.counters.non_market_trades++;
-        else this.counters.symbol_not_allowed++;
-        break;
-      }
-      case 'malformed':
-        this.noteMalformed(r.reason);
-        break;
-    }
-    return r;
-  }
-
-  /** Count a malformed input that never became an event (also used by adapters for their own rejects). */
-  noteMalformed(reason: string): void {
-    this.counters.malformed_events++;
-    const colon = reason.indexOf(':');
-    const cls = colon > 0 ? reason.slice(0, colon) : reason;
-    this.counters.malformed_by_reason[cls] = (this.counters.malformed_by_reason[cls] ?? 0) + 1;
+  /** A valid input the adapter left out by rule: non-market trades count on their symbol, the rest as not allowed. */
+  noteDropped(symbol: string, reason: DropReason): void {
+    const d = this.detectors.get(symbol);
+    if (reason === 'non_market_trade' && d !== undefined) d.counters.non_market_trades++;
+    else this.counters.symbol_not_allowed++;
   }
 
   /** Feed one canonical event. The allow-list is checked before anything else (SPEC §2.3). */

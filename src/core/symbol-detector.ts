@@ -6,12 +6,15 @@
 import { Baseline } from './baseline';
 import { LIMITS, RULES, RULE_SET_ID, RULE_SET_VERSION } from './constants';
 import type { KlineEvent, LiquidationEvent, MarkPriceEvent, OpenInterestEvent, TradeEvent } from './contracts/canonical';
-import type { PromotedEvent, StressSource } from './contracts/promoted';
-import type { RawRow, SymbolCounters } from './contracts/snapshot';
+import type { PromotedEvent } from './contracts/promoted';
+import { emptySymbolCounters, OUTCOME_COUNTERS, type SymbolCounters, type WindowOutcome } from './contracts/counters';
+import type { RawRow } from './contracts/snapshot';
+import type { KlineSource } from './contracts/vocabulary';
 import { LiquidationBuffer } from './liquidations';
+import { type Baselines, judgeWindow, type StressEvidence, stressSources, type WindowEvidence } from './promotion';
 import { RecentKeys } from './recent-keys';
 import { Ring } from './ring';
-import { bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
+import { type BodyShape, bodyShape, type Candle, WindowAccumulator, type WindowMetrics } from './window';
 
 /** Thrown when an invariant that protects correctness breaks; the collector turns it into FAILED. */
 export class InvariantError extends Error {
@@ -24,10 +27,6 @@ export class InvariantError extends Error {
   }
 }
 
-/** How a closed window ended; exactly one per closed window (SPEC §6.1 partition). */
-export type WindowOutcome =
-  'empty' | 'baseline_not_warm' | 'flow_surge_failed' | 'large_trade_failed' | 'compression_failed' | 'missing_streams' | 'stress_failed' | 'promoted';
-
 export interface ClosedWindow {
   symbol: string;
   window_start_ms: number;
@@ -39,36 +38,12 @@ export interface ClosedWindow {
   liq_count: number;
   oi_change_present: boolean;
   oi_delta: number;
-}
-
-export type KlineSource = 'synthetic' | 'exchange';
-
-export function emptySymbolCounters(): SymbolCounters {
-  return {
-    windows_processed: 0,
-    empty_windows: 0,
-    baseline_not_warm: 0,
-    flow_surge_failed: 0,
-    large_trade_failed: 0,
-    compression_failed: 0,
-    missing_streams: 0,
-    stress_failed: 0,
-    peak_pressure_count: 0,
-    window_not_closed: 0,
-    trades: 0,
-    duplicate_trades: 0,
-    trade_id_gaps: 0,
-    non_market_trades: 0,
-    liquidations: 0,
-    duplicate_liquidations: 0,
-    klines: 0,
-    oi_polls: 0,
-    oi_changes: 0,
-    oi_changes_carried_forward: 0,
-    mark_prices: 0,
-    future_events: 0,
-    liquidation_buffer_evictions: 0,
-  };
+  /** Inspection only, taken after the verdict: the largest trade notional (null for an empty window). */
+  largest_trade: number | null;
+  /** The candle shape condition 3 judged (null: not judged on one — cold baselines or a missing candle). */
+  shape: BodyShape | null;
+  /** Whether an OI poll vouched for "no change" at the window's end (condition 4's staleness test). */
+  oi_fresh: boolean;
 }
 
 /** Recent OI poll times remembered for the staleness test; polls come every 5 s, so a few suffice. */
@@ -140,7 +115,7 @@ export class SymbolDetector {
       this.counters.duplicate_trades++;
       return false;
     }
-    // aggTrade ids are consecutive per symbol; a jump means trades we never received.
+    // Aggregated trade ids are consecutive per symbol; a jump means trades we never received.
     const firstId = t.id_kind === 'agg' ? t.agg_id : t.first_id;
     if (this.maxTradeId >= 0 && firstId > this.maxTradeId + 1) this.counters.trade_id_gaps++;
     if (t.agg_id > this.maxTradeId) this.maxTradeId = t.agg_id;
@@ -250,159 +225,172 @@ export class SymbolDetector {
   }
 
   /**
-   * Close window k: count it, judge it if it had trades, append it to the baselines.
-   * Returns the promoted event, if any; `onWindow` sees every closed window.
+   * Close window k: count it, judge it if it had trades (promotion.ts), append it to the
+   * baselines. Returns the promoted event, if any; `onWindow` sees every closed window.
    */
   closeWindow(k: number, watermark: number, onWindow?: (w: ClosedWindow) => void): PromotedEvent | null {
     const startMs = k * RULES.WINDOW_MS;
     const endMs = startMs + RULES.WINDOW_MS;
-    const c = this.counters;
-    c.windows_processed++;
+    this.counters.windows_processed++;
+    this.pruneForWindowEnd(endMs);
+    const oiDelta = takeEntry(this.pendingOi, k);
+    const exchangeCandle = takeEntry(this.exchangeCandles, k);
+    const acc = this.open.get(k);
+    if (acc === undefined || acc.count === 0) {
+      if (acc !== undefined) this.release(acc);
+      this.counters[OUTCOME_COUNTERS.empty]++;
+      onWindow?.(this.report(startMs, 'empty', null, null, oiDelta, null));
+      return null;
+    }
+    const m = acc.metrics();
+    if (this.klineSource === 'synthetic') this.counters.klines++;
+    const inputs = this.gather(acc, m, exchangeCandle, endMs, oiDelta !== undefined);
+    const outcome = judgeWindow(inputs.window, inputs.baselines, inputs.stress);
+    this.counters[OUTCOME_COUNTERS[outcome]]++;
+    const promoted = outcome === 'promoted' ? this.promotedEvent(startMs, m, inputs, oiDelta ?? 0, watermark) : null;
+    // Appended after judging: the window never raises its own bar (SPEC §5.1).
+    this.flowHistory.push(m.abs_flow);
+    this.sizeHistory.push(m.mean_trade_size);
+    onWindow?.(this.report(startMs, outcome, m, inputs, oiDelta, acc));
+    this.release(acc);
+    return promoted;
+  }
+
+  /** Retention as of a window's end: liquidations past 60 s, OI polls too old to vouch for it. */
+  private pruneForWindowEnd(endMs: number): void {
     this.liquidations.pruneAtOrBefore(endMs - RULES.LIQUIDATION_RETENTION_MS);
     // Windows of a symbol close in ascending order, so polls older than this end's horizon are done.
     const oiTimes = this.oiPollTimes;
     while (oiTimes.length > 0 && (oiTimes[0] as number) < endMs - RULES.OI_STALE_MS) oiTimes.shift();
-    const oiDelta = this.pendingOi.get(k);
-    const oiChange = oiDelta !== undefined;
-    if (oiChange) this.pendingOi.delete(k);
-    const exchangeCandle = this.exchangeCandles.get(k);
-    if (exchangeCandle !== undefined) this.exchangeCandles.delete(k);
+  }
 
-    const acc = this.open.get(k);
-    if (acc === undefined || acc.count === 0) {
-      if (acc !== undefined) this.release(acc);
-      c.empty_windows++;
-      onWindow?.({
-        symbol: this.symbol,
-        window_start_ms: startMs,
-        outcome: 'empty',
-        metrics: null,
-        p90_abs_flow: null,
-        p95_trade_size: null,
-        large_trade_count: 0,
-        liq_count: 0,
-        oi_change_present: oiChange,
-        oi_delta: oiDelta ?? 0,
-      });
-      return null;
-    }
-    const m = acc.metrics();
-    if (this.klineSource === 'synthetic') c.klines++;
+  /** Fresh ⇔ some poll with end − OI_STALE_MS ≤ time ≤ end (older ones are pruned; polls after the end do not count). */
+  private oiFreshAt(endMs: number): boolean {
+    const oiTimes = this.oiPollTimes;
+    return oiTimes.length > 0 && (oiTimes[0] as number) <= endMs;
+  }
 
-    let outcome: WindowOutcome;
-    let p90: number | null = null;
-    let p95: number | null = null;
-    let large = 0;
-    let liqCount = 0;
-    let promoted: PromotedEvent | null = null;
+  /** What judgeWindow needs. A window closed before the baselines are warm is judged on that alone. */
+  private gather(acc: WindowAccumulator, m: WindowMetrics, exchangeCandle: Candle | undefined, endMs: number, oiChange: boolean): JudgeInputs {
     if (!this.warm) {
-      outcome = 'baseline_not_warm';
-    } else {
-      p90 = this.flowHistory.percentile(RULES.FLOW_PERCENTILE) as number;
-      p95 = this.sizeHistory.percentile(RULES.TRADE_SIZE_PERCENTILE) as number;
-      large = acc.countAtLeast(p95);
-      const candle = this.klineSource === 'synthetic' ? m : exchangeCandle;
-      const shape = candle ? bodyShape(candle, RULES.COMPRESSION_MAX_BODY_RATIO, RULES.EXPANSION_MIN_BODY_RATIO) : null;
-      liqCount = this.liquidations.countIn(endMs - RULES.LIQUIDATION_RETENTION_MS, endMs);
-      // Frozen order with early exit (SPEC §6.1): each judged window lands in exactly one bucket.
-      if (m.abs_flow < p90) outcome = 'flow_surge_failed';
-      else if (large < RULES.MIN_LARGE_TRADES) outcome = 'large_trade_failed';
-      else if (candle === undefined || shape === null) outcome = 'missing_streams';
-      else if (!(shape.compressed || shape.expanded)) outcome = 'compression_failed';
-      else if (!(liqCount > 0 || oiChange)) {
-        // Fresh ⇔ some poll with end − OI_STALE_MS ≤ time ≤ end (polls after the end do not count).
-        const oiStale = !(oiTimes.length > 0 && (oiTimes[0] as number) <= endMs);
-        outcome = oiStale ? 'missing_streams' : 'stress_failed';
-      } else {
-        outcome = 'promoted';
-        const stress: StressSource[] = [];
-        if (liqCount > 0) stress.push('liquidations');
-        if (oiChange) stress.push('oi_change');
-        promoted = {
-          event_id: `${this.symbol}-${startMs}`,
-          symbol: this.symbol,
-          timestamp: endMs / 1000,
-          window_start_ms: startMs,
-          window_end_ms: endMs,
-          window_size: 1,
-          dominant_side: m.net_aggression < 0 ? 'SELL' : 'BUY',
-          stress_sources: stress,
-          metrics: {
-            abs_flow: m.abs_flow,
-            trade_count: m.trade_count,
-            large_trade_count: large,
-            liq_count: liqCount,
-            compressed: shape.compressed,
-            expanded: shape.expanded,
-            body_ratio: shape.body_ratio,
-            oi_delta: oiDelta ?? 0,
-            net_aggression: m.net_aggression,
-            buy_notional: m.buy_notional,
-            sell_notional: m.sell_notional,
-            mean_trade_size: m.mean_trade_size,
-            p90_abs_flow: p90,
-            p95_trade_size: p95,
-            open: candle.open,
-            high: candle.high,
-            low: candle.low,
-            close: candle.close,
-            kline_source: this.klineSource,
-            thresholds: {
-              compression_max: RULES.COMPRESSION_MAX_BODY_RATIO,
-              expansion_min: RULES.EXPANSION_MIN_BODY_RATIO,
-              flow_percentile: RULES.FLOW_PERCENTILE,
-              trade_size_percentile: RULES.TRADE_SIZE_PERCENTILE,
-            },
-          },
-          rule_set: { id: RULE_SET_ID, version: RULE_SET_VERSION },
-          closed_at_watermark_ms: watermark,
-        };
-      }
+      return {
+        baselines: null,
+        window: { abs_flow: m.abs_flow, large_trade_count: 0, shape: null },
+        stress: { liq_count: 0, oi_change: oiChange, oi_fresh: false },
+      };
     }
-    switch (outcome) {
-      case 'baseline_not_warm':
-        c.baseline_not_warm++;
-        break;
-      case 'flow_surge_failed':
-        c.flow_surge_failed++;
-        break;
-      case 'large_trade_failed':
-        c.large_trade_failed++;
-        break;
-      case 'compression_failed':
-        c.compression_failed++;
-        break;
-      case 'missing_streams':
-        c.missing_streams++;
-        break;
-      case 'stress_failed':
-        c.stress_failed++;
-        break;
-      case 'promoted':
-        c.peak_pressure_count++;
-        break;
+    const p95 = this.sizeHistory.percentile(RULES.TRADE_SIZE_PERCENTILE) as number;
+    const candle = this.klineSource === 'synthetic' ? m : exchangeCandle;
+    return {
+      baselines: { p90_abs_flow: this.flowHistory.percentile(RULES.FLOW_PERCENTILE) as number, p95_trade_size: p95 },
+      window: {
+        abs_flow: m.abs_flow,
+        large_trade_count: acc.countAtLeast(p95),
+        shape: candle === undefined ? null : bodyShape(candle, RULES.COMPRESSION_MAX_BODY_RATIO, RULES.EXPANSION_MIN_BODY_RATIO),
+      },
+      stress: {
+        liq_count: this.liquidations.countIn(endMs - RULES.LIQUIDATION_RETENTION_MS, endMs),
+        oi_change: oiChange,
+        oi_fresh: this.oiFreshAt(endMs),
+      },
+      candle,
+    };
+  }
+
+  private promotedEvent(startMs: number, m: WindowMetrics, inputs: JudgeInputs, oiDelta: number, watermark: number): PromotedEvent {
+    const { baselines: b, window: w, candle } = inputs;
+    const shape = w.shape;
+    if (b === null || candle === undefined || shape === null) {
+      throw new Error(`${this.symbol}@${startMs}: promoted without warm baselines or a candle; judgeWindow and the detector disagree`);
     }
-    // Appended after judging: the window never raises its own bar (SPEC §5.1).
-    this.flowHistory.push(m.abs_flow);
-    this.sizeHistory.push(m.mean_trade_size);
-    onWindow?.({
+    const endMs = startMs + RULES.WINDOW_MS;
+    return {
+      event_id: `${this.symbol}-${startMs}`,
+      symbol: this.symbol,
+      timestamp: endMs / 1000,
+      window_start_ms: startMs,
+      window_end_ms: endMs,
+      window_size: 1,
+      dominant_side: m.net_aggression < 0 ? 'SELL' : 'BUY',
+      stress_sources: stressSources(inputs.stress),
+      metrics: {
+        abs_flow: m.abs_flow,
+        trade_count: m.trade_count,
+        large_trade_count: w.large_trade_count,
+        liq_count: inputs.stress.liq_count,
+        compressed: shape.compressed,
+        expanded: shape.expanded,
+        body_ratio: shape.body_ratio,
+        oi_delta: oiDelta,
+        net_aggression: m.net_aggression,
+        buy_notional: m.buy_notional,
+        sell_notional: m.sell_notional,
+        mean_trade_size: m.mean_trade_size,
+        p90_abs_flow: b.p90_abs_flow,
+        p95_trade_size: b.p95_trade_size,
+        open: candle.open,
+        high: candle.high,
+        low: candle.low,
+        close: candle.close,
+        kline_source: this.klineSource,
+        thresholds: {
+          compression_max: RULES.COMPRESSION_MAX_BODY_RATIO,
+          expansion_min: RULES.EXPANSION_MIN_BODY_RATIO,
+          flow_percentile: RULES.FLOW_PERCENTILE,
+          trade_size_percentile: RULES.TRADE_SIZE_PERCENTILE,
+        },
+      },
+      rule_set: { id: RULE_SET_ID, version: RULE_SET_VERSION },
+      closed_at_watermark_ms: watermark,
+    };
+  }
+
+  /**
+   * What `onWindow` is told about a closed window; `inputs` and `acc` are null for an empty one.
+   * Built only when a hook listens (the optional call skips its arguments), after the verdict.
+   */
+  private report(
+    startMs: number,
+    outcome: WindowOutcome,
+    m: WindowMetrics | null,
+    inputs: JudgeInputs | null,
+    oiDelta: number | undefined,
+    acc: WindowAccumulator | null,
+  ): ClosedWindow {
+    return {
       symbol: this.symbol,
       window_start_ms: startMs,
       outcome,
       metrics: m,
-      p90_abs_flow: p90,
-      p95_trade_size: p95,
-      large_trade_count: large,
-      liq_count: liqCount,
-      oi_change_present: oiChange,
+      p90_abs_flow: inputs?.baselines?.p90_abs_flow ?? null,
+      p95_trade_size: inputs?.baselines?.p95_trade_size ?? null,
+      large_trade_count: inputs?.window.large_trade_count ?? 0,
+      liq_count: inputs?.stress.liq_count ?? 0,
+      oi_change_present: oiDelta !== undefined,
       oi_delta: oiDelta ?? 0,
-    });
-    this.release(acc);
-    return promoted;
+      largest_trade: acc === null ? null : acc.maxNotional(),
+      shape: inputs?.window.shape ?? null,
+      oi_fresh: inputs?.stress.oi_fresh ?? false,
+    };
   }
 
   private release(acc: WindowAccumulator): void {
     this.open.delete(acc.k);
     if (this.pool.length < 4) this.pool.push(acc.reset(0));
   }
+}
+
+/** The inputs of one judged window, and the candle it was judged on (for the event). */
+interface JudgeInputs {
+  baselines: Baselines | null;
+  window: WindowEvidence;
+  stress: StressEvidence;
+  candle?: Candle | undefined;
+}
+
+/** Remove and return a map's entry for window k. */
+function takeEntry<V>(map: Map<number, V>, k: number): V | undefined {
+  const v = map.get(k);
+  if (v !== undefined) map.delete(k);
+  return v;
 }

@@ -8,11 +8,15 @@
  * `capacity` reference copies.
  */
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
+import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
-import type { Engine } from './engine';
+import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
 import { deepFreeze } from './freeze';
+import type { NearMissLog } from './near-miss';
+import { emptyFrameCounters, type FrameCounters } from './pipeline';
 import type { Ring } from './ring';
 
 export type OiPolling = Snapshot['oi_polling'];
@@ -34,6 +38,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
+  storage: Storage | null;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -50,6 +56,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    storage: null,
   };
 }
 
@@ -58,8 +65,19 @@ interface CachedView<T> {
   array: readonly T[];
 }
 
+export interface SystemStateOptions {
+  /** The staging and numbering of the boot phase, when there was one. */
+  carry?: { ops: OpsStaging; seq: number };
+  /** The frame pipeline's counters (absent when events are fed to the engine directly). */
+  frames?: Readonly<FrameCounters>;
+  /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
+  nearMisses?: NearMissLog;
+}
+
 export class SystemState {
   readonly ops: OpsStaging;
+  private readonly frames: Readonly<FrameCounters>;
+  private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
   private readonly tradeViews = new Map<string, CachedView<RawRow>>();
@@ -67,15 +85,16 @@ export class SystemState {
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
   private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
 
-  /** `ops`/`seq` carry over the staging and numbering of the boot phase, when there was one. */
   constructor(
     private readonly engine: Engine,
     runId: string,
     mode: Mode,
-    carry?: { ops: OpsStaging; seq: number },
+    opts: SystemStateOptions = {},
   ) {
-    this.ops = carry?.ops ?? defaultOps(runId, mode);
-    this.seq = carry?.seq ?? 0;
+    this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
+    this.seq = opts.carry?.seq ?? 0;
+    this.frames = opts.frames ?? emptyFrameCounters();
+    this.nearMisses = opts.nearMisses ?? null;
   }
 
   /** The last committed snapshot (null before the first commit). */
@@ -91,30 +110,12 @@ export class SystemState {
     const liquidations: Record<string, readonly RawRow[]> = {};
     const perSymbol: Record<string, SymbolState> = {};
     let ready = 0;
-    let windows = 0;
-    let promotedCount = 0;
-    const sum = {
-      baseline_not_warm: 0,
-      window_not_closed: 0,
-      missing_streams: 0,
-      flow_surge_failed: 0,
-      large_trade_failed: 0,
-      compression_failed: 0,
-      stress_failed: 0,
-      empty_windows: 0,
-      duplicate_trades: 0,
-      trade_id_gaps: 0,
-      non_market_trades: 0,
-    };
     const w = e.watermark;
     for (const d of e.detectorsInRankOrder) {
       const c = d.counters;
       trades[d.symbol] = view(this.tradeViews, d.symbol, d.rawTrades);
       liquidations[d.symbol] = view(this.liqViews, d.symbol, d.rawLiquidations);
       if (d.warm) ready++;
-      windows += c.windows_processed;
-      promotedCount += c.peak_pressure_count;
-      for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += c[key];
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
       perSymbol[d.symbol] = {
         warm: d.warm,
@@ -148,29 +149,7 @@ export class SystemState {
         degraded_reason: ops.health_reasons.join(';'),
       },
       baseline_status: { ready_symbols: ready, total_symbols: e.symbols.length },
-      counters: {
-        windows_processed: windows,
-        peak_pressure_events: promotedCount,
-        dropped_events: {
-          symbol_not_allowed: e.counters.symbol_not_allowed,
-          baseline_not_ready: sum.baseline_not_warm,
-          window_not_closed: sum.window_not_closed,
-          missing_streams: sum.missing_streams,
-        },
-        flow_surge_failed: sum.flow_surge_failed,
-        large_trade_failed: sum.large_trade_failed,
-        compression_failed: sum.compression_failed,
-        stress_failed: sum.stress_failed,
-        baseline_not_warm: sum.baseline_not_warm,
-        empty_windows: sum.empty_windows,
-        gap_resets: e.counters.gap_resets,
-        malformed_events: e.counters.malformed_events,
-        duplicate_trades: sum.duplicate_trades,
-        trade_id_gaps: sum.trade_id_gaps,
-        non_market_trades: sum.non_market_trades,
-        ignored_frames: e.counters.ignored_frames,
-        frames_received: e.counters.frames_received,
-      },
+      counters: snapshotCounters(e.detectorsInRankOrder, e.counters, this.frames),
       // Cached arrays are already frozen and shared between snapshots; the record is fresh.
       raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
       promoted_events: this.promotedView.array as PromotedEvent[],
@@ -193,10 +172,47 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
+      near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
+      storage: ops.storage === null ? null : { ...ops.storage },
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
   }
+}
+
+/** The snapshot's totals under their published names (legacy first, then additive), summed over the symbols. */
+function snapshotCounters(symbols: readonly { counters: SymbolCounters }[], e: EngineCounters, f: Readonly<FrameCounters>): Snapshot['counters'] {
+  const sum = (counter: (c: SymbolCounters) => number): number => {
+    let total = 0;
+    for (const s of symbols) total += counter(s.counters);
+    return total;
+  };
+  const baselineNotWarm = sum((c) => c.baseline_not_warm);
+  const missingStreams = sum((c) => c.missing_streams);
+  return {
+    windows_processed: sum((c) => c.windows_processed),
+    peak_pressure_events: sum((c) => c.peak_pressure_count),
+    dropped_events: {
+      symbol_not_allowed: e.symbol_not_allowed,
+      baseline_not_ready: baselineNotWarm,
+      window_not_closed: sum((c) => c.window_not_closed),
+      missing_streams: missingStreams,
+    },
+    flow_surge_failed: sum((c) => c.flow_surge_failed),
+    large_trade_failed: sum((c) => c.large_trade_failed),
+    compression_failed: sum((c) => c.compression_failed),
+    stress_failed: sum((c) => c.stress_failed),
+    baseline_not_warm: baselineNotWarm,
+    empty_windows: sum((c) => c.empty_windows),
+    gap_resets: e.gap_resets,
+    malformed_events: f.malformed_events,
+    duplicate_trades: sum((c) => c.duplicate_trades),
+    trade_id_gaps: sum((c) => c.trade_id_gaps),
+    non_market_trades: sum((c) => c.non_market_trades),
+    ignored_frames: f.ignored_frames,
+    frames_received: f.frames_received,
+  };
 }
 
 function view(cache: Map<string, CachedView<RawRow>>, symbol: string, ring: Ring<RawRow>): readonly RawRow[] {
@@ -232,24 +248,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     symbols_active: [],
     ingestion_health: { ...ops.rates, degraded, degraded_reason: ops.health_reasons.join(';') },
     baseline_status: { ready_symbols: 0, total_symbols: 0 },
-    counters: {
-      windows_processed: 0,
-      peak_pressure_events: 0,
-      dropped_events: { symbol_not_allowed: 0, baseline_not_ready: 0, window_not_closed: 0, missing_streams: 0 },
-      flow_surge_failed: 0,
-      large_trade_failed: 0,
-      compression_failed: 0,
-      stress_failed: 0,
-      baseline_not_warm: 0,
-      empty_windows: 0,
-      gap_resets: 0,
-      malformed_events: 0,
-      duplicate_trades: 0,
-      trade_id_gaps: 0,
-      non_market_trades: 0,
-      ignored_frames: 0,
-      frames_received: 0,
-    },
+    counters: snapshotCounters([], emptyEngineCounters(), emptyFrameCounters()),
     raw_buffers: { trades: {}, liquidations: {} },
     promoted_events: [],
     schema_version: 1,
@@ -267,5 +266,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    near_misses: {},
+    storage: ops.storage === null ? null : { ...ops.storage },
   });
 }

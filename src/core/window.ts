@@ -104,6 +104,13 @@ export class WindowAccumulator {
     };
   }
 
+  /** The largest single trade notional (inspection: how far condition 2 cleared its bar). */
+  maxNotional(): number {
+    let max = 0;
+    for (const v of this.notionals) if (v > max) max = v;
+    return max;
+  }
+
   /** Trades whose notional is at or above `threshold` (condition 2, SPEC §4.3). */
   countAtLeast(threshold: number): number {
     let c = 0;

@@ -7,7 +7,9 @@ import { Worker } from 'node:worker_threads';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
-import { type ClockSpec, IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
+import type { ClockSpec } from '../clock/accelerated';
+import { wallClock } from '../clock/clock';
+import { IPC_VERSION, type MainToWorker, parseWorkerMessage, type WorkerData } from './messages';
 
 export interface WorkerHostOptions {
   config: CollectorConfig;
@@ -80,11 +82,11 @@ export class WorkerHost {
     if (this.stopped) return this.stopped;
     this.stopped = new Promise<void>((resolve) => {
       if (this.exited) return resolve();
-      const t = setTimeout(() => {
+      const t = wallClock.after(graceMs, () => {
         void this.worker.terminate().then(() => resolve());
-      }, graceMs);
+      });
       this.worker.once('exit', () => {
-        clearTimeout(t);
+        t.cancel();
         resolve();
       });
       const msg: MainToWorker = { v: IPC_VERSION, type: 'stop' };

@@ -8,6 +8,7 @@ import { PromotedEventSchema } from '../core/contracts/promoted';
 import { SnapshotSchema } from '../core/contracts/snapshot';
 import { ReasonCodeSchema, StageNameSchema } from '../core/contracts/vocabulary';
 import { CollectorConfigSchema } from '../collector/config';
+import { ClockSpecSchema } from '../clock/accelerated';
 
 export const IPC_VERSION = 1 as const;
 
@@ -27,10 +28,6 @@ export type WorkerToMain = z.infer<typeof WorkerToMainSchema>;
 export const MainToWorkerSchema = z.discriminatedUnion('type', [z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') })]);
 export type MainToWorker = z.infer<typeof MainToWorkerSchema>;
 
-/** A clock that runs `speed` times faster than the wall clock from an origin (accelerated simulator runs). */
-export const ClockSpecSchema = z.object({ originMs: z.number(), wallOriginMs: z.number(), speed: z.number().positive() });
-export type ClockSpec = z.infer<typeof ClockSpecSchema>;
-
 export const WorkerDataSchema = z.object({
   v: z.literal(IPC_VERSION),
   config: CollectorConfigSchema,
@@ -40,16 +37,6 @@ export const WorkerDataSchema = z.object({
   snapshots: z.boolean().optional(),
 });
 export type WorkerData = z.infer<typeof WorkerDataSchema>;
-
-export function clockFrom(spec: ClockSpec | undefined): () => number {
-  if (!spec || spec.speed === 1) {
-    if (!spec) return Date.now;
-    const offset = spec.originMs - spec.wallOriginMs;
-    return () => Date.now() + offset;
-  }
-  const { originMs, wallOriginMs, speed } = spec;
-  return () => Math.floor(originMs + (Date.now() - wallOriginMs) * speed);
-}
 
 export type Parsed<T> = { ok: true; msg: T } | { ok: false; error: string };
 

@@ -1,32 +1,37 @@
 /**
- * Replay: captures → the same normalizer and core the live collector uses → promoted events and a
- * summary. Deterministic: the summary holds no wall-clock values and events are serialised with
+ * Replay: captures → the same frame pipeline (adapter → core) the live collector uses → promoted
+ * events and a summary. Deterministic: the summary holds no wall-clock values and events are serialised with
  * a fixed key order, so two replays of the same input are byte-identical.
  */
+import { binanceUsdm } from '../binance/adapter';
 import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
-import type { SymbolCounters } from '../core/contracts/snapshot';
+import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import { Engine, type EngineCounters } from '../core/engine';
-import { normalizeFrame } from '../core/normalize';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
+import { type FrameCounters, FramePipeline } from '../core/pipeline';
+import type { ExchangeAdapter } from '../core/source';
 import type { ClosedWindow } from '../core/symbol-detector';
 import { SystemState } from '../core/system-state';
 import type { DeadLetterFile } from '../capture/dead-letter';
 import { type CaptureHeader } from '../capture/format';
-import { mergeCaptures, type ReadProgress } from '../capture/reader';
+import { mergeCaptures, REFUSED_PREFIX, type ReadProgress } from '../capture/reader';
 
-export const PARTITION_KEYS = [
-  'empty_windows',
-  'baseline_not_warm',
-  'flow_surge_failed',
-  'large_trade_failed',
-  'compression_failed',
-  'missing_streams',
-  'stress_failed',
-  'peak_pressure_count',
+/** The per-symbol counters a summary reports besides the partition, in summary order. */
+const SUMMARY_COUNTERS = [
+  'trades',
+  'liquidations',
+  'window_not_closed',
+  'duplicate_trades',
+  'trade_id_gaps',
+  'non_market_trades',
+  'oi_polls',
 ] as const satisfies readonly (keyof SymbolCounters)[];
 
 export interface ReplayOptions {
   files: readonly string[];
+  /** The exchange the capture was recorded from (Binance USDⓈ-M unless said otherwise). */
+  adapter?: ExchangeAdapter;
   /** Allow-list; from the capture header or the data when absent. */
   symbols?: readonly string[];
   deadLetters?: DeadLetterFile;
@@ -34,23 +39,18 @@ export interface ReplayOptions {
   /** Called with every promotion as it happens. */
   onPromotion?: (e: PromotedEvent) => void;
   onWindow?: (w: ClosedWindow) => void;
+  /** Keep "why silent?" near misses (as the live collector does) and publish them in the snapshots. */
+  nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
   onFrame?: () => void;
 }
 
-export interface SymbolSummary {
+export type SymbolSummary = {
   windows_processed: number;
-  partition: Record<(typeof PARTITION_KEYS)[number], number>;
+  partition: Record<PartitionKey, number>;
   partition_holds: boolean;
-  trades: number;
-  liquidations: number;
-  window_not_closed: number;
-  duplicate_trades: number;
-  trade_id_gaps: number;
-  non_market_trades: number;
-  oi_polls: number;
-}
+} & Pick<SymbolCounters, (typeof SUMMARY_COUNTERS)[number]>;
 
 export interface ReplaySummary {
   files: string[];
@@ -63,7 +63,7 @@ export interface ReplaySummary {
   windows_processed: number;
   promotions: number;
   partition_holds: boolean;
-  counters: Omit<EngineCounters, 'malformed_by_reason' | 'ignored_by_kind'>;
+  counters: Omit<FrameCounters, 'malformed_by_reason' | 'ignored_by_kind'> & EngineCounters;
   malformed_by_reason: Record<string, number>;
   ignored_by_kind: Record<string, number>;
   per_symbol: Record<string, SymbolSummary>;
@@ -82,14 +82,17 @@ export function eventLine(e: PromotedEvent): string {
  * The symbol set of a capture: its header's, else the TOP_N symbols with the most trades in it.
  * Reads the files once more, which is cheap next to the replay itself.
  */
-export async function discoverSymbols(files: readonly string[]): Promise<{ symbols: string[]; from: 'capture_header' | 'data' }> {
+export async function discoverSymbols(
+  files: readonly string[],
+  adapter: ExchangeAdapter = binanceUsdm,
+): Promise<{ symbols: string[]; from: 'capture_header' | 'data' }> {
   const tradeCounts = new Map<string, number>();
   for await (const item of mergeCaptures(files)) {
     if (item.kind === 'header' && item.header.symbols && item.header.symbols.length > 0) {
       return { symbols: item.header.symbols, from: 'capture_header' };
     }
     if (item.kind !== 'frame') continue;
-    const r = normalizeFrame(item.frame);
+    const r = adapter.normalize(item.frame);
     if (r.kind === 'event' && r.event.type === 'TRADE') tradeCounts.set(r.event.symbol, (tradeCounts.get(r.event.symbol) ?? 0) + 1);
   }
   const symbols = [...tradeCounts.entries()]
@@ -100,9 +103,10 @@ export async function discoverSymbols(files: readonly string[]): Promise<{ symbo
 }
 
 export function summarize(
-  engine: Engine,
+  pipeline: FramePipeline,
   extra: { files: string[]; symbolsFrom: ReplaySummary['symbols_from']; frames: number; badLines: number; firstWatermark: number | null },
 ): ReplaySummary {
+  const engine = pipeline.engine;
   const per: Record<string, SymbolSummary> = {};
   let windows = 0;
   let promotions = 0;
@@ -118,16 +122,10 @@ export function summarize(
       windows_processed: c.windows_processed,
       partition,
       partition_holds: holds,
-      trades: c.trades,
-      liquidations: c.liquidations,
-      window_not_closed: c.window_not_closed,
-      duplicate_trades: c.duplicate_trades,
-      trade_id_gaps: c.trade_id_gaps,
-      non_market_trades: c.non_market_trades,
-      oi_polls: c.oi_polls,
+      ...(Object.fromEntries(SUMMARY_COUNTERS.map((k) => [k, c[k]])) as Pick<SymbolCounters, (typeof SUMMARY_COUNTERS)[number]>),
     };
   }
-  const { malformed_by_reason, ignored_by_kind, ...counters } = engine.counters;
+  const { malformed_by_reason, ignored_by_kind, ...frames } = pipeline.counters;
   return {
     files: extra.files,
     symbols: [...engine.symbols],
@@ -139,7 +137,7 @@ export function summarize(
     windows_processed: windows,
     promotions,
     partition_holds: allHold,
-    counters: { ...counters },
+    counters: { ...frames, ...engine.counters },
     malformed_by_reason: sortedRecord(malformed_by_reason),
     ignored_by_kind: sortedRecord(ignored_by_kind),
     per_symbol: per,
@@ -149,26 +147,34 @@ export function summarize(
 export interface ReplayResult {
   summary: ReplaySummary;
   engine: Engine;
+  pipeline: FramePipeline;
   state: SystemState;
   header: CaptureHeader | null;
+  /** The near-miss log, when `nearMisses` was asked for. */
+  nearMisses: NearMissLog | null;
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
+  const adapter = opts.adapter ?? binanceUsdm;
   let symbols: readonly string[];
   let from: ReplaySummary['symbols_from'];
   if (opts.symbols && opts.symbols.length > 0) {
     symbols = opts.symbols;
     from = 'option';
   } else {
-    const found = await discoverSymbols(opts.files);
+    const found = await discoverSymbols(opts.files, adapter);
     if (found.symbols.length === 0) {
       throw new Error(`no trades found in ${opts.files.join(', ')}: nothing to replay (pass --symbols to replay other streams)`);
     }
     symbols = found.symbols;
     from = found.from;
   }
-  const engine = new Engine({ symbols, ...(opts.onWindow ? { onWindow: opts.onWindow } : {}) });
-  const state = new SystemState(engine, 'replay', 'REPLAY');
+  const nearMisses = opts.nearMisses ? new NearMissLog(symbols) : null;
+  const onWindow = withNearMisses(opts.onWindow, nearMisses);
+  const engine = new Engine({ symbols, ...(onWindow ? { onWindow } : {}) });
+  const deadLetters = opts.deadLetters;
+  const pipeline = new FramePipeline(adapter, engine, deadLetters ? (d) => deadLetters.write(d) : undefined);
+  const state = new SystemState(engine, 'replay', 'REPLAY', { frames: pipeline.counters, ...(nearMisses ? { nearMisses } : {}) });
   state.ops.stage = 'OBSERVE';
   let frames = 0;
   let badLines = 0;
@@ -182,14 +188,20 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     if (item.kind === 'bad') {
       badLines++;
-      engine.noteMalformed(`capture_line:${item.reason}`);
-      opts.deadLetters?.write({ recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw });
+      // A frame the live socket refused is counted under the reason live counted it by.
+      const refused = item.reason.startsWith(REFUSED_PREFIX) ? item.reason.slice(REFUSED_PREFIX.length) : null;
+      pipeline.reject(
+        { recv_ms: 0, source: `capture:${opts.files[item.file]}:${item.line}`, reason: item.reason, raw: item.raw },
+        refused ?? `capture_line:${item.reason}`,
+      );
+      // A replay may wait for the disk (the live collector never does): no dead letter is dropped.
+      if (opts.deadLetters?.full) await opts.deadLetters.flush();
       continue;
     }
     frames++;
     const f = item.frame;
-    const r = engine.ingestFrame(f);
-    if (r.kind === 'malformed') opts.deadLetters?.write({ recv_ms: f.recv_ms, source: f.source, reason: r.reason, raw: f.text });
+    pipeline.ingest(f);
+    if (opts.deadLetters?.full) await opts.deadLetters.flush();
     if (firstWatermark === null && engine.watermark !== null) firstWatermark = engine.watermark;
     if (opts.onPromotion) for (const e of engine.takeNewPromotions()) opts.onPromotion(e);
     else engine.takeNewPromotions();
@@ -199,7 +211,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     }
     opts.onFrame?.();
   }
+  await opts.deadLetters?.flush();
   state.ops.dead_letters = opts.deadLetters?.written ?? 0;
-  const summary = summarize(engine, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
-  return { summary, engine, state, header };
+  const summary = summarize(pipeline, { files: [...opts.files], symbolsFrom: from, frames, badLines, firstWatermark });
+  return { summary, engine, pipeline, state, header, nearMisses };
 }

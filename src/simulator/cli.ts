@@ -3,9 +3,11 @@
  * so the desktop app or a collector can be pointed at it instead of Binance.
  */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../app/cli-errors';
 import { startSimulator } from './server';
 
-const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
+export const SIMULATE_USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario steady|demo] [--data DIR] [--seed N] [--stats-every MS]
+                                [--server-time-skew MS]
 
   --port N        TCP port on 127.0.0.1 (default 0: any free port)
   --speed X       exchange-time speed; 60 = one minute of market per second (default 1)
@@ -13,6 +15,8 @@ const USAGE = `usage: peak-pressure simulate [--port N] [--speed X] [--scenario 
   --data DIR      recorded data directory (default ../shared/data, else test/fixtures)
   --seed N        seed for every scripted choice (default 1)
   --stats-every MS  also print a machine-readable \`stats {…}\` line every MS wall milliseconds
+  --server-time-skew MS  serverTime answers MS ahead of the exchange clock (negative: behind), as a
+                  local clock off by −MS sees it; try \`peak-pressure doctor\` against it
 
 It prints \`clock {"originMs":…,"wallOriginMs":…,"speed":…}\` once listening: pass that JSON to
 \`peak-pressure live --clock\` so an accelerated run stamps receive times on the simulator's clock.
@@ -21,26 +25,22 @@ It prints \`clock {"originMs":…,"wallOriginMs":…,"speed":…}\` once listeni
 const STATUS_EVERY_MS = 30_000;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        speed: { type: 'string' },
-        scenario: { type: 'string' },
-        data: { type: 'string' },
-        seed: { type: 'string' },
-        'stats-every': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      speed: { type: 'string' },
+      scenario: { type: 'string' },
+      data: { type: 'string' },
+      seed: { type: 'string' },
+      'stats-every': { type: 'string' },
+      'server-time-skew': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help === true) {
-    process.stdout.write(USAGE);
+    process.stdout.write(SIMULATE_USAGE);
     return 0;
   }
   const port = values.port === undefined ? 0 : Number(values.port);
@@ -55,7 +55,11 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   if (statsEvery !== null && !(Number.isInteger(statsEvery) && statsEvery >= 10))
     return usageError(`bad --stats-every ${values['stats-every']} (integer ≥ 10)`);
 
+  const skew = values['server-time-skew'] === undefined ? 0 : Number(values['server-time-skew']);
+  if (!Number.isSafeInteger(skew)) return usageError(`bad --server-time-skew ${values['server-time-skew']} (whole milliseconds)`);
+
   const sim = await startSimulator({ port, speed, seed, scenario, ...(values.data !== undefined ? { dataDir: values.data } : {}) });
+  if (skew !== 0) sim.fault({ kind: 'server_time_skew', ms: skew });
   const out = process.stdout;
   out.write(`simulator listening on 127.0.0.1 (speed ${speed}, scenario ${scenario}, seed ${seed})\n`);
   out.write(`  REST  ${sim.restUrl}/fapi/v1/{exchangeInfo,ticker/24hr,openInterest,time}\n`);
@@ -112,7 +116,6 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-function usageError(msg: string): number {
-  process.stderr.write(`${msg}\n${USAGE}`);
-  return 2;
+function usageError(msg: string): never {
+  throw new UsageError(msg);
 }

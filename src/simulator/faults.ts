@@ -26,6 +26,8 @@ export class FaultState {
   private burstUntil = 0;
   private readonly restStatus: RestStatusFault[] = [];
   private readonly restSlow: RestSlowFault[] = [];
+  /** Added to every `serverTime` the REST side reports (fault `server_time_skew`). */
+  serverTimeSkewMs = 0;
 
   ackNoData(stream: string, until: number): void {
     this.noData.set(stream, Math.max(until, this.noData.get(stream) ?? 0));

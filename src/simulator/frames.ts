@@ -1,7 +1,7 @@
 /**
  * Payload text, built by hand: these run tens of thousands of times a second at speed 60, and a
  * template is several times cheaper than JSON.stringify of an object. Key order follows the
- * exchange's. Every builder's output is checked against src/core/contracts/binance.ts by the tests.
+ * exchange's. Every builder's output is checked against src/binance/schemas.ts by the tests.
  */
 import type { FormattedLiquidation } from './liquidations';
 

@@ -78,8 +78,10 @@ export interface RestContext {
   /** Current simulated last price of a symbol (reference price for symbols without a feed). */
   priceOf(symbol: string): number;
   counts: Record<string, number>;
-  /** Wall-clock timers for slow responses, cleared on stop. */
-  later(fn: () => void, wallMs: number): void;
+  /** Timers for slow responses (exchange ms), cleared on stop. */
+  later(fn: () => void, simMs: number): void;
+  /** Told about every response written. */
+  answered(): void;
 }
 
 const ERR = Object.freeze({
@@ -196,9 +198,9 @@ function ticker(s: SymbolSpec, now: number, price: number): Record<string, unkno
 function route(path: string, q: URLSearchParams, ctx: RestContext, now: number): { weight: number; run: () => { status: number; body: unknown } } | null {
   switch (path) {
     case '/fapi/v1/exchangeInfo':
-      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now) }) };
+      return { weight: REST_WEIGHTS.exchangeInfo, run: () => ({ status: 200, body: exchangeInfoBody(now + ctx.faults.serverTimeSkewMs) }) };
     case '/fapi/v1/time':
-      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now } }) };
+      return { weight: REST_WEIGHTS.time, run: () => ({ status: 200, body: { serverTime: now + ctx.faults.serverTimeSkewMs } }) };
     case '/fapi/v1/ticker/24hr': {
       const symbol = q.get('symbol');
       if (symbol === null) {
@@ -268,7 +270,11 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
     const out = r.run();
     send(res, out.status, out.body, ctx.weight.usedAt(now));
   };
+  const answer = (): void => {
+    respond();
+    ctx.answered();
+  };
   const delay = ctx.faults.takeRestSlow(path);
-  if (delay > 0) ctx.later(respond, ctx.clock.toWall(delay));
-  else respond();
+  if (delay > 0) ctx.later(answer, delay);
+  else answer();
 }

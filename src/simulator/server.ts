@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
+import type { Timer } from '../clock/clock';
 import { SimClock } from './clock';
 import { loadRecordedData, type MarkRatio } from './data';
 import { FaultState } from './faults';
@@ -44,7 +45,7 @@ class Simulator {
   private readonly weight = new WeightMeter();
   private readonly markRatios: readonly MarkRatio[];
   private readonly restCounts: Record<string, number> = {};
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<Timer>();
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly events: SimEvent[] = [];
@@ -52,7 +53,8 @@ class Simulator {
   /** forceOrder snapshot semantics: only the latest liquidation per symbol per second is pushed (§4.3). */
   private readonly pendingLiq = new Map<string, FormattedLiquidation>();
   private processedUntil: number;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: Timer | null = null;
+  private restAnswered = 0;
   private faultsInjected = 0;
   private stopped = false;
   private busyMs = 0;
@@ -65,8 +67,8 @@ class Simulator {
     this.dataOrigin = data.origin;
     this.markRatios = data.markRatios;
     const seed = opts.seed ?? 1;
-    const startMs = opts.startMs ?? Date.now();
-    this.clock = new SimClock(startMs, opts.speed ?? 1);
+    const startMs = opts.clock ? opts.clock.now() : (opts.startMs ?? Date.now());
+    this.clock = new SimClock(startMs, opts.clock ? 1 : (opts.speed ?? 1), opts.clock ?? null);
     this.processedUntil = startMs;
     this.script = new ScenarioScript(opts.scenario ?? 'steady', seed);
     this.feeds = TOP_10_SPECS.map((spec) => new SymbolFeed(spec, data.trades[spec.source ?? 'BTC'], this.script, seed));
@@ -83,12 +85,15 @@ class Simulator {
       oi: this.oi,
       priceOf: (s) => this.priceOf(s),
       counts: this.restCounts,
-      later: (fn, wallMs) => {
-        const t = setTimeout(() => {
+      later: (fn, simMs) => {
+        const t = this.clock.after(simMs, () => {
           this.timers.delete(t);
           if (!this.stopped) fn();
-        }, wallMs);
+        });
         this.timers.add(t);
+      },
+      answered: () => {
+        this.restAnswered++;
       },
     };
     this.server = createServer((req, res) => handleRest(req, res, ctx));
@@ -134,8 +139,7 @@ class Simulator {
     });
     const addr = this.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('simulator: no TCP address');
-    this.tickTimer = setInterval(() => this.tick(), this.opts.tickMs ?? DEFAULT_TICK_MS);
-    this.tickTimer.unref();
+    this.tickTimer = this.clock.everyWall(this.opts.tickMs ?? DEFAULT_TICK_MS, () => this.tick());
     return addr.port;
   }
 
@@ -225,6 +229,8 @@ class Simulator {
         return this.faults.ackNoData(f.stream, now + Math.max(0, f.ms));
       case 'garbage':
         return this.hub.garbage(positiveInt('garbage.count', f.count));
+      case 'binary':
+        return this.hub.binary(positiveInt('binary.count', f.count));
       case 'schema_violation':
         return this.hub.schemaViolation(positiveInt('schema_violation.count', f.count), now);
       case 'duplicate':
@@ -239,6 +245,10 @@ class Simulator {
         return this.faults.addRestStatus(f.path, f.status, positiveInt('rest_status.count', f.count), f.retryAfterS);
       case 'rest_slow':
         return this.faults.addRestSlow(f.path, Math.max(0, f.delayMs), positiveInt('rest_slow.count', f.count));
+      case 'server_time_skew':
+        if (!Number.isSafeInteger(f.ms)) throw new Error(`fault server_time_skew.ms must be a whole number of ms, got ${f.ms}`);
+        this.faults.serverTimeSkewMs = f.ms;
+        return;
     }
   }
 
@@ -253,6 +263,7 @@ class Simulator {
       framesSent: h.framesSent,
       framesByStream: { ...h.framesByStream },
       restRequests: { ...this.restCounts },
+      restAnswered: this.restAnswered,
       faultsInjected: this.faultsInjected,
       lagMs: this.lagMs,
       busyShare: wall > 0 ? this.busyMs / wall : 0,
@@ -265,8 +276,8 @@ class Simulator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    for (const t of this.timers) clearTimeout(t);
+    this.tickTimer?.cancel();
+    for (const t of this.timers) t.cancel();
     this.timers.clear();
     this.hub.closeAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

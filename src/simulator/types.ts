@@ -3,6 +3,7 @@
  * may ask of it. It serves the Binance USDⓈ-M REST paths and routed WebSocket endpoints we use, on
  * 127.0.0.1 only, from recorded real data.
  */
+import type { Clock } from '../clock/clock';
 
 /**
  * Every duration and delay below (`ms`, `delayMs`) is in exchange-clock milliseconds, like all
@@ -17,6 +18,8 @@ export type SimFault =
   | { kind: 'ack_no_data'; stream: string; ms: number }
   /** Send `count` frames of non-JSON garbage on the market connection. */
   | { kind: 'garbage'; count: number }
+  /** Send `count` binary frames (the exchange sends text only; a broken proxy may not). */
+  | { kind: 'binary'; count: number }
   /** Send `count` JSON frames that break the schema (e.g. price "abc", missing fields). */
   | { kind: 'schema_violation'; count: number }
   /** Re-send the last `count` aggTrade frames (same ids). */
@@ -30,7 +33,13 @@ export type SimFault =
   /** Answer the next `count` requests whose path starts with `path` with `status` (429/418 carry Retry-After). */
   | { kind: 'rest_status'; path: string; status: 403 | 418 | 429 | 451 | 500 | 502 | 503; count: number; retryAfterS?: number }
   /** Delay the next `count` responses under `path` by `delayMs` (longer than the client timeout = a timeout). */
-  | { kind: 'rest_slow'; path: string; delayMs: number; count: number };
+  | { kind: 'rest_slow'; path: string; delayMs: number; count: number }
+  /**
+   * From now on `serverTime` (GET /fapi/v1/time, exchangeInfo) reads `ms` ahead of the simulator's
+   * exchange clock (negative: behind): what a client whose local clock is off by −ms measures.
+   * Frames keep their stamps; to skew the whole exchange clock, start with `startMs: Date.now() + ms`.
+   */
+  | { kind: 'server_time_skew'; ms: number };
 
 export interface SimulatorOptions {
   /** 0 picks a free port. The server binds 127.0.0.1 only. */
@@ -49,6 +58,12 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Close connections like the exchange once they are 24 h old on the simulator clock (default true). */
   autoClose24h?: boolean;
+  /**
+   * Run on this clock instead of the wall clock: its time is the exchange time and every timer
+   * (the batching loop included) runs on it, so `speed` and `startMs` are ignored. Tests share one
+   * ManualClock between the simulator and the collector and advance it.
+   */
+  clock?: Clock;
 }
 
 export interface SimulatorStats {
@@ -59,6 +74,8 @@ export interface SimulatorStats {
   framesSent: number;
   framesByStream: Record<string, number>;
   restRequests: Record<string, number>;
+  /** Responses written so far (a delayed one counts once it is sent). */
+  restAnswered?: number;
   faultsInjected: number;
   /** How far (exchange ms) the last batch ended behind the clock; stays near 0 unless overloaded. */
   lagMs?: number;

@@ -343,6 +343,13 @@ export class WsHub {
     for (const c of this.marketConns()) this.sendRaw(c, garbageFrames(count, this.rng));
   }
 
+  binary(count: number): void {
+    for (const c of this.marketConns()) {
+      for (let i = 0; i < count; i++) c.ws.send(Buffer.from([0x00, 0x01, 0x02, 0xff, i & 0xff]), { binary: true });
+      this.stats.framesSent += count;
+    }
+  }
+
   schemaViolation(count: number, t: number): void {
     for (const c of this.marketConns()) this.sendRaw(c, schemaViolationFrames(count, t, c.combined));
   }

@@ -10,6 +10,7 @@
  * index() would, twice per cell, through hasIndex → rowCount/columnCount).
  */
 import {
+  TextFormat,
   AlignmentFlag,
   Direction,
   EditTrigger,
@@ -192,10 +193,13 @@ export class EventsPanel {
     layout.setSpacing(4);
     w.setLayout(layout);
 
+    // Plain text, as every label of the window (src/widgets/window.ts label()).
     this.heading = new QLabel();
+    this.heading.setTextFormat(TextFormat.PlainText);
     this.heading.setObjectName('heading');
     this.heading.setTextInteractionFlags(1);
     this.note = new QLabel();
+    this.note.setTextFormat(TextFormat.PlainText);
     this.note.setObjectName('note');
     const headRow = new QWidget();
     const headLayout = new QBoxLayout(Direction.LeftToRight);
@@ -280,6 +284,7 @@ export class EventsPanel {
     layout.addWidget(this.body, 1);
 
     this.empty = new QLabel();
+    this.empty.setTextFormat(TextFormat.PlainText);
     this.empty.setObjectName('emptyState');
     this.empty.setFont(monoFont);
     this.empty.setTextInteractionFlags(1);

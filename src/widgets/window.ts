@@ -11,6 +11,7 @@
  */
 import {
   AlignmentFlag,
+  TextFormat,
   Direction,
   Orientation,
   QBoxLayout,
@@ -97,6 +98,8 @@ function box(direction: Direction, margin = 0, spacing = 4): { widget: QWidget; 
 
 function label(text = '', objectName?: string): QLabel {
   const l = new QLabel();
+  // Plain text: a label's default (AutoText) renders anything that looks like HTML as HTML.
+  l.setTextFormat(TextFormat.PlainText);
   l.setText(text);
   l.setTextInteractionFlags(1 /* Qt::TextSelectableByMouse */);
   if (objectName) l.setObjectName(objectName);
@@ -289,6 +292,8 @@ export class PeakPressureWindow {
 
     this.failureLabel = new QLabel();
     this.failureLabel.setObjectName('failure');
+    // The failure text quotes error details: never interpreted as HTML.
+    this.failureLabel.setTextFormat(TextFormat.PlainText);
     this.failureLabel.setWordWrap(true);
     this.failureLabel.setAlignment(AlignmentFlag.AlignCenter);
     this.failureLabel.setTextInteractionFlags(1);

@@ -1,25 +1,20 @@
 /**
- * The one canonical event type that flows source → normalizer → core (SPEC §2.2).
+ * The one canonical event type that flows source adapter → core (SPEC §2.2), whatever the exchange.
  * Times are integer epoch milliseconds: `ts_ms` is exchange time (what windows and the watermark
  * use), `recv_ms` is local receipt time (liveness and the future-tolerance check only).
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
-
-const finitePositive = z.number().positive().finite();
-const finiteNonNegative = z.number().nonnegative().finite();
-const epochMs = z.number().int().positive();
-export const SideSchema = z.enum(['BUY', 'SELL']);
-export type Side = z.infer<typeof SideSchema>;
+import { epochMs, finiteNonNegative, finitePositive, recvMs, SideSchema, symbolString } from './primitives';
+import { KlineSourceSchema } from './vocabulary';
 
 export const TradeEventSchema = z.object({
   type: z.literal('TRADE'),
   symbol: symbolString,
-  /** Trade time `T`: decides the window. */
+  /** Trade time (exchange): decides the window. */
   ts_ms: epochMs,
   event_time_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
-  /** `agg` = aggTrade id space (`a`), `trade` = raw trade id space (`t`). */
+  recv_ms: recvMs,
+  /** Which id space `agg_id` is in: `agg` = aggregated trades (one per taker order and price), `trade` = single fills. */
   id_kind: z.enum(['agg', 'trade']),
   agg_id: z.number().int().nonnegative(),
   first_id: z.number().int().nonnegative(),
@@ -27,7 +22,7 @@ export const TradeEventSchema = z.object({
   price: finitePositive,
   base_qty: finiteNonNegative,
   quote_qty: finiteNonNegative,
-  /** Taker side: `m == true` (buyer was maker) → SELL. */
+  /** Taker (aggressor) side: a buyer-maker trade was sold into. */
   side: SideSchema,
   is_buyer_maker: z.boolean(),
 });
@@ -36,10 +31,10 @@ export type TradeEvent = z.infer<typeof TradeEventSchema>;
 export const LiquidationEventSchema = z.object({
   type: z.literal('LIQUIDATION'),
   symbol: symbolString,
-  /** Event time `E` (SPEC §13 #13). */
+  /** Time the exchange reported the liquidation (SPEC §13 #13). */
   ts_ms: epochMs,
   order_trade_time_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   /** Order side: SELL = a long was liquidated, BUY = a short. */
   side: SideSchema,
   price: finitePositive,
@@ -57,9 +52,9 @@ export type LiquidationEvent = z.infer<typeof LiquidationEventSchema>;
 export const KlineEventSchema = z.object({
   type: z.literal('KLINE'),
   symbol: symbolString,
-  /** Event time `E`. */
+  /** Time of the kline update (exchange). */
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   interval: z.string(),
   open_time_ms: epochMs,
   close_time_ms: epochMs,
@@ -71,7 +66,7 @@ export const KlineEventSchema = z.object({
   quote_volume: finiteNonNegative,
   trade_count: z.number().int().nonnegative(),
   closed: z.boolean(),
-  source: z.enum(['exchange', 'synthetic']),
+  source: KlineSourceSchema,
 });
 export type KlineEvent = z.infer<typeof KlineEventSchema>;
 
@@ -80,7 +75,7 @@ export const OpenInterestEventSchema = z.object({
   symbol: symbolString,
   /** The response's exchange `time`, so OI lands on the same clock as trades (SPEC §2.2). */
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   open_interest: finiteNonNegative,
 });
 export type OpenInterestEvent = z.infer<typeof OpenInterestEventSchema>;
@@ -90,7 +85,7 @@ export const MarkPriceEventSchema = z.object({
   type: z.literal('MARK_PRICE'),
   symbol: symbolString,
   ts_ms: epochMs,
-  recv_ms: z.number().int().nonnegative(),
+  recv_ms: recvMs,
   mark_price: finitePositive,
   index_price: finiteNonNegative,
   funding_rate: z.number().finite(),

@@ -1,21 +1,13 @@
-/** Every contract, by the file name its JSON Schema is published under in docs/contracts/. */
+/** The project's own contracts, by the file name their JSON Schema is published under in docs/contracts/. */
 import type { ZodType } from 'zod';
-import * as binance from './binance';
+import { AlertSchema } from './alert';
+import { AuditEnvelopeSchema, CountersSampleSchema } from './audit';
 import * as canonical from './canonical';
+import { DoctorCheckedSchema } from './doctor';
 import { PromotedEventSchema } from './promoted';
 import { SnapshotSchema } from './snapshot';
 
-export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
-  'binance.aggTrade': binance.AggTradeSchema,
-  'binance.trade': binance.RawTradeSchema,
-  'binance.forceOrder': binance.ForceOrderSchema,
-  'binance.kline': binance.KlineSchema,
-  'binance.markPriceUpdate': binance.MarkPriceUpdateSchema,
-  'binance.depthUpdate': binance.DepthUpdateSchema,
-  'binance.openInterest': binance.OpenInterestRestSchema,
-  'binance.ticker24hr': binance.Ticker24hrListSchema,
-  'binance.exchangeInfo': binance.ExchangeInfoSchema,
-  'binance.streamEnvelope': binance.StreamEnvelopeSchema,
+export const CORE_CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.TRADE': canonical.TradeEventSchema,
   'event.LIQUIDATION': canonical.LiquidationEventSchema,
   'event.KLINE': canonical.KlineEventSchema,
@@ -24,4 +16,8 @@ export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({
   'event.canonical': canonical.CanonicalEventSchema,
   'promoted-event': PromotedEventSchema,
   snapshot: SnapshotSchema,
+  'audit-envelope': AuditEnvelopeSchema,
+  'audit.COUNTERS_SAMPLED': CountersSampleSchema,
+  'audit.DOCTOR_CHECKED': DoctorCheckedSchema,
+  alert: AlertSchema,
 });

@@ -1,7 +1,7 @@
 /** The promoted Peak Pressure event (SPEC §7.1): legacy fields plus inspection extras. */
 import { z } from 'zod';
-import { symbolString } from './binance';
-import { SideSchema } from './canonical';
+import { SideSchema, symbolString } from './primitives';
+import { KlineSourceSchema } from './vocabulary';
 
 export const StressSourceSchema = z.enum(['liquidations', 'oi_change']);
 export type StressSource = z.infer<typeof StressSourceSchema>;
@@ -36,7 +36,7 @@ export const PromotedEventSchema = z.object({
     high: z.number(),
     low: z.number(),
     close: z.number(),
-    kline_source: z.enum(['synthetic', 'exchange']),
+    kline_source: KlineSourceSchema,
     thresholds: z.object({
       compression_max: z.number(),
       expansion_min: z.number(),

@@ -3,12 +3,21 @@
  * posts to the UI. The legacy keys keep their exact names and types; everything else is additive.
  */
 import { z } from 'zod';
-import { symbolString } from './binance';
-import { SideSchema } from './canonical';
+import { SymbolCountersSchema } from './counters';
+import { NearMissesSchema } from './near-miss';
+import { StorageSchema } from './storage';
+import { count, SideSchema, symbolString } from './primitives';
 import { PromotedEventSchema } from './promoted';
-import { HealthStateSchema, ModeSchema, ReasonCodeSchema, StageNameSchema } from './vocabulary';
-
-const count = z.number().int().nonnegative();
+import {
+  HealthStateSchema,
+  HeapLiveMethodSchema,
+  ModeSchema,
+  OiPollingStateSchema,
+  ReasonCodeSchema,
+  StageNameSchema,
+  StreamFlowSchema,
+  WsStateSchema,
+} from './vocabulary';
 
 export const RawRowSchema = z.object({
   /** Exchange time, float seconds. */
@@ -20,35 +29,6 @@ export const RawRowSchema = z.object({
   side: SideSchema,
 });
 export type RawRow = z.infer<typeof RawRowSchema>;
-
-/** Per-symbol counters. The first nine partition `windows_processed` (SPEC §6.1). */
-export const SymbolCountersSchema = z.object({
-  windows_processed: count,
-  empty_windows: count,
-  baseline_not_warm: count,
-  flow_surge_failed: count,
-  large_trade_failed: count,
-  compression_failed: count,
-  missing_streams: count,
-  stress_failed: count,
-  peak_pressure_count: count,
-  /** Trades whose window had already closed, or older than watermark − 30 s. */
-  window_not_closed: count,
-  trades: count,
-  duplicate_trades: count,
-  trade_id_gaps: count,
-  non_market_trades: count,
-  liquidations: count,
-  duplicate_liquidations: count,
-  klines: count,
-  oi_polls: count,
-  oi_changes: count,
-  oi_changes_carried_forward: count,
-  mark_prices: count,
-  future_events: count,
-  liquidation_buffer_evictions: count,
-});
-export type SymbolCounters = z.infer<typeof SymbolCountersSchema>;
 
 export const SymbolStateSchema = z.object({
   warm: z.boolean(),
@@ -72,7 +52,7 @@ export const SymbolStateSchema = z.object({
 export type SymbolState = z.infer<typeof SymbolStateSchema>;
 
 export const StreamStateSchema = z.object({
-  state: z.enum(['WAITING', 'FLOWING', 'SILENT']),
+  state: StreamFlowSchema,
   last_msg_ms: z.number().int().nullable(),
   msgs: count,
   /** Longest gap tolerated before the stream is reported silent; 0 = silence is normal (liquidations). */
@@ -88,7 +68,7 @@ export const ProcessMemorySchema = z.object({
   /** The worker heap's live size: bytes still reachable right after its latest full GC (null before the first). */
   heap_live_bytes: count.nullable(),
   /** How heap_live_bytes was taken: observed after V8's own full GCs, or by a forced GC (benchmark diagnostics). */
-  heap_live_method: z.enum(['after_major_gc', 'forced_gc']),
+  heap_live_method: HeapLiveMethodSchema,
   /** Full (mark-sweep) collections of the worker heap since start. */
   major_gcs: count,
 });
@@ -154,7 +134,7 @@ export const SnapshotSchema = z.object({
   }),
   per_symbol: z.record(z.string(), SymbolStateSchema),
   oi_polling: z.object({
-    state: z.enum(['IDLE', 'OK', 'DEGRADED', 'BACKOFF']),
+    state: OiPollingStateSchema,
     polls_per_min: z.number(),
     errors: count,
     last_error: z.string().nullable(),
@@ -162,7 +142,7 @@ export const SnapshotSchema = z.object({
     used_weight_1m: z.number().int().nullable(),
   }),
   streams: z.object({
-    ws_state: z.enum(['IDLE', 'CONNECTING', 'OPEN', 'RECONNECTING', 'CLOSED']),
+    ws_state: WsStateSchema,
     url: z.string(),
     reconnects: count,
     last_msg_ms: z.number().int().nullable(),
@@ -175,5 +155,12 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /**
+   * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
+   * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
+   */
+  near_misses: NearMissesSchema,
+  /** Disk free, store and WAL bytes (seed 002 HealthSnapshot), sampled by the collector; null where none runs (replay) or before the first sample. */
+  storage: StorageSchema.nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

@@ -3,9 +3,12 @@
  * symbols with the highest 24 h quote volume, frozen for the run. If the ranking cannot be had,
  * the documented fallback list intersected with what actually trades (MATICUSDT no longer does).
  */
-import { FALLBACK_SYMBOLS, TOP_N_SYMBOLS } from '../core/constants';
-import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from '../core/contracts/binance';
-import { type RestClient, RestError } from './rest';
+import { type Clock, sleep } from '../clock/clock';
+import { backoffDelayMs, type BackoffPolicy } from '../collector/backoff';
+import { type RestClient, RestError } from '../collector/rest';
+import { TOP_N_SYMBOLS } from '../core/constants';
+import { FALLBACK_SYMBOLS } from './fallback-symbols';
+import { type ExchangeInfo, ExchangeInfoSchema, type Ticker24hr, Ticker24hrListSchema } from './schemas';
 
 export interface RankedSymbol {
   symbol: string;
@@ -71,6 +74,8 @@ export function fallbackSymbols(info: ExchangeInfo): string[] {
 }
 
 export interface SelectOptions {
+  /** Retry delays and their jitter. */
+  clock: Clock;
   /** A fixed list from the configuration instead of the ranking. */
   fixed?: readonly string[];
   tickerRetries?: number;
@@ -79,15 +84,10 @@ export interface SelectOptions {
   onAttemptFailed?: (what: string, err: RestError | Error, attempt: number, nextDelayMs: number) => void;
   /** Abort the endless exchangeInfo retry (shutdown). */
   signal?: AbortSignal;
-  sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function backoffMs(attempt: number): number {
-  const base = Math.min(30_000, 1000 * 2 ** Math.min(attempt - 1, 5));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
+/** Between attempts: 1 s doubling to 30 s, ±20 %. */
+export const SELECTION_RETRY: Readonly<BackoffPolicy> = Object.freeze({ initialMs: 1000, maxMs: 30_000, jitter: 0.2 });
 
 async function fetchJson<T>(rest: RestClient, path: string, timeoutMs: number, weight: number, parse: (v: unknown) => T): Promise<T> {
   const res = await rest.get(path, { timeoutMs, weight });
@@ -104,18 +104,19 @@ async function fetchJson<T>(rest: RestClient, path: string, timeoutMs: number, w
  * Resolve the symbol universe. exchangeInfo is retried until it works (nothing can be observed
  * without it); the ticker ranking gets `tickerRetries` tries, then the fallback list is used.
  */
-export async function selectSymbols(rest: RestClient, opts: SelectOptions = {}): Promise<SymbolSelection> {
+export async function selectSymbols(rest: RestClient, opts: SelectOptions): Promise<SymbolSelection> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const sleep = opts.sleep ?? defaultSleep;
+  const { clock, signal } = opts;
   let info: ExchangeInfo | null = null;
+  const retryDelay = (attempt: number): number => backoffDelayMs(SELECTION_RETRY, attempt, clock.random());
   for (let attempt = 1; info === null; attempt++) {
-    if (opts.signal?.aborted) throw new Error('symbol selection aborted');
+    if (signal?.aborted) throw new Error('symbol selection aborted');
     try {
       info = await fetchJson(rest, '/fapi/v1/exchangeInfo', timeoutMs, 1, (v) => ExchangeInfoSchema.parse(v));
     } catch (e) {
-      const delay = e instanceof RestError && e.retryAfterMs !== null ? Math.max(e.retryAfterMs, backoffMs(attempt)) : backoffMs(attempt);
+      const delay = e instanceof RestError && e.retryAfterMs !== null ? Math.max(e.retryAfterMs, retryDelay(attempt)) : retryDelay(attempt);
       opts.onAttemptFailed?.('exchangeInfo', e as Error, attempt, delay);
-      await sleep(delay);
+      await sleep(clock, delay, signal);
     }
   }
   const limit = info.rateLimits?.find((r) => r.rateLimitType === 'REQUEST_WEIGHT' && r.interval === 'MINUTE')?.limit ?? null;
@@ -150,9 +151,9 @@ export async function selectSymbols(rest: RestClient, opts: SelectOptions = {}):
     } catch (e) {
       lastError = (e as Error).message;
       if (attempt < tries) {
-        const delay = backoffMs(attempt);
+        const delay = retryDelay(attempt);
         opts.onAttemptFailed?.('ticker/24hr', e as Error, attempt, delay);
-        await sleep(delay);
+        await sleep(clock, delay, signal);
       }
     }
   }

@@ -4,8 +4,14 @@
  * Objects are loose: Binance adds fields (e.g. `nq` 2026-01, `st` 2026-06) and a new field must
  * not turn a healthy stream into dead letters. Numbers arrive as decimal strings; the patterns
  * below refuse NaN, signs, exponents and empty strings, so a parsed value is always finite.
+ *
+ * Symbols, sides and times are checked with the canonical primitives: Binance already spells them
+ * the canonical way, so the normalizer passes them through unchanged. The symbol pattern admits
+ * `_PERP` because the merged `!forceOrder@arr` carries COIN-M names (BTCUSD_PERP) since
+ * 2026-06-30, which must parse so that they are dropped by `st`, not dead-lettered.
  */
 import { z } from 'zod';
+import { epochMs, SideSchema, SYMBOL_RE } from '../core/contracts/primitives';
 
 /** Non-negative decimal string ("0", "0.006", "61800.30"). */
 export const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
@@ -13,18 +19,11 @@ export const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
 export const POSITIVE_DECIMAL_RE = /^(?=[^1-9]*[1-9])\d+(?:\.\d+)?$/;
 /** Signed decimal (funding rates can be negative). */
 export const SIGNED_DECIMAL_RE = /^-?\d+(?:\.\d+)?$/;
-/**
- * Binance symbol names: upper-case letters/digits, optional `_` suffix: a delivery date, or `PERP`
- * for COIN-M perpetuals (BTCUSD_PERP), which the merged `!forceOrder@arr` carries since 2026-06-30
- * and which must parse so they are dropped by `st`, not dead-lettered.
- */
-export const SYMBOL_RE = /^[A-Z0-9]{2,30}(?:_(?:[0-9]{6}|PERP))?$/;
 
 export const decimalString = z.string().regex(DECIMAL_RE, 'not a non-negative decimal string');
 export const positiveDecimalString = z.string().regex(POSITIVE_DECIMAL_RE, 'not a positive decimal string');
 export const signedDecimalString = z.string().regex(SIGNED_DECIMAL_RE, 'not a decimal string');
 export const symbolString = z.string().regex(SYMBOL_RE, 'not a Binance symbol');
-export const epochMs = z.number().int().positive();
 export const tradeId = z.number().int().nonnegative();
 
 /** `<symbol>@aggTrade` (route /market). */
@@ -61,7 +60,7 @@ export type RawTrade = z.infer<typeof RawTradeSchema>;
 /** `o` of a forceOrder payload. */
 export const ForceOrderOrderSchema = z.looseObject({
   s: symbolString,
-  S: z.enum(['BUY', 'SELL']),
+  S: SideSchema,
   o: z.string().max(32),
   f: z.string().max(32),
   q: positiveDecimalString,

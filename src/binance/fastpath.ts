@@ -1,12 +1,13 @@
 /**
  * Hand-written validators for the hot payloads. Each accepts exactly what its zod schema in
- * ./binance accepts (test/fastpath.test.ts checks that on real frames and on thousands of
+ * ./schemas accepts (test/fastpath.test.ts checks that on real frames and on thousands of
  * mutations of them). The zod schema stays the contract: it is consulted whenever the fast path
  * says no, to produce the reason for the dead letter, so a disagreement could only ever turn a
  * rejection into a more precise one, never let a bad payload through.
  */
-import type { AggTrade, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './binance';
-import { DECIMAL_RE, POSITIVE_DECIMAL_RE, SIGNED_DECIMAL_RE, SYMBOL_RE } from './binance';
+import { SYMBOL_RE } from '../core/contracts/primitives';
+import type { AggTrade, ForceOrder, Kline, MarkPriceUpdate, OpenInterestRest, RawTrade } from './schemas';
+import { DECIMAL_RE, POSITIVE_DECIMAL_RE, SIGNED_DECIMAL_RE } from './schemas';
 
 type Obj = Record<string, unknown>;
 

@@ -1,0 +1,83 @@
+/**
+ * Frame intake: every received frame (WS text or REST body) and every frame the socket refused
+ * is recorded in the capture first — before detection, and also after a fatal error has stopped
+ * detection — so the capture always holds every frame received. Then the frame goes through the
+ * frame pipeline (the same call replay makes), its outcome is counted, malformed ones are dead-lettered
+ * and promotions are reported. Bodies that arrive before the symbols are known (symbol selection)
+ * wait and go through in arrival order once detection starts.
+ */
+import type { CaptureWriter } from '../capture/writer';
+import type { ReasonCode } from '../core/contracts/vocabulary';
+import type { FramePipeline } from '../core/pipeline';
+import type { Frame } from '../core/source';
+import { InvariantError } from '../core/symbol-detector';
+import type { Operations } from './operations';
+import type { Reporter } from './report';
+
+export interface IntakeOptions {
+  operations: Operations;
+  reporter: Reporter;
+  /** Detection broke an invariant or threw: called once; frames are still captured afterwards. */
+  onFatal: (reason: ReasonCode, detail: string) => void;
+}
+
+export class FrameIntake {
+  private pipeline: FramePipeline | null = null;
+  private capture: CaptureWriter | null = null;
+  private pending: Frame[] = [];
+  private failure: { reason: ReasonCode; detail: string } | null = null;
+
+  constructor(private readonly opts: IntakeOptions) {}
+
+  /** Set once detection broke; detection stays stopped for the rest of the run. */
+  get fatal(): { reason: ReasonCode; detail: string } | null {
+    return this.failure;
+  }
+
+  /** Detection starts: the frames held so far go through, in arrival order. */
+  attach(pipeline: FramePipeline, capture: CaptureWriter | null): void {
+    this.pipeline = pipeline;
+    this.capture = capture;
+    const early = this.pending;
+    this.pending = [];
+    for (const f of early) this.ingest(f);
+  }
+
+  /** A received frame. */
+  frame(text: string, recv: number, source: string): void {
+    const frame: Frame = { recv_ms: recv, source, text };
+    if (this.pipeline === null) {
+      this.pending.push(frame);
+      return;
+    }
+    this.ingest(frame);
+  }
+
+  private ingest(frame: Frame): void {
+    const pipeline = this.pipeline;
+    if (pipeline === null) return;
+    this.capture?.write(frame);
+    if (this.failure !== null) return;
+    try {
+      // The pipeline counts the outcome and dead-letters a malformed frame.
+      const r = pipeline.ingest(frame);
+      // Rates count what the observer watches: events of the 10 symbols, not the whole market feed.
+      if (r.kind === 'event' && pipeline.engine.detector(r.event.symbol) !== undefined) {
+        if (r.event.type === 'TRADE') this.opts.operations.trade(frame.recv_ms);
+        else if (r.event.type === 'LIQUIDATION') this.opts.operations.liquidation(frame.recv_ms);
+      }
+      for (const e of pipeline.engine.takeNewPromotions()) this.opts.reporter.report({ kind: 'promoted', event: e });
+    } catch (e) {
+      const reason: ReasonCode = e instanceof InvariantError ? e.reason : 'DETECTOR_EXCEPTION';
+      const detail = `${(e as Error).message}. Detection stopped to protect correctness; the capture up to here replays the fault. Restart the app; report the capture and debug/latest_snapshot.json.`;
+      this.failure = { reason, detail };
+      this.opts.onFatal(reason, detail);
+    }
+  }
+
+  /** A frame the socket itself refused (binary, oversized): captured, counted and dead-lettered like the rest. */
+  refused(reason: string, recv: number, source: string, raw: string): void {
+    this.capture?.writeRefused({ recv_ms: recv, source, text: raw }, reason);
+    this.pipeline?.reject({ recv_ms: recv, source, reason, raw });
+  }
+}

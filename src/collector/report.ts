@@ -1,0 +1,173 @@
+/**
+ * Reporting, in one place: every noteworthy thing the collector does is one `Note`, and
+ * `renderNote` says, purely, what it becomes in each of the three outputs — the short human
+ * console line(s), the pino record of debug/collector.log, the audit record of debug/audit.jsonl
+ * (SPEC §12.1). `Reporter.report` fans one note out to all three.
+ */
+import type { Clock } from '../clock/clock';
+import type { PromotedEvent } from '../core/contracts/promoted';
+import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
+import { formatRanking, type SymbolSelection } from '../binance/symbols';
+import type { AuditRecord, AuditTrail } from './audit';
+import { consoleLine, type Logger } from './log';
+import type { RestErrorKind } from './rest';
+
+export type Note =
+  | { kind: 'banner'; runId: string; restUrl: string; wsUrl: string }
+  | { kind: 'stage'; stage: StageName; detail: string }
+  | { kind: 'heap_probe_unavailable'; intervalMs: number }
+  | { kind: 'symbols_attempt_failed'; what: string; attempt: number; delayMs: number; message: string; summary: string }
+  | { kind: 'symbols_selected'; selection: SymbolSelection }
+  | { kind: 'state_ready' }
+  | { kind: 'capture_started'; file: string }
+  | { kind: 'capture_failed'; message: string }
+  | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
+  | { kind: 'stream_silent'; stream: string; silentForMs: number }
+  | { kind: 'oi_failed'; symbol: string; errorKind: RestErrorKind; status: number | null; message: string; errors: number }
+  | { kind: 'promoted'; event: PromotedEvent }
+  | { kind: 'baseline_warm'; symbol: string }
+  | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
+  | { kind: 'fatal'; reason: ReasonCode; detail: string }
+  | { kind: 'publish_failed'; message: string }
+  | { kind: 'snapshot_write_failed'; message: string };
+
+export interface LogEntry {
+  level: 'info' | 'warn' | 'error' | 'fatal';
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/** What one note becomes: console lines (without the time prefix), a log entry, an audit record. */
+export interface Rendered {
+  console: string[];
+  log: LogEntry | null;
+  audit: AuditRecord | null;
+}
+
+const render = (console: string[], log: LogEntry | null = null, audit: AuditRecord | null = null): Rendered => ({ console, log, audit });
+/** Repeated failures are logged each time but told on the console / audited only now and then. */
+const firstOrEvery = (n: number, every: number): boolean => n === 1 || n % every === 0;
+
+export function renderNote(n: Note): Rendered {
+  switch (n.kind) {
+    case 'banner':
+      return render([`MARKET EVENT COLLECTOR - Peak Pressure Infrastructure (run ${n.runId})`, `REST ${n.restUrl}  WS ${n.wsUrl}/market`]);
+    case 'stage':
+      return render(
+        [`stage ${n.stage}${n.detail ? ` — ${n.detail}` : ''}`],
+        { level: 'info', fields: { stage: n.stage, detail: n.detail }, msg: 'stage changed' },
+        { event_type: 'STAGE_CHANGED', payload: { stage: n.stage, detail: n.detail } },
+      );
+    case 'heap_probe_unavailable':
+      return render([], {
+        level: 'warn',
+        fields: { heapProbeIntervalMs: n.intervalMs },
+        msg: 'heap probe requested but gc is not exposed: start node with --expose-gc',
+      });
+    case 'symbols_attempt_failed':
+      return render(firstOrEvery(n.attempt, 10) ? [`cannot reach the exchange: ${n.summary}`] : [], {
+        level: 'warn',
+        fields: { what: n.what, attempt: n.attempt, delay: n.delayMs, err: n.message },
+        msg: 'symbol selection attempt failed',
+      });
+    case 'symbols_selected': {
+      const sel = n.selection;
+      return render(
+        [
+          '[SYMBOL CONFIG] Fetched TOP 10 symbols by 24h volume:',
+          ...formatRanking(sel).map((line) => `  ${line}`),
+          ...(sel.fallbackUsed ? [`SYMBOLS_FALLBACK_USED: ${sel.fallbackReason ?? ''}`] : []),
+        ],
+        null,
+        {
+          event_type: 'SYMBOLS_SELECTED',
+          reasons: sel.fallbackUsed ? ['SYMBOLS_FALLBACK_USED'] : [],
+          payload: { symbols: sel.symbols, ranked: sel.ranked, fallback_reason: sel.fallbackReason },
+        },
+      );
+    }
+    case 'state_ready':
+      return render(['[NATIVE APP] SystemState initialized with TOP_10 symbols']);
+    case 'capture_started':
+      return render([`capture recording to ${n.file}`]);
+    case 'capture_failed':
+      return render([], { level: 'error', fields: { err: n.message }, msg: 'capture write failed' });
+    case 'ws_state': {
+      const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'market stream state' };
+      if (n.state === 'OPEN') return render([`market stream connected (${n.streams} streams)`], log, { event_type: 'WS_CONNECTED', payload: { url: n.url } });
+      if (n.state === 'RECONNECTING')
+        return render([`market stream ${n.detail}`], log, { event_type: 'WS_DISCONNECTED', reasons: ['WS_RECONNECTING'], payload: { detail: n.detail } });
+      return render([], log);
+    }
+    case 'stream_silent':
+      return render([`stream ${n.stream} acknowledged but silent for ${Math.round(n.silentForMs / 1000)} s`], {
+        level: 'warn',
+        fields: { stream: n.stream, silent_ms: n.silentForMs },
+        msg: 'subscribed stream delivers no data',
+      });
+    case 'oi_failed':
+      return render(
+        [],
+        { level: 'warn', fields: { symbol: n.symbol, kind: n.errorKind, status: n.status, err: n.message }, msg: 'OI poll failed' },
+        firstOrEvery(n.errors, 50)
+          ? { event_type: 'OI_POLL_FAILED', symbol: n.symbol, payload: { kind: n.errorKind, status: n.status, message: n.message, errors: n.errors } }
+          : null,
+      );
+    case 'promoted': {
+      const e = n.event;
+      return render(
+        [`PEAK PRESSURE ${e.symbol} ${e.dominant_side} at ${new Date(e.window_end_ms).toISOString()} (stress: ${e.stress_sources.join(', ')})`],
+        { level: 'info', fields: { event_id: e.event_id, symbol: e.symbol, stress: e.stress_sources }, msg: 'peak pressure event promoted' },
+        { event_type: 'PEAK_PRESSURE_PROMOTED', symbol: e.symbol, severity: 'INFO', payload: e as unknown as Record<string, unknown> },
+      );
+    }
+    case 'baseline_warm':
+      return render([], null, { event_type: 'BASELINE_WARM', symbol: n.symbol });
+    case 'health':
+      return render(
+        [`health ${n.state}${n.reasons.length ? ` (${n.reasons.join(', ')})` : ''}${n.detail ? ` — ${n.detail}` : ''}`],
+        { level: 'info', fields: { health: n.state, reasons: n.reasons, detail: n.detail }, msg: 'health changed' },
+        {
+          event_type: 'HEALTH_CHANGED',
+          reasons: [...n.reasons],
+          severity: n.state === 'FAILED' ? 'CRIT' : n.state === 'DEGRADED' ? 'WARN' : 'INFO',
+          payload: { state: n.state, detail: n.detail },
+        },
+      );
+    case 'fatal':
+      return render(
+        [`FAILED (${n.reason}): ${n.detail}`],
+        { level: 'fatal', fields: { reason: n.reason, detail: n.detail }, msg: 'collector failed' },
+        { event_type: 'ALERT_RAISED', severity: 'CRIT', reasons: [n.reason], payload: { detail: n.detail } },
+      );
+    case 'publish_failed':
+      return render([], { level: 'error', fields: { err: n.message }, msg: 'publishing a snapshot failed' });
+    case 'snapshot_write_failed':
+      return render(
+        [],
+        { level: 'error', fields: { err: n.message }, msg: 'snapshot write failed' },
+        { event_type: 'SNAPSHOT_WRITE_FAILED', severity: 'WARN', payload: { message: n.message } },
+      );
+  }
+}
+
+export interface ReporterSinks {
+  clock: Clock;
+  logger: Logger;
+  audit: AuditTrail;
+  /** Short human lines (`[HH:MM:SS] …`); none when not given. */
+  console?: (line: string) => void;
+}
+
+/** The one fan-out: a note goes to the console, the log and the audit trail as `renderNote` says. */
+export class Reporter {
+  constructor(private readonly sinks: ReporterSinks) {}
+
+  report(note: Note): void {
+    const r = renderNote(note);
+    const { console: out, logger, audit, clock } = this.sinks;
+    if (out) for (const line of r.console) out(consoleLine(clock.now(), line));
+    if (r.log) logger[r.log.level](r.log.fields, r.log.msg);
+    if (r.audit) audit.record(r.audit);
+  }
+}

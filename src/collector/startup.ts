@@ -1,0 +1,125 @@
+/**
+ * Startup orchestration (SPEC §3, §10): resolve the symbol universe, retrying for as long as the
+ * exchange cannot be reached; then open the run for those symbols — engine and SystemState, the
+ * capture, the market session and the OI poller — wired to intake, operations and reporting.
+ * The shell (collector.ts) starts what this opens and walks the stages.
+ */
+import { binanceUsdm } from '../binance/adapter';
+import { marketProtocol } from '../binance/market-protocol';
+import { selectSymbols, type SymbolSelection } from '../binance/symbols';
+import type { DeadLetterFile } from '../capture/dead-letter';
+import { CaptureWriter } from '../capture/writer';
+import { type Clock, machineMs } from '../clock/clock';
+import { RULES } from '../core/constants';
+import { Engine } from '../core/engine';
+import { FramePipeline } from '../core/pipeline';
+import { type OpsStaging, SystemState } from '../core/system-state';
+import type { CollectorConfig } from './config';
+import type { FrameIntake } from './intake';
+import { OiPoller } from './oi-poller';
+import type { Operations } from './operations';
+import type { Reporter } from './report';
+import type { RestClient } from './rest';
+import { WsSession } from './ws-session';
+
+export interface StartupContext {
+  config: CollectorConfig;
+  runId: string;
+  clock: Clock;
+  rest: RestClient;
+  reporter: Reporter;
+  intake: FrameIntake;
+  operations: Operations;
+  /** Where the frame pipeline dead-letters what it cannot use. */
+  deadLetters: DeadLetterFile;
+  /** Ends the selection retries (shutdown). */
+  signal: AbortSignal;
+}
+
+/** The parts of a run, once its symbols are known. */
+export interface Run {
+  selection: SymbolSelection;
+  engine: Engine;
+  /** The one frame pipeline (adapter → engine), the same replay uses. */
+  pipeline: FramePipeline;
+  state: SystemState;
+  capture: CaptureWriter | null;
+  market: WsSession;
+  oi: OiPoller;
+}
+
+/**
+ * The symbols to observe. `unavailable` is told why the exchange cannot be reached after each
+ * failed attempt (health shows it as SYMBOLS_UNAVAILABLE). Rejects when aborted.
+ */
+export async function resolveSymbols(ctx: StartupContext, unavailable: (why: string) => void): Promise<SymbolSelection> {
+  const { config, reporter } = ctx;
+  const sel = await selectSymbols(ctx.rest, {
+    clock: ctx.clock,
+    ...(config.symbols ? { fixed: config.symbols } : {}),
+    signal: ctx.signal,
+    onAttemptFailed: (what, err, attempt, delayMs) => {
+      const summary = `${what} failed (attempt ${attempt}): ${err.message}; retrying in ${Math.round(delayMs / 1000)} s`;
+      unavailable(summary);
+      reporter.report({ kind: 'symbols_attempt_failed', what, attempt, delayMs, message: err.message, summary });
+    },
+  });
+  reporter.report({ kind: 'symbols_selected', selection: sel });
+  return sel;
+}
+
+/**
+ * Open the run for `sel` (nothing is started yet): the staging and the snapshot numbering of the
+ * boot phase carry over into SystemState, and the frames intake held during selection go through.
+ */
+export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: OpsStaging; seq: number; startedMs: number }): Run {
+  const { config, runId, clock, reporter, intake, operations } = ctx;
+  const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
+  const pipeline = new FramePipeline(binanceUsdm, engine, (d) => ctx.deadLetters.write(d));
+  boot.ops.precisions = sel.precisions;
+  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters });
+  reporter.report({ kind: 'state_ready' });
+
+  let capture: CaptureWriter | null = null;
+  if (config.capture.enabled) {
+    capture = new CaptureWriter({
+      dir: config.capture.dir,
+      runId,
+      clock,
+      header: { run_id: runId, symbols: sel.symbols, started_ms: boot.startedMs, mode: config.mode },
+      maxFileBytes: config.capture.maxFileBytes,
+      maxTotalBytes: config.capture.maxTotalBytes,
+      flushEveryMs: machineMs(clock, config.capture.flushIntervalMs),
+      onError: (e) => reporter.report({ kind: 'capture_failed', message: e.message }),
+    });
+    reporter.report({ kind: 'capture_started', file: capture.currentFile ?? '' });
+  }
+  intake.attach(pipeline, capture);
+
+  const streams = binanceUsdm.subscriptions(sel.symbols, { markPrice: config.markPrice });
+  const market: WsSession = new WsSession({
+    protocol: marketProtocol({ wsUrl: config.wsUrl, streams }),
+    clock,
+    staleAfterMs: config.staleAfterMs,
+    livenessEveryMs: machineMs(clock, config.livenessCheckMs),
+    rotateAfterMs: config.rotateAfterMs,
+    onFrame: (text, recv, source) => intake.frame(text, recv, source),
+    onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
+    onStateChange: (state, detail) => {
+      if (state === 'OPEN') operations.connected();
+      reporter.report({ kind: 'ws_state', state, detail, url: market.url, streams: streams.length });
+    },
+    onSilentStream: (stream, silentForMs) => {
+      operations.streamSilent(stream);
+      reporter.report({ kind: 'stream_silent', stream, silentForMs });
+    },
+  });
+  const oi: OiPoller = new OiPoller(ctx.rest, {
+    symbols: sel.symbols,
+    intervalMs: machineMs(clock, config.oiPollIntervalMs),
+    timeoutMs: machineMs(clock, config.oiTimeoutMs),
+    clock,
+    onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
+  });
+  return { selection: sel, engine, pipeline, state, capture, market, oi };
+}
