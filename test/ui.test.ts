@@ -74,6 +74,10 @@ function expectShows(w: WindowTexts, vm: ViewModel): void {
   expect(w.liquidations).toEqual(vm.liquidations.map((r) => [r.time, r.symbol, r.price, r.qty, r.side]));
   expect(w.events.heading).toBe(vm.events.emptyState === null ? vm.events.heading : '');
   expect(w.events.emptyState).toBe(vm.events.emptyState);
+  const why = vm.whySilent;
+  expect(w.whySilent).toMatchObject({ title: why.title, perSymbol: why.perSymbol.join('\n'), empty: why.empty });
+  expect(w.whySilent.rows).toEqual(why.rows.map((r) => [r.time, r.symbol, r.stopped, r.flow, r.largest, r.body, r.stress, r.why]));
+  expect(w.whySilent.colors).toEqual(why.rows.map((r) => Array.from({ length: 8 }, () => r.color.toLowerCase())));
   expect(w.coming).toEqual(COMING_PANELS.map((p) => ({ title: p.title, text: p.text })));
   expect(w.failure).toBeNull();
 }
@@ -122,6 +126,7 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
         // No horizontal scrolling in the main view: every table's columns fit its width.
         expect(shot.widgets.symbols.fitsWidth, `${shot.name}: per-symbol grid`).toBe(true);
         expect(shot.widgets.events.fitsWidth, `${shot.name}: events table`).toBe(true);
+        expect(shot.widgets.whySilent.fitsWidth, `${shot.name}: why silent? table`).toBe(true);
       }
       // The rendered snapshot is a live one with data in it.
       const w = big.widgets;
@@ -131,7 +136,7 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       expect(w.status.mode).toBe('Mode: LIVE_PEAK_PRESSURE');
       expect(w.status.symbols).toBe('Symbols: BTCUSDT, ETHUSDT, SOLUSDT, XRPUSDT, DOGEUSDT (+5 more)');
       expect(w.events.emptyState).toContain('=== NO PEAK PRESSURE EVENTS DETECTED ===');
-      expect(w.tabs).toEqual(['Promoted Events', ...COMING_PANELS.map((p) => p.title)]);
+      expect(w.tabs).toEqual(['Promoted Events', 'Why silent?', ...COMING_PANELS.map((p) => p.title)]);
       // Window sizes and the PNGs under debug/ (device pixels: logical size × scale).
       const k = Number(scale);
       expect(big.widgets.size).toEqual({ width: 1600, height: 1000 });
@@ -209,7 +214,7 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     const a = await runReplay({ files: FIXTURE_FILES, commitEveryMs: 500 });
     quiet = a.state.commit(1_723_161_330_000);
     const oi = writeOiCapture(join(mkdtempSync(join(tmpdir(), 'pp-ui-oi-')), 'oi.pp'));
-    const b = await runReplay({ files: [...FIXTURE_FILES, oi], symbols: ['BTCUSDT', 'ETHUSDT'], commitEveryMs: 500 });
+    const b = await runReplay({ files: [...FIXTURE_FILES, oi], symbols: ['BTCUSDT', 'ETHUSDT'], commitEveryMs: 500, nearMisses: true });
     promoted = b.state.commit(1_723_161_330_000);
     qt = await import('@nodegui/nodegui');
     W = await import('../src/widgets/window');
@@ -242,6 +247,9 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
       const rb = w.readBack();
       expectShows(rb, vm);
       if (s === quiet) continue;
+      // The "why silent?" tab has near misses to show here (the read-back above compared every row).
+      expect(rb.whySilent.rows.length).toBeGreaterThan(0);
+      expect(rb.whySilent.empty).toBeNull();
       const newestFirst = [...s.promoted_events].reverse();
       expect(rb.events.rowCount).toBe(newestFirst.length);
       expect(rb.events.rows).toEqual(newestFirst.slice(0, 50).map((e) => eventCells(e)));

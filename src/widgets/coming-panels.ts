@@ -21,16 +21,6 @@ export const COMING_PANELS: readonly ComingPanel[] = Object.freeze([
     ].join('\n'),
   },
   {
-    key: 'why-silent',
-    title: 'Why silent?',
-    text: [
-      'Near misses will appear here (SPEC §21): per symbol, the last 20 judged windows that failed only at',
-      'condition 3 (compression/expansion) or 4 (external stress), with their margins: abs_flow / P90,',
-      'largest trade / P95, body ratio and stress state. Inspection only: never read by the verdict.',
-      'Until then the condition-failure counters in System Health say where windows fail.',
-    ].join('\n'),
-  },
-  {
     key: 'liquidation-tape',
     title: 'Liquidation tape',
     text: [

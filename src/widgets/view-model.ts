@@ -8,6 +8,7 @@
 import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { RawRow, Snapshot, SymbolState } from '../core/contracts/snapshot';
+import { nearMissPanel, type NearMissPanelModel } from './near-miss-view';
 import { formatAge, formatClock, formatDateTime, formatFixed, formatInt, formatShare } from './format';
 
 export const COLORS = Object.freeze({
@@ -83,6 +84,8 @@ export interface ViewModel {
   trades: TableRow[];
   liquidations: TableRow[];
   events: EventsHeaderModel;
+  /** The "why silent?" tab: near misses of all symbols (SPEC §21; src/widgets/near-miss-view.ts). */
+  whySilent: NearMissPanelModel;
   /** Set when the collector FAILED: the whole window shows this instead of the panels. */
   failure: { title: string; body: string } | null;
 }
@@ -404,6 +407,7 @@ export function viewModel(s: Snapshot): ViewModel {
     trades: newestRows(s, s.raw_buffers.trades),
     liquidations: newestRows(s, s.raw_buffers.liquidations),
     events: eventsHeader(s),
+    whySilent: nearMissPanel(s),
     failure: failure(s),
   };
 }

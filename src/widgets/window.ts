@@ -31,6 +31,7 @@ import {
 import type { PromotedEvent } from '../core/contracts/promoted';
 import { CellTable } from './cell-table';
 import { COMING_PANELS } from './coming-panels';
+import { NEAR_MISS_COLUMNS, type NearMissPanelModel } from './near-miss-view';
 import { DEFAULT_SORT, EventLog } from './events-model';
 import { EventsPanel, type EventsTexts } from './events-table';
 import type { Layout } from './layout';
@@ -44,7 +45,10 @@ const STATUS_KEYS = ['mode', 'symbols', 'baselines', 'health', 'windows', 'event
 /** Summary lines under the health heading: health, connections, rates (the detail has its own label). */
 const HEALTH_LINES = 3;
 export const EVENTS_TAB = 'events';
-export const TAB_KEYS: readonly string[] = [EVENTS_TAB, ...COMING_PANELS.map((p) => p.key)];
+export const WHY_SILENT_TAB = 'why-silent';
+/** Tab keys in tab order (the saved layout names the open tab by its key). */
+export const TAB_KEYS: readonly string[] = [EVENTS_TAB, WHY_SILENT_TAB, ...COMING_PANELS.map((p) => p.key)];
+const TAB_TITLES: readonly string[] = ['Promoted Events', 'Why silent?', ...COMING_PANELS.map((p) => p.title)];
 
 /** A layout to start from: a saved one, or the defaults (whose column widths come from the font). */
 export type StartLayout = Omit<Layout, 'columns'> & { columns: readonly number[] };
@@ -72,6 +76,7 @@ export interface WindowTexts {
   events: EventsTexts;
   tabs: string[];
   tab: string;
+  whySilent: { title: string; perSymbol: string; rows: string[][]; colors: string[][]; empty: string | null; fitsWidth: boolean };
   coming: { title: string; text: string }[];
   failure: string | null;
   size: { width: number; height: number };
@@ -159,6 +164,10 @@ export class PeakPressureWindow {
   private readonly liquidations: CellTable;
   private readonly tabs: QTabWidget;
   private readonly coming: { title: string; label: QLabel }[] = [];
+  private readonly whySilentTitle: QLabel;
+  private readonly whySilentLines: QLabel;
+  private readonly whySilentEmpty: QLabel;
+  private readonly whySilent: CellTable;
   private readonly mainSplit: QSplitter;
   private readonly bottomSplit: QSplitter;
   private readonly healthBox: QGroupBox;
@@ -269,7 +278,19 @@ export class PeakPressureWindow {
     if (layout.columns.length > 0) this.events.setColumnWidths(layout.columns);
     this.tabs = new QTabWidget();
     // NodeGui 0.74.2 adds nothing for addTab(page, 'label'): only the (page, icon, label) form works.
-    this.tabs.addTab(this.events.widget, new QIcon(), 'Promoted Events');
+    this.tabs.addTab(this.events.widget, new QIcon(), TAB_TITLES[0] ?? '');
+    // "Why silent?": the near misses (SPEC §21), newest first; inspection only.
+    const why = box(Direction.TopToBottom, 6, 4);
+    this.whySilentTitle = label('', 'heading');
+    this.whySilentLines = label();
+    this.whySilentEmpty = label('', 'emptyState');
+    this.whySilentEmpty.setWordWrap(true);
+    this.whySilent = new CellTable({ ...common, columns: NEAR_MISS_COLUMNS, numeric: [3, 4, 5], fixed: { 0: '00:00:00', 1: LONGEST_SYMBOL } });
+    why.layout.addWidget(this.whySilentTitle);
+    why.layout.addWidget(this.whySilentLines);
+    why.layout.addWidget(this.whySilentEmpty);
+    why.layout.addWidget(this.whySilent.widget, 1);
+    this.tabs.addTab(why.widget, new QIcon(), TAB_TITLES[1] ?? '');
     for (const p of COMING_PANELS) {
       const page = box(Direction.TopToBottom, 16, 8);
       const title = label(`${p.title} — coming`, 'heading');
@@ -412,6 +433,15 @@ export class PeakPressureWindow {
     this.trades.bind(feedCells(vm.trades));
     this.liquidations.bind(feedCells(vm.liquidations));
     this.events.render(vm.events);
+    this.renderWhySilent(vm.whySilent);
+  }
+
+  private renderWhySilent(m: NearMissPanelModel): void {
+    setText(this.whySilentTitle, m.title, this.texts);
+    setText(this.whySilentLines, m.perSymbol.join('\n'), this.texts);
+    this.whySilent.bind(m.rows.map((r) => [r.time, r.symbol, r.stopped, r.flow, r.largest, r.body, r.stress, r.why].map((text) => ({ text, color: r.color }))));
+    // Empty text rather than hide(): the tab is usually not the open one, and a hidden tab's child reads as hidden.
+    setText(this.whySilentEmpty, m.empty ?? '', this.texts);
   }
 
   /** Appends the events not shown yet (`newest`: the last of `total` promoted since start, oldest first). */
@@ -466,8 +496,16 @@ export class PeakPressureWindow {
       trades: this.trades.readBack(),
       liquidations: this.liquidations.readBack(),
       events: this.events.readBack(eventRows),
-      tabs: TAB_KEYS.map((_, i) => (i === 0 ? 'Promoted Events' : (COMING_PANELS[i - 1]?.title ?? ''))),
+      tabs: [...TAB_TITLES],
       tab: TAB_KEYS[this.tabs.currentIndex()] ?? '',
+      whySilent: {
+        title: this.whySilentTitle.text(),
+        perSymbol: this.whySilentLines.text(),
+        rows: this.whySilent.readBack(),
+        colors: this.whySilent.readColors(),
+        empty: this.whySilentEmpty.text() === '' ? null : this.whySilentEmpty.text(),
+        fitsWidth: this.whySilent.fitsWidth(),
+      },
       coming: this.coming.map((c) => ({ title: c.title, text: c.label.text() })),
       failure: this.failureLabel.isVisible() ? this.failureLabel.text() : null,
       size: { width: size.width(), height: size.height() },
