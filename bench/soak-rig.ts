@@ -209,7 +209,7 @@ function procCpuSeconds(pid: number): number | null {
 }
 
 /** Lines of a child's stdout, as they come. */
-function onLines(child: ChildProcess, fn: (line: string) => void): void {
+export function onLines(child: ChildProcess, fn: (line: string) => void): void {
   let buf = '';
   child.stdout?.on('data', (c: Buffer) => {
     buf += c.toString('utf8');
@@ -225,7 +225,7 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<number | null> {
+export function waitExit(child: ChildProcess, ms: number): Promise<number | null> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
     const t = setTimeout(() => {
@@ -246,6 +246,72 @@ function listCaptures(dir: string): { name: string; bytes: number }[] {
     .map((f) => ({ name: f, bytes: statSync(join(dir, f)).size }));
 }
 
+export interface SimulatorProcess {
+  child: ChildProcess;
+  /** The simulator's clock (its `clock {…}` line): what `live --clock` takes. */
+  clock: ClockSpec;
+  restUrl: string;
+  wsUrl: string;
+  /** The last 4000 characters of its stderr. */
+  stderr: () => string;
+  /** SIGTERM, then wait for the exit (SIGKILL after 10 s). */
+  stop: () => Promise<void>;
+}
+
+/**
+ * `node dist/cli.js simulate --port 0 --speed S --scenario demo` in its own process; resolves
+ * once it printed its URLs and its clock. `onLine` sees every stdout line (the `stats {…}` lines).
+ */
+export async function startSimulatorProcess(opts: {
+  root: string;
+  speed: number;
+  seed: number;
+  scenario?: string;
+  statsEveryMs?: number;
+  onLine?: (line: string) => void;
+}): Promise<SimulatorProcess> {
+  const cli = join(opts.root, 'dist', 'cli.js');
+  const args = [cli, 'simulate', '--port', '0', '--speed', String(opts.speed), '--scenario', opts.scenario ?? 'demo', '--seed', String(opts.seed)];
+  if (opts.statsEveryMs !== undefined) args.push('--stats-every', String(opts.statsEveryMs));
+  const sim = spawn(process.execPath, args, { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let simErr = '';
+  sim.stderr?.on('data', (c: Buffer) => (simErr = (simErr + c.toString()).slice(-4000)));
+  let clock: ClockSpec | null = null;
+  let restUrl: string | null = null;
+  let wsUrl: string | null = null;
+  const wall0 = Date.now();
+  onLines(sim, (line) => {
+    restUrl ??= /REST\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
+    wsUrl ??= /WS\s+(ws:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
+    if (line.startsWith('clock ')) clock = ClockSpecSchema.parse(JSON.parse(line.slice(6)));
+    opts.onLine?.(line);
+  });
+  const ready = await new Promise<{ clock: ClockSpec; restUrl: string; wsUrl: string }>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (clock !== null && restUrl !== null && wsUrl !== null) {
+        clearInterval(t);
+        resolve({ clock, restUrl, wsUrl });
+      } else if (sim.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`simulator exited (${sim.exitCode}) before listening: ${simErr}`));
+      } else if (Date.now() - wall0 > 60_000) {
+        clearInterval(t);
+        sim.kill('SIGKILL');
+        reject(new Error(`simulator did not print its URLs and clock within 60 s: ${simErr}`));
+      }
+    }, 50);
+  });
+  return {
+    child: sim,
+    ...ready,
+    stderr: () => simErr,
+    stop: async () => {
+      sim.kill('SIGTERM');
+      await waitExit(sim, 10_000);
+    },
+  };
+}
+
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const log = opts.log ?? ((): void => undefined);
   const cli = join(opts.root, 'dist', 'cli.js');
@@ -262,39 +328,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
   // ---- the simulator ----
-  const sim = spawn(
-    process.execPath,
-    [
-      cli,
-      'simulate',
-      '--port',
-      '0',
-      '--speed',
-      String(speed),
-      '--scenario',
-      'demo',
-      '--seed',
-      String(opts.seed ?? 1),
-      '--stats-every',
-      String(opts.simStatsEveryMs ?? 1000),
-    ],
-    { cwd: opts.root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let simErr = '';
-  sim.stderr?.on('data', (c: Buffer) => (simErr = (simErr + c.toString()).slice(-4000)));
   const simStats: SimStat[] = [];
-  let clock: ClockSpec | null = null;
-  let restUrl: string | null = null;
-  let wsUrl: string | null = null;
   let now: () => number = Date.now;
   let t0 = 0;
   const wall0 = Date.now();
   let collectorStarted = false;
-  onLines(sim, (line) => {
-    restUrl ??= /REST\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
-    wsUrl ??= /WS\s+(ws:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1] ?? null;
-    if (line.startsWith('clock ')) clock = ClockSpecSchema.parse(JSON.parse(line.slice(6)));
-    if (line.startsWith('stats ') && collectorStarted) {
+  const simProc = await startSimulatorProcess({
+    root: opts.root,
+    speed,
+    seed: opts.seed ?? 1,
+    statsEveryMs: opts.simStatsEveryMs ?? 1000,
+    onLine: (line) => {
+      if (!line.startsWith('stats ') || !collectorStarted) return;
       const s = JSON.parse(line.slice(6)) as Record<string, unknown>;
       simStats.push({
         wall_s: (num(s.wallMs) - wall0) / 1000,
@@ -308,27 +353,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         cascades: num(s.cascades),
         rss_bytes: num(s.rssBytes),
       });
-    }
+    },
   });
-  const simReady = await new Promise<ClockSpec>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (clock !== null && restUrl !== null && wsUrl !== null) {
-        clearInterval(t);
-        resolve(clock);
-      } else if (sim.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(`simulator exited (${sim.exitCode}) before listening: ${simErr}`));
-      } else if (Date.now() - wall0 > 60_000) {
-        clearInterval(t);
-        sim.kill('SIGKILL');
-        reject(new Error(`simulator did not print its URLs and clock within 60 s: ${simErr}`));
-      }
-    }, 50);
-  });
-  const spec: ClockSpec = simReady;
+  const { child: sim, restUrl, wsUrl } = simProc;
+  const spec: ClockSpec = simProc.clock;
   const simClock = clockFromSpec(spec);
   now = () => simClock.now();
-  log(`simulator at ${restUrl ?? '?'} (speed ${speed}, clock origin ${new Date(spec.originMs).toISOString()})`);
+  log(`simulator at ${restUrl} (speed ${speed}, clock origin ${new Date(spec.originMs).toISOString()})`);
 
   // ---- the collector ----
   t0 = now();
@@ -343,9 +374,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       '--config',
       configPath,
       '--rest-url',
-      restUrl ?? '',
+      restUrl,
       '--ws-url',
-      wsUrl ?? '',
+      wsUrl,
       '--debug-dir',
       debugDir,
       '--capture-dir',
@@ -460,7 +491,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
           reject(new Error(`the collector exited early (code ${exitedEarly}) at ${h.toFixed(2)} exchange hours:\n${stderr}\n${tail.slice(-10).join('\n')}`));
         } else if (sim.exitCode !== null) {
           clearInterval(timer);
-          reject(new Error(`the simulator exited early (code ${sim.exitCode}): ${simErr}`));
+          reject(new Error(`the simulator exited early (code ${sim.exitCode}): ${simProc.stderr()}`));
         } else if (h >= opts.exchangeHours) {
           clearInterval(timer);
           resolve();

@@ -261,6 +261,21 @@ node -e '
 end
 
 # ---------------------------------------------------------------- 6. live --headless on Windows
+# The event store's native addon (better-sqlite3) has no win32 build here: its prebuilt Windows
+# binaries come from GitHub, which this CI cannot reach, and the Linux build cannot load under
+# win32. A live run then keeps running with health DEGRADED (STORE_UNAVAILABLE) and its promoted
+# events held in memory (durable before visible, SPEC §21). The lane accepts exactly that one
+# reason, for that one cause, and nothing else; on a machine with a win32 addon it asks for OK.
+if winnode "$RUN/sqlite.out" "$RUN/sqlite.err" -e 'new (require("better-sqlite3"))(":memory:").close()'; then
+  NO_WIN_STORE=
+  HEALTHY='health OK'
+else
+  grep -q ERR_DLOPEN_FAILED "$RUN/sqlite.err" || { show_tail "$RUN/sqlite.err"; die 'better-sqlite3 fails under win32 for another reason than a missing win32 build'; }
+  NO_WIN_STORE=1
+  HEALTHY='health (OK|DEGRADED \(STORE_UNAVAILABLE\))( |$)'
+  log '   no win32 build of better-sqlite3 here: the live runs must reach OK apart from STORE_UNAVAILABLE'
+fi
+
 begin 'loopback simulator (Linux, speed 10)'
 SIM=$RUN/simulator
 mkdir -p "$SIM"
@@ -337,7 +352,7 @@ LIVE_CONFIG='{ "oiPollIntervalMs": 500, "snapshotFileIntervalMs": 500, "capture"
 STOPPED=$RUN/live-stopfile
 begin 'live --headless on Windows: health OK, 2 parts rotated, stop file'
 start_live "$STOPPED" "$LIVE_CONFIG" --stop-file stop.request
-wait_live "$STOPPED" 'grep -q "health OK" stdout.txt && [ -f debug/latest_snapshot.json ] && [ "$(parts)" -ge 3 ]' 180
+wait_live "$STOPPED" 'grep -Eq "$HEALTHY" stdout.txt && [ -f debug/latest_snapshot.json ] && [ "$(parts)" -ge 3 ]' 180
 touch "$STOPPED/stop.request"
 reap_live "$STOPPED" 60
 [ ! -e "$STOPPED/stop.request" ] || die 'the stop file was not consumed'
@@ -346,7 +361,7 @@ end "$(cd "$STOPPED" && parts) capture parts"
 CTRLC=$RUN/live-ctrlc
 begin 'live --headless on Windows: health OK, Ctrl+C'
 start_live "$CTRLC" '{ "oiPollIntervalMs": 500, "snapshotFileIntervalMs": 500 }'
-wait_live "$CTRLC" 'grep -q "health OK" stdout.txt && [ -f debug/latest_snapshot.json ]' 180
+wait_live "$CTRLC" 'grep -Eq "$HEALTHY" stdout.txt && [ -f debug/latest_snapshot.json ]' 180
 kill -INT "$LIVE_PID"
 reap_live "$CTRLC" 60
 end
@@ -354,7 +369,7 @@ kill "$SIM_PID" 2>/dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 
 begin 'judge the Windows runs on Linux (test/windows-lane.test.ts)'
-WINDOWS_LANE_LIVE=$STOPPED WINDOWS_LANE_CTRLC=$CTRLC npx vitest run test/windows-lane.test.ts >"$RUN/judge.log" 2>&1 || {
+WINDOWS_LANE_LIVE=$STOPPED WINDOWS_LANE_CTRLC=$CTRLC WINDOWS_LANE_NO_STORE=$NO_WIN_STORE npx vitest run test/windows-lane.test.ts >"$RUN/judge.log" 2>&1 || {
   tail -n 60 "$RUN/judge.log" >&2
   die 'the files the Windows runs wrote do not pass test/windows-lane.test.ts'
 }
@@ -367,15 +382,15 @@ replay_both windows-capture "${FILES[@]}"
 end "${#FILES[@]} parts"
 
 # ---------------------------------------------------------------- 7. events export (SPEC §21)
-# The event store (SQLite through better-sqlite3) is not merged yet. When `dist/cli.js events`
-# exists this step runs the export on both platforms and compares them. The store's native addon
-# must then load under win32: the Linux build in node_modules cannot, and better-sqlite3's prebuilt
+# The export runs on both platforms and is compared. The store's native addon must load under
+# win32 for it (better-sqlite3 loads it at the first `new Database`, not at require, so the probe
+# opens one): the Linux build in node_modules cannot, and better-sqlite3's prebuilt
 # Windows binaries come from GitHub, which this CI cannot reach. Until a Windows build of the addon
 # is available here, the step says so and is skipped rather than failed.
 begin 'events export (event store)'
 if ! node dist/cli.js events --help >/dev/null 2>&1; then
   end 'SKIPPED: dist/cli.js has no events command yet'
-elif ! winnode "$RUN/sqlite.out" "$RUN/sqlite.err" -e 'require("better-sqlite3")'; then
+elif [ -n "$NO_WIN_STORE" ]; then
   end 'SKIPPED: better-sqlite3 has no win32 build here (its prebuilt binaries are on GitHub)'
 else
   for fmt in jsonl csv; do

@@ -2,7 +2,9 @@
  * Replaying the capture of a live run reproduces that run exactly: the same promoted events,
  * byte for byte, and the same counters. The live run is the real collector against the loopback
  * simulator's demo scenario (recorded real flow plus a scripted liquidation cascade), both on the
- * rig's shared manual clock, so the run covers minutes of exchange time in seconds.
+ * rig's shared manual clock, so the run covers minutes of exchange time in seconds. The live
+ * snapshot's "why silent?" near misses are the replay's too: the collector feeds its log from the
+ * same window hook.
  */
 import { describe, expect, it } from 'vitest';
 import { eventLine, runReplay } from '../src/replay/replay';
@@ -27,11 +29,20 @@ describe('capture → replay equivalence', () => {
     const files = captureFiles(rig.dir);
     expect(files.length).toBeGreaterThanOrEqual(1);
     const replayed: string[] = [];
-    const { engine: re, pipeline: rePipeline, header } = await runReplay({ files, onPromotion: (e) => replayed.push(eventLine(e)) });
+    const {
+      engine: re,
+      pipeline: rePipeline,
+      header,
+      nearMisses,
+    } = await runReplay({ files, nearMisses: true, onPromotion: (e) => replayed.push(eventLine(e)) });
     expect(header?.symbols).toEqual(rig.collector.stats().selection?.symbols);
     expect(replayed.join('')).toBe(liveEvents);
     expect(re.detectorsInRankOrder.map((d) => ({ symbol: d.symbol, ...d.counters }))).toEqual(liveCounters);
     expect(rePipeline.counters.frames_received).toBe(live.frames.frames_received);
     expect(re.watermark).toBe(live.watermarkMs);
+    const liveNearMisses = rig.latest().near_misses;
+    expect(Object.keys(liveNearMisses)).toEqual(header?.symbols);
+    expect(Object.values(liveNearMisses).flat().length).toBeGreaterThan(0);
+    expect(liveNearMisses).toEqual(nearMisses?.view());
   }, 200_000);
 });

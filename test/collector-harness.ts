@@ -12,7 +12,9 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/clock/manual';
+import type { Clock } from '../src/clock/clock';
 import { Collector } from '../src/collector/collector';
+import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
 import type { Snapshot } from '../src/core/contracts/snapshot';
@@ -29,6 +31,12 @@ export interface RigOptions {
   config?: Partial<CollectorConfigInput>;
   /** Called with the simulator before the collector starts (faults the collector must meet at once). */
   beforeStart?: (sim: SimulatorHandle) => void;
+  /** Default 'test'. */
+  runId?: string;
+  /** Use this directory (e.g. a second run on the first one's store) instead of a new temp one. */
+  dir?: string;
+  /** The collector's doctor I/O (e.g. a small disk), given the rig's clock. */
+  doctorIo?: (clock: Clock) => DoctorIo;
 }
 
 export interface Rig {
@@ -50,20 +58,23 @@ export interface Rig {
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const clock = new ManualClock(MANUAL_T0);
   const sim = await startSimulator({ port: 0, seed: 7, scenario: 'steady', ...(opts.sim ?? {}), clock, tickMs: STEP_MS });
-  const dir = mkdtempSync(join(tmpdir(), 'pp-rig-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pp-rig-'));
   const config = CollectorConfigSchema.parse({
     restUrl: sim.restUrl,
     wsUrl: sim.wsUrl,
     debugDir: join(dir, 'debug'),
     capture: { dir: join(dir, 'captures') },
+    store: { path: join(dir, 'data', 'peak-pressure.db') },
     mode: 'DEMO',
+    // The doctor's probes wait in wall time for frames the manual clock only sends when stepped; the rig-doctor test turns it on.
+    doctorAtBoot: false,
     ...(opts.config ?? {}),
   });
   const snapshots: Snapshot[] = [];
   const lines: string[] = [];
   const collector = new Collector({
     config,
-    runId: 'test',
+    runId: opts.runId ?? 'test',
     logger: silentLogger(),
     clock,
     publish: (s) => {
@@ -72,6 +83,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       if (snapshots.length > 50) snapshots.splice(0, snapshots.length - 50);
     },
     console: (l) => lines.push(l),
+    ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
   });
   opts.beforeStart?.(sim);
 

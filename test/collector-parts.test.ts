@@ -40,6 +40,17 @@ describe('stage machine', () => {
     expect(nextStage('OBSERVE', { kind: 'streams_started' })).toBeNull();
   });
 
+  it('with the boot doctor: BOOT → DOCTOR_CHECKS → SYMBOL_SELECT, saying whether checks failed', () => {
+    expect(nextStage('BOOT', { kind: 'start', doctor: true })?.stage).toBe('DOCTOR_CHECKS');
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'doctor_done', failed: 0 })).toEqual({
+      stage: 'SYMBOL_SELECT',
+      detail: 'fetching exchangeInfo and the 24h ticker (doctor: all checks passed)',
+    });
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'doctor_done', failed: 2 })?.detail).toContain('2 failed');
+    expect(nextStage('SYMBOL_SELECT', { kind: 'doctor_done', failed: 0 })).toBeNull();
+    expect(nextStage('DOCTOR_CHECKS', { kind: 'stop' })?.stage).toBe('SHUTDOWN');
+  });
+
   it('commits: WARMUP → OBSERVE once every baseline is warm; a health change moves OBSERVE/WARMUP ⇄ DEGRADED', () => {
     expect(nextStage('WARMUP', commit({ allWarm: false }))).toBeNull();
     expect(nextStage('WARMUP', commit({ allWarm: true }))).toEqual({ stage: 'OBSERVE', detail: 'all baselines warm' });

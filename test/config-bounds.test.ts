@@ -12,19 +12,22 @@ import { z } from 'zod';
 import { configFromValues } from '../src/app/live-options';
 import { type Bound, CONFIG_BOUNDS, CollectorConfigSchema, ConfigError, ENV_VARS, humanBound, loadConfig, MAX_TIMER_MS } from '../src/collector/config';
 import { REPO_ROOT } from './fixtures/paths';
+import { collectorConfig } from '../bench/soak-rig';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-bounds-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const FIELDS = Object.entries(CONFIG_BOUNDS) as [string, Bound][];
 
-/** `{a: {b: v}}` for `a.b`, plus what the field needs to be valid beside it. */
+/** `{a: {b: {c: v}}}` for `a.b.c`, plus what the field needs to be valid beside it. */
 function objectFor(path: string, value: unknown): Record<string, unknown> {
-  const [head, leaf] = path.split('.') as [string, string | undefined];
-  if (leaf === undefined) return { [head]: value };
+  const keys = path.split('.');
+  const leaf = keys[keys.length - 1] as string;
   // The total may not be below one part: test it against the smallest part.
   const sibling = leaf === 'maxTotalBytes' ? { maxFileBytes: CONFIG_BOUNDS['capture.maxFileBytes'].min } : {};
-  return { [head]: { ...sibling, [leaf]: value } };
+  let obj: Record<string, unknown> = keys.length > 1 ? { ...sibling, [leaf]: value } : { [leaf]: value };
+  for (let i = keys.length - 2; i >= 0; i--) obj = { [keys[i] as string]: obj };
+  return obj;
 }
 
 function valueAt(c: unknown, path: string): unknown {
@@ -154,5 +157,32 @@ describe('config errors name their origin', () => {
     expect(msg.split('\n')).toHaveLength(1);
     expect(msg).toContain(`file ${file}: capture.maxTotalBytes: must not be below capture.maxFileBytes (the total must hold at least one part) (got 67108864)`);
     expect(msg).toContain(`file ${file}: colour: Unrecognized key: "colour"`);
+  });
+});
+
+describe('configs the project itself writes', () => {
+  // The Windows lane wrote `capture.maxFileBytes: 262144` after the bounds made 1 MiB the
+  // minimum, and CI found out only after 15 minutes, under wine. Every JSON object literal a
+  // script hands to the collector is checked here, in seconds, against the same loader.
+  const SCRIPTS = ['scripts/windows-lane.sh'];
+  const literals = SCRIPTS.flatMap((rel) =>
+    [...readFileSync(join(REPO_ROOT, rel), 'utf8').matchAll(/'(\{[^']*\})'/g)].map((m) => ({ rel, text: m[1] as string })),
+  );
+
+  it('finds the config literals of the scripts (so the check below checks something)', () => {
+    expect(literals.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(literals.map((l, i) => [i, l.rel, l.text] as const))('%i: %s %s loads within the bounds', (i, _rel, text) => {
+    const file = join(tmp, `script-config-${i}.json`);
+    writeFileSync(file, text);
+    expect(() => loadConfig({ file, env: {} })).not.toThrow();
+  });
+
+  // The soak test (speed 120) and the memory-over-a-day benchmark (speed 200, up to 450 by flag)
+  // configure the collector for their speed.
+  it.each([1, 120, 200, 450])('the soak rig at speed %i', (speed) => {
+    const { config } = collectorConfig(speed, 1000, 2000);
+    expect(() => CollectorConfigSchema.parse(config)).not.toThrow();
   });
 });

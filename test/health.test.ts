@@ -57,6 +57,22 @@ describe('health verdict', () => {
     const f = evaluateHealth(inputs({ fatal: { reason: 'SYMBOL_LEAK', detail: 'x' }, wsState: 'RECONNECTING' }));
     expect(f).toEqual({ state: 'FAILED', reasons: ['SYMBOL_LEAK'], detail: 'x' });
   });
+
+  it("lists the doctor's lasting findings without degrading (STARTING and OK stay), and keeps real reasons degrading", () => {
+    const notes = [
+      { reason: 'DISK_LOW' as const, detail: '100.0 MiB free beside the store' },
+      { reason: 'CLOCK_SKEW' as const, detail: 'local clock 3.0 s behind' },
+    ];
+    expect(evaluateHealth(inputs({ notes }))).toEqual({
+      state: 'OK',
+      reasons: ['DISK_LOW', 'CLOCK_SKEW'],
+      detail: '100.0 MiB free beside the store; local clock 3.0 s behind',
+    });
+    expect(evaluateHealth(inputs({ notes, nowMs: T0 + 30_000 })).state).toBe('STARTING');
+    const both = evaluateHealth(inputs({ notes, tradesPerSecond: 9.9 }));
+    expect(both.state).toBe('DEGRADED');
+    expect(both.reasons).toEqual(['TRADES_RATE_LOW', 'DISK_LOW', 'CLOCK_SKEW']);
+  });
 });
 
 describe('rate meter', () => {

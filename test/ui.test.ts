@@ -3,7 +3,10 @@
  *  1. The real app (dist/main.js, NodeGui, offscreen Qt platform) against the loopback simulator:
  *     after a few commits it reads its widgets back from Qt and saves PNGs at 1600×1000 and
  *     1280×800, once at 100 % and once at 200 % (QT_SCALE_FACTOR=2). What Qt shows must be exactly
- *     what the view-model makes of the snapshot that was rendered.
+ *     what the view-model makes of the snapshot that was rendered. An earlier run's real events,
+ *     put in the store beforehand, come back as the window's history section (issue 10 item 3);
+ *     the simulator's exchange clock is 3 s ahead, so the collector's boot doctor alerts
+ *     CLOCK_SKEW and the window shows it as a toast (item 5).
  *  2. The window's widgets in this process (offscreen Qt), fed snapshots the real pipeline made
  *     from the vendored capture: the per-symbol grid, counter tables, the events table (rows,
  *     sort, filters, selection → detail pane, 10,000 rows), the coming panels and the layout that
@@ -19,13 +22,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
 import { runReplay } from '../src/replay/replay';
+import { startSimulator } from '../src/simulator/server';
+import { HISTORY_LIMIT, historyOf } from '../src/store/history';
+import { EventStore } from '../src/store/store';
+import type { ToastView } from '../src/widgets/alerts-view';
 import { COMING_PANELS } from '../src/widgets/coming-panels';
 import { EVENT_COLUMNS, eventCells, eventDetail, EVENT_ROWS_MAX } from '../src/widgets/events-model';
 import type { Layout } from '../src/widgets/layout';
-import { type Cell, viewModel, type ViewModel } from '../src/widgets/view-model';
+import { historyView } from '../src/widgets/history-view';
+import { type Cell, COLORS, viewModel, type ViewModel } from '../src/widgets/view-model';
 import type { WindowTexts } from '../src/widgets/window';
 import { FIXTURE_FILES, REPO_ROOT } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';
+import { fixtureEvents, runStart } from './store-helpers';
 
 const ADDON = join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
 const MAIN = join(REPO_ROOT, 'dist', 'main.js');
@@ -93,8 +102,16 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
   for (const scale of ['1', '2']) {
     it(`at ${scale === '1' ? '100' : '200'} %: shows exactly what the view-model makes of the rendered snapshot, fits 1280×800, saves PNGs`, async () => {
       expect(existsSync(MAIN)).toBe(true);
-      const sim = await startSimulatorForTest();
+      const sim = await startSimulator({ port: 0, seed: 9, scenario: 'steady' });
+      sim.fault({ kind: 'server_time_skew', ms: 3_000 });
       const dir = mkdtempSync(join(tmpdir(), 'pp-ui-'));
+      // An earlier run with real events (the fixture replay's), ended cleanly, in the store the app opens.
+      const db = join(dir, 'store.db');
+      const earlier = EventStore.open({ path: db, isRunAlive: () => false }, Date.UTC(2026, 0, 6));
+      earlier.startRun(runStart('earlier1', Date.UTC(2026, 0, 6)), Date.UTC(2026, 0, 6));
+      earlier.persist({ events: await fixtureEvents() }, Date.UTC(2026, 0, 6, 0, 1));
+      const expectedHistory = historyView(historyOf(earlier.history('none', HISTORY_LIMIT)))?.text;
+      earlier.close(Date.UTC(2026, 0, 6, 0, 2));
       const out = scale === '1' ? OUT : join(OUT, 'scale-200');
       rmSync(out, { recursive: true, force: true });
       // A corrupt saved layout: ignored with a log line, replaced on exit by the layout in use.
@@ -103,7 +120,21 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       const conf = join(config, 'PeakPressure', 'peak-pressure.conf');
       writeFileSync(conf, '[General]\nlayout="{\\"v\\":1,\\"window\\":{\\"width\\":12\n\u0000\u0001garbage\n');
       const { code, stdout, stderr } = await runApp(
-        ['--rest-url', sim.restUrl, '--ws-url', sim.wsUrl, '--debug-dir', join(dir, 'debug'), '--no-capture', '--ui-test', out, '--ui-test-renders', '4'],
+        [
+          '--rest-url',
+          sim.restUrl,
+          '--ws-url',
+          sim.wsUrl,
+          '--debug-dir',
+          join(dir, 'debug'),
+          '--no-capture',
+          '--db',
+          db,
+          '--ui-test',
+          out,
+          '--ui-test-renders',
+          '4',
+        ],
         { XDG_CONFIG_HOME: config, QT_SCALE_FACTOR: scale },
       );
       await sim.stop();
@@ -111,7 +142,14 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       expect(stdout).toContain('[NATIVE APP] Window initialized. Refresh: 500ms');
       expect(stderr).toContain(`peak-pressure: ignored the saved window layout in ${conf} (not JSON`);
 
-      const rb = JSON.parse(readFileSync(join(out, 'ui-readback.json'), 'utf8')) as { snapshot: unknown; shots: Shot[]; scale: string; renderMs: number[] };
+      const rb = JSON.parse(readFileSync(join(out, 'ui-readback.json'), 'utf8')) as {
+        snapshot: unknown;
+        shots: Shot[];
+        scale: string;
+        renderMs: number[];
+        history: string | null;
+        toastsShown: ToastView[];
+      };
       expect(rb.scale).toBe(scale);
       const parsed = SnapshotSchema.safeParse(rb.snapshot);
       expect(parsed.success).toBe(true);
@@ -145,6 +183,15 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       expect(pngSize(join(out, 'window.png'))).toEqual({ width: 1600 * k, height: 1000 * k });
       expect(pngSize(join(out, 'window-1280x800.png'))).toEqual({ width: 1280 * k, height: 800 * k });
       expect(rb.renderMs.length).toBeGreaterThanOrEqual(4);
+      // The earlier run's events, as the history section shows them (TZ=UTC on both sides).
+      expect(expectedHistory).toContain('--- Run earlier1 — LIVE_PEAK_PRESSURE — started 2026-01-06');
+      expect(rb.history).toBe(expectedHistory);
+      // The boot doctor's alert reached the window as a toast (the collector's console says the same).
+      const skew = rb.toastsShown.find((t) => t.title.startsWith('WARN CLOCK_SKEW'));
+      expect(skew, JSON.stringify(rb.toastsShown)).toBeDefined();
+      expect(skew?.body).toContain('doctor clock:');
+      expect(skew?.color).toBe(COLORS.orange);
+      expect(stdout).toContain('!! ALERT WARN CLOCK_SKEW');
       // The corrupt file was replaced by the layout the window had when it closed.
       const saved = /^layout="(.*)"$/m.exec(readFileSync(conf, 'utf8'))?.[1]?.replace(/\\"/g, '"');
       expect(saved && (JSON.parse(saved) as Layout).window).toEqual({ width: 1280, height: 800 });
@@ -164,6 +211,8 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
         '--debug-dir',
         join(dir, 'debug'),
         '--no-capture',
+        '--db',
+        join(dir, 'store.db'),
         '--ui-test',
         out,
         '--ui-test-renders',
@@ -190,11 +239,6 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
     expect(stderr).not.toContain('ignored the saved window layout');
   }, 90_000);
 });
-
-async function startSimulatorForTest(): Promise<{ restUrl: string; wsUrl: string; symbols: readonly string[]; stop: () => Promise<void> }> {
-  const { startSimulator } = await import('../src/simulator/server');
-  return startSimulator({ port: 0, seed: 9, scenario: 'steady' });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The widgets in this process. NodeGui must see an offscreen platform before it loads, and

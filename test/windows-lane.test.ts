@@ -20,9 +20,22 @@ const RUNS = { live: process.env.WINDOWS_LANE_LIVE, ctrlc: process.env.WINDOWS_L
 const reason = RUNS.live && RUNS.ctrlc ? null : 'WINDOWS_LANE_LIVE / WINDOWS_LANE_CTRLC are not set (scripts/windows-lane.sh sets them)';
 if (reason !== null) process.stdout.write(`[windows-lane.test] Windows lane checks SKIPPED: ${reason}\n`);
 
+/** Set by the lane when better-sqlite3 has no win32 build here (see scripts/windows-lane.sh). */
+const NO_STORE = process.env.WINDOWS_LANE_NO_STORE === '1';
+
 interface AuditRecord {
   event_type: string;
-  payload?: { state?: string };
+  reasons?: string[];
+  payload?: { state?: string; detail?: string };
+}
+
+/** OK; or, without a win32 store, DEGRADED by the store alone, because its addon cannot load. */
+function healthy(r: AuditRecord): boolean {
+  if (r.event_type !== 'HEALTH_CHANGED') return false;
+  if (r.payload?.state === 'OK') return true;
+  return (
+    NO_STORE && r.payload?.state === 'DEGRADED' && JSON.stringify(r.reasons) === '["STORE_UNAVAILABLE"]' && /ERR_DLOPEN_FAILED/.test(r.payload.detail ?? '')
+  );
 }
 
 function readRun(dir: string) {
@@ -53,12 +66,12 @@ function checkRun(dir: string, stoppedBy: RegExp, minParts: number): void {
     expect(run.snapshot.data?.symbols_active).toHaveLength(10);
   });
 
-  it('reached health OK, replaced the snapshot without a failure and left no temp file', () => {
+  it(`reached health OK${NO_STORE ? ' apart from the store' : ''}, replaced the snapshot without a failure and left no temp file`, () => {
     const run = readRun(dir);
-    expect(run.audit.some((r) => r.event_type === 'HEALTH_CHANGED' && r.payload?.state === 'OK')).toBe(true);
+    expect(run.audit.some(healthy)).toBe(true);
     expect(run.audit.filter((r) => r.event_type === 'SNAPSHOT_WRITE_FAILED')).toEqual([]);
     expect(run.debugFiles).toEqual(['audit.jsonl', 'collector.log', 'latest_snapshot.json']);
-    expect(run.stdout).toMatch(/health OK/);
+    expect(run.stdout).toMatch(NO_STORE ? /health (OK|DEGRADED \(STORE_UNAVAILABLE\))( |$)/m : /health OK/);
     expect(run.stdout).toMatch(stoppedBy);
   });
 
@@ -80,6 +93,8 @@ function checkRun(dir: string, stoppedBy: RegExp, minParts: number): void {
     const replayedSet = new Set(replayed.map(canonical));
     expect(snap.promoted_events.length).toBe(Math.min(replayed.length, snap.promoted_events.length));
     for (const e of snap.promoted_events) expect(replayedSet.has(canonical(e))).toBe(true);
+    // Without a store nothing is shown, and every promoted event waits in memory, none lost.
+    if (NO_STORE) expect({ shown: snap.promoted_events.length, waiting: snap.store?.pending_events }).toEqual({ shown: 0, waiting: replayed.length });
   });
 }
 

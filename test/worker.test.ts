@@ -23,12 +23,23 @@ describe('collector worker thread', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-worker-'));
     const snapshots: Snapshot[] = [];
     const lines: string[] = [];
+    const got: string[] = [];
     let exitCode: number | null = null;
     const host = new WorkerHost({
-      config: CollectorConfigSchema.parse({ restUrl: sim.restUrl, wsUrl: sim.wsUrl, debugDir: join(dir, 'debug'), capture: { dir: join(dir, 'cap') } }),
+      config: CollectorConfigSchema.parse({
+        restUrl: sim.restUrl,
+        wsUrl: sim.wsUrl,
+        debugDir: join(dir, 'debug'),
+        capture: { dir: join(dir, 'cap') },
+        store: { path: join(dir, 'store.db') },
+      }),
       runId: 'worker-test',
       workerPath,
-      onSnapshot: (s) => snapshots.push(s),
+      onSnapshot: (s) => {
+        snapshots.push(s);
+        if (got[got.length - 1] !== 'snapshot') got.push('snapshot');
+      },
+      onHistory: (h) => got.push(`history ${h.entries.length}/${h.skipped}`),
       onConsole: (l) => lines.push(l),
       onExit: (c) => {
         exitCode = c;
@@ -45,6 +56,10 @@ describe('collector worker thread', () => {
       const seqs = snapshots.map((s) => s.snapshot_seq);
       expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
       expect(lines.some((l) => l.includes('stage CONNECT_STREAMS'))).toBe(true);
+      // The store's history (empty: a new store) came once, before the first snapshot; this run's store is in the snapshot.
+      expect(got.slice(0, 2)).toEqual(['history 0/0', 'snapshot']);
+      expect(got.filter((g) => g.startsWith('history'))).toHaveLength(1);
+      expect(last.store).toMatchObject({ path: join(dir, 'store.db'), state: 'OK' });
       // Anything else posted to the main thread is refused at the boundary.
       expect(parseWorkerMessage({ v: 1, type: 'snapshot', snapshot: { ...last, health_state: 'MAYBE' } }).ok).toBe(false);
       expect(parseWorkerMessage({ v: 2, type: 'stopped' }).ok).toBe(false);

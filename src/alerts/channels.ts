@@ -44,15 +44,16 @@ export function alertText(a: Alert): string {
 
 /**
  * `write` gets one line per alert; `format` adds the time the way the app's other console lines
- * do (the collector passes its consoleLine). `color`: ANSI highlight, for a terminal.
+ * do (the collector passes its consoleLine). `color`: ANSI highlight of the whole formatted line,
+ * for a terminal — around it, since a safe formatter escapes control characters inside it.
  */
 export function consoleChannel(write: (line: string) => void, opts: { color: boolean; format?: (nowMs: number, message: string) => string }): AlertChannel {
   const format = opts.format ?? ((ms, m) => `[${new Date(ms).toISOString()}] ${m}`);
   return {
     name: 'console',
     deliver: (a) => {
-      const text = alertText(a);
-      write(format(a.ts_ms, opts.color ? `${ANSI[a.severity]}${text}${ANSI.reset}` : text));
+      const line = format(a.ts_ms, alertText(a));
+      write(opts.color ? `${ANSI[a.severity]}${line}${ANSI.reset}` : line);
     },
   };
 }

@@ -4,6 +4,12 @@
  */
 import { z } from 'zod';
 
+/**
+ * each: an alert per promotion, at most one per symbol per `perSymbolCooldownMs` (later ones
+ * aggregated); digest: one summary alert every `digestEveryMs` while events come; off: none.
+ */
+export const PromotionAlertModeSchema = z.enum(['each', 'digest', 'off']);
+
 export const AlertSettingsSchema = z
   .object({
     /** Per reason: occurrences within this long after an alert are folded into one aggregate alert. */
@@ -12,11 +18,7 @@ export const AlertSettingsSchema = z
     criticalAfterMs: z.number().int().nonnegative().default(30_000),
     promotions: z
       .object({
-        /**
-         * each: an alert per promotion, at most one per symbol per `perSymbolCooldownMs` (later ones
-         * aggregated); digest: one summary alert every `digestEveryMs` while events come; off: none.
-         */
-        mode: z.enum(['each', 'digest', 'off']).default('each'),
+        mode: PromotionAlertModeSchema.default('each'),
         perSymbolCooldownMs: z.number().int().nonnegative().default(60_000),
         digestEveryMs: z.number().int().positive().default(300_000),
       })

@@ -64,7 +64,8 @@ export async function doctorCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.db !== undefined && values.db.trim() === '') throw new UsageError('--db needs a file path');
   const config = configFromValues(values, env);
-  const storePath = resolve(values.db ?? DEFAULT_STORE_PATH);
+  // --db is in the config (store.path), so a config file's store is the one checked.
+  const storePath = resolve(config.store.path);
   const io = realDoctorIo({ tcpKeepAlive: config.tcpKeepAlive, qt: qtProbeCommand(__dirname, env) });
   process.stdout.write(`peak-pressure doctor: REST ${redactUrl(config.restUrl)}  WS ${redactUrl(config.wsUrl)}  store ${storePath}\n`);
   const results = await runDoctor(

@@ -10,6 +10,7 @@ import { getHeapSpaceStatistics, getHeapStatistics, serialize } from 'node:v8';
 import { QApplication, WidgetEventTypes } from '@nodegui/nodegui';
 import { type Timer, wallClock } from '../clock/clock';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import { AlertInbox } from '../alerts/inbox';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import { ensureDirSync } from '../files/dirs';
@@ -18,6 +19,9 @@ import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
 import { type Layout, sameLayout } from '../widgets/layout';
 import { layoutLocation, LayoutStore } from '../widgets/layout-store';
+import type { History } from '../store/history';
+import { toastView, type ToastView, toastViews } from '../widgets/alerts-view';
+import { historyView } from '../widgets/history-view';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow, type WindowTexts } from '../widgets/window';
 import { runsUnderQode, STOP_SIGNALS } from './platform';
@@ -114,6 +118,12 @@ export function runGui(opts: GuiOptions): void {
   let latest: Snapshot | null = null;
   /** Events that arrived with snapshots not rendered yet (each crosses the thread boundary once). */
   let pendingEvents: PromotedEvent[] = [];
+  // Earlier runs' events (sent once at start) and the alerts' toast stack: models for the window's
+  // history section and toasts (src/widgets/history-view.ts, alerts-view.ts); no tray/sound sink yet.
+  let history: History | null = null;
+  const inbox = new AlertInbox(null);
+  // UI test: every toast as it appeared (a WARN toast is gone after 8 s, before a slow machine reads back).
+  const toastsShown: ToastView[] = [];
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
   let populatedRenders = 0;
@@ -177,7 +187,17 @@ export function runGui(opts: GuiOptions): void {
       latest = s;
       if (events.length > 0) pendingEvents = pendingEvents.concat(events);
     },
+    consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
     onConsole: (line) => process.stdout.write(`${line}\n`),
+    onAlert: (a) => {
+      const now = wallClock.now();
+      inbox.receive(a, now);
+      const top = inbox.visible(now)[0];
+      if (opts.uiTest && top?.alert === a && toastsShown.length < 50) toastsShown.push(toastView(top));
+    },
+    onHistory: (h) => {
+      history = h;
+    },
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
       // One safe line; the full detail (a stack, for a crash) is in the log file.
@@ -192,6 +212,8 @@ export function runGui(opts: GuiOptions): void {
     const s = latest;
     if (s === null) return;
     if (s.snapshot_seq === rendered && fatal === null) return;
+    // Stopping waits for the worker (the store closes last): no render, and no second UI-test read-back of the resized window, meanwhile.
+    if (exiting) return;
     const t0 = performance.now();
     let vm: ViewModel = viewModel(s);
     if (fatal !== null) {
@@ -233,7 +255,20 @@ export function runGui(opts: GuiOptions): void {
         }
         writeFileSync(
           join(dir, 'ui-readback.json'),
-          `${JSON.stringify({ snapshot: s, viewModel: vm, shots, scale: process.env.QT_SCALE_FACTOR ?? '1', renderMs: renderTimes }, null, 2)}\n`,
+          `${JSON.stringify(
+            {
+              snapshot: s,
+              viewModel: vm,
+              shots,
+              scale: process.env.QT_SCALE_FACTOR ?? '1',
+              renderMs: renderTimes,
+              history: historyView(history)?.text ?? null,
+              toasts: toastViews(inbox.visible(wallClock.now())),
+              toastsShown,
+            },
+            null,
+            2,
+          )}\n`,
         );
         process.stdout.write(`UI test: read back ${populatedRenders} renders into ${dir}\n`);
         exit(0);

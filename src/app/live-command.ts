@@ -48,6 +48,8 @@ export async function liveCommand(argv: string[]): Promise<number> {
       // Headless mode reads nothing from snapshots (the worker writes the file and the console
       // lines), so the worker posts none: no clone and no validation of them on this thread.
       snapshots: false,
+      // NO_COLOR (no-color.org) or output to a file or pipe: plain lines.
+      consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
       onSnapshot: () => undefined,
       onConsole: (line) => process.stdout.write(`${line}\n`),
       // One safe line; the full detail (a stack, for a crash) is in the log file.

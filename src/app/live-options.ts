@@ -14,6 +14,7 @@ export const LIVE_OPTIONS_HELP = `options:
   --debug-dir DIR       snapshot, logs, audit and dead letters (default debug)
   --capture-dir DIR     capture recordings (default captures)
   --no-capture          do not record a capture
+  --db FILE             the event store (default data/peak-pressure.db; the demo: data/demo.db)
   --log-level LEVEL     pino level for the log file (default info)
   --clock JSON          (advanced) run on an accelerated simulator's clock: the JSON of the
                         \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"});
@@ -28,6 +29,7 @@ export const liveArgOptions = {
   'debug-dir': { type: 'string' },
   'capture-dir': { type: 'string' },
   'no-capture': { type: 'boolean', default: false },
+  db: { type: 'string' },
   'log-level': { type: 'string' },
   clock: { type: 'string' },
   headless: { type: 'boolean', default: false },
@@ -42,6 +44,7 @@ export interface LiveValues {
   'debug-dir'?: string;
   'capture-dir'?: string;
   'no-capture'?: boolean;
+  db?: string;
   'log-level'?: string;
 }
 
@@ -54,6 +57,7 @@ export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
   symbols: '--symbols',
   'capture.dir': '--capture-dir',
   'capture.enabled': '--no-capture',
+  'store.path': '--db',
 };
 
 /** Parsed flag values → validated config (flags win over env, env over the file). */
@@ -72,6 +76,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
+  if (values.db) flags.store = { ...((extra.store as object | undefined) ?? {}), path: values.db };
   return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }
 

@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { reportCommandError } from './cli-errors';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs } from './live-options';
 import type { ClockSpec } from '../clock/accelerated';
+import { DEMO_STORE_PATH } from '../store/files';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the simulator is loaded only in demo mode
     const { startDemoSimulator } = require('./demo') as typeof import('./demo');
     const sim = await startDemoSimulator();
-    extra = { restUrl: sim.restUrl, wsUrl: sim.wsUrl, mode: 'DEMO' };
+    extra = { restUrl: sim.restUrl, wsUrl: sim.wsUrl, mode: 'DEMO', store: { path: DEMO_STORE_PATH } };
     clock = sim.clock;
     stopDemo = sim.stop;
     process.stdout.write(`DEMO: recorded real data served by the loopback simulator at ${sim.restUrl}\n`);

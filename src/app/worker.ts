@@ -1,6 +1,7 @@
 /**
- * The collector worker thread: collector, core and SystemState live here. It posts every committed
- * snapshot, cut to what the window renders (src/ipc/ui-feed.ts), to the main thread and obeys one
+ * The collector worker thread: collector, core, SystemState and the event store live here. It
+ * posts every committed snapshot, cut to what the window renders (src/ipc/ui-feed.ts), every alert
+ * and, once at start, the earlier runs' events from the store to the main thread, and obeys one
  * command: stop. It never loads NodeGui (a second QApplication would abort the process).
  */
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock, snapshots } = parsed.data;
+  const { config, runId, clock, snapshots, consoleColor } = parsed.data;
   const feed = new UiFeed();
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const collector = new Collector({
@@ -36,7 +37,12 @@ function main(): void {
       post({ v: IPC_VERSION, type: 'snapshot', snapshot: update.snapshot, events: update.events });
     },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
+    ...(consoleColor ? { consoleColor } : {}),
+    onAlert: (alert) => post({ v: IPC_VERSION, type: 'alert', alert }),
   });
+  // The store is open (or its fault is known) once the collector exists: the window gets the
+  // earlier runs' events before this run's first snapshot.
+  if (snapshots !== false) post({ v: IPC_VERSION, type: 'history', ...collector.history() });
   const crash = (e: unknown): void => {
     const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     logger.fatal({ err: detail }, 'collector worker crashed');

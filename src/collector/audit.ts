@@ -1,11 +1,13 @@
 /**
  * Append-only JSONL audit trail (SPEC §12.1): stage changes, symbol selection, connection events,
- * health changes, warm-up, promotions, alerts. Promotions here survive restarts; the in-memory
- * panel does not. Raw payloads are never logged untruncated.
+ * health changes, warm-up, promotions, alerts, counter samples. The JSONL is the human trail; the
+ * collector also mirrors every envelope into the event store's `audit` table (`onRecord`). Raw
+ * payloads are never logged untruncated.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensureDirSync } from '../files/dirs';
+import type { AuditEnvelope } from '../core/contracts/audit';
 import type { AuditEventType, ReasonCode, StageName } from '../core/contracts/vocabulary';
 
 export interface AuditRecord {
@@ -26,6 +28,8 @@ export class AuditTrail {
     private readonly runId: string,
     private readonly clock: () => number,
     private readonly stage: () => StageName,
+    /** Sees every envelope as written (the collector mirrors the trail into the event store). */
+    private readonly onRecord?: (envelope: AuditEnvelope) => void,
   ) {
     ensureDirSync(dirname(path));
     this.out = createWriteStream(path, { flags: 'a' });
@@ -35,7 +39,7 @@ export class AuditTrail {
   }
 
   record(r: AuditRecord): void {
-    const line = {
+    const line: AuditEnvelope = {
       ts_ms: this.clock(),
       run_id: this.runId,
       seq: ++this.seq,
@@ -47,6 +51,7 @@ export class AuditTrail {
       payload: r.payload ?? {},
     };
     this.out.write(`${JSON.stringify(line)}\n`);
+    this.onRecord?.(line);
   }
 
   close(): Promise<void> {

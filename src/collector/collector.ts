@@ -6,16 +6,25 @@
  *   operations.ts  per-commit operational state (rates, streams, OI, memory) and health inputs
  *   health.ts      the verdict and its application;  stage.ts  the stage machine (pure)
  *   report.ts      one fan-out of every note to console, pino log and audit trail
+ *   event-record.ts  the event store; an event is shown only once stored
+ *   alerting.ts    alerts on promotions, critical health and store faults, to every channel
+ *   counter-samples.ts  when to sample the counters and when a UTC day ended
+ *   checkups.ts    the doctor's checks at boot (stage DOCTOR_CHECKS) and the periodic disk reading
  *
- * Every `commitIntervalMs` the shell stages operations, applies health, moves the stage and
- * commits a snapshot. All time comes from the one injected clock.
+ * Every `commitIntervalMs` the shell stages operations, commits the new events (and audit and
+ * alert rows) to the store, applies health, moves the stage, alerts, and commits a snapshot —
+ * in that order, so a snapshot never shows an event the store does not hold. All time comes from
+ * the one injected clock.
  *
  * Runs inside the collector worker thread (src/app/worker.ts); tests also run it in-process.
  */
 import { join } from 'node:path';
+import { auditChannel, type AlertChannel, consoleChannel, storeChannel } from '../alerts/channels';
 import type { SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
+import { RULE_SET_ID, RULE_SET_VERSION } from '../core/constants';
+import type { Alert } from '../core/contracts/alert';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
@@ -23,12 +32,22 @@ import type { EngineCounters } from '../core/engine';
 import type { FrameCounters } from '../core/pipeline';
 import type { SymbolDetector } from '../core/symbol-detector';
 import { bootSnapshot, defaultOps, type OpsStaging } from '../core/system-state';
+import type { DoctorIo } from '../doctor/checks';
+import { realDoctorIo } from '../doctor/io';
+import { buildDailySummary } from '../store/daily-summary';
+import { type StoreFault, storeReasonCode } from '../store/faults';
+import type { History } from '../store/history';
+import { APP_VERSION, configHash } from '../store/run-info';
+import { Alerting } from './alerting';
 import { AuditTrail } from './audit';
+import { Checkups, DISK_CHECK_EVERY_MS } from './checkups';
 import type { CollectorConfig } from './config';
+import { countersSample, SampleSchedule } from './counter-samples';
+import { EventRecord } from './event-record';
 import { applyVerdict, evaluateHealth } from './health';
 import { HeapLiveSampler } from './heap-live';
 import { FrameIntake } from './intake';
-import type { Logger } from './log';
+import { consoleLine, type Logger } from './log';
 import { Operations } from './operations';
 import { type Note, Reporter } from './report';
 import { RestClient } from './rest';
@@ -45,8 +64,14 @@ export interface CollectorOptions {
   clock?: Clock;
   /** Every commit's snapshot (the worker posts a display-trimmed copy to the UI). */
   publish: (snapshot: Snapshot) => void;
-  /** Short human lines for stage and health changes. */
+  /** Short human lines for stage and health changes, and alerts. */
   console?: (line: string) => void;
+  /** Highlight alert lines with ANSI colours (a terminal reads `console`). */
+  consoleColor?: boolean;
+  /** Every alert, for the window's channels (toast, tray, sound); console, audit and store get it anyway. */
+  onAlert?: (alert: Alert) => void;
+  /** The doctor's effects on the world (default: the real ones; tests replace statfs or a probe). */
+  doctorIo?: DoctorIo;
 }
 
 /** The collector's operational state right now (between commits too). */
@@ -92,6 +117,10 @@ export class Collector {
   private readonly ops: OpsStaging;
   private readonly rest: RestClient;
   private readonly audit: AuditTrail;
+  private readonly record: EventRecord;
+  private readonly alerts: Alerting;
+  private readonly samples: SampleSchedule;
+  private readonly checkups: Checkups;
   private readonly reporter: Reporter;
   private readonly deadLetters: DeadLetterFile;
   private readonly intake: FrameIntake;
@@ -116,19 +145,46 @@ export class Collector {
     this.ops = defaultOps(opts.runId, opts.config.mode);
     const dir = opts.config.debugDir;
     this.deadLetters = new DeadLetterFile(join(dir, 'dead_letters.jsonl'));
+    // Opened first: a store that cannot be used is a health reason and an alert, never a crash.
+    this.record = new EventRecord(opts.config.store, this.clock);
+    const store = this.record.store;
     this.audit = new AuditTrail(
       join(dir, 'audit.jsonl'),
       opts.runId,
       () => this.clock.now(),
       () => this.ops.stage,
+      (envelope) => store.queueAudit(envelope),
     );
     this.reporter = new Reporter({ clock: this.clock, logger: opts.logger, audit: this.audit, ...(opts.console ? { console: opts.console } : {}) });
+    const out = opts.console;
+    const channels: AlertChannel[] = [
+      ...(out ? [consoleChannel(out, { color: opts.consoleColor ?? false, format: consoleLine })] : []),
+      auditChannel(this.audit),
+      storeChannel(store),
+      ...(opts.onAlert ? [{ name: 'ui', deliver: opts.onAlert }] : []),
+    ];
+    this.alerts = new Alerting(opts.config.alerts, channels);
+    this.samples = new SampleSchedule(this.startedMs);
+    const { config } = opts;
+    this.checkups = new Checkups(opts.doctorIo ?? realDoctorIo({ now: () => this.clock.now(), tcpKeepAlive: config.tcpKeepAlive }), {
+      restUrl: config.restUrl,
+      wsUrl: config.wsUrl,
+      storePath: store.path,
+      debugDir: config.debugDir,
+      capturesDir: config.capture.dir,
+      captureBudgetBytes: config.capture.enabled ? config.capture.maxTotalBytes : null,
+      window: false,
+    });
     this.intake = new FrameIntake({
       operations: this.operations,
       reporter: this.reporter,
       onFatal: (reason, detail) => {
         this.report({ kind: 'fatal', reason, detail });
         this.commit();
+      },
+      onPromoted: (e) => {
+        this.record.promoted(e);
+        this.alerts.promotion(e, this.clock.now());
       },
     });
     this.rest = new RestClient({
@@ -154,6 +210,7 @@ export class Collector {
   async start(): Promise<void> {
     const { config, runId } = this.opts;
     this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
+    this.startRunRecord();
     this.timers.push(this.clock.every(machineMs(this.clock, config.commitIntervalMs), () => this.commit()));
     // The periodic write skips a beat while one is under way, so a slow disk never queues writes up.
     this.timers.push(
@@ -165,8 +222,17 @@ export class Collector {
       if (this.heap.probe()) this.timers.push(this.clock.every(machineMs(this.clock, config.heapProbeIntervalMs), () => this.heap.probe()));
       else this.report({ kind: 'heap_probe_unavailable', intervalMs: config.heapProbeIntervalMs });
     }
+    this.checkDisks();
+    this.timers.push(this.clock.every(machineMs(this.clock, DISK_CHECK_EVERY_MS), () => this.checkDisks()));
     this.commit();
-    this.advance({ kind: 'start' });
+    this.advance({ kind: 'start', doctor: config.doctorAtBoot });
+    if (config.doctorAtBoot) {
+      const boot = await this.checkups.boot(() => this.clock.now());
+      if (this.stopped) return;
+      this.report({ kind: 'doctor_checked', results: boot.results, lines: boot.lines });
+      this.alerts.raise(boot.alerts, this.clock.now());
+      this.advance({ kind: 'doctor_done', failed: boot.results.filter((r) => !r.ok).length });
+    }
     const ctx: StartupContext = {
       config,
       runId,
@@ -190,7 +256,8 @@ export class Collector {
     if (this.stopped) return;
     this.symbolsUnavailable = null;
     this.selection = sel;
-    const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs });
+    this.record.store.setRunSymbols(sel.symbols);
+    const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs, shown: this.record.shown });
     this.run = run;
     this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
     run.market.start();
@@ -198,7 +265,79 @@ export class Collector {
     this.advance({ kind: 'streams_started' });
   }
 
-  private commit(): void {
+  /** The snapshot's storage section, and an alert for each disk finding that is new. */
+  private checkDisks(): void {
+    const now = this.clock.now();
+    const r = this.checkups.readDisks(now);
+    this.ops.storage = r.storage;
+    this.alerts.raise(r.alerts, now);
+  }
+
+  /** The run's row in the store; earlier runs still open there were killed or crashed. */
+  private startRunRecord(): void {
+    const { config, runId } = this.opts;
+    const st = this.record.store.status;
+    if (st.state !== 'UNAVAILABLE')
+      this.report({ kind: 'store_opened', path: this.record.store.path, schema: st.schema_version, migratedFrom: st.migrated_from });
+    const r = this.record.startRun(
+      {
+        run_id: runId,
+        started_ms: this.startedMs,
+        mode: config.mode,
+        rule_set: { id: RULE_SET_ID, version: RULE_SET_VERSION },
+        config_hash: configHash(config),
+        app_version: APP_VERSION,
+      },
+      this.clock.now(),
+    );
+    if (r.ok && r.unclean.length > 0) this.report({ kind: 'store_unclean_runs', runs: r.unclean });
+    // Told at once; later commits retry the run row with everything else.
+    if (!r.ok) this.storeFailed(r.fault, this.clock.now());
+  }
+
+  private storeFailed(fault: StoreFault, now: number): void {
+    const waiting = this.record.waiting;
+    const failures = this.record.store.status.failures;
+    this.report({ kind: 'store_failed', reason: storeReasonCode(fault.kind), message: fault.message, failures, waiting });
+    this.alerts.storeFault(fault, waiting, now);
+  }
+
+  /**
+   * Durable before visible: this commit's promotions, audit envelopes and alerts go to the store
+   * in one transaction before the snapshot below is built; only what it committed is shown.
+   */
+  private persist(now: number): void {
+    const p = this.record.persist(now);
+    if (p.failure !== null) this.storeFailed(p.failure, now);
+    if (p.recovered !== null) this.report({ kind: 'store_recovered', ...p.recovered });
+  }
+
+  /** COUNTERS_SAMPLED every 5 min, before each UTC midnight and at stop; a day's summary once it ended. */
+  private sampleAndSummarize(now: number, final: boolean): void {
+    const due = this.samples.atCommit(now, machineMs(this.clock, this.opts.config.commitIntervalMs));
+    const run = this.run;
+    if (run !== null && (due.sample || final)) {
+      const oiEvery = machineMs(this.clock, this.opts.config.oiPollIntervalMs);
+      this.report({ kind: 'counters_sampled', sample: countersSample(run.engine, run.market.reconnects, run.oi.errors, oiEvery) });
+    }
+    if (due.dayEnded !== null && this.record.store.isOpen) {
+      try {
+        const summary = buildDailySummary(this.record.store, due.dayEnded, now);
+        const saved = this.record.store.saveDailySummary(summary, now);
+        this.report({
+          kind: 'daily_summary',
+          day: summary.day,
+          events: summary.events.total,
+          complete: summary.complete,
+          saved: saved.ok ? null : saved.fault.message,
+        });
+      } catch (e) {
+        this.report({ kind: 'daily_summary', day: due.dayEnded, events: 0, complete: false, saved: (e as Error).message });
+      }
+    }
+  }
+
+  private commit(final = false): void {
     const now = this.clock.now();
     const run = this.run;
     const { health, newlyWarm } = this.operations.commit(
@@ -213,14 +352,19 @@ export class Collector {
       },
     );
     for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });
+    this.persist(now);
     // A deliberate shutdown closes the stream; that is not a health problem to report.
     if (!this.stopped) {
-      const verdict = evaluateHealth(health);
+      const verdict = evaluateHealth({ ...health, store: this.record.health(), notes: this.checkups.notes() });
       const healthChanged = applyVerdict(this.ops, verdict);
       if (healthChanged) this.report({ kind: 'health', ...verdict });
       const allWarm = run !== null && run.engine.detectorsInRankOrder.every((d) => d.warm);
       this.advance({ kind: 'commit', health: verdict.state, reasons: verdict.reasons, healthChanged, allWarm });
+      this.alerts.health(verdict, now);
     }
+    this.alerts.tick(now);
+    this.sampleAndSummarize(now, final);
+    this.ops.store = this.record.section();
     const snap = run ? run.state.commit(now) : bootSnapshot(this.ops, ++this.bootSeq, now);
     this.lastSnapshot = snap;
     try {
@@ -263,13 +407,15 @@ export class Collector {
     // REST answers still in flight go through the engine and the capture before the last commit,
     // so the final snapshot counts every frame the capture holds.
     await this.rest.close();
-    this.commit();
+    this.commit(true);
     // Queued after any periodic write under way, so the file ends with the last snapshot.
     await this.writeSnapshotFile();
     await this.run?.capture?.close();
     // Dead letters are written off the hot path: what is still queued goes to disk now.
     await this.deadLetters.close();
     await this.audit.close();
+    // Last: the audit rows of the steps above, then the run's clean end.
+    this.record.close(this.clock.now());
   }
 
   // ---- read API (tests, benchmarks, support); copies, never the live objects ----
@@ -328,8 +474,18 @@ export class Collector {
     };
   }
 
-  /** Promoted events kept so far (the bounded panel ring), oldest first. */
+  /** Promoted events detected so far (the engine's bounded ring, stored or not), oldest first. */
   promotions(): PromotedEvent[] {
     return this.run?.engine.promotions.toArray() ?? [];
+  }
+
+  /** Earlier runs' events from the store, newest first (sent to the window once at start). */
+  history(limit?: number): History {
+    return this.record.history(this.opts.runId, limit);
+  }
+
+  /** The store's own figures (tests, support). */
+  storeStatus(): ReturnType<EventRecord['section']> {
+    return this.record.section();
   }
 }

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { AlertSettingsSchema, PromotionAlertModeSchema } from '../alerts/settings';
 import { ModeSchema } from '../core/contracts/vocabulary';
+import { DEFAULT_STORE_PATH } from '../store/files';
 import { describeFsError } from '../files/errors';
 import { safeMessage } from '../text/safe';
 
@@ -89,9 +91,30 @@ export const CONFIG_BOUNDS = {
     why: 'one new connection per second is the prudent budget of 300 per 5 min per IP; Binance cuts at 24 h anyway',
   },
   heapProbeIntervalMs: { min: 100, max: HOUR, unit: 'ms', off: 0, why: 'diagnostics only: a full GC per probe; 0 = off' },
+  'alerts.cooldownMs': {
+    min: SECOND,
+    max: 24 * HOUR,
+    unit: 'ms',
+    why: 'occurrences of one reason within this long after its alert are counted into the next one; shorter lets a flapping link flood the screen',
+  },
+  'alerts.criticalAfterMs': {
+    min: 0,
+    max: HOUR,
+    unit: 'ms',
+    why: 'health must stay DEGRADED or FAILED this long before it alerts, so a brief flap stays quiet; 0 alerts the first bad commit',
+  },
+  'alerts.promotions.perSymbolCooldownMs': {
+    min: SECOND,
+    max: 24 * HOUR,
+    unit: 'ms',
+    why: 'at most one promotion alert per symbol per this long (later ones counted into the next); one window is 1 s',
+  },
+  'alerts.promotions.digestEveryMs': { min: MINUTE, max: 24 * HOUR, unit: 'ms', why: 'digest mode: one summary alert per this long while events come' },
 } as const satisfies Record<string, Bound>;
 
 export type BoundedField = keyof typeof CONFIG_BOUNDS;
+
+const ALERT_DEFAULTS = AlertSettingsSchema.parse({});
 
 export function boundMessage(b: Bound): string {
   const range = `from ${humanBound(b.min, b.unit)} to ${humanBound(b.max, b.unit)} (${b.min}–${b.max} ${b.unit === 'ms' ? 'ms' : 'bytes'})`;
@@ -161,7 +184,39 @@ export const CollectorConfigSchema = z
      * Linux and macOS have it. The WebSocket (ws) sets no keepalive and connects under wine as is.
      */
     tcpKeepAlive: z.boolean().default(true),
+    /**
+     * Stage DOCTOR_CHECKS at start (src/doctor): both WS routes, REST, clock skew, disks, folders.
+     * Soft: a failure is a health reason and an alert. Off for in-process tests on a manual clock,
+     * whose probes would wait on a clock nobody advances for them.
+     */
+    doctorAtBoot: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** The event store (SPEC §21): every promoted event is committed here before a snapshot shows it. */
+    store: z
+      .object({
+        /** The SQLite file, relative to the working directory like debugDir (default data/peak-pressure.db). */
+        path: z.string().min(1, 'must not be empty').default(DEFAULT_STORE_PATH),
+        /** FULL: an event shown survives a power cut (an fsync per commit); NORMAL: survives a crash or kill of the process. */
+        synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+      })
+      .strict()
+      .prefault({}),
+    /** What reaches the operator (src/alerts/settings.ts); nothing here changes detection. */
+    alerts: z
+      .object({
+        cooldownMs: bounded('alerts.cooldownMs', ALERT_DEFAULTS.cooldownMs),
+        criticalAfterMs: bounded('alerts.criticalAfterMs', ALERT_DEFAULTS.criticalAfterMs),
+        promotions: z
+          .object({
+            mode: PromotionAlertModeSchema.default(ALERT_DEFAULTS.promotions.mode),
+            perSymbolCooldownMs: bounded('alerts.promotions.perSymbolCooldownMs', ALERT_DEFAULTS.promotions.perSymbolCooldownMs),
+            digestEveryMs: bounded('alerts.promotions.digestEveryMs', ALERT_DEFAULTS.promotions.digestEveryMs),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -241,6 +296,22 @@ function describeIssues(err: z.ZodError, layers: readonly Layer[]): string {
     .join('; ');
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Later layers win; nested objects merge key by key; arrays and values are replaced whole. */
+function mergeLayers(...layers: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      const cur = out[k];
+      out[k] = isRecord(cur) && isRecord(v) ? mergeLayers(cur, v) : v;
+    }
+  }
+  return out;
+}
+
 /**
  * Merge the layers and validate. `file` is a JSON config path (missing file = error: the user
  * asked for it). `flagNames` maps config paths to the flags that set them, for the messages.
@@ -278,16 +349,8 @@ export function loadConfig(layers: {
   }
   const fromEnv = configFromEnv(layers.env ?? {});
   const flags = layers.flags ?? {};
-  const merged = {
-    ...fromFile,
-    ...fromEnv,
-    ...flags,
-    capture: {
-      ...((fromFile.capture as object | undefined) ?? {}),
-      ...((fromEnv.capture as object | undefined) ?? {}),
-      ...((flags.capture as object | undefined) ?? {}),
-    },
-  };
+  // Sections merge key by key (`--db` sets store.path, the file may set store.synchronous).
+  const merged = mergeLayers(fromFile, fromEnv as Record<string, unknown>, flags as Record<string, unknown>);
   const r = CollectorConfigSchema.safeParse(merged);
   if (!r.success) {
     const envNames: Readonly<Record<string, string>> = ENV_VARS;

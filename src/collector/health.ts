@@ -61,6 +61,13 @@ export interface HealthInputs {
   restBlock: RestBlock | null;
   symbolsFallback: boolean;
   symbolsUnavailable: string | null;
+  /** The event store cannot be written (SPEC §21): its reason and what to do; absent or null when it works. */
+  store?: { reason: ReasonCode; detail: string } | null;
+  /**
+   * The doctor's lasting findings (low disk, WAL growth, clock skew, a folder that cannot be
+   * written): listed among the reasons without degrading, since detection itself is unaffected.
+   */
+  notes?: readonly { reason: ReasonCode; detail: string }[];
 }
 
 export const HEALTH = Object.freeze({
@@ -89,6 +96,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
+  if (h.store) add(h.store.reason, h.store.detail);
   const up = h.nowMs - h.startedMs;
   const starting = up < HEALTH.STARTING_MS || h.lastTradeRecvMs === null;
   if (!starting) {
@@ -100,7 +108,12 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
     if (stale.length > 0) add('OI_STALE', `OI older than ${HEALTH.OI_STALE_MS / 1000} s for ${stale.map(([s]) => s).join(', ')}`);
   }
   if (h.silentStreams.length > 0) add('STREAM_SILENT', `subscribed but silent: ${h.silentStreams.join(', ')}`);
-  const degradingReasons = reasons.filter((r) => r !== 'SYMBOLS_FALLBACK_USED');
+  const listedOnly = new Set<ReasonCode>(['SYMBOLS_FALLBACK_USED']);
+  for (const n of h.notes ?? []) {
+    if (!reasons.includes(n.reason)) listedOnly.add(n.reason);
+    add(n.reason, n.detail);
+  }
+  const degradingReasons = reasons.filter((r) => !listedOnly.has(r));
   if (degradingReasons.length > 0) return { state: 'DEGRADED', reasons, detail: details.join('; ') };
   if (starting) return { state: 'STARTING', reasons, detail: details.join('; ') };
   return { state: 'OK', reasons, detail: details.join('; ') };

@@ -3,10 +3,11 @@
  * is recorded in the capture first — before detection, and also after a fatal error has stopped
  * detection — so the capture always holds every frame received. Then the frame goes through the
  * frame pipeline (the same call replay makes), its outcome is counted, malformed ones are dead-lettered
- * and promotions are reported. Bodies that arrive before the symbols are known (symbol selection)
+ * and promotions are reported and handed on (to the event record and the alerts). Bodies that arrive before the symbols are known (symbol selection)
  * wait and go through in arrival order once detection starts.
  */
 import type { CaptureWriter } from '../capture/writer';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { FramePipeline } from '../core/pipeline';
 import type { Frame } from '../core/source';
@@ -19,6 +20,8 @@ export interface IntakeOptions {
   reporter: Reporter;
   /** Detection broke an invariant or threw: called once; frames are still captured afterwards. */
   onFatal: (reason: ReasonCode, detail: string) => void;
+  /** Each promoted event, after it is reported (the collector stores it, then shows it, and alerts). */
+  onPromoted?: (e: PromotedEvent) => void;
 }
 
 export class FrameIntake {
@@ -66,7 +69,10 @@ export class FrameIntake {
         if (r.event.type === 'TRADE') this.opts.operations.trade(frame.recv_ms);
         else if (r.event.type === 'LIQUIDATION') this.opts.operations.liquidation(frame.recv_ms);
       }
-      for (const e of pipeline.engine.takeNewPromotions()) this.opts.reporter.report({ kind: 'promoted', event: e });
+      for (const e of pipeline.engine.takeNewPromotions()) {
+        this.opts.reporter.report({ kind: 'promoted', event: e });
+        this.opts.onPromoted?.(e);
+      }
     } catch (e) {
       const reason: ReasonCode = e instanceof InvariantError ? e.reason : 'DETECTOR_EXCEPTION';
       const detail = `${(e as Error).message}. Detection stopped to protect correctness; the capture up to here replays the fault. Restart the app; report the capture and debug/latest_snapshot.json.`;

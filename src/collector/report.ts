@@ -5,6 +5,8 @@
  * (SPEC §12.1). `Reporter.report` fans one note out to all three.
  */
 import type { Clock } from '../clock/clock';
+import type { CountersSample } from '../core/contracts/audit';
+import type { CheckResult, DoctorChecked } from '../core/contracts/doctor';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { HealthState, ReasonCode, StageName, WsState } from '../core/contracts/vocabulary';
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
@@ -29,7 +31,14 @@ export type Note =
   | { kind: 'health'; state: HealthState; reasons: readonly ReasonCode[]; detail: string }
   | { kind: 'fatal'; reason: ReasonCode; detail: string }
   | { kind: 'publish_failed'; message: string }
-  | { kind: 'snapshot_write_failed'; message: string };
+  | { kind: 'snapshot_write_failed'; message: string }
+  | { kind: 'store_opened'; path: string; schema: number | null; migratedFrom: number | null }
+  | { kind: 'store_unclean_runs'; runs: readonly { run_id: string; started_ms: number; ended_ms: number | null }[] }
+  | { kind: 'store_failed'; reason: ReasonCode; message: string; failures: number; waiting: number }
+  | { kind: 'store_recovered'; failedForMs: number; stored: number }
+  | { kind: 'counters_sampled'; sample: CountersSample }
+  | { kind: 'daily_summary'; day: string; events: number; complete: boolean; saved: string | null }
+  | { kind: 'doctor_checked'; results: readonly CheckResult[]; lines: readonly string[] };
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error' | 'fatal';
@@ -148,6 +157,56 @@ export function renderNote(n: Note): Rendered {
         { level: 'error', fields: { err: n.message }, msg: 'snapshot write failed' },
         { event_type: 'SNAPSHOT_WRITE_FAILED', severity: 'WARN', payload: { message: n.message } },
       );
+    case 'store_opened':
+      return render(
+        [
+          `event store ${n.path} (schema v${n.schema ?? '?'}${n.migratedFrom !== null && n.migratedFrom !== n.schema ? `, migrated from v${n.migratedFrom}` : ''})`,
+        ],
+        { level: 'info', fields: { path: n.path, schema: n.schema, migrated_from: n.migratedFrom }, msg: 'event store opened' },
+      );
+    case 'store_unclean_runs':
+      return render(
+        n.runs.map(
+          (r) =>
+            `earlier run ${r.run_id} (started ${new Date(r.started_ms).toISOString()}) ended uncleanly (killed or crashed); its last write was at ${r.ended_ms === null ? '?' : new Date(r.ended_ms).toISOString()}`,
+        ),
+        { level: 'warn', fields: { runs: n.runs.map((r) => r.run_id) }, msg: 'earlier runs ended uncleanly' },
+      );
+    case 'store_failed':
+      return render(
+        n.failures === 1 ? [`event store cannot be written (${n.reason}): ${n.message}`] : [],
+        firstOrEvery(n.failures, 60)
+          ? { level: 'error', fields: { reason: n.reason, err: n.message, failures: n.failures, waiting: n.waiting }, msg: 'event store write failed' }
+          : null,
+      );
+    case 'store_recovered':
+      return render([`event store writable again after ${Math.round(n.failedForMs / 1000)} s; ${n.stored} waiting event${n.stored === 1 ? '' : 's'} stored`], {
+        level: 'info',
+        fields: { failed_for_ms: n.failedForMs, stored: n.stored },
+        msg: 'event store recovered',
+      });
+    case 'counters_sampled':
+      return render([], null, { event_type: 'COUNTERS_SAMPLED', payload: n.sample as unknown as Record<string, unknown> });
+    case 'daily_summary':
+      return render(
+        [`daily summary ${n.day} (UTC): ${n.events} event${n.events === 1 ? '' : 's'}; \`peak-pressure report --day ${n.day}\` prints it`],
+        { level: n.saved === null ? 'info' : 'warn', fields: { day: n.day, events: n.events, err: n.saved }, msg: 'daily summary' },
+        { event_type: 'DAILY_SUMMARY', payload: { day: n.day, events: n.events, complete: n.complete } },
+      );
+    case 'doctor_checked': {
+      const failed = n.results.filter((r) => !r.ok);
+      const payload: DoctorChecked = { when: 'boot', results: [...n.results] };
+      return render(
+        [...n.lines],
+        { level: failed.length === 0 ? 'info' : 'warn', fields: { failed: failed.map((r) => r.id) }, msg: 'doctor checks at boot' },
+        {
+          event_type: 'DOCTOR_CHECKED',
+          ...(failed.length > 0 ? { severity: 'WARN' as const } : {}),
+          reasons: [...new Set(failed.flatMap((r) => (r.reason === null ? [] : [r.reason])))],
+          payload,
+        },
+      );
+    }
   }
 }
 

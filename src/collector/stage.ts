@@ -7,7 +7,9 @@
 import type { HealthState, ReasonCode, StageName } from '../core/contracts/vocabulary';
 
 export type StageInput =
-  | { kind: 'start' }
+  /** `doctor`: the boot checks run first (config doctorAtBoot). */
+  | { kind: 'start'; doctor?: boolean }
+  | { kind: 'doctor_done'; failed: number }
   | { kind: 'symbols_selected'; symbols: number }
   | { kind: 'streams_started' }
   /** A commit: the health verdict, whether it differs from the last one, and whether every baseline is warm. */
@@ -23,7 +25,17 @@ export function nextStage(stage: StageName, input: StageInput): StageChange | nu
   if (stage === 'SHUTDOWN') return null;
   switch (input.kind) {
     case 'start':
-      return stage === 'BOOT' ? { stage: 'SYMBOL_SELECT', detail: 'fetching exchangeInfo and the 24h ticker' } : null;
+      if (stage !== 'BOOT') return null;
+      return input.doctor
+        ? { stage: 'DOCTOR_CHECKS', detail: 'WS routes, REST, clock, disks and folders (at most 5 s)' }
+        : { stage: 'SYMBOL_SELECT', detail: 'fetching exchangeInfo and the 24h ticker' };
+    case 'doctor_done':
+      return stage === 'DOCTOR_CHECKS'
+        ? {
+            stage: 'SYMBOL_SELECT',
+            detail: `fetching exchangeInfo and the 24h ticker (doctor: ${input.failed === 0 ? 'all checks passed' : `${input.failed} failed, see above`})`,
+          }
+        : null;
     case 'symbols_selected':
       return stage === 'SYMBOL_SELECT' ? { stage: 'CONNECT_STREAMS', detail: `${input.symbols} symbols` } : null;
     case 'streams_started':

@@ -11,8 +11,11 @@ import type { DeadLetterFile } from '../capture/dead-letter';
 import { CaptureWriter } from '../capture/writer';
 import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import { Engine } from '../core/engine';
+import { NearMissLog } from '../core/near-miss';
 import { FramePipeline } from '../core/pipeline';
+import type { Ring } from '../core/ring';
 import { type OpsStaging, SystemState } from '../core/system-state';
 import type { CollectorConfig } from './config';
 import type { FrameIntake } from './intake';
@@ -43,6 +46,8 @@ export interface Run {
   /** The one frame pipeline (adapter → engine), the same replay uses. */
   pipeline: FramePipeline;
   state: SystemState;
+  /** "Why silent?": fed by the engine's window hook after each verdict, shown in every snapshot. */
+  nearMisses: NearMissLog;
   capture: CaptureWriter | null;
   market: WsSession;
   oi: OiPoller;
@@ -72,12 +77,24 @@ export async function resolveSymbols(ctx: StartupContext, unavailable: (why: str
  * Open the run for `sel` (nothing is started yet): the staging and the snapshot numbering of the
  * boot phase carry over into SystemState, and the frames intake held during selection go through.
  */
-export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: OpsStaging; seq: number; startedMs: number }): Run {
+export function openRun(
+  ctx: StartupContext,
+  sel: SymbolSelection,
+  boot: { ops: OpsStaging; seq: number; startedMs: number; shown?: Ring<PromotedEvent> },
+): Run {
   const { config, runId, clock, reporter, intake, operations } = ctx;
-  const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE });
+  // The engine's one window hook: the collector has no other use for it (replay composes with withNearMisses).
+  const nearMisses = new NearMissLog(sel.symbols);
+  const engine = new Engine({ symbols: sel.symbols, klineSource: RULES.KLINE_SOURCE, onWindow: nearMisses.observe });
   const pipeline = new FramePipeline(binanceUsdm, engine, (d) => ctx.deadLetters.write(d));
   boot.ops.precisions = sel.precisions;
-  const state = new SystemState(engine, runId, config.mode, { carry: { ops: boot.ops, seq: boot.seq }, frames: pipeline.counters });
+  // `shown`: the events the store has committed (src/collector/event-record.ts), not the engine's own ring.
+  const state = new SystemState(engine, runId, config.mode, {
+    carry: { ops: boot.ops, seq: boot.seq },
+    frames: pipeline.counters,
+    nearMisses,
+    ...(boot.shown ? { promotions: boot.shown } : {}),
+  });
   reporter.report({ kind: 'state_ready' });
 
   let capture: CaptureWriter | null = null;
@@ -121,5 +138,5 @@ export function openRun(ctx: StartupContext, sel: SymbolSelection, boot: { ops: 
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, capture, market, oi };
+  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, oi };
 }

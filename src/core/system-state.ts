@@ -10,7 +10,7 @@
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
-import type { ProcessMemory, RawRow, Snapshot, SymbolState } from './contracts/snapshot';
+import type { ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -38,6 +38,8 @@ export interface OpsStaging {
   precisions: Record<string, { price: number; qty: number }>;
   /** The live collector's process memory at the last commit; null in replay. */
   process: ProcessMemory | null;
+  /** The live collector's event store at the last commit; null in replay. */
+  store: StoreStatusSection | null;
   /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
   storage: Storage | null;
 }
@@ -56,6 +58,7 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     dead_letters: 0,
     precisions: {},
     process: null,
+    store: null,
     storage: null,
   };
 }
@@ -70,6 +73,11 @@ export interface SystemStateOptions {
   carry?: { ops: OpsStaging; seq: number };
   /** The frame pipeline's counters (absent when events are fed to the engine directly). */
   frames?: Readonly<FrameCounters>;
+  /**
+   * The promoted events the snapshot shows (default: the engine's own ring). The live collector
+   * passes the ring of events its store has committed, so an event appears only once durable.
+   */
+  promotions?: Ring<PromotedEvent>;
   /** "Why silent?": the near-miss log hooked on the engine's onWindow (absent: the section is `{}`). */
   nearMisses?: NearMissLog;
 }
@@ -77,6 +85,7 @@ export interface SystemStateOptions {
 export class SystemState {
   readonly ops: OpsStaging;
   private readonly frames: Readonly<FrameCounters>;
+  private readonly shown: Ring<PromotedEvent>;
   private readonly nearMisses: NearMissLog | null;
   private activeSnapshot: Snapshot | null = null;
   private seq = 0;
@@ -94,6 +103,7 @@ export class SystemState {
     this.ops = opts.carry?.ops ?? defaultOps(runId, mode);
     this.seq = opts.carry?.seq ?? 0;
     this.frames = opts.frames ?? emptyFrameCounters();
+    this.shown = opts.promotions ?? engine.promotions;
     this.nearMisses = opts.nearMisses ?? null;
   }
 
@@ -136,8 +146,8 @@ export class SystemState {
         counters: { ...c },
       };
     }
-    if (this.promotedView.version !== e.promotions.version) {
-      this.promotedView = { version: e.promotions.version, array: Object.freeze(e.promotions.toArray()) };
+    if (this.promotedView.version !== this.shown.version) {
+      this.promotedView = { version: this.shown.version, array: Object.freeze(this.shown.toArray()) };
     }
     const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
     const snap: Snapshot = {
@@ -172,6 +182,7 @@ export class SystemState {
       },
       dead_letters: ops.dead_letters,
       process: ops.process === null ? null : { ...ops.process },
+      store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
       storage: ops.storage === null ? null : { ...ops.storage },
@@ -266,7 +277,13 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     streams: { ...ops.streams, per_stream: { ...ops.streams.per_stream } },
     dead_letters: ops.dead_letters,
     process: ops.process === null ? null : { ...ops.process },
+    store: storeSection(ops.store),
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },
   });
+}
+
+/** A copy (deepFreeze must never freeze the owner's staging). */
+function storeSection(s: StoreStatusSection | null): StoreStatusSection | null {
+  return s === null ? null : { ...s, persist: { ...s.persist } };
 }

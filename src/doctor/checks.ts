@@ -10,7 +10,7 @@ import type { CheckId, CheckResult } from '../core/contracts/doctor';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import { safeMessage } from '../text/safe';
 import type { StoreFiles } from '../store/files';
-import { type DiskFinding, DISK_LIMITS, type DiskLimits, humanBytes, storageFindings, storageSection } from './disk';
+import { type DiskFinding, DISK_LIMITS, type DiskLimits, humanBytes, storageFindings, storageSection, type StorageSample } from './disk';
 
 export const DOCTOR = Object.freeze({
   /** "Answers and delivers a data frame within a few seconds": a liquid stream sends several per second. */
@@ -250,20 +250,29 @@ function diskResult(id: CheckId, f: DiskFinding | undefined, ok: string): CheckR
   return f === undefined ? pass(id, ok) : fail(id, f.summary, f.fix, f.reason);
 }
 
-export function diskChecks(t: DoctorTargets, io: DoctorIo, nowMs: number): CheckResult[] {
+/** One reading of the disks through `io` (the doctor's disk checks and the collector's periodic DiskWatch read them alike). */
+export function readDisks(
+  io: Pick<DoctorIo, 'storeFiles' | 'freeBytes' | 'dirBytes'>,
+  t: Pick<DoctorTargets, 'storePath' | 'capturesDir'>,
+  nowMs: number,
+): Omit<StorageSample, 'reference'> {
   const files = io.storeFiles(t.storePath);
   // The store's folder may not exist yet: judge the volume it will be created on.
   const storeFree = files.free_bytes ?? io.freeBytes(t.storePath);
-  const capturesBytes = io.dirBytes(t.capturesDir);
-  const s = storageSection({
+  return {
     nowMs,
     storePath: t.storePath,
     files: { ...files, free_bytes: storeFree },
     capturesDir: t.capturesDir,
-    capturesBytes,
+    capturesBytes: io.dirBytes(t.capturesDir),
     capturesFreeBytes: io.freeBytes(t.capturesDir),
-    reference: null,
-  });
+  };
+}
+
+export function diskChecks(t: DoctorTargets, io: DoctorIo, nowMs: number): CheckResult[] {
+  const sample = readDisks(io, t, nowMs);
+  const { files, capturesBytes } = sample;
+  const s = storageSection({ ...sample, reference: null });
   const limits = t.limits ?? DISK_LIMITS;
   const findings = storageFindings(s, t.captureBudgetBytes, limits);
   const of = (subject: DiskFinding['subject']): DiskFinding | undefined => findings.find((f) => f.subject === subject);

@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import type { Alert } from '../core/contracts/alert';
 import type { Snapshot } from '../core/contracts/snapshot';
+import type { History } from '../store/history';
 import type { CollectorConfig } from '../collector/config';
 import type { ClockSpec } from '../clock/accelerated';
 import { wallClock } from '../clock/clock';
@@ -20,11 +22,17 @@ export interface WorkerHostOptions {
    * saves cloning and validating the full snapshot on this thread twice a second.
    */
   snapshots?: boolean;
+  /** Highlight alert lines with ANSI colours (the console is a terminal). */
+  consoleColor?: boolean;
   /** Path of the bundled worker (default: worker.js beside this bundle). */
   workerPath?: string;
   /** A snapshot as the window renders it, and the events promoted since the previous one (src/ipc/ui-feed.ts). */
   onSnapshot: (s: Snapshot, events: readonly PromotedEvent[]) => void;
   onConsole?: (line: string) => void;
+  /** Every alert the collector raised (for the window's toast, tray and sound). */
+  onAlert?: (a: Alert) => void;
+  /** Once, before the first snapshot: earlier runs' events from the store (not sent when `snapshots` is false). */
+  onHistory?: (h: History) => void;
   onFatal?: (reason: string, detail: string) => void;
   /** Messages that failed validation (counted; never rendered). */
   onInvalid?: (error: string) => void;
@@ -56,6 +64,7 @@ export class WorkerHost {
       runId: opts.runId,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.snapshots === false ? { snapshots: false } : {}),
+      ...(opts.consoleColor ? { consoleColor: true } : {}),
     };
     this.worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data, resourceLimits: { ...WORKER_RESOURCE_LIMITS } });
     this.worker.on('message', (raw: unknown) => {
@@ -68,6 +77,8 @@ export class WorkerHost {
       const msg = m.msg;
       if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot, msg.events);
       else if (msg.type === 'console') opts.onConsole?.(msg.line);
+      else if (msg.type === 'alert') opts.onAlert?.(msg.alert);
+      else if (msg.type === 'history') opts.onHistory?.({ entries: msg.entries, skipped: msg.skipped });
       else if (msg.type === 'fatal') opts.onFatal?.(msg.reason, msg.detail);
     });
     this.worker.on('error', (e) => opts.onFatal?.('WORKER_EXITED', `collector worker error: ${e.message}`));

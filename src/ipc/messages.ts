@@ -5,10 +5,12 @@
  */
 import { z } from 'zod';
 import { PromotedEventSchema } from '../core/contracts/promoted';
+import { AlertSchema } from '../core/contracts/alert';
 import { SnapshotSchema } from '../core/contracts/snapshot';
 import { ReasonCodeSchema, StageNameSchema } from '../core/contracts/vocabulary';
 import { CollectorConfigSchema } from '../collector/config';
 import { ClockSpecSchema } from '../clock/accelerated';
+import { HISTORY_LIMIT, HistoryEntrySchema } from '../store/history';
 
 export const IPC_VERSION = 1 as const;
 
@@ -22,6 +24,15 @@ export const WorkerToMainSchema = z.discriminatedUnion('type', [
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('console'), line: z.string() }),
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('fatal'), reason: ReasonCodeSchema, detail: z.string() }),
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('stopped') }),
+  /** An alert for the window's channels (toast, tray, sound); the worker has already printed, audited and stored it. */
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('alert'), alert: AlertSchema }),
+  /** Once at start: earlier runs' events from the store, newest first (the Promoted Events panel shows them below this run's). */
+  z.object({
+    v: z.literal(IPC_VERSION),
+    type: z.literal('history'),
+    entries: z.array(HistoryEntrySchema).max(HISTORY_LIMIT),
+    skipped: z.number().int().nonnegative(),
+  }),
 ]);
 export type WorkerToMain = z.infer<typeof WorkerToMainSchema>;
 
@@ -35,6 +46,8 @@ export const WorkerDataSchema = z.object({
   clock: ClockSpecSchema.optional(),
   /** false: the main thread reads no snapshots (headless), so none are posted; default true. */
   snapshots: z.boolean().optional(),
+  /** Highlight alert lines with ANSI colours (the main thread's stdout is a terminal). */
+  consoleColor: z.boolean().optional(),
 });
 export type WorkerData = z.infer<typeof WorkerDataSchema>;
 

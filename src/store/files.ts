@@ -8,6 +8,8 @@ import { dirname } from 'node:path';
 
 /** SPEC §21 [PROP]: relative to the working directory, like debug/ and captures/. */
 export const DEFAULT_STORE_PATH = 'data/peak-pressure.db';
+/** `npm run demo` keeps the simulator's events apart from the market's. */
+export const DEMO_STORE_PATH = 'data/demo.db';
 
 export interface StoreFiles {
   db_bytes: number;

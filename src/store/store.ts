@@ -238,7 +238,8 @@ export class EventStore {
 
   private failed(e: unknown, op: StoreOp, nowMs: number, state: StoreState): StoreFault {
     const fault = describeFault(e, op, this.path);
-    if (this.s.state === 'OK') this.s.since_ms = nowMs;
+    // The first failure since the last success (a store that never opened starts without one).
+    this.s.since_ms ??= nowMs;
     this.s.state = state;
     this.s.fault = fault;
     this.s.failures++;

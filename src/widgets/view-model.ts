@@ -90,7 +90,7 @@ export interface ViewModel {
   failure: { title: string; body: string } | null;
 }
 
-export { formatFixed, formatInt } from './format';
+export { formatClock, formatDateTime, formatFixed, formatInt } from './format';
 
 export function symbolsLabel(symbols: readonly string[]): string {
   if (symbols.length === 0) return 'Symbols: —';

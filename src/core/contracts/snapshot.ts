@@ -74,6 +74,40 @@ export const ProcessMemorySchema = z.object({
 });
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 
+/**
+ * The event store as the collector sees it at commit (SPEC §21). A promoted event enters
+ * `promoted_events` only once the store has committed it; while the store fails, detection goes on
+ * and the events wait here (`pending_events`, bounded) until a later commit stores them.
+ */
+export const StoreStatusSchema = z.object({
+  path: z.string(),
+  /** OK; FAILING: open, the last write failed; UNAVAILABLE: the file could not be opened. */
+  state: z.enum(['OK', 'FAILING', 'UNAVAILABLE']),
+  /** The health reason while not OK (STORE_DISK_FULL, STORE_READ_ONLY, STORE_BUSY, STORE_UNAVAILABLE). */
+  reason: ReasonCodeSchema.nullable(),
+  /** What failed and what to do; null when OK. */
+  fault: z.string().nullable(),
+  /** When the current fault began (local ms); null when OK. */
+  since_ms: z.number().int().nullable(),
+  /** Promoted events detected but not committed yet: shown once stored. */
+  pending_events: count,
+  /** Events lost because the waiting queue overflowed during a long failure (still in debug/audit.jsonl). */
+  dropped_events: count,
+  /** Events this run committed to the store. */
+  events_written: count,
+  /** Latency of the store's commits (one `persist` per collector commit that had rows to write), ms. */
+  persist: z.object({
+    /** Commits that wrote (or tried to) since start. */
+    writes: count,
+    /** How many of the latest writes the figures below cover (at most 1000). */
+    window: count,
+    p50_ms: z.number().nullable(),
+    p99_ms: z.number().nullable(),
+    max_ms: z.number().nullable(),
+  }),
+});
+export type StoreStatusSection = z.infer<typeof StoreStatusSchema>;
+
 export const SnapshotSchema = z.object({
   // ---- legacy keys (SNAP) ----
   timestamp: z.number(),
@@ -155,6 +189,8 @@ export const SnapshotSchema = z.object({
    * Null where no live collector runs (replay).
    */
   process: ProcessMemorySchema.nullable(),
+  /** The live collector's event store; null where there is none (replay). */
+  store: StoreStatusSchema.nullable(),
   /**
    * "Why silent?" (SPEC §21): per symbol, the last judged windows stopped at condition 3 or 4, with
    * their margins. Inspection only, never read by the rule; `{}` where nobody keeps them.
