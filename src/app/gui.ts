@@ -207,8 +207,6 @@ export function runGui(opts: GuiOptions): void {
   });
 
   const render = (): void => {
-    // Stopping takes a moment (the worker flushes): render nothing more, or a UI test would read back again.
-    if (exiting) return;
     const s = latest;
     if (s === null) return;
     if (s.snapshot_seq === rendered && fatal === null) return;
