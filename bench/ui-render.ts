@@ -7,23 +7,28 @@
  * no DISPLAY; the main bench process never loads it. The child builds full snapshots as the
  * collector publishes them: 10 symbols fed with the capture's real trades (cloned onto the 10
  * fallback symbols) and SYNTHETIC liquidations on every symbol, through the real Engine and
- * SystemState, until the promoted-events ring holds its 1000 events (real-trade windows promoted
- * on the synthetic liquidations). Each iteration then feeds 500 ms more of trades and
- * liquidations, commits, trims the snapshot for display and clones it as the worker posts it, and
- * times, separately: `viewModel(snapshot)`, `window.render(viewModel)` (binding), and the
+ * SystemState, until 10,000 events have been promoted (real-trade windows promoted on the
+ * synthetic liquidations); the window's events table is filled with all of them (its cap) before
+ * the timed renders. Each iteration then feeds 500 ms more of trades and liquidations, commits,
+ * trims the snapshot for display and clones it as the worker posts it, and times, separately:
+ * `viewModel(snapshot)`, binding it (`window.render` + the new events into the table), and the
  * `processEvents()` right after it (Qt layout + paint of the offscreen window).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { serialize } from 'node:v8';
 import { binanceUsdm } from '../src/binance/adapter';
 import { FALLBACK_SYMBOLS } from '../src/binance/fallback-symbols';
-import { SnapshotSchema } from '../src/core/contracts/snapshot';
-import { Engine } from '../src/core/engine';
-import { displaySnapshot, SystemState } from '../src/core/system-state';
 import { silenceLimitMs } from '../src/binance/streams';
+import { Engine } from '../src/core/engine';
+import { SystemState } from '../src/core/system-state';
+import { IPC_VERSION, WorkerToMainSchema } from '../src/ipc/messages';
+import { UiFeed } from '../src/ipc/ui-feed';
+import type { PromotedEvent } from '../src/core/contracts/promoted';
 import type { ViewModel } from '../src/widgets/view-model';
 import { argValue, runBenchChild } from './child';
+import { appFootprint } from './app-footprint';
 import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
 import { distribution, type Distribution, fmt, fmtInt } from './stats';
@@ -39,10 +44,18 @@ interface ChildResult {
   vm_ms: number[];
   render_ms: number[];
   paint_ms: number[];
+  /** CPU time of the whole render (view-model, binding, paint), process-wide: only this thread is busy. */
+  cpu_ms: number[];
   zod_ms: number[];
   events_changed: boolean[];
-  events_chars: number;
-  promoted_in_panel: number;
+  /** Rows in the events table during the timed renders. */
+  table_rows: number;
+  /** Filling the table with every event promoted during the fill, once (ms). */
+  table_fill_ms: number;
+  promoted_total: number;
+  promoted_in_snapshot: number;
+  /** Bytes of the posted snapshot as a structured clone (v8.serialize), last render. */
+  posted_bytes: number;
   trades_rows: number;
   liquidation_rows: number;
   symbols: number;
@@ -62,6 +75,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   if (out === undefined) throw new Error('--ui-render-child needs --out=FILE');
   const renders = Number(argValue(argv, 'renders') ?? 400);
   const warmup = Number(argValue(argv, 'warmup') ?? 40);
+  const tableRows = Number(argValue(argv, 'events') ?? 10_000);
   const fill0 = performance.now();
   const dataset = await loadDataset(root, argv.includes('--fixture'));
   const symbols = [...FALLBACK_SYMBOLS];
@@ -98,7 +112,6 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
       engine.ingest(liquidation(symbols[j] as string, clock - 1 - (liqN % 97), liqN));
       liqN++;
     }
-    engine.takeNewPromotions();
     ops.streams = {
       ws_state: 'OPEN',
       url: 'ws://127.0.0.1/market/stream',
@@ -112,9 +125,19 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
       ),
     };
   };
-  // Fill: warm baselines, full raw buffers, the promoted-events ring full (capped at 1 h of market).
-  for (let i = 0; i < 7200 && engine.promotions.length < 1000; i++) advance();
-  for (let i = 0; i < 200; i++) advance();
+  // Fill: warm baselines, full raw buffers, `tableRows` promotions (capped at 20 h of market).
+  const promoted: PromotedEvent[] = [];
+  const collect = (): void => {
+    for (const e of engine.takeNewPromotions()) promoted.push(e);
+  };
+  for (let i = 0; i < 144_000 && promoted.length < tableRows; i++) {
+    advance();
+    collect();
+  }
+  for (let i = 0; i < 200; i++) {
+    advance();
+    collect();
+  }
   const fillSeconds = (performance.now() - fill0) / 1000;
 
   // Qt only now. Under plain Node nothing pumps Qt's event loop: processEvents() does.
@@ -126,10 +149,15 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   const { viewModel } = require('../src/widgets/view-model') as typeof import('../src/widgets/view-model');
   const app = QApplication.instance();
   app.setQuitOnLastWindowClosed(false);
-  const win = new PeakPressureWindow(() => undefined);
+  const win = new PeakPressureWindow({ onClose: () => undefined, layout: null });
   (globalThis as Record<string, unknown>).__benchWindow = win;
   win.show();
   for (let i = 0; i < 10; i++) app.processEvents();
+  const precision = (): number => 2;
+  const f0 = performance.now();
+  win.addEvents(promoted.length, promoted, symbols, precision);
+  app.processEvents();
+  const tableFillMs = performance.now() - f0;
 
   const res: ChildResult = {
     renders,
@@ -137,10 +165,14 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     vm_ms: [],
     render_ms: [],
     paint_ms: [],
+    cpu_ms: [],
     zod_ms: [],
     events_changed: [],
-    events_chars: 0,
-    promoted_in_panel: 0,
+    table_rows: 0,
+    table_fill_ms: tableFillMs,
+    promoted_total: 0,
+    promoted_in_snapshot: 0,
+    posted_bytes: 0,
     trades_rows: 0,
     liquidation_rows: 0,
     symbols: symbols.length,
@@ -149,37 +181,45 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     qt_version: '',
     window: { width: 0, height: 0 },
   };
-  let lastEvents = '';
+  // The worker's feed, primed: the table already holds every event promoted so far.
+  const feed = new UiFeed();
+  feed.next(state.commit(clock));
   let vm: ViewModel | null = null;
   for (let i = 0; i < warmup + renders; i++) {
     advance();
-    // As the UI thread receives it: trimmed to 20 rows per symbol, a structured clone, validated.
-    const posted = structuredClone(displaySnapshot(state.commit(clock)));
+    collect();
+    // As the UI thread receives it: cut to what the window renders, a structured clone, validated.
+    const committed = state.commit(clock);
+    const posted = structuredClone(feed.next(committed));
     const z0 = performance.now();
-    const parsed = SnapshotSchema.parse(posted);
+    const msg = WorkerToMainSchema.parse({ v: IPC_VERSION, type: 'snapshot', snapshot: posted.snapshot, events: posted.events });
     const z1 = performance.now();
+    if (msg.type !== 'snapshot') throw new Error('unreachable');
+    const parsed = msg.snapshot;
     app.processEvents(); // anything pending from before is not this render's cost
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     vm = viewModel(parsed);
     const t1 = performance.now();
     win.render(vm);
+    const added = win.addEvents(parsed.counters.peak_pressure_events, msg.events, parsed.symbols_active, precision);
     const t2 = performance.now();
     app.processEvents();
     const t3 = performance.now();
-    if (i < warmup) {
-      lastEvents = vm.events;
-      continue;
-    }
+    const c1 = process.cpuUsage(c0);
+    if (i < warmup) continue;
+    res.cpu_ms.push((c1.user + c1.system) / 1000);
     res.zod_ms.push(z1 - z0);
     res.vm_ms.push(t1 - t0);
     res.render_ms.push(t2 - t1);
     res.paint_ms.push(t3 - t2);
-    res.events_changed.push(vm.events !== lastEvents);
-    lastEvents = vm.events;
-    res.promoted_in_panel = parsed.promoted_events.length;
+    res.events_changed.push(added > 0);
+    res.promoted_in_snapshot = committed.promoted_events.length;
+    res.posted_bytes = serialize(posted).length;
   }
+  res.table_rows = win.log.rows;
+  res.promoted_total = promoted.length;
   if (vm !== null) {
-    res.events_chars = vm.events.length;
     res.trades_rows = vm.trades.length;
     res.liquidation_rows = vm.liquidations.length;
   }
@@ -233,22 +273,23 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
   const dPaint = distribution(r.paint_ms);
   const dAll = distribution(withPaint);
   const dZod = distribution(r.zod_ms);
+  const dCpu = distribution(r.cpu_ms);
   const rows: string[][] = [
     ['viewModel(snapshot)', ...ms(dVm)],
-    ['window.render(viewModel) — binding', ...ms(dRender)],
+    ['window.render(viewModel) + new events into the table — binding', ...ms(dRender)],
     ['**viewModel + render** (snapshot → widget updates)', ...ms(dBoth)],
     ['processEvents() after render — Qt layout + paint', ...ms(dPaint)],
     ['**viewModel + render + processEvents**', ...ms(dAll)],
   ];
   const splitRows: string[][] = [
     [
-      `events panel re-set (a new promotion)`,
+      `new events inserted into the table`,
       ...ms(distribution(pick(both, changed))).slice(0, 1),
       ...ms(distribution(pick(both, changed))).slice(1, 5),
       ...ms(distribution(pick(withPaint, changed))).slice(1, 5),
     ],
     [
-      `events panel unchanged`,
+      `no new event`,
       ...ms(distribution(pick(both, unchanged))).slice(0, 1),
       ...ms(distribution(pick(both, unchanged))).slice(1, 5),
       ...ms(distribution(pick(withPaint, unchanged))).slice(1, 5),
@@ -264,8 +305,11 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     platform: r.platform,
     window: { ...r.window },
     symbols: r.symbols,
-    promoted_in_panel: r.promoted_in_panel,
-    events_panel_chars: r.events_chars,
+    events_table_rows: r.table_rows,
+    events_table_fill_ms: Number(r.table_fill_ms.toFixed(1)),
+    promoted_total: r.promoted_total,
+    promoted_in_snapshot: r.promoted_in_snapshot,
+    posted_snapshot_bytes: r.posted_bytes,
     trades_rows: r.trades_rows,
     liquidation_rows: r.liquidation_rows,
     renders_with_events_change: changed.length,
@@ -276,25 +320,31 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     process_events_ms: { ...dPaint },
     total_with_paint_ms: { ...dAll },
     zod_validation_ms: { ...dZod },
+    cpu_ms_per_render: { ...dCpu },
   };
+  // The whole app at live rates (Linux: it reads /proc), beside the headless collector.
+  const footprint = process.platform === 'linux' ? await appFootprint(ctx) : null;
+  if (footprint) data.app_footprint = footprint.data;
   return {
     tables: [
       {
-        title: `One snapshot → the window, ${fmtInt(n)} renders (ms; ${r.symbols} symbols, ${r.trades_rows} trades + ${r.liquidation_rows} liquidations shown, ${fmtInt(r.promoted_in_panel)} promoted events in the panel; Qt ${r.platform}, window ${r.window.width}×${r.window.height})`,
+        title: `One snapshot → the window, ${fmtInt(n)} renders (ms; ${r.symbols} symbols, ${r.trades_rows} trades + ${r.liquidation_rows} liquidations shown, ${fmtInt(r.table_rows)} rows in the events table; Qt ${r.platform}, window ${r.window.width}×${r.window.height})`,
         columns: ['step', 'n', 'p50', 'p90', 'p99', 'max', 'mean'],
         rows,
       },
       {
-        title: 'The same renders split by whether the promoted-events text changed (ms)',
+        title: 'The same renders split by whether new events reached the table (ms)',
         columns: ['renders', 'n', 'vm + render p50', 'p90', 'p99', 'max', 'with paint p50', 'p90', 'p99', 'max'],
         rows: splitRows,
       },
+      ...(footprint?.tables ?? []),
     ],
     notes: [
-      `Snapshots: the capture's real BTCUSDT/ETHUSDT trades cloned onto the ${r.symbols} fallback symbols and SYNTHETIC liquidations (one per symbol every 500 ms), through the real Engine and SystemState until the promoted-events ring is full (${fmtInt(r.promoted_in_panel)} events: real-trade windows promoted on the synthetic liquidations; the panel text is ${fmtInt(r.events_chars)} characters). Each timed render gets a new snapshot (500 ms more market), trimmed and structured-cloned as the worker posts it; the trades, liquidations, status and health texts change on every render, the events text on ${fmtInt(changed.length)} of ${fmtInt(n)} (when a new event is promoted, the whole panel text is re-set).`,
-      `viewModel and render are the synchronous work per snapshot on the UI thread (target p99 < ${TARGET_MS} ms, one frame at 60 Hz); processEvents() right after render is Qt laying out and painting the offscreen window, reported separately. Not in any row: validating the posted snapshot with zod on receipt (also on the UI thread, once per snapshot): p50 ${fmt(dZod.p50, 2)} ms, p99 ${fmt(dZod.p99, 2)} ms. The app renders at most every 500 ms, so even the slowest render leaves the event loop idle most of the time.`,
+      `Snapshots: the capture's real BTCUSDT/ETHUSDT trades cloned onto the ${r.symbols} fallback symbols and SYNTHETIC liquidations (one per symbol every 500 ms), through the real Engine and SystemState until ${fmtInt(r.promoted_total)} events were promoted (real-trade windows promoted on the synthetic liquidations). The events table was filled with them once (${fmtInt(r.table_rows)} rows, its cap; ${fmt(r.table_fill_ms, 0)} ms, not timed below); the committed snapshot holds the newest ${fmtInt(r.promoted_in_snapshot)}. Each timed render gets a new snapshot (500 ms more market), cut to what the window renders and structured-cloned as the worker posts it (src/ipc/ui-feed.ts: the feed rows, and the events promoted since the previous message; ${fmtInt(r.posted_bytes)} bytes serialized), validated with zod; the trades, liquidations, status, health and grid texts change on every render, and ${fmtInt(changed.length)} of ${fmtInt(n)} renders inserted new events into the table (one row each at its sorted place; the oldest leaves).`,
+      `viewModel and render are the synchronous work per snapshot on the UI thread (target p99 < ${TARGET_MS} ms, one frame at 60 Hz); processEvents() right after render is Qt laying out and painting the offscreen window, reported separately. Not in any row: validating the posted snapshot with zod on receipt (also on the UI thread, once per snapshot): p50 ${fmt(dZod.p50, 2)} ms, p99 ${fmt(dZod.p99, 2)} ms. The app renders at most every 500 ms, so even the slowest render leaves the event loop idle most of the time. CPU time of a whole render (view-model, binding and paint; this thread is the only busy one): p50 ${fmt(dCpu.p50, 2)} ms, mean ${fmt(dCpu.mean, 2)} ms.`,
+      ...(footprint?.notes ?? ['The whole-app footprint part needs Linux (/proc); skipped.']),
     ],
-    checks,
+    checks: [...checks, ...(footprint?.checks ?? [])],
     data,
   };
 }

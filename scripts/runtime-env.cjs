@@ -5,9 +5,13 @@
 // chunks) are kept in the heap arenas and the RSS creeps to the high-water mark. A fixed 64 KiB
 // threshold returns such buffers to the OS. Measured in the memory-over-a-day benchmark: median
 // RSS 148 → 126 MB at 56k frames/s (README "Performance"). Must be set before the process starts.
+//
+// QT_XCB_GL_INTEGRATION=none: the window is drawn by Qt's raster engine; Qt's GLX integration
+// would load the GPU driver into the process (Mesa llvmpipe without a GPU: ~55 MB RSS, measured in
+// the demo under Xvfb). src/app/main.ts sets it too when the app is started without a launcher.
 'use strict';
 
-const RUNTIME_ENV = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '65536' });
+const RUNTIME_ENV = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '65536', QT_XCB_GL_INTEGRATION: 'none' });
 
 /** `env` plus the runtime settings it does not set itself (an explicit user value wins). */
 function withRuntimeEnv(env, platform = process.platform) {

@@ -1,16 +1,16 @@
 /**
  * The collector worker thread: collector, core, SystemState and the event store live here. It
- * posts every committed snapshot (trimmed for display), every alert and, once at start, the
- * earlier runs' events from the store to the main thread, and obeys one command: stop. It never
- * loads NodeGui (a second QApplication would abort the process).
+ * posts every committed snapshot, cut to what the window renders (src/ipc/ui-feed.ts), every alert
+ * and, once at start, the earlier runs' events from the store to the main thread, and obeys one
+ * command: stop. It never loads NodeGui (a second QApplication would abort the process).
  */
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Collector, type CollectorSinks } from '../collector/collector';
 import { consoleLine, fileLogger } from '../collector/log';
-import { displaySnapshot } from '../core/system-state';
 import { clockFromSpec } from '../clock/accelerated';
 import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
+import { UiFeed } from '../ipc/ui-feed';
 import { ScaleOut } from './scale-out';
 import { safeMessage } from '../text/safe';
 import { SymbolConfigError } from '../binance/symbols';
@@ -31,6 +31,7 @@ function main(): void {
     return;
   }
   const { config, runId, clock, snapshots, consoleColor, scaleOut } = parsed.data;
+  const feed = new UiFeed();
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const clk = clockFromSpec(clock);
   // --sink / --http (SPEC §22) run beside the collector; its commits read the sinks' status (null
@@ -50,7 +51,9 @@ function main(): void {
     logger,
     clock: clk,
     publish: (snapshot) => {
-      if (snapshots !== false) post({ v: IPC_VERSION, type: 'snapshot', snapshot: displaySnapshot(snapshot) });
+      if (snapshots === false) return;
+      const update = feed.next(snapshot);
+      post({ v: IPC_VERSION, type: 'snapshot', snapshot: update.snapshot, events: update.events });
     },
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
     ...(sinks ? { sinks } : {}),

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Alert } from '../core/contracts/alert';
 import type { Snapshot } from '../core/contracts/snapshot';
 import type { History } from '../store/history';
@@ -29,7 +30,8 @@ export interface WorkerHostOptions {
   consoleColor?: boolean;
   /** Path of the bundled worker (default: worker.js beside this bundle). */
   workerPath?: string;
-  onSnapshot: (s: Snapshot) => void;
+  /** A snapshot as the window renders it, and the events promoted since the previous one (src/ipc/ui-feed.ts). */
+  onSnapshot: (s: Snapshot, events: readonly PromotedEvent[]) => void;
   onConsole?: (line: string) => void;
   /** Every alert the collector raised (for the window's toast, tray and sound). */
   onAlert?: (a: Alert) => void;
@@ -80,7 +82,7 @@ export class WorkerHost {
         return;
       }
       const msg = m.msg;
-      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot);
+      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot, msg.events);
       else if (msg.type === 'console') opts.onConsole?.(msg.line);
       else if (msg.type === 'alert') opts.onAlert?.(msg.alert);
       else if (msg.type === 'history') opts.onHistory?.({ entries: msg.entries, skipped: msg.skipped });

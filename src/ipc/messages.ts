@@ -4,6 +4,7 @@
  * die on) something that is not a snapshot.
  */
 import { z } from 'zod';
+import { PromotedEventSchema } from '../core/contracts/promoted';
 import { AlertSchema } from '../core/contracts/alert';
 import { SnapshotSchema } from '../core/contracts/snapshot';
 import { ReasonCodeSchema, StageNameSchema } from '../core/contracts/vocabulary';
@@ -15,7 +16,11 @@ import { HISTORY_LIMIT, HistoryEntrySchema } from '../store/history';
 export const IPC_VERSION = 1 as const;
 
 export const WorkerToMainSchema = z.discriminatedUnion('type', [
-  z.object({ v: z.literal(IPC_VERSION), type: z.literal('snapshot'), snapshot: SnapshotSchema }),
+  /**
+   * A committed snapshot as the window renders it (src/ipc/ui-feed.ts): raw buffers cut to the
+   * feed rows, `promoted_events` empty; `events` are the ones promoted since the previous message.
+   */
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('snapshot'), snapshot: SnapshotSchema, events: z.array(PromotedEventSchema) }),
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('stage'), stage: StageNameSchema, detail: z.string() }),
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('console'), line: z.string() }),
   z.object({ v: z.literal(IPC_VERSION), type: z.literal('fatal'), reason: ReasonCodeSchema, detail: z.string() }),

@@ -6,7 +6,8 @@
 import { RULES } from '../core/constants';
 import type { NearMiss } from '../core/contracts/near-miss';
 import type { Snapshot } from '../core/contracts/snapshot';
-import { COLORS, formatClock, formatFixed, formatInt } from './view-model';
+import { formatClock, formatFixed, formatInt } from './format';
+import { COLORS } from './view-model';
 
 export interface NearMissRow {
   symbol: string;

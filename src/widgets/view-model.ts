@@ -1,10 +1,15 @@
 /**
  * Snapshot → everything the window shows: texts, rows and colours (SPEC §9). Pure functions only:
  * widgets bind these results and compute nothing themselves, so what the window shows is exactly
- * what these tested functions produce from the snapshot it was given.
+ * what these tested functions produce from the snapshot it was given. The promoted events are a
+ * table fed row by row (src/widgets/events-model.ts); this module gives their heading and the
+ * SPEC's empty state.
  */
+import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
-import type { RawRow, Snapshot } from '../core/contracts/snapshot';
+import type { RawRow, Snapshot, SymbolState } from '../core/contracts/snapshot';
+import { nearMissPanel, type NearMissPanelModel } from './near-miss-view';
+import { formatAge, formatClock, formatDateTime, formatFixed, formatInt, formatShare } from './format';
 
 export const COLORS = Object.freeze({
   white: '#FFFFFF',
@@ -43,51 +48,49 @@ export interface TableRow {
   sideColor: string;
 }
 
+/** A table of fixed columns whose every cell has a text and a colour. */
+export interface GridModel {
+  columns: readonly string[];
+  rows: Cell[][];
+}
+
+export interface HealthModel {
+  heading: string;
+  /** Summary lines above the grid: health with its reasons, stage and connections, rates. */
+  lines: [health: Cell, connections: Cell, rates: Cell];
+  /** What failed and what to do, under the health line, when DEGRADED or FAILED. */
+  detail: Cell | null;
+}
+
+export interface CountersModel {
+  /** The outcome of every judged window: the counter partition (SPEC §6.1), with its sum. */
+  failures: { heading: string; grid: GridModel };
+  dropped: { heading: string; grid: GridModel };
+}
+
+export interface EventsHeaderModel {
+  /** Promoted events since start (the table may hold fewer: see EVENT_ROWS_MAX). */
+  total: number;
+  heading: string;
+  /** The SPEC §9 empty state (with the diagnosis line) while nothing has been promoted; else null. */
+  emptyState: string | null;
+}
+
 export interface ViewModel {
   status: StatusBarModel;
-  health: string;
+  health: HealthModel;
+  symbols: GridModel;
+  counters: CountersModel;
   trades: TableRow[];
   liquidations: TableRow[];
-  events: string;
+  events: EventsHeaderModel;
+  /** The "why silent?" tab: near misses of all symbols (SPEC §21; src/widgets/near-miss-view.ts). */
+  whySilent: NearMissPanelModel;
   /** Set when the collector FAILED: the whole window shows this instead of the panels. */
   failure: { title: string; body: string } | null;
 }
 
-const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-export function formatInt(n: number): string {
-  return intFmt.format(n);
-}
-
-const fixedFormats = new Map<number, Intl.NumberFormat>();
-
-/**
- * Thousands separators with a fixed number of decimals: 43127.5, 2 → "43,127.50". The same
- * result as `toLocaleString('en-US', …)`, which builds a new NumberFormat on every call (~10 µs);
- * the events panel formats ~12 numbers per event for up to 1000 events.
- */
-export function formatFixed(n: number, decimals: number): string {
-  let f = fixedFormats.get(decimals);
-  if (f === undefined) {
-    f = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
-    fixedFormats.set(decimals, f);
-  }
-  return f.format(n);
-}
-
-const pad2 = (n: number): string => String(n).padStart(2, '0');
-
-/** Local time HH:MM:SS. */
-export function formatClock(ms: number): string {
-  const d = new Date(ms);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-}
-
-/** Local date and time YYYY-MM-DD HH:MM:SS. */
-export function formatDateTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${formatClock(ms)}`;
-}
+export { formatClock, formatDateTime, formatFixed, formatInt } from './format';
 
 export function symbolsLabel(symbols: readonly string[]): string {
   if (symbols.length === 0) return 'Symbols: —';
@@ -141,9 +144,18 @@ function precisionOf(s: Snapshot, symbol: string): { price: number; qty: number 
   return { price: p?.price_precision ?? 2, qty: p?.qty_precision ?? 3 };
 }
 
-/** The newest `n` rows across all symbols, newest first (ties: rank order, then buffer order). */
-export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = 20): TableRow[] {
-  const all: { row: RawRow; rank: number; idx: number }[] = [];
+/** Rows the raw feed tables show (SPEC §9: the last 20 across all symbols). */
+export const FEED_ROWS = 20;
+
+export interface RawPick {
+  row: RawRow;
+  /** Index of the row in its symbol's buffer. */
+  idx: number;
+}
+
+/** The newest `n` raw rows across the active symbols, newest first (ties: rank order, then buffer order, later first). */
+export function pickNewest(s: Snapshot, rec: Record<string, RawRow[]>, n = FEED_ROWS): RawPick[] {
+  const all: (RawPick & { rank: number })[] = [];
   for (const sym of s.symbols_active) {
     const rows = rec[sym] ?? [];
     const rank = s.per_symbol[sym]?.rank ?? 99;
@@ -151,7 +163,12 @@ export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = 20): 
     for (let i = from; i < rows.length; i++) all.push({ row: rows[i] as RawRow, rank, idx: i });
   }
   all.sort((a, b) => b.row.timestamp - a.row.timestamp || a.rank - b.rank || b.idx - a.idx);
-  return all.slice(0, n).map(({ row }) => {
+  return all.slice(0, n);
+}
+
+/** The newest `n` rows across all symbols as the feed tables show them. */
+export function newestRows(s: Snapshot, rec: Record<string, RawRow[]>, n = FEED_ROWS): TableRow[] {
+  return pickNewest(s, rec, n).map(({ row }) => {
     const prec = precisionOf(s, row.symbol);
     return {
       time: formatClock(row.timestamp * 1000),
@@ -191,46 +208,141 @@ export function streamsLine(s: Snapshot): string {
   return `Streams: ${flowing} flowing, ${waiting} waiting, ${silent.length} silent${silent.length ? ` (${silent.join(', ')})` : ''}`;
 }
 
-export function healthPanel(s: Snapshot): string {
+/** Items of one summary line are set apart by this (the SPEC gives each item's own text). */
+export const ITEM_GAP = '    ';
+
+export function healthModel(s: Snapshot): HealthModel {
   const h = s.ingestion_health;
-  const c = s.counters;
-  const d = c.dropped_events;
-  const liqBuffers = s.symbols_active.map((sym) => `${sym}:${s.per_symbol[sym]?.liquidation_buffer_size ?? 0}`).join(', ');
-  const lines = [
-    '=== SYSTEM HEALTH ===',
-    '',
-    `Health: ${s.health_state}${s.health_reasons.length ? ` (${s.health_reasons.join(', ')})` : ''}`,
-    ...(s.health_detail ? [`  ${s.health_detail}`] : []),
+  const colour = healthColor(s.health_state);
+  const connections = [
     `Stage: ${s.stage}`,
-    '',
+    `WebSocket: ${s.streams.ws_state} (reconnects: ${formatInt(s.streams.reconnects)})`,
+    oiPollingLine(s),
+    streamsLine(s),
+  ];
+  const rates = [
     `Trades rate: ${rate(h.trades_rate, 's')}`,
     `Liquidations rate: ${rate(h.liquidations_rate, 'min')}`,
     `Klines rate: ${rate(h.klines_rate, 's')}`,
     `OI rate: ${rate(h.oi_rate, 'min')} (expected ~120/min)`,
-    oiPollingLine(s),
-    `WebSocket: ${s.streams.ws_state} (reconnects: ${formatInt(s.streams.reconnects)})`,
-    streamsLine(s),
-    `Liquidation buffers: ${liqBuffers || '—'}`,
-    '',
-    '=== DROPPED EVENTS (since start) ===',
-    '',
-    `Symbol not allowed: ${formatInt(d.symbol_not_allowed)}`,
-    `Baseline not ready: ${formatInt(d.baseline_not_ready)}`,
-    `Window not closed: ${formatInt(d.window_not_closed)}`,
-    `Missing streams: ${formatInt(d.missing_streams)}`,
-    '',
-    '=== CONDITION FAILURES (since start) ===',
-    '',
-    `Flow surge failed: ${formatInt(c.flow_surge_failed)}`,
-    `Large trade failed: ${formatInt(c.large_trade_failed)}`,
-    `Compression failed: ${formatInt(c.compression_failed)}`,
-    `Stress failed: ${formatInt(c.stress_failed)}`,
-    `Empty windows: ${formatInt(c.empty_windows)}`,
-    '',
-    `Malformed frames: ${formatInt(c.malformed_events)} (dead letters: ${formatInt(s.dead_letters)})`,
-    `Duplicate trades: ${formatInt(c.duplicate_trades)}   Trade id gaps: ${formatInt(c.trade_id_gaps)}   Gap resets: ${formatInt(c.gap_resets)}`,
   ];
-  return lines.join('\n');
+  const connectionsOk = s.streams.ws_state === 'OPEN' && s.oi_polling.state === 'OK' && !Object.values(s.streams.per_stream).some((v) => v.state === 'SILENT');
+  return {
+    heading: '=== SYSTEM HEALTH ===',
+    lines: [
+      { text: `Health: ${s.health_state}${s.health_reasons.length ? ` (${s.health_reasons.join(', ')})` : ''}`, color: colour },
+      { text: connections.join(ITEM_GAP), color: connectionsOk || s.symbols_active.length === 0 ? COLORS.text : COLORS.orange },
+      { text: rates.join(ITEM_GAP), color: COLORS.text },
+    ],
+    detail: s.health_detail ? { text: s.health_detail, color: colour } : null,
+  };
+}
+
+export const SYMBOL_COLUMNS = Object.freeze(['Symbol', 'Baseline', 'Windows', 'Last trade', 'Liq. 60 s', 'OI age', 'Streams', 'Events'] as const);
+
+const NONE: Cell = Object.freeze({ text: '—', color: COLORS.grey });
+
+/** Seconds between the exchange-time watermark and `ms`; null when either is unknown. */
+function ageS(s: Snapshot, ms: number | null): number | null {
+  return ms === null || s.watermark_ms === null ? null : Math.max(0, s.watermark_ms - ms) / 1000;
+}
+
+/** The per-symbol streams' cadence: flowing when all flow, the silent ones named, else waiting. */
+function cadenceCell(s: Snapshot, symbol: string): Cell {
+  const prefix = `${symbol.toLowerCase()}@`;
+  const mine = Object.entries(s.streams.per_stream).filter(([k]) => k.startsWith(prefix));
+  if (mine.length === 0) return NONE;
+  const silent = mine.filter(([, v]) => v.state === 'SILENT').map(([k]) => k.slice(prefix.length).split('@')[0] as string);
+  if (silent.length > 0) return { text: `silent: ${silent.join(', ')}`, color: COLORS.red };
+  if (mine.every(([, v]) => v.state === 'FLOWING')) return { text: 'flowing', color: COLORS.green };
+  return { text: 'waiting', color: COLORS.orange };
+}
+
+function symbolRow(s: Snapshot, symbol: string, p: SymbolState | undefined): Cell[] {
+  const name = { text: symbol, color: COLORS.white };
+  if (p === undefined) return [name, NONE, NONE, NONE, NONE, NONE, cadenceCell(s, symbol), NONE];
+  const needed = Number(s.rule_set.constants.BASELINE_WINDOWS ?? RULES.BASELINE_WINDOWS);
+  const held = Math.min(p.abs_flow_history_len, p.trade_size_history_len);
+  const tradeAge = ageS(s, p.last_trade_ms);
+  const oiStaleS = Number(s.rule_set.constants.OI_STALE_MS ?? RULES.OI_STALE_MS) / 1000;
+  const liq = p.liquidation_buffer_size;
+  return [
+    name,
+    p.warm ? { text: 'warm', color: COLORS.green } : { text: `${formatInt(held)} / ${formatInt(needed)}`, color: COLORS.orange },
+    { text: formatInt(p.counters.windows_processed), color: COLORS.text },
+    tradeAge === null ? NONE : { text: formatAge(tradeAge), color: tradeAge <= 5 ? COLORS.green : tradeAge <= 60 ? COLORS.orange : COLORS.red },
+    // Retained liquidations are external stress (condition 4): worth the eye, not a fault.
+    { text: formatInt(liq), color: liq > 0 ? COLORS.orange : COLORS.text },
+    p.last_oi_age_s === null ? NONE : { text: formatAge(p.last_oi_age_s), color: p.last_oi_age_s <= oiStaleS ? COLORS.green : COLORS.red },
+    cadenceCell(s, symbol),
+    // Zero events is the normal state, so it is never coloured as a problem.
+    { text: formatInt(p.counters.peak_pressure_count), color: COLORS.white },
+  ];
+}
+
+/** One row per active symbol, in rank order. */
+export function symbolGrid(s: Snapshot): GridModel {
+  return { columns: SYMBOL_COLUMNS, rows: s.symbols_active.map((sym) => symbolRow(s, sym, s.per_symbol[sym])) };
+}
+
+/** The partition's outcomes in the frozen evaluation order (SPEC §6.1): every judged window lands in exactly one. */
+export function partitionRows(s: Snapshot): [label: string, count: number][] {
+  const c = s.counters;
+  return [
+    ['Empty windows', c.empty_windows],
+    ['Baseline not ready', c.baseline_not_warm],
+    ['Flow surge failed', c.flow_surge_failed],
+    ['Large trade failed', c.large_trade_failed],
+    ['Compression failed', c.compression_failed],
+    ['Missing streams', c.dropped_events.missing_streams],
+    ['Stress failed', c.stress_failed],
+    ['Peak Pressure events', c.peak_pressure_events],
+  ];
+}
+
+export function countersModel(s: Snapshot): CountersModel {
+  const c = s.counters;
+  const d = c.dropped_events;
+  const windows = c.windows_processed;
+  const parts = partitionRows(s);
+  const sum = parts.reduce((a, [, n]) => a + n, 0);
+  const holds = sum === windows;
+  const cell = (text: string, color: string = COLORS.text): Cell => ({ text, color });
+  const count = (n: number, warn = false): Cell => cell(formatInt(n), warn && n > 0 ? COLORS.orange : COLORS.text);
+  return {
+    failures: {
+      heading: '=== CONDITION FAILURES (since start) ===',
+      grid: {
+        columns: ['Outcome', 'Windows', 'Share'],
+        rows: [
+          ...parts.map(([label, n]) => [cell(label), count(n), cell(formatShare(n, windows))]),
+          [
+            cell(holds ? 'Windows processed (= sum)' : 'Windows processed (≠ sum!)', holds ? COLORS.green : COLORS.red),
+            cell(formatInt(windows), holds ? COLORS.green : COLORS.red),
+            cell(holds ? formatShare(windows, windows) : `sum ${formatInt(sum)}`, holds ? COLORS.green : COLORS.red),
+          ],
+        ],
+      },
+    },
+    dropped: {
+      heading: '=== DROPPED EVENTS (since start) ===',
+      grid: {
+        columns: ['Reason', 'Count'],
+        rows: [
+          // The all-market liquidation feed makes this one large, and that is fine.
+          [cell('Symbol not allowed'), count(d.symbol_not_allowed)],
+          [cell('Baseline not ready'), count(d.baseline_not_ready)],
+          [cell('Window not closed'), count(d.window_not_closed, true)],
+          [cell('Missing streams'), count(d.missing_streams, true)],
+          [cell('Malformed frames'), count(c.malformed_events, true)],
+          [cell('Dead letters'), count(s.dead_letters, true)],
+          [cell('Duplicate trades'), count(c.duplicate_trades)],
+          [cell('Trade id gaps'), count(c.trade_id_gaps, true)],
+          [cell('Gap resets'), count(c.gap_resets)],
+        ],
+      },
+    },
+  };
 }
 
 /** The one-line diagnosis under the empty state (web UI messages, SPEC §9). */
@@ -250,6 +362,7 @@ export function diagnosis(s: Snapshot): string {
   return count === 0 ? 'No judged windows yet' : `Most common: ${text} (${formatInt(count)} windows)`;
 }
 
+/** The SPEC §9 event block: what the detail pane shows first for a selected event. */
 export function eventBlock(e: PromotedEvent, pricePrecision = 2): string {
   const m = e.metrics;
   const shape = m.compressed ? 'compressed' : m.expanded ? 'expanded' : 'neither';
@@ -267,35 +380,27 @@ export function eventBlock(e: PromotedEvent, pricePrecision = 2): string {
   ].join('\n');
 }
 
-/**
- * Events shown in full in the panel. The snapshot keeps up to 1000; setting a text of all of them
- * (≈ 300,000 characters) costs Qt ~15 ms per new promotion, and no one reads past the first
- * screens. The rest stay in the snapshot and every one is in debug/audit.jsonl.
- */
-export const EVENTS_SHOWN = 100;
+/** The SPEC §9 empty state, exact text, then the most common failure. */
+export function emptyState(s: Snapshot): string {
+  return [
+    '=== NO PEAK PRESSURE EVENTS DETECTED ===',
+    '',
+    'This is expected during:',
+    `- Baseline warmup (${s.baseline_status.ready_symbols} / ${s.baseline_status.total_symbols} symbols ready)`,
+    '- Normal market conditions',
+    '- No multi-stream coincidence',
+    '',
+    diagnosis(s),
+  ].join('\n');
+}
 
-export function eventsPanel(s: Snapshot): string {
-  const events = s.promoted_events;
-  if (events.length === 0) {
-    return [
-      '=== NO PEAK PRESSURE EVENTS DETECTED ===',
-      '',
-      'This is expected during:',
-      `- Baseline warmup (${s.baseline_status.ready_symbols} / ${s.baseline_status.total_symbols} symbols ready)`,
-      '- Normal market conditions',
-      '- No multi-stream coincidence',
-      '',
-      diagnosis(s),
-    ].join('\n');
-  }
-  const blocks: string[] = [];
-  for (let i = events.length - 1; i >= Math.max(0, events.length - EVENTS_SHOWN); i--) {
-    const e = events[i] as PromotedEvent;
-    blocks.push(eventBlock(e, s.per_symbol[e.symbol]?.price_precision ?? 2));
-  }
-  const older = events.length - blocks.length;
-  const tail = older > 0 ? [`… ${formatInt(older)} older event${older === 1 ? '' : 's'} not shown (all are in debug/audit.jsonl)`] : [];
-  return [`=== PROMOTED STRUCTURAL EVENTS (${formatInt(events.length)}) ===`, '', [...blocks, ...tail].join('\n\n')].join('\n');
+export function eventsHeader(s: Snapshot): EventsHeaderModel {
+  const total = Math.max(s.counters.peak_pressure_events, s.promoted_events.length);
+  return {
+    total,
+    heading: `=== PROMOTED STRUCTURAL EVENTS (${formatInt(total)}) ===`,
+    emptyState: total === 0 ? emptyState(s) : null,
+  };
 }
 
 export function failure(s: Snapshot): ViewModel['failure'] {
@@ -309,10 +414,13 @@ export function failure(s: Snapshot): ViewModel['failure'] {
 export function viewModel(s: Snapshot): ViewModel {
   return {
     status: statusBar(s),
-    health: healthPanel(s),
+    health: healthModel(s),
+    symbols: symbolGrid(s),
+    counters: countersModel(s),
     trades: newestRows(s, s.raw_buffers.trades),
     liquidations: newestRows(s, s.raw_buffers.liquidations),
-    events: eventsPanel(s),
+    events: eventsHeader(s),
+    whySilent: nearMissPanel(s),
     failure: failure(s),
   };
 }
