@@ -136,14 +136,18 @@ export function openRun(
   intake.attach(pipeline, capture);
 
   const streams = binanceUsdm.subscriptions(sel.symbols, { markPrice: config.markPrice });
-  const market: WsSession = new WsSession({
-    protocol: marketProtocol({ wsUrl: config.wsUrl, streams }),
+  // Both routes' sessions: the same watchdogs, rotation and intake (every frame captured first).
+  const session = {
     clock,
     staleAfterMs: config.staleAfterMs,
     livenessEveryMs: machineMs(clock, config.livenessCheckMs),
     rotateAfterMs: config.rotateAfterMs,
-    onFrame: (text, recv, source) => intake.frame(text, recv, source),
-    onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
+    onFrame: (text: string, recv: number, source: string) => intake.frame(text, recv, source),
+    onRefused: (reason: string, recv: number, source: string, raw: string) => intake.refused(reason, recv, source, raw),
+  };
+  const market: WsSession = new WsSession({
+    ...session,
+    protocol: marketProtocol({ wsUrl: config.wsUrl, streams }),
     onStateChange: (state, detail) => {
       if (state === 'OPEN') operations.connected();
       reporter.report({ kind: 'ws_state', state, detail, url: market.url, streams: streams.length });
@@ -155,13 +159,8 @@ export function openRun(
   });
   const dStreams = depthStreams(sel.symbols);
   const depth: WsSession = new WsSession({
+    ...session,
     protocol: marketProtocol({ wsUrl: config.wsUrl, streams: dStreams, route: DEPTH_ROUTE }),
-    clock,
-    staleAfterMs: config.staleAfterMs,
-    livenessEveryMs: machineMs(clock, config.livenessCheckMs),
-    rotateAfterMs: config.rotateAfterMs,
-    onFrame: (text, recv, source) => intake.frame(text, recv, source),
-    onRefused: (reason, recv, source, raw) => intake.refused(reason, recv, source, raw),
     onStateChange: (wsState, detail) => {
       // Recorded in the stream before the new connection's first diff: live and replay resync every book here.
       if (wsState === 'OPEN') intake.frame(CONNECTION_OPEN, clock.now(), `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`);
