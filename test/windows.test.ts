@@ -152,9 +152,10 @@ describe('launcher (scripts/start.cjs) on Windows', () => {
     expect(start.signalPlan('linux')).toEqual({ forward: ['SIGINT', 'SIGTERM'], wait: [] });
   });
 
-  it('sets glibc malloc tuning on Linux only', () => {
+  it('sets glibc malloc tuning and Qt without GLX on Linux only; a value the user set wins', () => {
     expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'win32')).toEqual({ A: '1' });
-    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'linux')).toEqual({ A: '1', MALLOC_MMAP_THRESHOLD_: '65536' });
+    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'linux')).toEqual({ A: '1', MALLOC_MMAP_THRESHOLD_: '65536', QT_XCB_GL_INTEGRATION: 'none' });
+    expect(runtimeEnv.withRuntimeEnv({ QT_XCB_GL_INTEGRATION: 'glx' }, 'linux').QT_XCB_GL_INTEGRATION).toBe('glx');
   });
 
   it('detects qode by process.versions.qode (then qode runs the Qt event loop, not our pump)', () => {
