@@ -84,7 +84,7 @@ const post = parentPort.postMessage.bind(parentPort);
 let armed = true;
 parentPort.postMessage = (m) => {
   post(m);
-  if (armed && m && m.type === 'console' && m.line.includes('stage WARMUP')) {
+  if (armed && m && m.type === 'console' && /stage (WARMUP|OBSERVE)/.test(m.line)) {
     armed = false;
     setImmediate(() => { throw new Error('boom: injected by the test'); });
   }
