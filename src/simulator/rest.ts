@@ -348,7 +348,15 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
       const body = admitted.status === 429 ? ERR.tooMany(WEIGHT_LIMIT_PER_MINUTE) : ERR.banned(now + admitted.retryAfterS * 1000);
       return send(res, admitted.status, body, ctx.weight.usedAt(now), { 'Retry-After': String(admitted.retryAfterS) });
     }
-    const out = r.run();
+    let out: { status: number; body: unknown };
+    try {
+      out = r.run();
+    } catch (e) {
+      // A bug in one route must not take the whole exchange down with it (the soak found one):
+      // the client sees a 500, as from a real server, and the simulator's stderr says what broke.
+      process.stderr.write(`simulator: ${path} failed: ${(e as Error).stack ?? String(e)}\n`);
+      return send(res, 500, ERR.unknown, ctx.weight.usedAt(now));
+    }
     const partial = out.status === 200 && Array.isArray(out.body) ? ctx.faults.takeRestPartial(path) : null;
     send(res, out.status, partial === null ? out.body : { jsonText: damaged(out.body as unknown[], partial) }, ctx.weight.usedAt(now));
   };
