@@ -169,8 +169,13 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number, heap
     oiPollIntervalMs: 100,
     snapshotFileIntervalMs: snapshotFileEveryMs,
     heapProbeIntervalMs: heapProbeEveryMs,
+    // At speed S the simulator sends 100·S depth diffs a second (12,000 at speed 120), each applied
+    // to a book: a load no exchange produces, which saturates both cores and turns the run into a
+    // CPU test. The rig measures M3's memory and keeping up; the books' memory is a separate figure.
+    books: false,
   };
   const notes = [
+    `books false (order books off: at speed ${speed} the simulator would send ${100 * speed} depth diffs a second)`,
     `the collector runs on the simulator's clock: market durations (the 23 h 50 min rotation, backoffs, Retry-After pauses, stale and silence thresholds) are exchange time; machine cadences (commit, snapshot file, capture flush, watchdog checks, OI pacing and timeout, heap probe) are wall time at any speed (src/clock machineMs)`,
     `staleAfterMs ${config.staleAfterMs} (= 3 s of wall time, instead of 30/${speed} s)`,
     `oiPollIntervalMs ${config.oiPollIntervalMs} (one OI request per 10 ms of wall time: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,

@@ -298,8 +298,8 @@ export class Collector {
     // The begin marker goes in before the stream opens, so every live event is held until the end marker.
     if (config.warmStart) this.warmStartTask = this.warmStart(run);
     run.market.start();
-    run.depth.start();
-    run.depthSync.start();
+    run.depth?.start();
+    run.depthSync?.start();
     run.oi.start();
     this.advance({ kind: 'streams_started', ...(config.warmStart ? { warmStart: { symbols: sel.symbols.length, spanMs: config.warmStartSpanMs } } : {}) });
   }
@@ -530,8 +530,8 @@ export class Collector {
     for (const t of this.timers) t.cancel();
     this.heap.stop();
     this.run?.oi.stop();
-    this.run?.depthSync.stop();
-    await this.run?.depth.stop();
+    this.run?.depthSync?.stop();
+    await this.run?.depth?.stop();
     await this.run?.market.stop();
     // REST answers still in flight go through the engine and the capture before the last commit,
     // so the final snapshot counts every frame the capture holds.

@@ -217,6 +217,12 @@ export const CollectorConfigSchema = z
      * whose probes would wait on a clock nobody advances for them.
      */
     doctorAtBoot: z.boolean().default(true),
+    /**
+     * Order books (SPEC §18): `<s>@depth@100ms` on /public and GET /fapi/v1/depth snapshots. Off:
+     * no depth traffic and about half the capture's bytes; policy four-pillars-001 then counts
+     * `book_unavailable` at its pillar 4. M3 does not read the books either way.
+     */
+    books: z.boolean().default(true),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** The event store (SPEC §21): every promoted event is committed here before a snapshot shows it. */
     store: z

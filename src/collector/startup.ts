@@ -56,9 +56,9 @@ export interface Run {
   capture: CaptureWriter | null;
   market: WsSession;
   /** `<s>@depth@100ms` for every symbol on the /public route (depth on /market delivers nothing). */
-  depth: WsSession;
-  /** The books' REST snapshots, inside the shared weight budget. */
-  depthSync: DepthSync;
+  depth: WsSession | null;
+  /** The books' REST snapshots, inside the shared weight budget; null without books. */
+  depthSync: DepthSync | null;
   oi: OiPoller;
 }
 
@@ -95,14 +95,14 @@ export function openRun(
   // The engine's one window hook: the collector has no other use for it (replay composes with withNearMisses).
   const nearMisses = new NearMissLog(sel.symbols);
   // Books, policy four-pillars-001 and the liquidation tape beside M3, built as replay builds them.
-  const books = new BookRoom({ symbols: sel.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS });
+  const books = config.books ? new BookRoom({ symbols: sel.symbols, sampleDepthBps: PILLARS.DEPTH_BAND_BPS }) : null;
   const pipeline = createPipeline({
     adapter: binanceUsdm,
     symbols: sel.symbols,
     klineSource: RULES.KLINE_SOURCE,
     onWindow: nearMisses.observe,
     deadLetter: (d) => ctx.deadLetters.write(d),
-    beside: { books },
+    beside: { books: books ?? false },
   });
   const engine = pipeline.engine;
   boot.ops.precisions = sel.precisions;
@@ -158,17 +158,22 @@ export function openRun(
     },
   });
   const dStreams = depthStreams(sel.symbols);
-  const depth: WsSession = new WsSession({
-    ...session,
-    protocol: marketProtocol({ wsUrl: config.wsUrl, streams: dStreams, route: DEPTH_ROUTE }),
-    onStateChange: (wsState, detail) => {
-      // Recorded in the stream before the new connection's first diff: live and replay resync every book here.
-      if (wsState === 'OPEN') intake.frame(CONNECTION_OPEN, clock.now(), `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`);
-      reporter.report({ kind: 'depth_ws_state', state: wsState, detail, streams: dStreams.length });
-    },
-    onSilentStream: (stream, silentForMs) => reporter.report({ kind: 'stream_silent', stream, silentForMs }),
-  });
-  const depthSync = new DepthSync(books, ctx.rest, { clock, pollEveryMs: machineMs(clock, 250), timeoutMs: machineMs(clock, config.oiTimeoutMs) });
+  // Without books (config `books: false`) nothing is asked of /public or GET /fapi/v1/depth.
+  const depth: WsSession | null =
+    books === null
+      ? null
+      : new WsSession({
+          ...session,
+          protocol: marketProtocol({ wsUrl: config.wsUrl, streams: dStreams, route: DEPTH_ROUTE }),
+          onStateChange: (wsState, detail) => {
+            // Recorded in the stream before the new connection's first diff: live and replay resync every book here.
+            if (wsState === 'OPEN') intake.frame(CONNECTION_OPEN, clock.now(), `${LOCAL_SOURCE_PREFIX}${DEPTH_ROUTE}`);
+            reporter.report({ kind: 'depth_ws_state', state: wsState, detail, streams: dStreams.length });
+          },
+          onSilentStream: (stream, silentForMs) => reporter.report({ kind: 'stream_silent', stream, silentForMs }),
+        });
+  const depthSync =
+    books === null ? null : new DepthSync(books, ctx.rest, { clock, pollEveryMs: machineMs(clock, 250), timeoutMs: machineMs(clock, config.oiTimeoutMs) });
   const oi: OiPoller = new OiPoller(ctx.rest, {
     symbols: sel.symbols,
     intervalMs: machineMs(clock, config.oiPollIntervalMs),
