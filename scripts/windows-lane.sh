@@ -188,7 +188,7 @@ replay_both() { # name files…
   local name=$1 mode
   shift
   for mode in text json; do
-    local args=(dist/cli.js replay "$@" --out "${REPLAY#"$REPO"/}/events.jsonl" --dead-letters "${REPLAY#"$REPO"/}/dead.jsonl")
+    local args=(dist/cli.js replay "$@" --out "${REPLAY#"$REPO"/}/events.jsonl" --policy-out "${REPLAY#"$REPO"/}/policy.jsonl" --dead-letters "${REPLAY#"$REPO"/}/dead.jsonl")
     [ "$mode" = json ] && args+=(--json)
     node "${args[@]}" >"$REPLAY/stdout" 2>"$REPLAY/linux/$name.$mode.err" || {
       show_tail "$REPLAY/linux/$name.$mode.err"
@@ -196,6 +196,7 @@ replay_both() { # name files…
     }
     respell "$REPLAY/stdout" "$REPLAY" >"$REPLAY/linux/$name.$mode.stdout"
     mv "$REPLAY/events.jsonl" "$REPLAY/linux/$name.$mode.events.jsonl"
+    [ -f "$REPLAY/policy.jsonl" ] && mv "$REPLAY/policy.jsonl" "$REPLAY/linux/$name.$mode.policy.jsonl"
     [ -f "$REPLAY/dead.jsonl" ] && mv "$REPLAY/dead.jsonl" "$REPLAY/linux/$name.$mode.dead.jsonl"
     winnode "$REPLAY/stdout" "$REPLAY/windows/$name.$mode.err" "${args[@]}" || {
       show_tail "$REPLAY/stdout" "$REPLAY/windows/$name.$mode.err"
@@ -203,9 +204,10 @@ replay_both() { # name files…
     }
     mv "$REPLAY/stdout" "$REPLAY/windows/$name.$mode.stdout"
     mv "$REPLAY/events.jsonl" "$REPLAY/windows/$name.$mode.events.jsonl"
+    [ -f "$REPLAY/policy.jsonl" ] && mv "$REPLAY/policy.jsonl" "$REPLAY/windows/$name.$mode.policy.jsonl"
     [ -f "$REPLAY/dead.jsonl" ] && mv "$REPLAY/dead.jsonl" "$REPLAY/windows/$name.$mode.dead.jsonl"
     local f
-    for f in stdout events.jsonl dead.jsonl; do
+    for f in stdout events.jsonl policy.jsonl dead.jsonl; do
       [ -f "$REPLAY/linux/$name.$mode.$f" ] || [ -f "$REPLAY/windows/$name.$mode.$f" ] || continue
       same "$REPLAY/linux/$name.$mode.$f" "$REPLAY/windows/$name.$mode.$f" || die "replay of $name ($mode): Windows output differs from Linux"
     done
