@@ -25,6 +25,7 @@ import { commitLatencySection } from './commit-latency';
 import { frameLatencySection } from './frame-latency';
 import { memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
+import { runProfileChild, summariseProfile } from './profile';
 import { sinksSection } from './sinks';
 import { storeSection } from './store';
 import { runThroughputChild, throughputSection } from './throughput';
@@ -96,6 +97,16 @@ async function main(): Promise<void> {
   // never load in the main bench process: without a display it aborts the process).
   if (process.argv[2] === '--ui-render-child') {
     await runUiRenderChild(ROOT, process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === '--profile-child') {
+    await runProfileChild(ROOT, process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === '--profile-summary') {
+    const file = process.argv[3];
+    if (file === undefined) throw new Error('--profile-summary needs the .cpuprofile file written by --cpu-prof');
+    process.stdout.write(`${summariseProfile(file)}\n`);
     return;
   }
   if (process.argv[2] === '--throughput-child') {

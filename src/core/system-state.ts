@@ -116,7 +116,13 @@ export class SystemState {
   private promotedView: CachedView<PromotedEvent> = { version: -1, array: Object.freeze([]) };
   private policyEventsView: CachedView<PolicyEvent> = { version: -1, array: Object.freeze([]) };
   private readonly beside: BesideM3 | null;
-  private readonly constants = Object.freeze({ ...ruleSetDescriptor().constants });
+  private readonly ruleSet: Snapshot['rule_set'] = deepFreeze({
+    id: ruleSetDescriptor().id,
+    version: ruleSetDescriptor().version,
+    constants: { ...ruleSetDescriptor().constants },
+  });
+  /** Frozen copies of the staging's small records, reused while their values stay the same. */
+  private readonly copies = new FrozenCopies();
 
   constructor(
     private readonly engine: Engine,
@@ -155,7 +161,8 @@ export class SystemState {
       if (d.warm) ready++;
       const prec = ops.precisions[d.symbol] ?? d.inferredPrecision();
       pricing[d.symbol] = { latestPrice: d.lastPrice, tick: 10 ** -prec.price };
-      perSymbol[d.symbol] = {
+      // Frozen as built: the deepFreeze walk below then skips the entry (and its counters) at a glance.
+      perSymbol[d.symbol] = Object.freeze({
         warm: d.warm,
         rank: d.rank,
         abs_flow_history_len: d.flowHistory.length,
@@ -171,10 +178,10 @@ export class SystemState {
         last_oi_age_s: d.lastOiMs === null || w === null ? null : (w - d.lastOiMs) / 1000,
         price_precision: prec.price,
         qty_precision: prec.qty,
-        counters: { ...c },
+        counters: Object.freeze({ ...c }),
         baseline_state: baselineState(d),
         baseline_backfilled: d.backfilledValues,
-      };
+      });
     }
     if (this.promotedView.version !== this.shown.version) {
       this.promotedView = { version: this.shown.version, array: Object.freeze(this.shown.toArray()) };
@@ -182,13 +189,14 @@ export class SystemState {
     const degraded = ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED';
     const snap: Snapshot = {
       timestamp: nowMs / 1000,
-      symbols_active: [...e.symbols],
-      ingestion_health: {
+      // The engine's symbol list is frozen and never changes.
+      symbols_active: e.symbols as string[],
+      ingestion_health: this.copies.of('ingestion_health', {
         ...ops.rates,
         degraded,
         degraded_reason: ops.health_reasons.join(';'),
-      },
-      baseline_status: { ready_symbols: ready, total_symbols: e.symbols.length },
+      }),
+      baseline_status: this.copies.of('baseline_status', { ready_symbols: ready, total_symbols: e.symbols.length }),
       counters: snapshotCounters(e.detectorsInRankOrder, e.counters, this.frames),
       // Cached arrays are already frozen and shared between snapshots; the record is fresh.
       raw_buffers: { trades: trades as Record<string, RawRow[]>, liquidations: liquidations as Record<string, RawRow[]> },
@@ -199,32 +207,48 @@ export class SystemState {
       mode: ops.mode,
       stage: ops.stage,
       health_state: ops.health_state,
-      health_reasons: [...ops.health_reasons],
+      health_reasons: this.copies.list('health_reasons', ops.health_reasons),
       health_detail: ops.health_detail,
       watermark_ms: w,
-      rule_set: { id: ruleSetDescriptor().id, version: ruleSetDescriptor().version, constants: this.constants },
+      rule_set: this.ruleSet,
       per_symbol: perSymbol,
-      oi_polling: { ...ops.oi_polling },
-      // Copy the per-stream entries too: deepFreeze below must never freeze the owner's staging objects.
-      streams: {
-        ...ops.streams,
-        per_stream: Object.fromEntries(Object.entries(ops.streams.per_stream).map(([k, v]) => [k, { ...v }])),
-      },
+      oi_polling: this.copies.of('oi_polling', { ...ops.oi_polling }),
+      // Copies all the way down: the snapshot must never freeze the owner's staging objects.
+      streams: this.streamsCopy(ops.streams),
       dead_letters: ops.dead_letters,
       warm_start: copyWarmStart(this.warmStart),
-      dead_letter_stats: { ...ops.dead_letter_stats },
-      process: ops.process === null ? null : { ...ops.process },
+      dead_letter_stats: this.copies.of('dead_letter_stats', { ...ops.dead_letter_stats }),
+      process: ops.process === null ? null : this.copies.of('process', { ...ops.process }),
       books: this.beside?.books?.status(nowMs) ?? null,
       policies: { [POLICY_ID]: this.beside?.policy ? this.policySection(this.beside.policy) : null },
       liquidation_tape: this.beside ? this.beside.tape.section((symbol) => pricing[symbol] ?? { latestPrice: null, tick: 0 }) : null,
       store: storeSection(ops.store),
       // Arrays of unchanged symbols are the previous commit's (already frozen); the record is fresh.
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
-      storage: ops.storage === null ? null : { ...ops.storage },
+      storage: ops.storage === null ? null : this.copies.of('storage', { ...ops.storage }),
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
     };
+    // Most parts are frozen already (cached, or reused while unchanged), so this walk is short:
+    // Object.freeze is a runtime call, and freezing every part anew was most of a commit's cost.
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
+  }
+
+  private streamsCopy(st: Streams): Streams {
+    const perStream: Streams['per_stream'] = {};
+    let same = true;
+    const prev = this.copies.peek('streams') as Streams | undefined;
+    for (const [k, v] of Object.entries(st.per_stream)) {
+      const entry = this.copies.of(`stream:${k}`, { ...v });
+      perStream[k] = entry;
+      if (prev === undefined || prev.per_stream[k] !== entry) same = false;
+    }
+    if (same && prev !== undefined && Object.keys(prev.per_stream).length === Object.keys(perStream).length) {
+      const { per_stream: _p, ...rest } = st;
+      const { per_stream: _q, ...prevRest } = prev;
+      if (shallowEqual(rest, prevRest)) return prev;
+    }
+    return this.copies.set('streams', { ...st, per_stream: Object.freeze(perStream) });
   }
 
   /** The policy's section, its events ring materialised only when it changed (like M3's promotions). */
@@ -280,6 +304,47 @@ function baselineState(d: SymbolDetector): SymbolState['baseline_state'] {
 /** A copy the snapshot may freeze: the pipeline keeps writing its own status object. */
 function copyWarmStart(w: Readonly<WarmStartStatus>): WarmStartStatus {
   return { ...w, backfilled: [...w.backfilled], failed: Object.fromEntries(Object.entries(w.failed).map(([k, v]) => [k, { ...v }])) };
+}
+
+/**
+ * Frozen shallow copies by name: `of(name, fresh)` returns the previous copy when every field is
+ * the same (===), else freezes `fresh` and keeps it. Only for records whose fields are primitives or
+ * already-frozen values, so a reused copy is as immutable as a new one.
+ */
+class FrozenCopies {
+  private readonly last = new Map<string, object>();
+
+  of<T extends object>(name: string, fresh: T): T {
+    const prev = this.last.get(name) as T | undefined;
+    if (prev !== undefined && shallowEqual(prev, fresh)) return prev;
+    return this.set(name, fresh);
+  }
+
+  /** An array of primitives, reused while its elements are the same. */
+  list<T>(name: string, items: readonly T[]): T[] {
+    const prev = this.last.get(name) as T[] | undefined;
+    if (prev !== undefined && prev.length === items.length && prev.every((x, i) => x === items[i])) return prev;
+    return this.set(name, [...items]);
+  }
+
+  peek(name: string): object | undefined {
+    return this.last.get(name);
+  }
+
+  set<T extends object>(name: string, fresh: T): T {
+    Object.freeze(fresh);
+    this.last.set(name, fresh);
+    return fresh;
+  }
+}
+
+function shallowEqual(a: object, b: object): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  for (const k of ka) if (ra[k] !== rb[k] || !(k in rb)) return false;
+  return true;
 }
 
 function view(cache: Map<string, CachedView<RawRow>>, symbol: string, ring: Ring<RawRow>): readonly RawRow[] {
