@@ -104,7 +104,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const settle = async (): Promise<void> => {
     const read = (): string => {
       const s = collector.stats();
-      return `${s.market?.received ?? 0}/${s.rest.answered}`;
+      return `${(s.market?.received ?? 0) + (s.depth?.received ?? 0)}/${s.rest.answered}`;
     };
     const sent = (): string => {
       const s = sim.stats();

@@ -21,6 +21,7 @@
  */
 import { join } from 'node:path';
 import { auditChannel, type AlertChannel, consoleChannel, storeChannel } from '../alerts/channels';
+import type { OrderBook } from '../binance/book/order-book';
 import { SymbolConfigError, type SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
@@ -114,6 +115,8 @@ export interface CollectorStats {
     polls: number;
     backoffUntilMs: number | null;
   } | null;
+  /** The /public depth connection (books); null without books. `received` as for `market`. */
+  depth: { state: Snapshot['streams']['ws_state']; reconnects: number; received: number } | null;
   /** REST responses received (any status) and the exchange's used-weight figure. */
   rest: { answered: number; usedWeight1m: number | null };
   /** notCaptured: frames received but not captured (backlog full), in `gaps` marked gaps; backlogBytes: waiting for gzip and the disk. */
@@ -582,6 +585,7 @@ export class Collector {
             backoffUntilMs: oi.backoffUntilMs,
           }
         : null,
+      depth: run?.depth ? { state: run.depth.state, reconnects: run.depth.reconnects, received: run.depth.received } : null,
       rest: { answered: this.rest.answered, usedWeight1m: this.rest.usedWeight1m },
       capture: run?.capture
         ? {
@@ -595,6 +599,11 @@ export class Collector {
         : null,
       deadLetters: this.deadLetters.written,
     };
+  }
+
+  /** `symbol`'s order book (tests and tools compare it level for level; read it, never feed it); undefined without books. */
+  orderBook(symbol: string): OrderBook | undefined {
+    return this.run?.books?.book(symbol);
   }
 
   counters(): CollectorCounters | null {

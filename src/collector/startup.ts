@@ -59,6 +59,8 @@ export interface Run {
   depth: WsSession | null;
   /** The books' REST snapshots, inside the shared weight budget; null without books. */
   depthSync: DepthSync | null;
+  /** The order books the pipeline feeds (null without books): read them, never feed them. */
+  books: BookRoom | null;
   oi: OiPoller;
 }
 
@@ -181,5 +183,5 @@ export function openRun(
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, oi };
+  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, books, oi };
 }
