@@ -22,6 +22,8 @@
 import { join } from 'node:path';
 import { auditChannel, type AlertChannel, consoleChannel, storeChannel } from '../alerts/channels';
 import type { OrderBook } from '../binance/book/order-book';
+import type { ClosedWindow } from '../core/symbol-detector';
+import { type WindowRow, windowRowOf } from '../sinks/window-row';
 import { SymbolConfigError, type SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
@@ -90,6 +92,8 @@ export interface CollectorSinks {
   health(): { reasons: ReasonCode[]; detail: string };
   /** This commit's rows are in the store: deliver them now rather than at the next idle poll. */
   nudge(): void;
+  /** Present when a sink takes closed windows (`?windows=1`): each commit's windows, handed over without waiting. */
+  windows?(rows: readonly WindowRow[]): void;
 }
 
 /** The collector's operational state right now (between commits too). */
@@ -151,6 +155,8 @@ export class Collector {
   private readonly startedMs: number;
   private readonly timers: Timer[] = [];
   private run: Run | null = null;
+  /** Closed windows since the last commit, for a sink that takes them (empty otherwise; bounded by the commit cadence). */
+  private readonly windowRows: WindowRow[] = [];
   private selection: SymbolSelection | null = null;
   private symbolsUnavailable: string | null = null;
   /** Why the run cannot go on (start failed, the worker crashed); detection's own failures are the intake's. */
@@ -295,7 +301,14 @@ export class Collector {
     this.symbolsUnavailable = null;
     this.selection = sel;
     this.record.store.setRunSymbols(sel.symbols);
-    const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs, shown: this.record.shown });
+    const windowTap = this.opts.sinks?.windows ? (w: ClosedWindow): void => void this.windowRows.push(windowRowOf(runId, w)) : undefined;
+    const run = openRun(ctx, sel, {
+      ops: this.ops,
+      seq: this.bootSeq,
+      startedMs: this.startedMs,
+      shown: this.record.shown,
+      ...(windowTap ? { windowTap } : {}),
+    });
     this.run = run;
     this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
     // The begin marker goes in before the stream opens, so every live event is held until the end marker.
@@ -491,6 +504,7 @@ export class Collector {
     this.ops.store = this.record.section();
     if (this.opts.sinks) {
       this.opts.sinks.nudge();
+      if (this.windowRows.length > 0) this.opts.sinks.windows?.(this.windowRows.splice(0));
       this.ops.sinks = this.opts.sinks.status();
     }
     const snap = run ? run.state.commit(now) : bootSnapshot(this.ops, ++this.bootSeq, now);

@@ -13,11 +13,13 @@ import type { ClosedWindow } from './symbol-detector';
 
 const QUALIFYING: ReadonlySet<string> = new Set<NearMissOutcome>(['compression_failed', 'missing_streams', 'stress_failed']);
 
-function margin(value: number, bar: number): number | null {
+/** value / bar, or null when the bar is not positive (the ratio would mean nothing). */
+export function margin(value: number, bar: number): number | null {
   return bar > 0 && Number.isFinite(value / bar) ? value / bar : null;
 }
 
-function stressState(w: ClosedWindow): StressState {
+/** Condition 4's evidence at the window's end. */
+export function stressState(w: ClosedWindow): StressState {
   if (w.liq_count > 0 || w.oi_change_present) return 'present';
   return w.oi_fresh ? 'absent' : 'unknown';
 }
