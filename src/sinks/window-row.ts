@@ -10,7 +10,7 @@ import { RULES } from '../core/constants';
 import { WINDOW_OUTCOMES, type WindowOutcome } from '../core/contracts/counters';
 import { StressStateSchema } from '../core/contracts/near-miss';
 import { count, symbolString } from '../core/contracts/primitives';
-import { margin, stressState } from '../core/near-miss';
+import { margin, windowEvidence } from '../core/near-miss';
 import type { ClosedWindow } from '../core/symbol-detector';
 
 const maybe = z.number().finite().nullable();
@@ -54,11 +54,6 @@ export function windowRowOf(runId: string, w: ClosedWindow): WindowRow {
     largest_trade: w.largest_trade,
     p95_trade_size: w.p95_trade_size,
     large_trade_margin: w.largest_trade === null || w.p95_trade_size === null ? null : margin(w.largest_trade, w.p95_trade_size),
-    large_trade_count: w.large_trade_count,
-    body_ratio: w.shape === null ? null : w.shape.body_ratio,
-    stress_state: stressState(w),
-    liq_count: w.liq_count,
-    oi_change: w.oi_change_present,
-    oi_fresh: w.oi_fresh,
+    ...windowEvidence(w),
   };
 }
