@@ -2,7 +2,9 @@
  * Section 2 of the issue: throughput of A (bare JSON.parse), B (our full pipeline) and C (the
  * tardis-dev peer) on the same in-memory frames. Two frame sets: the whole capture as recorded
  * (mostly bookTicker/depth, which B skips unparsed) and its trade frames alone (every frame is work
- * for everyone), so the ratios can be read both ways.
+ * for everyone), so the ratios can be read both ways. BP is B with the books on (issue 12: order
+ * books, policy four-pillars-001 and tape beside M3), so on the whole capture it parses and applies
+ * every depth diff that B skips; BP/B is what turning the books on costs.
  *
  * Figures that hold on a busy machine (issue 15): each run is timed in CPU time of the thread that
  * runs it, not wall time, so time the core spent on other processes does not count. The section
@@ -20,10 +22,10 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { argValue, runBenchChild } from './child';
 import { openThreadCpu, processCpuNs } from './cpu-clock';
-import { type Dataset, framesOfKind, loadDataset } from './data';
+import { type Dataset, filesOfKind, framesOfKind, loadDataset } from './data';
 import { fullGc } from './gc';
 import { startLoad } from './load';
-import { checksumB, type PipelineRun, runA, runB, runC, runFast, runNormalize, runZod } from './pipelines';
+import { checksumB, checksumBP, type PipelineRun, runA, runB, runBP, runC, runFast, runNormalize, runZod } from './pipelines';
 import { fmt, fmtInt, median } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
 import type { Frame } from '../src/core/source';
@@ -142,21 +144,28 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
     previous = r;
     return checksumB(previous);
   };
-  const core = (frames: readonly Frame[]): Variant[] => [
+  // BP's previous run is kept the same way, in its own reference (B's and BP's classes differ in part).
+  let previousBP: PipelineRun | null = null;
+  const withBooks = (frames: readonly Frame[], fileOf: readonly number[]): number => {
+    previousBP = runBP(frames, fileOf, symbols);
+    return checksumBP(previousBP);
+  };
+  const core = (frames: readonly Frame[], fileOf: readonly number[]): Variant[] => [
     { id: 'A', label: 'A: JSON.parse only', run: () => runA(frames) },
     { id: 'B', label: 'B: our pipeline + commit/500 ms', run: () => pipeline(frames) },
+    { id: 'BP', label: 'BP: B with books on (+ policy four-pillars-001 + tape)', run: () => withBooks(frames, fileOf) },
     { id: 'C', label: 'C: tardis-dev binance-futures trade mapper', run: () => runC(frames, symbols) },
   ];
   const thread = openThreadCpu();
   const load0 = loadavg();
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
-  opts.log(`throughput: all ${all.length} frames, ${warmups} warm-up + ${rounds} interleaved rounds of A B C (CPU time)`);
-  const mAll = measure(core(all), all, rounds, warmups);
-  opts.log(`throughput: ${trades.length} trade frames, ${warmups} warm-up + ${rounds} rounds of A B C N B0 Z F`);
+  opts.log(`throughput: all ${all.length} frames, ${warmups} warm-up + ${rounds} interleaved rounds of A B BP C (CPU time)`);
+  const mAll = measure(core(all, ds.fileOf), all, rounds, warmups);
+  opts.log(`throughput: ${trades.length} trade frames, ${warmups} warm-up + ${rounds} rounds of A B BP C N B0 Z F`);
   const mTrade = measure(
     [
-      ...core(trades),
+      ...core(trades, filesOfKind(ds, 'trade')),
       { id: 'N', label: 'diag: normalizeFrame only', run: () => runNormalize(trades) },
       { id: 'B0', label: 'diag: B without commit', run: () => pipeline(trades, null) },
       { id: 'Z', label: 'diag: JSON.parse + zod RawTradeSchema', run: () => runZod(trades) },
@@ -171,10 +180,12 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   const load1 = loadavg();
 
   const ratios = {
-    all: { B_over_A: ratio(mAll, 'B', 'A'), B_over_C: ratio(mAll, 'B', 'C') },
+    all: { B_over_A: ratio(mAll, 'B', 'A'), B_over_C: ratio(mAll, 'B', 'C'), BP_over_A: ratio(mAll, 'BP', 'A'), BP_over_B: ratio(mAll, 'BP', 'B') },
     trade_only: {
       B_over_A: ratio(mTrade, 'B', 'A'),
       B_over_C: ratio(mTrade, 'B', 'C'),
+      BP_over_A: ratio(mTrade, 'BP', 'A'),
+      BP_over_B: ratio(mTrade, 'BP', 'B'),
       N_over_A: ratio(mTrade, 'N', 'A'),
       F_over_Z: ratio(mTrade, 'F', 'Z'),
     },
@@ -201,6 +212,8 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
       rows: [
         ['B/A', fmtRatio(ratios.all.B_over_A), fmtRatio(ratios.trade_only.B_over_A), '≥ 0.5 all; ≥ 0.8 trades'],
         ['B/C', fmtRatio(ratios.all.B_over_C), fmtRatio(ratios.trade_only.B_over_C), '≥ 3 all; ≥ 1.5 trades'],
+        ['BP/A (books on vs JSON.parse)', fmtRatio(ratios.all.BP_over_A), fmtRatio(ratios.trade_only.BP_over_A), ''],
+        ['BP/B (books on vs off)', fmtRatio(ratios.all.BP_over_B), fmtRatio(ratios.trade_only.BP_over_B), ''],
         ['N/A (normalizeFrame vs JSON.parse)', '', fmtRatio(ratios.trade_only.N_over_A), '≥ 1.0 trades'],
         ['F/Z (fast path vs zod, check only)', '', fmtRatio(ratios.trade_only.F_over_Z), ''],
       ],
@@ -222,6 +235,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
     `B includes SystemState.commit every 500 ms of receive time (the live cadence), Engine construction and takeNewPromotions; the previous run's engine stays referenced until the next run replaces it, as a live engine is never garbage (when every instance of a class dies before a full GC, V8 may drop its hidden classes and the optimised code built on them, so every run started deoptimised: B without commit took 2.8× the CPU time that way); C includes the Date per frame and the symbol filter that tardis' replayNormalized applies. Checksums were identical on every run of each variant.`,
+    `BP is B with the books on as the live collector runs it (config books: true): createPipeline with the order books, policy four-pillars-001 and the liquidation tape beside M3, their snapshot sections in every commit. On all frames it parses, validates and applies each of the ${fmtInt(ds.counts.depth)} @depth@0ms diffs and the REST snapshot lines that B counts and skips unparsed (books sync from the capture's own snapshot, as replay does; live, DepthSync only fetches those bodies, whose cost is the REST client's), and samples the books as of every window end; on trade frames alone the books get nothing and BP/B is the policy's and tape's own cost. The app subscribes @depth@100ms, which sends fewer diffs per symbol than this @0ms capture.`,
     `The diag rows Z and F isolate the contract check on trade payloads: zod's RawTradeSchema.safeParse versus the hand-written isRawTrade that test/fastpath.test.ts proves accepts exactly what the schema accepts; the pipeline uses the fast path and consults zod only to explain a rejection.`,
   ];
   const json = (ms: readonly Measured[]): Json => ms.map((m) => ({ ...m, cpu_ms: [...m.cpu_ms], wall_ms: [...m.wall_ms] }));
@@ -241,10 +255,12 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
       all_frames: { frames: all.length, bytes: ds.text_bytes, variants: json(mAll) },
       trade_only: { frames: trades.length, bytes: trades.reduce((s, f) => s + f.text.length, 0), variants: json(mTrade) },
       ratios: {
-        all: { B_over_A: jr(ratios.all.B_over_A), B_over_C: jr(ratios.all.B_over_C) },
+        all: { B_over_A: jr(ratios.all.B_over_A), B_over_C: jr(ratios.all.B_over_C), BP_over_A: jr(ratios.all.BP_over_A), BP_over_B: jr(ratios.all.BP_over_B) },
         trade_only: {
           B_over_A: jr(ratios.trade_only.B_over_A),
           B_over_C: jr(ratios.trade_only.B_over_C),
+          BP_over_A: jr(ratios.trade_only.BP_over_A),
+          BP_over_B: jr(ratios.trade_only.BP_over_B),
           N_over_A: jr(ratios.trade_only.N_over_A),
           F_over_Z: jr(ratios.trade_only.F_over_Z),
         },

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
-import { Collector } from '../src/collector/collector';
+import { Collector, type CollectorSinks } from '../src/collector/collector';
 import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
@@ -37,6 +37,8 @@ export interface RigOptions {
   dir?: string;
   /** The collector's doctor I/O (e.g. a small disk), given the rig's clock. */
   doctorIo?: (clock: Clock) => DoctorIo;
+  /** Scale-out sinks the collector reports to at each commit (SPEC §22). */
+  sinks?: CollectorSinks;
 }
 
 export interface Rig {
@@ -97,6 +99,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     },
     console: (l) => lines.push(l),
     ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
+    ...(opts.sinks ? { sinks: opts.sinks } : {}),
   });
   opts.beforeStart?.(sim, dir);
 
@@ -104,7 +107,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const settle = async (): Promise<void> => {
     const read = (): string => {
       const s = collector.stats();
-      return `${s.market?.received ?? 0}/${s.rest.answered}`;
+      return `${(s.market?.received ?? 0) + (s.depth?.received ?? 0)}/${s.rest.answered}`;
     };
     const sent = (): string => {
       const s = sim.stats();

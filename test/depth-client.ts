@@ -9,7 +9,9 @@
  * For comparisons it can hold frames back (`pause`) while it asks the simulator for its own book,
  * then apply them one by one until the client's book stands at exactly that book's update id.
  */
+import { expect } from 'vitest';
 import WebSocket from 'ws';
+import { BOOK } from '../src/binance/book/constants';
 import type { BookRoom } from '../src/binance/book/book-room';
 import type { DepthSnapshot } from '../src/binance/book/contracts';
 import { snapshotPath } from '../src/binance/book/order-book';
@@ -167,4 +169,40 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The deepest bid and ask of a REST depth body (how far down a client that loaded it knows the book). */
+export function deepestOf(body: { bids: Levels; asks: Levels }): { deepest_bid: string | null; deepest_ask: string | null } {
+  return { deepest_bid: body.bids[body.bids.length - 1]?.[0] ?? null, deepest_ask: body.asks[body.asks.length - 1]?.[0] ?? null };
+}
+
+export interface SameBookInput {
+  /** The simulator's own book (its REST body) at the client's update id. */
+  sim: { bids: Levels; asks: Levels };
+  client: { bids: Levels; asks: Levels };
+  /** The deepest levels of the last snapshot the client loaded. */
+  snapshot: { deepest_bid: string | null; deepest_ask: string | null };
+}
+
+/**
+ * The client's book equals the simulator's level for level over the range both know exactly: from
+ * the best price to the shallowest of the simulator's 1000th level, the client's last snapshot's
+ * (beyond its snapshot, a client knows only the levels diffs touched since: BINANCE.md §8) and the
+ * client's prune band less 1 % (the mid moves; a level once pruned is not known again). Returns the
+ * number of levels compared.
+ */
+export function expectSameBook(b: SameBookInput, what: string): number {
+  let compared = 0;
+  const mid = (Number(b.sim.bids[0]?.[0]) + Number(b.sim.asks[0]?.[0])) / 2;
+  const band = BOOK.PRUNE_BAND - 0.01;
+  for (const side of ['bids', 'asks'] as const) {
+    const deepest = (lv: Levels): number => Number((lv[lv.length - 1] as [string, string])[0]);
+    const snap = Number(side === 'bids' ? b.snapshot.deepest_bid : b.snapshot.deepest_ask);
+    const bound = side === 'bids' ? Math.max(deepest(b.sim.bids), snap, mid * (1 - band)) : Math.min(deepest(b.sim.asks), snap, mid * (1 + band));
+    const within = ([p]: [string, string]): boolean => (side === 'bids' ? Number(p) >= bound : Number(p) <= bound);
+    const sim = b.sim[side].filter(within);
+    expect(b.client[side].filter(within), `${what} ${side} (down to ${bound})`).toEqual(sim);
+    compared += sim.length;
+  }
+  return compared;
 }

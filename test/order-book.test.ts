@@ -259,6 +259,23 @@ describe('order book sync rules', () => {
     expect(book.lastUpdateId).toBe(160);
   });
 
+  it('a request the driver sent late (queued behind others): the next one waits 10 s from the sending, not from the asking', () => {
+    const book = new OrderBook(SYM, { sampleDepthBps: BPS });
+    book.onDiff(diff(110, 120, 109), 0);
+    expect(book.onDiff(diff(121, 130, 120), 100)?.reason).toBe('initial');
+    book.snapshotSent(400);
+    // Sent at 400, so a second request may leave at 10 400, not at 10 100.
+    expect(book.onSnapshot(SNAP, 500)).toBeNull();
+    expect(book.counters.snapshots_stale).toBe(1);
+    expect(book.onDiff(diff(131, 140, 130), 10_100)).toBeNull();
+    expect(book.poll(10_399)).toBeNull();
+    expect(book.poll(10_400)?.reason).toBe('stale_snapshot');
+    // Nothing awaited: a sending reported now changes nothing.
+    book.onSnapshot({ ...SNAP, lastUpdateId: 135 }, 10_500);
+    book.snapshotSent(20_000);
+    expect(book.state).toBe('LIVE');
+  });
+
   it('a pu break on a live book resyncs once, with the reason, and never asks twice within 10 s', () => {
     const book = new OrderBook(SYM, { sampleDepthBps: BPS });
     book.onDiff(diff(100, 104, 99), 0);

@@ -23,8 +23,7 @@ import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle } from '../src/simulator/types';
 import { TOP_10_SPECS } from '../src/simulator/universe';
 import { bridgeIndex, depthInput, NaiveBook } from './book-helpers';
-import { BOOK } from '../src/binance/book/constants';
-import { type BothBooks, DepthClient, type Levels, waitFor } from './depth-client';
+import { DepthClient, deepestOf, expectSameBook, waitFor } from './depth-client';
 import { FIXTURE_BTC, FIXTURE_DIR } from './fixtures/paths';
 
 const START = 1_800_000_000_000;
@@ -163,30 +162,6 @@ describe('simulated depth on the recording (no sockets)', () => {
 
 // ---- over the wire ------------------------------------------------------------------------------
 
-/**
- * The client's book equals the simulator's level for level over the range both know exactly: from
- * the best price to the shallowest of the simulator's 1000th level, the client's last snapshot's
- * (beyond its snapshot, a client knows only the levels diffs touched since: BINANCE.md §8) and the
- * client's prune band less 1 % (the mid moves; a level once pruned is not known again).
- */
-function expectSameBook(b: BothBooks, what: string): number {
-  let compared = 0;
-  const mid = (Number(b.sim.bids[0]?.[0]) + Number(b.sim.asks[0]?.[0])) / 2;
-  const band = BOOK.PRUNE_BAND - 0.01;
-  for (const side of ['bids', 'asks'] as const) {
-    const deepest = (lv: Levels): number => Number((lv[lv.length - 1] as [string, string])[0]);
-    const bound =
-      side === 'bids'
-        ? Math.max(deepest(b.sim.bids), deepest(b.snapshot.bids), mid * (1 - band))
-        : Math.min(deepest(b.sim.asks), deepest(b.snapshot.asks), mid * (1 + band));
-    const within = ([p]: [string, string]): boolean => (side === 'bids' ? Number(p) >= bound : Number(p) <= bound);
-    const sim = b.sim[side].filter(within);
-    expect(b.client[side].filter(within), `${what} ${side} (down to ${bound})`).toEqual(sim);
-    compared += sim.length;
-  }
-  return compared;
-}
-
 /** A plain ws client that records every text frame. */
 async function listen(url: string): Promise<{ frames: string[]; ws: WebSocket }> {
   const ws = new WebSocket(url);
@@ -216,7 +191,7 @@ async function expectAgrees(client: DepthClient, symbol: string): Promise<void> 
   for (let attempt = 0; attempt < 5; attempt++) {
     const both = await client.bothBooks(symbol);
     if (both === null) continue;
-    expect(expectSameBook(both, symbol)).toBeGreaterThan(200);
+    expect(expectSameBook({ ...both, snapshot: deepestOf(both.snapshot) }, symbol)).toBeGreaterThan(200);
     return;
   }
   throw new Error(`${symbol}: the client's book never stood at the simulator's update id`);

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { type ZodType, z } from 'zod';
 import { BINANCE_CONTRACTS } from '../binance/contracts';
 import { CORE_CONTRACTS } from '../core/contracts';
+import { WindowRowSchema } from '../sinks/window-row';
 import { ensureDirSync } from '../files/dirs';
 import { tempPathFor } from '../files/temp-files';
 
-/** Every published contract: each source adapter's payloads, then the project's own. */
-export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({ ...BINANCE_CONTRACTS, ...CORE_CONTRACTS });
+/** Every published contract: each source adapter's payloads, then the project's own (the PostgreSQL `windows` table's json among them). */
+export const CONTRACTS: Readonly<Record<string, ZodType>> = Object.freeze({ ...BINANCE_CONTRACTS, ...CORE_CONTRACTS, 'window-row': WindowRowSchema });
 
 /** File name → JSON text, exactly as `contract` writes it. */
 export function renderContracts(): Map<string, string> {

@@ -25,7 +25,8 @@ export const LIVE_OPTIONS_HELP = `options:
                         \`clock {…}\` line \`simulate\` prints ({"originMs","wallOriginMs","speed"});
                         timers run on it too (every configured duration is simulator time)
   --sink URL            also deliver the stored events and audit records to redis://HOST:PORT[/DB]
-                        or postgres://USER@HOST:PORT/DATABASE (repeatable; README "Scale-out")
+                        or postgres://USER@HOST:PORT/DATABASE (repeatable; README "Scale-out");
+                        postgres://…?windows=1 also writes every closed window to its windows table
   --http HOST:PORT      serve the read-only HTTP API on a loopback address, e.g. 127.0.0.1:8080
 `;
 

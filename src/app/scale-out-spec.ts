@@ -3,10 +3,11 @@
  * thread needs the schema, not the sinks, the HTTP server or their clients.
  */
 import { z } from 'zod';
+import { SinkSpecSchema } from '../sinks/spec';
 
 /** What the command line asked for, as it crosses into the collector worker. */
 export const ScaleOutSpecSchema = z.object({
-  sinks: z.array(z.object({ kind: z.enum(['redis', 'postgres']), url: z.string(), name: z.string() })),
+  sinks: z.array(SinkSpecSchema),
   http: z.object({ host: z.string(), port: z.number().int().min(0).max(65_535) }).nullable(),
   /** The event store the sinks drain and /api/events reads (default: the collector's, data/peak-pressure.db). */
   storePath: z.string().optional(),

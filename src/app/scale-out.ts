@@ -5,6 +5,7 @@
  *
  *   const scale = await ScaleOut.start({ spec, snapshot: () => collector.snapshot(), clock, log, say });
  *   scale.nudge();                 // after each store commit that wrote rows
+ *   scale.windows(rows);           // at each commit, its closed windows (only when a sink has ?windows=1)
  *   scale.sinkStatus();            // at each commit, for the snapshot's `sinks` section
  *   scale.health();                // merged into the health verdict (SINK_DEGRADED)
  *   await scale.stop();            // after the store's last write and close
@@ -17,6 +18,7 @@ import { ApiServer } from '../http/api-server';
 import type { DeliveryLog } from '../sinks/delivery';
 import { sinkHealth } from '../sinks/health';
 import { type SinkHub, startSinks } from '../sinks/hub';
+import type { WindowRow } from '../sinks/window-row';
 import type { StoredEventRow } from '../store/contract';
 import { DEFAULT_STORE_PATH, EventStore } from '../store/store';
 import { errorLine } from '../sinks/sink';
@@ -108,6 +110,11 @@ export class ScaleOut {
   /** The store committed rows: deliver them now. */
   nudge(): void {
     this.hub?.nudge();
+  }
+
+  /** A commit's closed windows, for the sinks that take them (`?windows=1`). */
+  windows(rows: readonly WindowRow[]): void {
+    this.hub?.windows(rows);
   }
 
   /** For the snapshot's `sinks` section; undefined when no sink is configured (the section stays absent). */

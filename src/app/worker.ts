@@ -4,6 +4,8 @@
  * and, once at start, the earlier runs' events from the store to the main thread, and obeys one
  * command: stop. It never loads NodeGui (a second QApplication would abort the process).
  */
+import { wantsWindows } from '../sinks/hub';
+import type { WindowRow } from '../sinks/window-row';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Collector, type CollectorSinks } from '../collector/collector';
@@ -43,6 +45,7 @@ function main(): void {
           status: () => scale?.sinkStatus() ?? [],
           health: () => scale?.health() ?? { reasons: [], detail: '' },
           nudge: () => scale?.nudge(),
+          ...(wantsWindows(scaleOut.sinks) ? { windows: (rows: readonly WindowRow[]) => scale?.windows(rows) } : {}),
         }
       : undefined;
   const collector = new Collector({

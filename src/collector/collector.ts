@@ -21,6 +21,9 @@
  */
 import { join } from 'node:path';
 import { auditChannel, type AlertChannel, consoleChannel, storeChannel } from '../alerts/channels';
+import type { OrderBook } from '../binance/book/order-book';
+import type { ClosedWindow } from '../core/symbol-detector';
+import { type WindowRow, windowRowOf } from '../sinks/window-row';
 import { SymbolConfigError, type SymbolSelection } from '../binance/symbols';
 import { DeadLetterFile } from '../capture/dead-letter';
 import { type Clock, machineMs, type Timer, wallClock } from '../clock/clock';
@@ -89,6 +92,8 @@ export interface CollectorSinks {
   health(): { reasons: ReasonCode[]; detail: string };
   /** This commit's rows are in the store: deliver them now rather than at the next idle poll. */
   nudge(): void;
+  /** Present when a sink takes closed windows (`?windows=1`): each commit's windows, handed over without waiting. */
+  windows?(rows: readonly WindowRow[]): void;
 }
 
 /** The collector's operational state right now (between commits too). */
@@ -114,6 +119,8 @@ export interface CollectorStats {
     polls: number;
     backoffUntilMs: number | null;
   } | null;
+  /** The /public depth connection (books); null without books. `received` as for `market`. */
+  depth: { state: Snapshot['streams']['ws_state']; reconnects: number; received: number } | null;
   /** REST responses received (any status) and the exchange's used-weight figure. */
   rest: { answered: number; usedWeight1m: number | null };
   /** notCaptured: frames received but not captured (backlog full), in `gaps` marked gaps; backlogBytes: waiting for gzip and the disk. */
@@ -148,6 +155,8 @@ export class Collector {
   private readonly startedMs: number;
   private readonly timers: Timer[] = [];
   private run: Run | null = null;
+  /** Closed windows since the last commit, for a sink that takes them (empty otherwise; bounded by the commit cadence). */
+  private readonly windowRows: WindowRow[] = [];
   private selection: SymbolSelection | null = null;
   private symbolsUnavailable: string | null = null;
   /** Why the run cannot go on (start failed, the worker crashed); detection's own failures are the intake's. */
@@ -292,7 +301,14 @@ export class Collector {
     this.symbolsUnavailable = null;
     this.selection = sel;
     this.record.store.setRunSymbols(sel.symbols);
-    const run = openRun(ctx, sel, { ops: this.ops, seq: this.bootSeq, startedMs: this.startedMs, shown: this.record.shown });
+    const windowTap = this.opts.sinks?.windows ? (w: ClosedWindow): void => void this.windowRows.push(windowRowOf(runId, w)) : undefined;
+    const run = openRun(ctx, sel, {
+      ops: this.ops,
+      seq: this.bootSeq,
+      startedMs: this.startedMs,
+      shown: this.record.shown,
+      ...(windowTap ? { windowTap } : {}),
+    });
     this.run = run;
     this.advance({ kind: 'symbols_selected', symbols: sel.symbols.length });
     // The begin marker goes in before the stream opens, so every live event is held until the end marker.
@@ -488,6 +504,7 @@ export class Collector {
     this.ops.store = this.record.section();
     if (this.opts.sinks) {
       this.opts.sinks.nudge();
+      if (this.windowRows.length > 0) this.opts.sinks.windows?.(this.windowRows.splice(0));
       this.ops.sinks = this.opts.sinks.status();
     }
     const snap = run ? run.state.commit(now) : bootSnapshot(this.ops, ++this.bootSeq, now);
@@ -582,6 +599,7 @@ export class Collector {
             backoffUntilMs: oi.backoffUntilMs,
           }
         : null,
+      depth: run?.depth ? { state: run.depth.state, reconnects: run.depth.reconnects, received: run.depth.received } : null,
       rest: { answered: this.rest.answered, usedWeight1m: this.rest.usedWeight1m },
       capture: run?.capture
         ? {
@@ -595,6 +613,11 @@ export class Collector {
         : null,
       deadLetters: this.deadLetters.written,
     };
+  }
+
+  /** `symbol`'s order book (tests and tools compare it level for level; read it, never feed it); undefined without books. */
+  orderBook(symbol: string): OrderBook | undefined {
+    return this.run?.books?.book(symbol);
   }
 
   counters(): CollectorCounters | null {

@@ -47,6 +47,8 @@ export class DepthSync {
     this.queue.add(this.books.takeRequests());
     for (let r = this.queue.next(); r !== null; r = this.queue.next()) {
       const symbol = r.symbol;
+      // Queued requests leave later than the book asked: its 10 s per symbol counts from here.
+      this.books.snapshotSent(symbol, this.opts.clock.now());
       this.rest.get(snapshotPath(r), { timeoutMs: this.opts.timeoutMs, weight: r.weight }).then(
         () => {
           this.fetched++;

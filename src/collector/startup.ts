@@ -15,7 +15,8 @@ import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Engine } from '../core/engine';
-import { NearMissLog } from '../core/near-miss';
+import { NearMissLog, withNearMisses } from '../core/near-miss';
+import type { ClosedWindow } from '../core/symbol-detector';
 import { createPipeline, type FramePipeline } from '../core/pipeline';
 import { PILLARS } from '../core/policy/constants';
 import type { Ring } from '../core/ring';
@@ -59,6 +60,8 @@ export interface Run {
   depth: WsSession | null;
   /** The books' REST snapshots, inside the shared weight budget; null without books. */
   depthSync: DepthSync | null;
+  /** The order books the pipeline feeds (null without books): read them, never feed them. */
+  books: BookRoom | null;
   oi: OiPoller;
 }
 
@@ -89,7 +92,7 @@ export async function resolveSymbols(ctx: StartupContext, unavailable: (why: str
 export function openRun(
   ctx: StartupContext,
   sel: SymbolSelection,
-  boot: { ops: OpsStaging; seq: number; startedMs: number; shown?: Ring<PromotedEvent> },
+  boot: { ops: OpsStaging; seq: number; startedMs: number; shown?: Ring<PromotedEvent>; windowTap?: (w: ClosedWindow) => void },
 ): Run {
   const { config, runId, clock, reporter, intake, operations } = ctx;
   // The engine's one window hook: the collector has no other use for it (replay composes with withNearMisses).
@@ -100,7 +103,8 @@ export function openRun(
     adapter: binanceUsdm,
     symbols: sel.symbols,
     klineSource: RULES.KLINE_SOURCE,
-    onWindow: nearMisses.observe,
+    // The near-miss log, and the closed windows for a sink that takes them (both only read the report).
+    onWindow: withNearMisses(boot.windowTap, nearMisses),
     deadLetter: (d) => ctx.deadLetters.write(d),
     beside: { books: books ?? false },
   });
@@ -181,5 +185,5 @@ export function openRun(
     clock,
     onError: (symbol, err) => reporter.report({ kind: 'oi_failed', symbol, errorKind: err.kind, status: err.status, message: err.message, errors: oi.errors }),
   });
-  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, oi };
+  return { selection: sel, engine, pipeline, state, nearMisses, capture, market, depth, depthSync, books, oi };
 }

@@ -13,10 +13,12 @@ import type { ClosedWindow } from './symbol-detector';
 
 const QUALIFYING: ReadonlySet<string> = new Set<NearMissOutcome>(['compression_failed', 'missing_streams', 'stress_failed']);
 
-function margin(value: number, bar: number): number | null {
+/** value / bar, or null when the bar is not positive (the ratio would mean nothing). */
+export function margin(value: number, bar: number): number | null {
   return bar > 0 && Number.isFinite(value / bar) ? value / bar : null;
 }
 
+/** Condition 4's evidence at the window's end. */
 function stressState(w: ClosedWindow): StressState {
   if (w.liq_count > 0 || w.oi_change_present) return 'present';
   return w.oi_fresh ? 'absent' : 'unknown';
@@ -39,6 +41,13 @@ export function nearMissOf(w: ClosedWindow): NearMiss | null {
     largest_trade: w.largest_trade,
     p95_trade_size: w.p95_trade_size,
     large_trade_margin: margin(w.largest_trade, w.p95_trade_size),
+    ...windowEvidence(w),
+  };
+}
+
+/** What conditions 2–4 saw in a closed window besides the margins (shared with the PostgreSQL windows rows). */
+export function windowEvidence(w: ClosedWindow): Pick<NearMiss, 'large_trade_count' | 'body_ratio' | 'stress_state' | 'liq_count' | 'oi_change' | 'oi_fresh'> {
+  return {
     large_trade_count: w.large_trade_count,
     body_ratio: w.shape === null ? null : w.shape.body_ratio,
     stress_state: stressState(w),

@@ -196,12 +196,12 @@ export class DepthFeed {
     if (this.pendingSlot !== null && this.pendingSlot <= t1) this.flush(out);
   }
 
-  /** The REST body: top `limit` levels per side, bids best first (descending), asks ascending. */
-  snapshotBody(limit: number, nowMs: number): DepthSnapshotBody {
+  /** The REST body: top `limit` levels per side, bids best first (descending), asks ascending; `honourFaults` false: the book as it is, a stale-snapshot fault left for the next request. */
+  snapshotBody(limit: number, nowMs: number, honourFaults = true): DepthSnapshotBody {
     this.activate();
     let book = this.book;
     let id = this.lastU;
-    if (this.stale !== null && this.stale.left > 0) {
+    if (honourFaults && this.stale !== null && this.stale.left > 0) {
       this.stale.left--;
       book = [Float64Array.from(this.book[BID]), Float64Array.from(this.book[ASK])];
       const k = Math.min(this.stale.behind, this.history.length);

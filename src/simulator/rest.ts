@@ -98,6 +98,8 @@ export interface RestContext {
   later(fn: () => void, simMs: number): void;
   /** Told about every response written. */
   answered(): void;
+  /** Told about every request as it arrives; what it returns is called once its response is written. */
+  requested?(path: string, query: URLSearchParams): (() => void) | undefined;
 }
 
 const ERR = Object.freeze({
@@ -332,6 +334,7 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const path = url.pathname;
   ctx.counts[path] = (ctx.counts[path] ?? 0) + 1;
+  const written = ctx.requested?.(path, url.searchParams);
   const respond = (): void => {
     const now = ctx.clock.now();
     const forced = ctx.faults.takeRestStatus(path);
@@ -363,6 +366,7 @@ export function handleRest(req: IncomingMessage, res: ServerResponse, ctx: RestC
   const answer = (): void => {
     respond();
     ctx.answered();
+    written?.();
   };
   const delay = ctx.faults.takeRestSlow(path);
   if (delay > 0) ctx.later(answer, delay);

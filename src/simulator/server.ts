@@ -12,7 +12,7 @@ import type { Timer } from '../clock/clock';
 import { SimClock } from './clock';
 import { loadRecordedData, type MarkRatio } from './data';
 import { depthSeriesOf } from './depth-data';
-import { DepthFeed, STALE_BEHIND_DEFAULT } from './depth-feed';
+import { DepthFeed, type DepthSnapshotBody, STALE_BEHIND_DEFAULT } from './depth-feed';
 import { FaultState } from './faults';
 import { type AggTrade, compareEvents, type SimEvent, SymbolFeed } from './feed';
 import { depthUpdateFrame, forceOrderFrame } from './frames';
@@ -22,9 +22,12 @@ import { type AggTradesRequest, handleRest, type RestContext, WeightMeter } from
 import { Rng } from './rng';
 import { MAX_STREAMS_PER_CONNECTION, parseWsTarget } from './routes';
 import { ScenarioScript } from './script';
-import type { SimFault, SimulatorHandle, SimulatorOptions, SimulatorStats } from './types';
+import type { DepthRequest, SimFault, SimulatorHandle, SimulatorOptions, SimulatorStats } from './types';
 import { COIN_M_LIQUIDATION_SYMBOLS, specOf, TOP_10, TOP_10_SPECS } from './universe';
 import { WsHub } from './ws';
+
+/** `GET /fapi/v1/depth` requests remembered for `stats().depthRequests`. */
+const DEPTH_REQUESTS_KEPT = 1000;
 
 const DEFAULT_TICK_MS = 15;
 /** Market before start that aggTrades can list by default: a warm start's 5 min and a minute of slack. */
@@ -67,6 +70,7 @@ class Simulator {
   private processedUntil: number;
   private tickTimer: Timer | null = null;
   private restAnswered = 0;
+  private readonly depthRequests: DepthRequest[] = [];
   private faultsInjected = 0;
   private stopped = false;
   private busyMs = 0;
@@ -113,7 +117,17 @@ class Simulator {
       oi: this.oi,
       priceOf: (s) => this.priceOf(s),
       aggTrades: (s, q) => this.aggTrades(s, q),
-      depthOf: (s, limit, now) => this.depthBySymbol.get(s)?.snapshotBody(limit, now) ?? null,
+      depthOf: (s, limit, now) => {
+        const body = this.depthBySymbol.get(s)?.snapshotBody(limit, now) ?? null;
+        // The body answers the newest pending request for `s` (the route runs as its response is written).
+        const r = this.depthRequests.findLast((x) => x.symbol === s && x.answered_ms === null);
+        if (r !== undefined && body !== null) {
+          r.last_update_id = body.lastUpdateId;
+          r.deepest_bid = body.bids[body.bids.length - 1]?.[0] ?? null;
+          r.deepest_ask = body.asks[body.asks.length - 1]?.[0] ?? null;
+        }
+        return body;
+      },
       counts: this.restCounts,
       later: (fn, simMs) => {
         const t = this.clock.after(simMs, () => {
@@ -125,6 +139,7 @@ class Simulator {
       answered: () => {
         this.restAnswered++;
       },
+      requested: (path, q) => (path === '/fapi/v1/depth' ? this.logDepthRequest(q.get('symbol') ?? '') : undefined),
     };
     this.server = createServer((req, res) => handleRest(req, res, ctx));
     this.wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false, maxPayload: 1 << 16 });
@@ -318,6 +333,20 @@ class Simulator {
     }
   }
 
+  private logDepthRequest(symbol: string): () => void {
+    const r: DepthRequest = { symbol, received_ms: this.clock.now(), answered_ms: null, last_update_id: null, deepest_bid: null, deepest_ask: null };
+    this.depthRequests.push(r);
+    if (this.depthRequests.length > DEPTH_REQUESTS_KEPT) this.depthRequests.shift();
+    return () => {
+      r.answered_ms = this.clock.now();
+    };
+  }
+
+  /** The book of `symbol` now, without a request (SimulatorHandle.book). */
+  book(symbol: string, limit: number): DepthSnapshotBody | null {
+    return this.depthBySymbol.get(symbol)?.snapshotBody(limit, this.clock.now(), false) ?? null;
+  }
+
   private depthFeed(symbol: string): DepthFeed {
     const d = this.depthBySymbol.get(symbol);
     if (d === undefined) throw new Error(`fault: the simulator keeps no order book for ${symbol} (books: ${[...this.depthBySymbol.keys()].join(', ')})`);
@@ -343,6 +372,7 @@ class Simulator {
       recordedLiquidations: this.liquidations.usesRecordedRows,
       dataOrigin: this.dataOrigin,
       depth: Object.fromEntries(this.depth.filter((d) => d.active).map((d) => [d.symbol, { produced: d.produced, dropped: d.dropped }])),
+      depthRequests: this.depthRequests.map((r) => ({ ...r })),
     };
   }
 
@@ -370,6 +400,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     symbols: TOP_10,
     fault: (f) => sim.fault(f),
     stats: () => sim.stats(),
+    book: (symbol, limit = 1000) => sim.book(symbol, limit),
     stop: () => sim.stop(),
   };
 }

@@ -6,6 +6,7 @@
  * (other depth cadences and partial-depth streams are acknowledged but never delivered).
  */
 import type { Clock } from '../clock/clock';
+import type { DepthSnapshotBody } from './depth-feed';
 
 /**
  * Every duration and delay below (`ms`, `delayMs`) is in exchange-clock milliseconds, like all
@@ -113,6 +114,19 @@ export interface SimulatorStats {
   dataOrigin?: string;
   /** Per symbol whose book was built: diffs produced, and the ones lost to the pu-break fault. */
   depth?: Record<string, { produced: number; dropped: number }>;
+  /** The last DEPTH_REQUESTS_KEPT `GET /fapi/v1/depth` requests, oldest first: how a client paces its snapshots. */
+  depthRequests?: DepthRequest[];
+}
+
+/** One `GET /fapi/v1/depth` as the simulator saw it, in exchange ms (answered: null while its response is pending). */
+export interface DepthRequest {
+  symbol: string;
+  received_ms: number;
+  answered_ms: number | null;
+  /** Of the body it was answered with (null until then, or when it was not a book): its id and deepest prices. */
+  last_update_id: number | null;
+  deepest_bid: string | null;
+  deepest_ask: string | null;
 }
 
 export interface SimulatorHandle {
@@ -126,5 +140,11 @@ export interface SimulatorHandle {
   symbols: readonly string[];
   fault(f: SimFault): void;
   stats(): SimulatorStats;
+  /**
+   * `symbol`'s book as the exchange holds it now, as the REST body (`limit` levels a side), without
+   * a request: no weight, no request log, and a stale-snapshot fault is neither applied nor used up.
+   * Null for a symbol the simulator keeps no book of. For tests comparing a client's book.
+   */
+  book(symbol: string, limit?: number): DepthSnapshotBody | null;
   stop(): Promise<void>;
 }

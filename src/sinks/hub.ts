@@ -13,19 +13,28 @@ import { z } from 'zod';
 import { type Clock, type Timer, wallClock } from '../clock/clock';
 import { type SinkStatus, SinkStatusSchema } from '../core/contracts/sink-status';
 import { Outbox } from '../store/outbox';
-import { Delivery, type DeliveryLog, type DeliveryTuning } from './delivery';
+import { DEFAULT_TUNING, Delivery, type DeliveryLog, type DeliveryTuning } from './delivery';
 import { PostgresSink } from './postgres-sink';
 import { RedisSink } from './redis-sink';
 import { type Sink, errorLine } from './sink';
-import type { SinkSpec } from './spec';
+import { WindowDelivery } from './window-delivery';
+import { type WindowRow, WindowRowSchema } from './window-row';
+import { type SinkSpec, SinkSpecSchema } from './spec';
 
 export interface SinkHub {
   /** Rows were committed to the store: deliver now rather than at the next poll. */
   nudge(): void;
   /** The latest status of every sink, in the order given. */
   status(): SinkStatus[];
+  /** Closed windows for the sinks that take them (`?windows=1`); returns at once, never throws. */
+  windows(rows: readonly WindowRow[]): void;
   /** Delivers what it can within `drainMs`, then closes the sinks (the rest waits in the store). */
   stop(drainMs?: number): Promise<void>;
+}
+
+/** Whether any of `sinks` takes closed windows (else the collector need not build them). */
+export function wantsWindows(sinks: readonly SinkSpec[]): boolean {
+  return sinks.some((s) => s.windows && s.kind === 'postgres');
 }
 
 export interface SinkHubOptions {
@@ -76,6 +85,8 @@ export function startSinks(opts: SinkHubOptions): SinkHub {
 /** Delivery on this thread's event loop; opens the outbox, retrying while the store cannot be opened. */
 export class InlineHub implements SinkHub {
   private delivery: Delivery | null = null;
+  private readonly sinks: Sink[];
+  private readonly windowDelivery: WindowDelivery;
   private outbox: Outbox | null = null;
   private openError: string | null = null;
   private retry: Timer | null = null;
@@ -84,6 +95,17 @@ export class InlineHub implements SinkHub {
   private final: SinkStatus[] | null = null;
 
   constructor(private readonly opts: SinkHubOptions) {
+    this.sinks = opts.sinks.map(createSink);
+    const t = { ...DEFAULT_TUNING, ...opts.tuning };
+    this.windowDelivery = new WindowDelivery({
+      sinks: this.sinks,
+      clock: opts.clock ?? wallClock,
+      batchSize: t.batchSize,
+      idlePollMs: t.idlePollMs,
+      retryMinMs: t.retryMinMs,
+      retryMaxMs: t.retryMaxMs,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     this.tryOpen();
   }
 
@@ -99,26 +121,39 @@ export class InlineHub implements SinkHub {
     this.openError = null;
     this.delivery = new Delivery({
       outbox: this.outbox,
-      sinks: this.opts.sinks.map(createSink),
+      sinks: this.sinks,
       ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
       ...(this.opts.log ? { log: this.opts.log } : {}),
       ...(this.opts.clock ? { clock: this.opts.clock } : {}),
     });
     this.delivery.start();
+    this.windowDelivery.start(this.outbox.observerId);
   }
 
   nudge(): void {
     this.delivery?.wake();
   }
 
+  windows(rows: readonly WindowRow[]): void {
+    if (!this.stopped) this.windowDelivery.add(rows);
+  }
+
   status(): SinkStatus[] {
-    return this.final ?? this.delivery?.status() ?? this.opts.sinks.map((s) => pendingStatus(s, this.openError));
+    if (this.final !== null) return this.final;
+    const base = this.delivery?.status() ?? this.opts.sinks.map((s) => pendingStatus(s, this.openError));
+    return base.map((s) => {
+      const w = this.windowDelivery.status(s.sink);
+      return w === undefined ? s : { ...s, windows: w };
+    });
   }
 
   async stop(drainMs = 2_000): Promise<void> {
     this.stopped = true;
     this.retry?.cancel();
+    // Windows first: the event delivery closes the sinks when it stops.
+    await this.windowDelivery.stop(this.delivery === null ? 0 : drainMs);
     await this.delivery?.stop(drainMs);
+    if (this.delivery === null) await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));
     this.final = this.status();
     this.outbox?.close();
   }
@@ -128,7 +163,7 @@ export class InlineHub implements SinkHub {
 
 export const SinkWorkerDataSchema = z.object({
   storePath: z.string(),
-  sinks: z.array(z.object({ kind: z.enum(['redis', 'postgres']), url: z.string(), name: z.string() })),
+  sinks: z.array(SinkSpecSchema),
   tuning: z.record(z.string(), z.number()).optional(),
   statusEveryMs: z.number().int().positive(),
 });
@@ -136,6 +171,7 @@ export type SinkWorkerData = z.infer<typeof SinkWorkerDataSchema>;
 
 export const ToSinkWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('wake') }),
+  z.object({ type: z.literal('windows'), rows: z.array(WindowRowSchema) }),
   z.object({ type: z.literal('stop'), drainMs: z.number().nonnegative() }),
 ]);
 export type ToSinkWorker = z.infer<typeof ToSinkWorkerSchema>;
@@ -209,6 +245,10 @@ export class WorkerHub implements SinkHub {
 
   nudge(): void {
     this.post({ type: 'wake' });
+  }
+
+  windows(rows: readonly WindowRow[]): void {
+    if (rows.length > 0 && wantsWindows(this.opts.sinks)) this.post({ type: 'windows', rows: [...rows] });
   }
 
   status(): SinkStatus[] {

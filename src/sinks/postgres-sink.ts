@@ -17,6 +17,7 @@ import type { OutboxAudit, OutboxEvent } from '../store/outbox';
 import { checkPgSchema, PgSchemaError } from './postgres-schema';
 import { type DeliveryBatch, type DeliveryResult, type Sink, SinkError, errorLine } from './sink';
 import type { SinkSpec } from './spec';
+import type { WindowRow } from './window-row';
 
 export interface PostgresSinkOptions {
   connectTimeoutMs?: number;
@@ -37,6 +38,11 @@ const INSERT_AUDIT = `
     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
          AS t(r, n, ts, sg, et, sy, sv, q, j)
   ON CONFLICT (observer_id, run_id, seq) DO NOTHING`;
+
+const INSERT_WINDOWS = `
+  INSERT INTO windows (observer_id, run_id, symbol, window_start_ms, outcome, json)
+  SELECT $1, r, s, ws, o, j FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS t(r, s, ws, o, j)
+  ON CONFLICT (observer_id, symbol, window_start_ms) DO NOTHING`;
 
 const UPSERT_OBSERVER = `
   INSERT INTO observers (observer_id, host, app_version) VALUES ($1, $2, $3)
@@ -116,9 +122,14 @@ export class PostgresSink implements Sink {
   readonly name: string;
   private readonly pool: pg.Pool;
   private schemaOk = false;
+  /** Window rows PostgreSQL refused as data (dropped, never retried). */
+  windowsRejected = 0;
+  /** Present only with `?windows=1` (the delivery looks for it). */
+  readonly deliverWindows?: (observerId: string, rows: readonly WindowRow[]) => Promise<void>;
 
   constructor(spec: SinkSpec, opts: PostgresSinkOptions = {}) {
     this.name = spec.name;
+    if (spec.windows) this.deliverWindows = (observerId, rows) => this.insertWindows(observerId, rows);
     this.pool = new pg.Pool({
       connectionString: spec.url,
       max: 1,
@@ -213,6 +224,26 @@ export class PostgresSink implements Sink {
     for (const a of audit) await one(a.seq, INSERT_AUDIT, auditParams(observerId, [a]));
     await c.query('COMMIT');
     return { rejected };
+  }
+
+  private async insertWindows(observerId: string, rows: readonly WindowRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.withClient(`writing ${rows.length} windows`, async (c) => {
+      try {
+        await c.query(INSERT_WINDOWS, [
+          observerId,
+          rows.map((r) => r.run_id),
+          rows.map((r) => r.symbol),
+          rows.map((r) => r.window_start_ms),
+          rows.map((r) => r.outcome),
+          rows.map((r) => JSON.stringify(r)),
+        ]);
+      } catch (e) {
+        // Inspection rows refused as data are never retried: counted, and the queue moves on.
+        if (!isDataError(e)) throw e;
+        this.windowsRejected += rows.length;
+      }
+    });
   }
 
   async syncRuns(observerId: string, runs: readonly RunRow[]): Promise<void> {

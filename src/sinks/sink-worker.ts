@@ -26,6 +26,7 @@ function main(): void {
     const m = ToSinkWorkerSchema.safeParse(raw);
     if (!m.success) return;
     if (m.data.type === 'wake') hub.nudge();
+    else if (m.data.type === 'windows') hub.windows(m.data.rows);
     else {
       report.cancel();
       void hub.stop(m.data.drainMs).finally(() => {

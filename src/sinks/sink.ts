@@ -2,6 +2,7 @@
 import type { SinkKind } from '../core/contracts/sink-status';
 import type { RunRow } from '../store/contract';
 import type { OutboxItem } from '../store/outbox';
+import type { WindowRow } from './window-row';
 
 export interface DeliveryBatch {
   /** The local store's id (SPEC §22: several observers feed one database). */
@@ -23,6 +24,11 @@ export interface Sink {
   readonly name: string;
   /** Resolves once the whole batch is durable in the sink; rejects (SinkError) otherwise. */
   deliver(batch: DeliveryBatch): Promise<DeliveryResult>;
+  /**
+   * Closed windows, when the sink was asked for them (`?windows=1`, PostgreSQL only): resolves once
+   * they are durable; idempotent by (observer, symbol, window start), so a retried batch adds nothing.
+   */
+  deliverWindows?(observerId: string, rows: readonly WindowRow[]): Promise<void>;
   /** Runs whose row changed locally (end of a run, its symbols): PostgreSQL updates them. */
   syncRuns?(observerId: string, runs: readonly RunRow[]): Promise<void>;
   /** A condition that weakens the delivery guarantee without stopping it, once known. */

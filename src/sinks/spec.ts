@@ -1,20 +1,29 @@
 /**
  * `--sink URL` (SPEC §22): which sink a URL names, and its name without credentials — the name in
  * logs, in the snapshot and in the store's cursor table, so a password never lands in any of them.
+ * One option of ours rides on the URL's query, `windows=1` (PostgreSQL only): also write every closed
+ * window to the `windows` table (off by default). It is taken out of the URL the driver sees; every
+ * other query parameter (sslmode, …) is the driver's.
  */
-import type { SinkKind } from '../core/contracts/sink-status';
+import { z } from 'zod';
+import { type SinkKind, SinkKindSchema } from '../core/contracts/sink-status';
 
-export interface SinkSpec {
-  kind: SinkKind;
-  /** The URL as given (credentials included): only the client library sees it. */
-  url: string;
+export const SinkSpecSchema = z.object({
+  kind: SinkKindSchema,
+  /** The URL as given (credentials included, our `windows` option taken out): only the client library sees it. */
+  url: z.string(),
   /** scheme://host:port/path, no user, password or query. */
-  name: string;
-}
+  name: z.string(),
+  /** `?windows=1`: closed windows go to the PostgreSQL `windows` table too. */
+  windows: z.boolean(),
+});
+export type SinkSpec = z.infer<typeof SinkSpecSchema>;
 
 export class SinkSpecError extends Error {
   override name = 'SinkSpecError';
 }
+
+const WINDOWS_PARAM = 'windows';
 
 const KINDS: Readonly<Record<string, SinkKind>> = { 'redis:': 'redis', 'rediss:': 'redis', 'postgres:': 'postgres', 'postgresql:': 'postgres' };
 
@@ -31,7 +40,14 @@ export function parseSinkUrl(text: string): SinkSpec {
   }
   if (u.hostname === '') throw new SinkSpecError(`${redactedForError(text)}: the URL names no host`);
   const path = u.pathname === '/' ? '' : u.pathname;
-  return { kind, url: text, name: `${u.protocol}//${u.host}${path}` };
+  const w = u.searchParams.get(WINDOWS_PARAM);
+  if (w === null) return { kind, url: text, name: `${u.protocol}//${u.host}${path}`, windows: false };
+  if (w !== '1' && w !== '0')
+    throw new SinkSpecError(`${redactedForError(text)}: windows=${w.slice(0, 20)}: use windows=1 (write closed windows) or leave it out`);
+  if (kind !== 'postgres' && w === '1')
+    throw new SinkSpecError(`${redactedForError(text)}: windows=1 is a PostgreSQL option (the windows table); Redis gets events and audit records only`);
+  u.searchParams.delete(WINDOWS_PARAM);
+  return { kind, url: u.toString(), name: `${u.protocol}//${u.host}${path}`, windows: w === '1' };
 }
 
 /** Sinks from repeated `--sink` flags; the same sink twice is one sink. */

@@ -208,17 +208,33 @@ export function streamsLine(s: Snapshot): string {
   return `Streams: ${flowing} flowing, ${waiting} waiting, ${silent.length} silent${silent.length ? ` (${silent.join(', ')})` : ''}`;
 }
 
+/**
+ * The order books in one item (SPEC §18: book state and resyncs in the health panel): how many are
+ * LIVE, the others named with their state, and the resyncs and pu gaps so far; null without books.
+ */
+export function booksLine(s: Snapshot): string | null {
+  if (s.books === null) return null;
+  const books = Object.entries(s.books.per_symbol);
+  const live = books.filter(([, b]) => b.state === 'LIVE').length;
+  const others = books.filter(([, b]) => b.state !== 'LIVE').map(([sym, b]) => `${sym} ${b.state}`);
+  const resyncs = books.reduce((n, [, b]) => n + b.resyncs, 0);
+  const gaps = books.reduce((n, [, b]) => n + b.pu_gaps, 0);
+  return `Books: ${live}/${books.length} LIVE${others.length ? ` (${others.join(', ')})` : ''}, resyncs ${formatInt(resyncs)}, pu gaps ${formatInt(gaps)}`;
+}
+
 /** Items of one summary line are set apart by this (the SPEC gives each item's own text). */
 export const ITEM_GAP = '    ';
 
 export function healthModel(s: Snapshot): HealthModel {
   const h = s.ingestion_health;
   const colour = healthColor(s.health_state);
+  const books = booksLine(s);
   const connections = [
     `Stage: ${s.stage}`,
     `WebSocket: ${s.streams.ws_state} (reconnects: ${formatInt(s.streams.reconnects)})`,
     oiPollingLine(s),
     streamsLine(s),
+    ...(books === null ? [] : [books]),
   ];
   const rates = [
     `Trades rate: ${rate(h.trades_rate, 's')}`,

@@ -111,6 +111,11 @@ export class BookRoom implements OrderBooks {
     for (const b of this.ordered) this.request(b.invalidate(nowMs));
   }
 
+  /** The driver sent `symbol`'s snapshot request now (live only; see OrderBook.snapshotSent). */
+  snapshotSent(symbol: string, nowMs: number): void {
+    this.books.get(symbol)?.snapshotSent(nowMs);
+  }
+
   /** The driver could not fetch `symbol`'s snapshot. */
   snapshotFailed(symbol: string, nowMs: number): void {
     const b = this.books.get(symbol);

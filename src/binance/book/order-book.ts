@@ -13,7 +13,8 @@
  * diff bridges is stale: discarded (counted) and another one requested.
  *
  * Rate rule of the machine: never more than one snapshot request per symbol per
- * `MIN_SNAPSHOT_INTERVAL_MS` of `nowMs`; a request that got no answer in that time is retried.
+ * `MIN_SNAPSHOT_INTERVAL_MS` of `nowMs` (from when the driver says it sent it, `snapshotSent`, else
+ * from when it was asked for); a request that got no answer in that time is retried.
  */
 import type { BookState, ResyncReason } from '../../core/contracts/books';
 import type { BookSample } from '../../core/policy/book-sample';
@@ -276,6 +277,15 @@ export class OrderBook {
       this.needReason = 'retry';
     }
     return this.maybeRequest(nowMs);
+  }
+
+  /**
+   * The driver sent the requested snapshot at `nowMs` (it may queue a request behind others): the
+   * one-per-interval rule and the answer's give-up time count from here, so the requests on the
+   * wire keep the interval too. Replay sends nothing and never calls it.
+   */
+  snapshotSent(nowMs: number): void {
+    if (this.awaiting && (this.lastRequestMs === null || nowMs > this.lastRequestMs)) this.lastRequestMs = nowMs;
   }
 
   /** The connection carrying this book's diffs was replaced: every book is invalid (BINANCE.md §8). */

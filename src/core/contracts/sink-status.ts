@@ -40,5 +40,7 @@ export const SinkStatusSchema = z.object({
   skipped: count,
   /** Rows the sink refused as data (a PostgreSQL constraint or type error): counted and logged, never retried. */
   rejected: count,
+  /** Closed windows (PostgreSQL `?windows=1` only; absent otherwise): waiting in memory, delivered, dropped beyond the bounded queue. */
+  windows: z.object({ queued: count, delivered: count, dropped: count }).optional(),
 });
 export type SinkStatus = z.infer<typeof SinkStatusSchema>;
