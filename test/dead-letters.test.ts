@@ -49,10 +49,10 @@ function expectAccounted(dl: DeadLetterFile): void {
 }
 
 describe('dead letters: the caller', () => {
-  it("200k bad frames: the dead-letter calls cost under a quarter of the engine's own time, and every letter is accounted for", async () => {
+  it('200k bad frames: no dead-letter call touches the disk on the hot path, and every letter is accounted for', async () => {
     expect(BROKEN.length).toBeGreaterThan(500);
     const N = 200_000;
-    /** Engine time and, separately, the time spent inside dl.write (the caller's cost). */
+    /** Runs the burst synchronously; `writeMs` is the time spent inside dl.write (printed, not asserted). */
     const run = (dl: DeadLetterFile | null): { engineMs: number; writeMs: number } => {
       const pipeline = new FramePipeline(binanceUsdm, new Engine({ symbols: ['BTCUSDT'] }));
       let writeMs = 0;
@@ -69,23 +69,25 @@ describe('dead letters: the caller', () => {
       expect(pipeline.counters.frame_outcomes.malformed).toBe(N);
       return { engineMs: performance.now() - t0 - writeMs, writeMs };
     };
-    // The synchronous appends this replaced cost about as much as the engine itself (×1.5 to ×5
-    // of its time); queued, the calls cost about 1 %. Up to 3 tries for a loaded machine.
+    // The synchronous appends this replaced cost about as much as the engine itself (×1.5 to ×5 of
+    // its time; the watermark fell 11 s behind). What makes the calls cheap is structural, so that is
+    // what is asserted — a ratio of times would fail on a loaded machine: during the whole
+    // synchronous burst not one byte reaches the file (the writes happen after the burst yields),
+    // and the queue stays within its bound. The cost ratio is printed (about 1 % on a quiet machine).
     const sinks: DeadLetterFile[] = [];
-    let best = Infinity;
-    let baseMs: number;
-    for (let k = 0; k < 3 && best > 0.25; k++) {
-      baseMs = run(null).engineMs;
+    for (let k = 0; k < 2; k++) {
+      const baseMs = run(null).engineMs;
       const dl = new DeadLetterFile(join(tmp, `burst${k}`, 'dead_letters.jsonl'));
       sinks.push(dl);
       const { writeMs } = run(dl);
-      best = Math.min(best, writeMs / baseMs);
+      const onDisk = existsSync(dl.path) ? statSync(dl.path).size : 0;
+      expect(onDisk, 'bytes written synchronously during the burst').toBe(0);
+      expect(dl.stats().written).toBe(0);
       console.log(
         `200k malformed frames: engine ${baseMs.toFixed(0)} ms, dead-letter calls ${writeMs.toFixed(1)} ms (${(100 * (writeMs / baseMs)).toFixed(1)} %)`,
       );
       await dl.flush();
     }
-    expect(best).toBeLessThanOrEqual(0.25);
     for (const dl of sinks) {
       expectAccounted(dl);
       const s = dl.stats();

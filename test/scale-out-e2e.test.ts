@@ -38,6 +38,18 @@ function closedPort(): Promise<number> {
 }
 afterAll(() => tmp.cleanup());
 
+/**
+ * A GET made by a polling loop: a connection the server closed while the client reused it
+ * ("other side closed", a keep-alive race a loaded machine widens) is one more poll, not a failure.
+ */
+async function polled(url: string): Promise<Response | null> {
+  try {
+    return await fetch(url);
+  } catch {
+    return null;
+  }
+}
+
 describeWithServices('live --headless with --http and two --sink flags', (urls) => {
   let sim: SimulatorHandle;
   let child: ChildProcess | null = null;
@@ -108,8 +120,8 @@ describeWithServices('live --headless with --http and two --sink flags', (urls) 
     let runId = '';
     await until(
       async () => {
-        const r = await fetch(`${base}/api/snapshot`);
-        if (r.status !== 200) return false;
+        const r = await polled(`${base}/api/snapshot`);
+        if (r === null || r.status !== 200) return false;
         const s = SnapshotSchema.parse(await r.json());
         runId = s.run_id;
         // The earlier run's events, and at least this run's first stage changes (the live collector writes them to the store).
@@ -129,7 +141,10 @@ describeWithServices('live --headless with --http and two --sink flags', (urls) 
     expect(pgAudit[0]?.n).toBeGreaterThan(0);
 
     await until(
-      async () => ((await (await fetch(`${base}/api/health`)).json()) as { stage: string }).stage !== 'SYMBOL_SELECT',
+      async () => {
+        const r = await polled(`${base}/api/health`);
+        return r !== null && ((await r.json()) as { stage: string }).stage !== 'SYMBOL_SELECT';
+      },
       'symbols to be selected',
       60_000,
       250,
@@ -159,7 +174,9 @@ describeWithServices('live --headless with --http and two --sink flags', (urls) 
     let health: Health = { sinks: [] };
     await until(
       async () => {
-        health = (await (await fetch(`${base}/api/health`)).json()) as Health;
+        const r = await polled(`${base}/api/health`);
+        if (r === null) return false;
+        health = (await r.json()) as Health;
         return (
           (health.health_reasons ?? []).includes('SINK_DEGRADED') &&
           health.sinks.length === 2 &&
