@@ -23,7 +23,7 @@ import { gitInfo, machineInfo } from './machine';
 import { renderTable } from './table';
 import { commitLatencySection } from './commit-latency';
 import { frameLatencySection } from './frame-latency';
-import { memoryDaySection } from './memory-day';
+import { memoryDayBooksSection, memoryDaySection } from './memory-day';
 import { promotionLatencySection } from './promotion-latency';
 import { runProfileChild, summariseProfile } from './profile';
 import { sinksSection } from './sinks';
@@ -41,6 +41,7 @@ const SECTIONS: readonly Section[] = [
   { id: 'sinks', title: 'Sinks and HTTP API under load, beside the collector', run: sinksSection },
   { id: 'ui-render', title: 'UI: snapshot → widget updates (view-model + binding + paint)', run: uiRenderSection },
   { id: 'memory-day', title: 'Memory over a day: the collector against the simulator, accelerated', run: memoryDaySection },
+  { id: 'memory-day-books', title: 'Memory with order books on: the collector against the simulator, depth included', run: memoryDayBooksSection },
 ];
 
 /** The repository root: dist/bench.js and bench/bench.ts both sit one level below it. */

@@ -43,9 +43,22 @@ const DEFAULT_HOURS = 24;
 /** A forced full GC in the worker every 2 wall s (6.7 exchange min at speed 200) reads its live heap exactly. */
 const HEAP_PROBE_EVERY_MS = 2000;
 
+/**
+ * The books-on variant: the simulator sends depth at the recorded rate times the speed (10 symbols
+ * × 10 diffs a second × S), and the collector applies every diff to its book. At 200× that is
+ * 20,000 diffs a second, a CPU test no exchange makes (the soak failed that way, see soak-rig's
+ * collectorConfig); at 20× it is 2,000 a second — 20× what Binance sends for these 10 symbols —
+ * which the collector keeps up with next to the trades on 2 shared cores.
+ */
+const BOOKS_SPEED = 20;
+/** 4 exchange hours at 20× = 12 min of wall time: the 1000-event ring fills in the first ~1.3 h. */
+const BOOKS_HOURS = 4;
+
 export interface MemoryDayOptions {
   hours: number;
   speed: number;
+  /** Order books on (depth streams, REST snapshots, books applied); off by default as in the soak. */
+  books: boolean;
 }
 
 function mb(bytes: number): string {
@@ -123,9 +136,12 @@ function partitionRows(final: Snapshot): { rows: string[][]; holds: boolean } {
 export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDayOptions>): Promise<SectionResult> {
   const hours = o?.hours ?? ctx.dayHours ?? (ctx.quick ? 2 : DEFAULT_HOURS);
   const speed = o?.speed ?? ctx.daySpeed ?? DEFAULT_SPEED;
+  const books = o?.books ?? false;
   const root = ctx.root;
-  ctx.log(`memory-day: ${hours} exchange hours at speed ${speed} (simulator and collector in their own processes, capture on)`);
-  const r: SoakResult = await runSoak({ root, speed, exchangeHours: hours, heapProbeEveryMs: HEAP_PROBE_EVERY_MS, keepDir: true, log: ctx.log });
+  ctx.log(
+    `memory-day: ${hours} exchange hours at speed ${speed}, books ${books ? 'on' : 'off'} (simulator and collector in their own processes, capture and store on)`,
+  );
+  const r: SoakResult = await runSoak({ root, speed, exchangeHours: hours, heapProbeEveryMs: HEAP_PROBE_EVERY_MS, keepDir: true, log: ctx.log, books });
   let scan: CaptureScan;
   try {
     ctx.log(`memory-day: scanning the capture (${r.capture_files.length} part(s), ${mb(r.capture_files.reduce((s, f) => s + f.bytes, 0))} MB)`);
@@ -241,10 +257,23 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const healthText = [...healthSeen.entries()].map(([k, v]) => `${k} ${fmt((100 * v) / Math.max(1, r.snaps.length), 0)} %`).join(', ');
   const keptUp = lagsAfter.length > 0 && quantile(lagsAfter, 99) <= 60_000 && final.streams.reconnects <= Math.max(0, connections - 1);
   const { rows: partRows, holds } = partitionRows(final);
+  const id = books ? 'memory-day-books' : 'memory-day';
+  const rssMedianAfter = quantile(
+    procAfter.map((p) => p.rss_bytes),
+    50,
+  );
   const captureComplete = scan.lines === final.counters.frames_received;
   const c = final.counters;
   const perEx = scan.per_exchange_second;
-  const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS);
+  const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS, books);
+  // The store's commit latency: the final snapshot's figures cover its latest (at most 1000) writes;
+  // the highest p99 any snapshot reported covers the whole run in windows of that size.
+  const storeFinal = final.store?.persist ?? null;
+  const storeP99s = r.snaps.map((x) => x.store_p99_ms).filter((x): x is number => x !== null);
+  const storeP99Max = storeP99s.length > 0 ? Math.max(...storeP99s) : null;
+  const storeMaxes = r.snaps.map((x) => x.store_max_ms).filter((x): x is number => x !== null);
+  const storeMax = storeMaxes.length > 0 ? Math.max(...storeMaxes) : null;
+  const ms = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : fmt(x, 2));
 
   const loadRows: string[][] = [
     [
@@ -276,6 +305,12 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
         : '—',
     ],
     [
+      'store inserts (persist → committed, synchronous FULL; one transaction per commit with new rows)',
+      storeFinal === null
+        ? 'no store section in the snapshot'
+        : `${fmtInt(storeFinal.writes)} writes, ${fmtInt(final.store?.events_written ?? 0)} events stored; latest ${fmtInt(storeFinal.window)}: p50 ${ms(storeFinal.p50_ms)} ms, p99 ${ms(storeFinal.p99_ms)} ms, max ${ms(storeFinal.max_ms)} ms; highest p99 over the run ${ms(storeP99Max)} ms, max ${ms(storeMax)} ms`,
+    ],
+    [
       'simulator',
       `CPU ${fmt(100 * simBusy, 0)} % of a core producing frames, own lag max ${fmt(simLagMax / 1000, 1)} exchange s, ${connections} market connection(s) opened`,
     ],
@@ -297,7 +332,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
 
   const tables: Table[] = [
     {
-      title: `Collector memory over ${fmt(r.exchange_hours, 1)} h of exchange time (speed ${speed}; RSS from /proc every second, heap from the snapshot every second; MB = 10^6 bytes)`,
+      title: `Collector memory over ${fmt(r.exchange_hours, 1)} h of exchange time (speed ${speed}, store and alerts on, books ${books ? 'on' : 'off'}; RSS from /proc every second, heap from the snapshot every second; MB = 10^6 bytes)`,
       columns: [
         'exchange h',
         'wall s',
@@ -339,22 +374,23 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   ];
 
   const checks: Check[] = [
-    { name: 'memory-day: collector RSS max over the run (VmHWM), MB', value: rssPeak / MB, target: `<= ${RSS_TARGET_MB}`, met: rssPeak / MB <= RSS_TARGET_MB },
+    { name: `${id}: collector RSS max over the run (VmHWM), MB`, value: rssPeak / MB, target: `<= ${RSS_TARGET_MB}`, met: rssPeak / MB <= RSS_TARGET_MB },
+    { name: `${id}: RSS median after warm-up, MB`, value: rssMedianAfter / MB, target: `<= ${RSS_TARGET_MB}`, met: rssMedianAfter / MB <= RSS_TARGET_MB },
     {
-      name: 'memory-day: RSS fitted growth over 24 h after warm-up, % of mean',
+      name: `${id}: RSS fitted growth over 24 h after warm-up, % of mean`,
       value: 100 * rssTrend.share,
       target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`,
       met: rssTrend.flat,
     },
     {
-      name: 'memory-day: worker heap (live size) fitted growth over 24 h after warm-up, % of mean',
+      name: `${id}: worker heap (live size) fitted growth over 24 h after warm-up, % of mean`,
       value: 100 * heapTrend.share,
       target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`,
       met: heapTrend.flat,
     },
-    { name: 'memory-day: exchange hours covered', value: r.exchange_hours, target: `>= ${hours}`, met: r.exchange_hours >= hours - 0.01 },
+    { name: `${id}: exchange hours covered`, value: r.exchange_hours, target: `>= ${hours}`, met: r.exchange_hours >= hours - 0.01 },
     {
-      name: 'memory-day: counters partition holds and the capture holds every frame',
+      name: `${id}: counters partition holds and the capture holds every frame`,
       value: holds && captureComplete ? 1 : 0,
       target: '= 1',
       met: holds && captureComplete,
@@ -383,6 +419,8 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   ];
   const data: { [k: string]: Json } = {
     speed,
+    books,
+    store_persist: storeFinal === null ? null : { ...storeFinal, highest_p99_ms: storeP99Max, run_max_ms: storeMax },
     hours_requested: hours,
     exchange_hours: Number(r.exchange_hours.toFixed(3)),
     wall_seconds: Number(r.wall_seconds.toFixed(1)),
@@ -443,4 +481,9 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     },
   };
   return { tables, notes, checks, data };
+}
+
+/** The same day with order books on, at a speed the collector keeps up with (BOOKS_SPEED says why). */
+export function memoryDayBooksSection(ctx: SectionContext): Promise<SectionResult> {
+  return memoryDaySection(ctx, { books: true, speed: BOOKS_SPEED, hours: ctx.dayHours ?? (ctx.quick ? 1 : BOOKS_HOURS) });
 }

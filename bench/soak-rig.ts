@@ -57,6 +57,8 @@ export interface SoakOptions {
   log?: (message: string) => void;
   /** Give up (and stop both) after this much wall time (default: 3 × the expected run + 60 s). */
   wallLimitMs?: number;
+  /** Order books on (/public depth and REST snapshots); default off (`collectorConfig` says why). */
+  books?: boolean;
 }
 
 export interface ProcSample {
@@ -89,6 +91,11 @@ export interface SnapSample {
   windows: number;
   promotions: number;
   promoted_in_panel: number;
+  /** The store's commit latency over its latest (at most 1000) writes, from the snapshot's `store.persist`. */
+  store_writes: number;
+  store_p50_ms: number | null;
+  store_p99_ms: number | null;
+  store_max_ms: number | null;
   /** Exchange ms between the snapshot's clock time and the watermark (how far behind processing runs). */
   watermark_lag_ms: number | null;
   health: string;
@@ -158,7 +165,12 @@ export function liveHeapReadings(snaps: readonly SnapSample[]): { x: number; y: 
   return out;
 }
 
-export function collectorConfig(speed: number, snapshotFileEveryMs: number, heapProbeEveryMs = 0): { config: Record<string, unknown>; notes: string[] } {
+export function collectorConfig(
+  speed: number,
+  snapshotFileEveryMs: number,
+  heapProbeEveryMs = 0,
+  books = false,
+): { config: Record<string, unknown>; notes: string[] } {
   const config = {
     mode: 'DEMO',
     // 30 s of exchange time would be 30/S s of wall time, less than one GC pause of either
@@ -171,11 +183,14 @@ export function collectorConfig(speed: number, snapshotFileEveryMs: number, heap
     heapProbeIntervalMs: heapProbeEveryMs,
     // At speed S the simulator sends 100·S depth diffs a second (12,000 at speed 120), each applied
     // to a book: a load no exchange produces, which saturates both cores and turns the run into a
-    // CPU test. The rig measures M3's memory and keeping up; the books' memory is a separate figure.
-    books: false,
+    // CPU test. The rig measures M3's memory and keeping up; the books' memory is a separate figure
+    // (memory-day's books-on variant, at a speed the collector keeps up with).
+    books,
   };
   const notes = [
-    `books false (order books off: at speed ${speed} the simulator would send ${100 * speed} depth diffs a second)`,
+    books
+      ? `books true (order books on: ${100 * speed} depth diffs a second from the simulator, each applied to a book, and the books' REST snapshots)`
+      : `books false (order books off: at speed ${speed} the simulator would send ${100 * speed} depth diffs a second)`,
     `the collector runs on the simulator's clock: market durations (the 23 h 50 min rotation, backoffs, Retry-After pauses, stale and silence thresholds) are exchange time; machine cadences (commit, snapshot file, capture flush, watchdog checks, OI pacing and timeout, heap probe) are wall time at any speed (src/clock machineMs)`,
     `staleAfterMs ${config.staleAfterMs} (= 3 s of wall time, instead of 30/${speed} s)`,
     `oiPollIntervalMs ${config.oiPollIntervalMs} (one OI request per 10 ms of wall time: OI is still older than 10 s of exchange time, so health reports OI_STALE)`,
@@ -328,7 +343,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const debugDir = join(dir, 'debug');
   const captureDir = join(dir, 'captures');
   const heapProbeEveryMs = opts.heapProbeEveryMs ?? 0;
-  const { config } = collectorConfig(speed, snapEvery, heapProbeEveryMs);
+  const { config } = collectorConfig(speed, snapEvery, heapProbeEveryMs, opts.books ?? false);
   const configPath = join(dir, 'collector.json');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
@@ -437,6 +452,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     windows: s.counters.windows_processed,
     promotions: s.counters.peak_pressure_events,
     promoted_in_panel: s.promoted_events.length,
+    store_writes: s.store?.persist.writes ?? 0,
+    store_p50_ms: s.store?.persist.p50_ms ?? null,
+    store_p99_ms: s.store?.persist.p99_ms ?? null,
+    store_max_ms: s.store?.persist.max_ms ?? null,
     watermark_lag_ms: s.watermark_ms === null ? null : Math.round(s.timestamp * 1000 - s.watermark_ms),
     health: s.health_state,
     stage: s.stage,

@@ -19,10 +19,14 @@
  *     native buffers (socket reads, gzip chunks) and that mark creeps as rarer peaks occur.
  *     Measured: heap −0.7 … +2.1 MB and RSS +3.3 … +4.9 MB, alone and with the whole suite
  *     running beside it on 2 cores.
- *   - RSS ≤ 150 MB (10^6 bytes) was the issue's target, measured 139–141 MB at this rate before the
- *     event store, warm start, sinks and books landed; since then 155–172 MB, flat (heap ~30 MB: the
- *     growth is native). The bound here is 190 MB until that is found and brought back under 150
- *     (an open item of the performance issue); the flatness checks below are unchanged.
+ *   - RSS ≤ 150 MB (10^6 bytes) is the issues' target, measured 139–141 MB at this rate before the
+ *     event store, warm start, sinks and books landed; then 155–172 MB (bound raised to 190). Found
+ *     and removed since: the main thread evaluated every command's modules (its V8 old space 19.6
+ *     → 7.8 MB), the worker loaded the sinks' clients without --sink, and a toLocaleString paged in
+ *     ~4.4 MB of ICU data (src/text/numbers.ts). Measured after the first of these: 157 MB at most
+ *     after warm-up at load average 9–12 with the capture's gzip backlog at its 8 MiB bound; the
+ *     bound is 160 MB until the soak passes at 150 on a quieter machine (the flatness checks below
+ *     are unchanged).
  *   - Speed 120 (≈ 22 k frames per wall second, about 20× the scenario's busiest exchange
  *     second): the collector needs about 30 % of a core, so the other test files on the same
  *     2 cores still leave it room.
@@ -37,7 +41,7 @@ const HOURS = 4;
 const WARMUP_H = 1.5;
 const BUCKET_H = 0.25;
 const MB = 1e6;
-const RSS_MAX_MB = 190;
+const RSS_MAX_MB = 160;
 const HEAP_GROWTH_MAX_MB = 6;
 const RSS_GROWTH_MAX_MB = 24;
 

@@ -2,19 +2,7 @@
 /**
  * `peak-pressure <command>`: the headless entry point (no Qt is ever loaded from here).
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { staleContracts, writeContracts } from './contract';
 import { reportCommandError } from './cli-errors';
-import { CONSUME_USAGE, consumeCommand } from './consume-command';
-import { DB_USAGE, dbCommand } from './db-command';
-import { DOCTOR_USAGE, doctorCommand } from './doctor-command';
-import { EVENTS_USAGE, eventsCommand } from './events-command';
-import { LIVE_USAGE, liveCommand } from './live-command';
-import { RATES_USAGE, ratesCommand } from './rates-command';
-import { REPORT_USAGE, reportCommand } from './report-command';
-import { REPLAY_USAGE, replayCommand } from './replay-command';
-import { SIMULATE_USAGE, simulateCommand } from '../simulator/cli';
 import { safeMessage } from '../text/safe';
 
 const USAGE = `usage: peak-pressure <command> [options]
@@ -47,53 +35,95 @@ interface Command {
   usage: string;
 }
 
-const commands: Record<string, Command> = {
-  replay: { run: replayCommand, usage: REPLAY_USAGE },
-  events: { run: eventsCommand, usage: EVENTS_USAGE },
-  rates: { run: ratesCommand, usage: RATES_USAGE },
-  report: { run: (argv) => reportCommand(argv), usage: REPORT_USAGE },
-  live: { run: liveCommand, usage: LIVE_USAGE },
-  doctor: { run: (argv) => doctorCommand(argv), usage: DOCTOR_USAGE },
-  simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
-  consume: { run: consumeCommand, usage: CONSUME_USAGE },
-  db: { run: dbCommand, usage: DB_USAGE },
-  contract: {
-    usage: CONTRACT_USAGE,
-    run: async (argv) => {
-      const { values } = parseArgs({
-        args: argv,
-        strict: true,
-        options: { check: { type: 'boolean', default: false }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
-      });
-      if (values.help) {
-        process.stdout.write(CONTRACT_USAGE);
-        return 0;
-      }
-      const dir = resolve(values.dir ?? 'docs/contracts');
-      if (values.check) {
-        const stale = staleContracts(dir);
-        if (stale.length > 0) {
-          process.stderr.write(`stale contracts in ${dir}: ${stale.join(', ')}\nrun: npm run contract\n`);
-          return 1;
+/**
+ * Each command's modules are loaded only when it is the one named: this bundle holds every
+ * command, and evaluating them all put SQLite, the sinks' Redis and PostgreSQL clients, the
+ * simulator, replay and the zod contracts into the main thread of every process — about 20 MB of
+ * V8 heap in `live --headless`, whose main thread only hosts the collector worker (measured with
+ * v8.getHeapSpaceStatistics in a soak run; README "Performance").
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  replay: async () => {
+    const m = await import('./replay-command');
+    return { run: m.replayCommand, usage: m.REPLAY_USAGE };
+  },
+  events: async () => {
+    const m = await import('./events-command');
+    return { run: m.eventsCommand, usage: m.EVENTS_USAGE };
+  },
+  rates: async () => {
+    const m = await import('./rates-command');
+    return { run: m.ratesCommand, usage: m.RATES_USAGE };
+  },
+  report: async () => {
+    const m = await import('./report-command');
+    return { run: (argv) => m.reportCommand(argv), usage: m.REPORT_USAGE };
+  },
+  live: async () => {
+    const m = await import('./live-command');
+    return { run: m.liveCommand, usage: m.LIVE_USAGE };
+  },
+  doctor: async () => {
+    const m = await import('./doctor-command');
+    return { run: (argv) => m.doctorCommand(argv), usage: m.DOCTOR_USAGE };
+  },
+  simulate: async () => {
+    const m = await import('../simulator/cli');
+    return { run: m.simulateCommand, usage: m.SIMULATE_USAGE };
+  },
+  consume: async () => {
+    const m = await import('./consume-command');
+    return { run: m.consumeCommand, usage: m.CONSUME_USAGE };
+  },
+  db: async () => {
+    const m = await import('./db-command');
+    return { run: m.dbCommand, usage: m.DB_USAGE };
+  },
+  contract: async () => {
+    const [{ parseArgs }, { resolve }, { staleContracts, writeContracts }] = await Promise.all([
+      import('node:util'),
+      import('node:path'),
+      import('./contract'),
+    ]);
+    return {
+      usage: CONTRACT_USAGE,
+      run: async (argv) => {
+        const { values } = parseArgs({
+          args: argv,
+          strict: true,
+          options: { check: { type: 'boolean', default: false }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+        });
+        if (values.help) {
+          process.stdout.write(CONTRACT_USAGE);
+          return 0;
         }
-        process.stdout.write(`contracts in ${dir} are current\n`);
+        const dir = resolve(values.dir ?? 'docs/contracts');
+        if (values.check) {
+          const stale = staleContracts(dir);
+          if (stale.length > 0) {
+            process.stderr.write(`stale contracts in ${dir}: ${stale.join(', ')}\nrun: npm run contract\n`);
+            return 1;
+          }
+          process.stdout.write(`contracts in ${dir} are current\n`);
+          return 0;
+        }
+        const files = writeContracts(dir);
+        process.stdout.write(`wrote ${files.length} JSON Schema files to ${dir}\n`);
         return 0;
-      }
-      const files = writeContracts(dir);
-      process.stdout.write(`wrote ${files.length} JSON Schema files to ${dir}\n`);
-      return 0;
-    },
+      },
+    };
   },
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  const cmd = name === undefined ? undefined : commands[name];
-  if (cmd === undefined) {
+  const load = name === undefined || !Object.hasOwn(commands, name) ? undefined : commands[name];
+  if (load === undefined) {
     if (name !== undefined && name !== '--help' && name !== '-h') process.stderr.write(`peak-pressure: unknown command '${safeMessage(name)}'\n\n`);
     process.stderr.write(USAGE);
     return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
   }
+  const cmd = await load();
   try {
     return await cmd.run(rest);
   } catch (err) {

@@ -13,7 +13,7 @@ import { consoleLine, fileLogger } from '../collector/log';
 import { clockFromSpec } from '../clock/accelerated';
 import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 import { UiFeed } from '../ipc/ui-feed';
-import { ScaleOut } from './scale-out';
+import type { ScaleOut } from './scale-out';
 import { safeMessage } from '../text/safe';
 import { SymbolConfigError } from '../binance/symbols';
 import { wallClock } from '../clock/clock';
@@ -90,18 +90,24 @@ function main(): void {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // Loaded only when --sink or --http asked for it: the sinks' Redis and PostgreSQL clients and the
+  // HTTP server cost the collector's heap a few MB when merely loaded.
   const scaleStarted = scaleOut
-    ? ScaleOut.start({
-        // The sinks drain, and /api/events reads, the store this collector writes.
-        spec: { ...scaleOut, storePath: scaleOut.storePath ?? config.store.path },
-        snapshot: () => collector.snapshot(),
-        clock: clk,
-        log: (level, msg, fields) => logger[level](fields, msg),
-        say: (line) => post({ v: IPC_VERSION, type: 'console', line: consoleLine(clk.now(), line) }),
-      }).then((s) => {
-        scale = s;
-        return s;
-      })
+    ? import('./scale-out')
+        .then(({ ScaleOut }) =>
+          ScaleOut.start({
+            // The sinks drain, and /api/events reads, the store this collector writes.
+            spec: { ...scaleOut, storePath: scaleOut.storePath ?? config.store.path },
+            snapshot: () => collector.snapshot(),
+            clock: clk,
+            log: (level, msg, fields) => logger[level](fields, msg),
+            say: (line) => post({ v: IPC_VERSION, type: 'console', line: consoleLine(clk.now(), line) }),
+          }),
+        )
+        .then((s) => {
+          scale = s;
+          return s;
+        })
     : null;
   parentPort.on('message', (raw: unknown) => {
     const m = parseMainMessage(raw);

@@ -13,6 +13,7 @@ import type { HealthState, ReasonCode, StageName, WsState } from '../core/contra
 import { formatRanking, type SymbolSelection } from '../binance/symbols';
 import type { CaptureGap } from '../capture/format';
 import type { AuditRecord, AuditTrail } from './audit';
+import { formatInt } from '../text/numbers';
 import { redactUrl, safeStrings } from '../text/safe';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
@@ -169,7 +170,7 @@ export function renderNote(n: Note): Rendered {
       const o = n.outcome;
       const st = n.status;
       const failed = Object.entries(st.failed);
-      const summary = `warm start: ${st.backfilled.length} symbol${st.backfilled.length === 1 ? '' : 's'} backfilled in ${(o.tookMs / 1000).toFixed(1)} s (${o.calls} pages, ${o.weight} of ${o.budget} weight, ${st.page_trades.toLocaleString('en-US')} trades, ${n.windows.toLocaleString('en-US')} windows)`;
+      const summary = `warm start: ${st.backfilled.length} symbol${st.backfilled.length === 1 ? '' : 's'} backfilled in ${(o.tookMs / 1000).toFixed(1)} s (${o.calls} pages, ${o.weight} of ${o.budget} weight, ${formatInt(st.page_trades)} trades, ${formatInt(n.windows)} windows)`;
       const fields = {
         backfilled: st.backfilled,
         calls: o.calls,

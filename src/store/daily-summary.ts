@@ -11,6 +11,7 @@ import { type AuditEnvelope, CountersSampleSchema, type CountersSample } from '.
 import type { SymbolCounters } from '../core/contracts/counters';
 import { PARTITION_KEYS } from '../core/contracts/counters';
 import { HealthStateSchema, type HealthState } from '../core/contracts/vocabulary';
+import { formatInt } from '../text/numbers';
 import type { RunRow } from './contract';
 import type { EventStore } from './store';
 
@@ -247,7 +248,9 @@ function countersOfDay(runs: readonly { r: RunRow; recs: readonly AuditEnvelope[
   return any ? { all, per_symbol: per } : null;
 }
 
-const fmt = (n: number): string => n.toLocaleString('en-US');
+// Not toLocaleString: the collector writes this at each UTC rollover, and ICU's number data would
+// stay resident in its process (src/text/numbers.ts).
+const fmt = formatInt;
 const hm = (ms: number): string => `${Math.floor(ms / 3_600_000)} h ${String(Math.floor((ms % 3_600_000) / 60_000)).padStart(2, '0')} min`;
 
 export function formatDailySummary(s: DailySummary): string {
