@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
-import { Collector } from '../src/collector/collector';
+import { Collector, type CollectorOptions } from '../src/collector/collector';
 import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
@@ -37,6 +37,8 @@ export interface RigOptions {
   dir?: string;
   /** The collector's doctor I/O (e.g. a small disk), given the rig's clock. */
   doctorIo?: (clock: Clock) => DoctorIo;
+  /** More collector options (a restarted worker's facts, the capture's tuning). */
+  collector?: Pick<CollectorOptions, 'restart' | 'captureTuning'>;
 }
 
 export interface Rig {
@@ -97,6 +99,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     },
     console: (l) => lines.push(l),
     ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
+    ...(opts.collector ?? {}),
   });
   opts.beforeStart?.(sim, dir);
 

@@ -30,7 +30,7 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock, snapshots, consoleColor, scaleOut } = parsed.data;
+  const { config, runId, clock, snapshots, consoleColor, scaleOut, restart } = parsed.data;
   const feed = new UiFeed();
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const clk = clockFromSpec(clock);
@@ -58,6 +58,7 @@ function main(): void {
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
     ...(sinks ? { sinks } : {}),
     ...(consoleColor ? { consoleColor } : {}),
+    ...(restart ? { restart } : {}),
     onAlert: (alert) => post({ v: IPC_VERSION, type: 'alert', alert }),
   });
   // The store is open (or its fault is known) once the collector exists: the window gets the

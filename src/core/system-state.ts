@@ -12,7 +12,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
-import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
+import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -54,6 +54,8 @@ export interface OpsStaging {
   store: StoreStatusSection | null;
   /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
   storage: Storage | null;
+  /** The live collector worker's restarts; absent in replay. */
+  worker?: WorkerSection;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -74,6 +76,10 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     store: null,
     storage: null,
   };
+}
+
+function workerSection(w: WorkerSection): WorkerSection {
+  return { ...w, last_exit: w.last_exit === null ? null : { ...w.last_exit } };
 }
 
 export function emptyDeadLetterStats(): DeadLetterStats {
@@ -222,6 +228,7 @@ export class SystemState {
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
       storage: ops.storage === null ? null : { ...ops.storage },
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
+      ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -342,6 +349,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },
     ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
+    ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
   });
 }
 

@@ -87,6 +87,26 @@ export const ProcessMemorySchema = z.object({
 });
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 
+/** The collector worker this snapshot comes from: how many crashed before it in this process, and the last crash. */
+export const WorkerSectionSchema = z.object({
+  /** Workers the host started after a crash, this one included (0: the first worker). */
+  restarts: count,
+  /** Of those, within the configured window (`worker.restartWindowMs`), and the most allowed there. */
+  restarts_in_window: count,
+  max_restarts: count,
+  last_exit: z
+    .object({
+      run_id: z.string(),
+      reason: ReasonCodeSchema,
+      detail: z.string(),
+      exit_code: z.number().int(),
+      exited_ms: z.number().int(),
+      backoff_ms: count,
+    })
+    .nullable(),
+});
+export type WorkerSection = z.infer<typeof WorkerSectionSchema>;
+
 /**
  * The dead-letter sink's accounting (src/capture/dead-letter.ts): accepted = written + dropped +
  * failed + queued at every moment, so a letter never disappears unaccounted.
@@ -249,5 +269,7 @@ export const SnapshotSchema = z.object({
   storage: StorageSchema.nullable(),
   /** The sinks of SPEC §22 (Redis Streams, PostgreSQL); absent when none is configured. */
   sinks: z.array(SinkStatusSchema).optional(),
+  /** The live collector worker's restarts (src/ipc/host.ts); absent where no live collector runs (replay). */
+  worker: WorkerSectionSchema.optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
