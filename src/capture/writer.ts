@@ -142,6 +142,19 @@ export class CaptureWriter {
     this.append(formatCaptureLine(frame));
   }
 
+  /**
+   * Frames received but never handed to the capture (the intake's early bound): marked here with
+   * their count and counted as not captured, like the writer's own gaps.
+   */
+  writeGap(gap: CaptureGap): void {
+    if (this.closed || this.gzip === null || gap.frames === 0) return;
+    this.closeGap();
+    this.notCaptured += gap.frames;
+    this.gaps++;
+    this.batch += `${formatGapLine(gap)}\n`;
+    this.opts.onGap?.(gap);
+  }
+
   /** A frame the socket refused (`reason`: binary_frame, oversized_frame). */
   writeRefused(frame: Frame, reason: string): void {
     if (this.closed || this.gzip === null || this.full(frame.recv_ms)) return;

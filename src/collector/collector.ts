@@ -83,6 +83,8 @@ export interface CollectorOptions {
   sinks?: CollectorSinks;
   /** Set when the host started this collector's worker in place of one that crashed. */
   restart?: WorkerRestart;
+  /** Snapshots the worker's mailbox to the window coalesced (src/ipc/mailbox.ts), for the snapshot's `queues`. */
+  uiSnapshotsCoalesced?: () => number;
   /** The capture's backlog bound and disk stage (tests: a stalling disk); default CAPTURE_MAX_BACKLOG_BYTES and the file itself. */
   captureTuning?: CaptureTuning;
 }
@@ -525,6 +527,11 @@ export class Collector {
     this.alerts.tick(now);
     this.sampleAndSummarize(now, final);
     this.ops.store = this.record.section();
+    this.ops.queues = {
+      ui_snapshots_coalesced: this.opts.uiSnapshotsCoalesced?.() ?? 0,
+      early_frames_dropped: this.intake.earlyDropped,
+      audit_lines_dropped: this.audit.dropped,
+    };
     if (this.opts.sinks) {
       this.opts.sinks.nudge();
       this.ops.sinks = this.opts.sinks.status();

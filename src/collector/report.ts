@@ -212,7 +212,9 @@ export function renderNote(n: Note): Rendered {
       const g = n.gap;
       const fields = { frames: g.frames, first_recv_ms: g.first_recv_ms, last_recv_ms: g.last_recv_ms, reason: g.reason };
       return render(
-        [`capture backlog full: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`],
+        [
+          `${g.reason === 'early_backlog' ? 'frames held before detection started past their bound' : 'capture backlog full'}: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`,
+        ],
         { level: 'warn', fields, msg: 'frames not captured' },
         { event_type: 'CAPTURE_GAP', reasons: ['CAPTURE_BACKLOG'], severity: 'WARN', payload: fields },
       );

@@ -12,7 +12,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
-import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection } from './contracts/snapshot';
+import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection, QueuesSection } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -56,6 +56,8 @@ export interface OpsStaging {
   storage: Storage | null;
   /** The live collector worker's restarts; absent in replay. */
   worker?: WorkerSection;
+  /** The live collector's bounded queues; absent in replay. */
+  queues?: QueuesSection;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -229,6 +231,7 @@ export class SystemState {
       storage: ops.storage === null ? null : { ...ops.storage },
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
       ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
+      ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
     };
     this.activeSnapshot = deepFreeze(snap);
     return this.activeSnapshot;
@@ -350,6 +353,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     storage: ops.storage === null ? null : { ...ops.storage },
     ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
     ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
+    ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
   });
 }
 

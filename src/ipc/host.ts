@@ -150,8 +150,15 @@ export class WorkerHost {
         return;
       }
       const msg = m.msg;
-      if (msg.type === 'snapshot') opts.onSnapshot(msg.snapshot, msg.events);
-      else if (msg.type === 'console') opts.onConsole?.(msg.line);
+      if (msg.type === 'snapshot') {
+        // Taken (validated and handed over) before the ack: the worker posts at most one more meanwhile.
+        try {
+          opts.onSnapshot(msg.snapshot, msg.events);
+        } finally {
+          const ack: MainToWorker = { v: IPC_VERSION, type: 'snapshot_ack' };
+          worker.postMessage(ack);
+        }
+      } else if (msg.type === 'console') opts.onConsole?.(msg.line);
       else if (msg.type === 'alert') opts.onAlert?.(msg.alert);
       else if (msg.type === 'history') opts.onHistory?.({ entries: msg.entries, skipped: msg.skipped });
       else if (msg.type === 'fatal') this.fatal(msg.reason, msg.detail);

@@ -37,7 +37,11 @@ export const WorkerToMainSchema = z.discriminatedUnion('type', [
 ]);
 export type WorkerToMain = z.infer<typeof WorkerToMainSchema>;
 
-export const MainToWorkerSchema = z.discriminatedUnion('type', [z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') })]);
+export const MainToWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') }),
+  /** The main thread took the last snapshot posted: the worker may post the next (src/ipc/mailbox.ts). */
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('snapshot_ack') }),
+]);
 export type MainToWorker = z.infer<typeof MainToWorkerSchema>;
 
 /**
