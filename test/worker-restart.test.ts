@@ -7,21 +7,19 @@
  * new one its own run) and the captures of both are read back from the files they wrote.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorConfigSchema } from '../src/collector/config';
 import { ManualClock } from '../src/clock/manual';
-import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { type CrashPolicy, type RestartScheduled, WorkerHost } from '../src/ipc/host';
 import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle } from '../src/simulator/types';
-import { ensureCliBuilt, REPO_ROOT } from './fixtures/paths';
+import { ensureCliBuilt } from './fixtures/paths';
+import { crashingWorker, readSnapshot } from './crashing-worker';
 import { MANUAL_T0, startRig as startManualRig, waitFor } from './collector-harness';
-
-const readSnapshot = (debugDir: string): Snapshot => SnapshotSchema.parse(JSON.parse(readFileSync(join(debugDir, 'latest_snapshot.json'), 'utf8')));
 
 let sim: SimulatorHandle;
 beforeAll(async () => {
@@ -31,30 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim.stop();
 });
-
-/**
- * The real worker, throwing one uncaught exception once its streams run, in every worker whose
- * restart count is below `crashUntil` (workerData.restart is absent in the first).
- */
-function crashingWorker(dir: string, crashUntil: number): string {
-  const wrapper = join(dir, 'crashing-worker.cjs');
-  writeFileSync(
-    wrapper,
-    `const { parentPort, workerData } = require('node:worker_threads');
-const post = parentPort.postMessage.bind(parentPort);
-let armed = (workerData.restart ? workerData.restart.count : 0) < ${crashUntil};
-parentPort.postMessage = (m) => {
-  post(m);
-  if (armed && m && m.type === 'console' && /stage (WARMUP|OBSERVE)/.test(m.line)) {
-    armed = false;
-    setImmediate(() => { throw new Error('boom: injected by the test'); });
-  }
-};
-require(${JSON.stringify(join(REPO_ROOT, 'dist', 'worker.js'))});
-`,
-  );
-  return wrapper;
-}
 
 interface Rig {
   host: WorkerHost;
