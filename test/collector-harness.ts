@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../src/clock/clock';
 import { ManualClock } from '../src/clock/manual';
-import { Collector, type CollectorSinks } from '../src/collector/collector';
+import { Collector, type CollectorOptions, type CollectorSinks } from '../src/collector/collector';
 import type { DoctorIo } from '../src/doctor/checks';
 import { type CollectorConfigInput, CollectorConfigSchema } from '../src/collector/config';
 import { silentLogger } from '../src/collector/log';
@@ -39,6 +39,8 @@ export interface RigOptions {
   doctorIo?: (clock: Clock) => DoctorIo;
   /** Scale-out sinks the collector reports to at each commit (SPEC §22). */
   sinks?: CollectorSinks;
+  /** More collector options (a restarted worker's facts, the capture's tuning). */
+  collector?: Pick<CollectorOptions, 'restart' | 'captureTuning'>;
 }
 
 export interface Rig {
@@ -100,6 +102,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     console: (l) => lines.push(l),
     ...(opts.doctorIo ? { doctorIo: opts.doctorIo(clock) } : {}),
     ...(opts.sinks ? { sinks: opts.sinks } : {}),
+    ...(opts.collector ?? {}),
   });
   opts.beforeStart?.(sim, dir);
 

@@ -5,21 +5,19 @@
  * the reason, and the snapshot file says FAILED with that reason — never a process that runs on
  * for ever in SYMBOL_SELECT. Unknown symbols among known ones are a visible warning.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorConfigSchema } from '../src/collector/config';
-import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { WorkerHost } from '../src/ipc/host';
 import { startSimulator } from '../src/simulator/server';
 import type { SimulatorHandle } from '../src/simulator/types';
-import { ensureCliBuilt, REPO_ROOT } from './fixtures/paths';
+import { ensureCliBuilt } from './fixtures/paths';
+import { crashingWorker, readSnapshot } from './crashing-worker';
 import { startHeadless } from './headless-run';
 import { waitFor } from './collector-harness';
-
-const readSnapshot = (debugDir: string): Snapshot => SnapshotSchema.parse(JSON.parse(readFileSync(join(debugDir, 'latest_snapshot.json'), 'utf8')));
 
 let sim: SimulatorHandle;
 beforeAll(async () => {
@@ -74,24 +72,8 @@ describe('unknown --symbols', () => {
 describe('a worker that crashes while running', () => {
   it('tells the host (WORKER_EXITED), writes FAILED into the snapshot file, flushes the capture and exits with code 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-dead-worker-'));
-    // The real worker, with one uncaught exception thrown inside it once its streams are started:
-    // the same path any bug in a timer or socket callback of the collector takes.
-    const wrapper = join(dir, 'crashing-worker.cjs');
-    writeFileSync(
-      wrapper,
-      `const { parentPort } = require('node:worker_threads');
-const post = parentPort.postMessage.bind(parentPort);
-let armed = true;
-parentPort.postMessage = (m) => {
-  post(m);
-  if (armed && m && m.type === 'console' && /stage (WARMUP|OBSERVE)/.test(m.line)) {
-    armed = false;
-    setImmediate(() => { throw new Error('boom: injected by the test'); });
-  }
-};
-require(${JSON.stringify(join(REPO_ROOT, 'dist', 'worker.js'))});
-`,
-    );
+    // The real worker, with one uncaught exception thrown inside it once its streams are started.
+    const wrapper = crashingWorker(dir);
     const fatals: { reason: string; detail: string }[] = [];
     let exitCode: number | null = null;
     const host = new WorkerHost({

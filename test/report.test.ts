@@ -137,7 +137,7 @@ describe('daily summary from the store', () => {
     expect(before.health_ms).toEqual({ STARTING: 60_000, OK: H - 60_000, DEGRADED: 0, FAILED: 0 });
     expect(before.counters?.per_symbol.BTCUSDT?.partition.windows_processed).toBe(3_000);
     expect(before.counters?.per_symbol.BTCUSDT?.oi_expected).toBe(Math.floor((H - 1) / 5_000));
-    reader.close(D0 + 4 * H, false);
+    reader.close(D0 + 4 * H, 'open');
   });
 });
 
@@ -163,7 +163,7 @@ describe('peak-pressure report', () => {
     const kept = EventStore.open({ path: p, readonly: true });
     expect(kept.dailySummary(day)).toEqual(s);
     expect(kept.select<{ n: number }>('SELECT count(*) AS n FROM daily_summaries')).toEqual([{ n: 1 }]);
-    kept.close(0, false);
+    kept.close(0, 'open');
   });
 
   it('bad --day: one line, usage, exit 2; a missing store: exit 1', () => {

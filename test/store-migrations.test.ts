@@ -119,7 +119,7 @@ describe.runIf(process.env.PP_WRITE_STORE_FIXTURE === '1')('write the schema-1 f
     let a = EventStore.open({ path: p, isRunAlive: () => false }, T0);
     a.startRun(runStart('fixture-run-1', T0, { symbols: ['BTCUSDT', 'ETHUSDT'], mode: 'DEMO' }), T0);
     a.persist({ events: events.slice(0, 1) }, T0 + 1_000);
-    a.close(T0 + 1_000, false); // left open: the next start finds it unclean
+    a.close(T0 + 1_000, 'open'); // left open: the next start finds it unclean
     a = EventStore.open({ path: p, isRunAlive: () => false }, T0 + 60_000);
     a.startRun(runStart('fixture-run-2', T0 + 60_000, { symbols: ['BTCUSDT', 'ETHUSDT'] }), T0 + 60_000);
     const env = (seq: number, event_type: 'STAGE_CHANGED' | 'HEALTH_CHANGED' | 'ALERT_RAISED') =>

@@ -236,7 +236,7 @@ describe('event store: runs', () => {
     try {
       const a = EventStore.open({ path }, T0);
       a.startRun(runStart('other', T0), T0);
-      a.close(T0, false);
+      a.close(T0, 'open');
       const db = new Database(path);
       db.prepare('UPDATE runs SET pid = ?, host = ? WHERE run_id = ?').run(child.pid, hostname(), 'other');
       db.close();

@@ -161,7 +161,7 @@ export function eventsCommand(argv: string[]): Promise<number> {
       process.stderr.write(`${n} event(s) from ${args.db}\n`);
       return 0;
     } finally {
-      store.close(wallClock.now(), false);
+      store.close(wallClock.now(), 'open');
     }
   });
 }

@@ -15,7 +15,7 @@ import type { Snapshot } from '../core/contracts/snapshot';
 import type { CollectorConfig } from '../collector/config';
 import type { ScaleOutSpec } from './scale-out-spec';
 import { ensureDirSync } from '../files/dirs';
-import { WorkerHost } from '../ipc/host';
+import { crashPolicy, WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
 import { type Layout, sameLayout } from '../widgets/layout';
@@ -129,6 +129,8 @@ export function runGui(opts: GuiOptions): void {
   const toastsShown: ToastView[] = [];
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
+  /** A crashed worker is being replaced (the window's default policy): shown until the new run's first snapshot. */
+  let restarting: { runId: string; title: string; body: string } | null = null;
   let populatedRenders = 0;
   let exiting = false;
   const renderTimes: number[] = [];
@@ -187,8 +189,21 @@ export function runGui(opts: GuiOptions): void {
     runId: opts.runId,
     ...(opts.clock ? { clock: opts.clock } : {}),
     scaleOut: opts.scaleOut ?? null,
+    // The window restarts a crashed collector unless the config says `exit`: an unattended desktop keeps observing.
+    crashPolicy: crashPolicy(opts.config, 'restart'),
+    onRestartScheduled: ({ restart: r, runId }) => {
+      const first = safeMessage(r.detail.split('\n')[0] ?? '');
+      restarting = {
+        runId,
+        title: `RESTARTING: ${r.reason}`,
+        body: `The collector worker crashed (${first}). A new one starts in ${Math.round(r.backoff_ms / 100) / 10} s as run ${runId} (restart ${r.in_window} of at most ${r.max} in the window).`,
+      };
+      process.stderr.write(`collector worker crashed (${r.reason}: ${first}); restarting it as run ${runId} in ${r.backoff_ms} ms\n`);
+      render();
+    },
     onSnapshot: (s, events) => {
       latest = s;
+      if (restarting !== null && s.run_id === restarting.runId) restarting = null;
       if (events.length > 0) pendingEvents = pendingEvents.concat(events);
     },
     consoleColor: process.stdout.isTTY === true && !process.env.NO_COLOR,
@@ -219,11 +234,12 @@ export function runGui(opts: GuiOptions): void {
   const render = (): void => {
     const s = latest;
     if (s === null) return;
-    if (s.snapshot_seq === rendered && fatal === null) return;
+    if (s.snapshot_seq === rendered && fatal === null && restarting === null) return;
     // Stopping waits for the worker (the store closes last): no render, and no second UI-test read-back of the resized window, meanwhile.
     if (exiting) return;
     const t0 = performance.now();
     let vm: ViewModel = viewModel(s);
+    if (fatal === null && restarting !== null) vm = { ...vm, failure: { title: restarting.title, body: restarting.body } };
     if (fatal !== null) {
       vm = {
         ...vm,

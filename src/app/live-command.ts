@@ -2,7 +2,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Timer, wallClock } from '../clock/clock';
-import { WorkerHost } from '../ipc/host';
+import { crashPolicy, WorkerHost } from '../ipc/host';
 import { safeMessage } from '../text/safe';
 import { UsageError } from './cli-errors';
 import { LIVE_OPTIONS_HELP, newRunId, parseLiveArgs, prepareRunDirs } from './live-options';
@@ -44,6 +44,9 @@ export async function liveCommand(argv: string[]): Promise<number> {
     let failed = false;
     const host = new WorkerHost({
       config,
+      // Headless: a crash ends the process (exit 1) unless the config asks for restarts; a
+      // supervisor (systemd, a scheduler) then sees it and owns the policy.
+      crashPolicy: crashPolicy(config, 'exit'),
       runId: newRunId(),
       // An accelerated simulator's clock, so receive times and exchange times advance together.
       ...(clock ? { clock } : {}),
@@ -60,6 +63,10 @@ export async function liveCommand(argv: string[]): Promise<number> {
         failed = true;
         process.stderr.write(`collector ${reason}: ${safeMessage(detail.split('\n')[0] ?? '')} (details: ${join(config.debugDir, 'collector.log')})\n`);
       },
+      onRestartScheduled: ({ restart: r, runId }) =>
+        process.stderr.write(
+          `collector worker crashed (${r.reason}: ${safeMessage(r.detail.split('\n')[0] ?? '')}); restarting it as run ${runId} in ${r.backoff_ms} ms (${r.in_window} of at most ${r.max} restarts in the window)\n`,
+        ),
       onInvalid: (e) => process.stderr.write(`ignored an invalid message from the collector: ${safeMessage(e)}\n`),
       onExit: (code) => {
         if (code !== 0) failed = true;

@@ -28,6 +28,10 @@ export const LIVE_OPTIONS_HELP = `options:
                         or postgres://USER@HOST:PORT/DATABASE (repeatable; README "Scale-out");
                         postgres://…?windows=1 also writes every closed window to its windows table
   --http HOST:PORT      serve the read-only HTTP API on a loopback address, e.g. 127.0.0.1:8080
+  --on-worker-crash restart|exit
+                        a crashed collector worker: start a new one after a backoff (default in the
+                        window) or end FAILED with exit code 1 (default headless); env
+                        PEAK_PRESSURE_ON_WORKER_CRASH; limits in the config's "worker" section
 `;
 
 export const liveArgOptions = {
@@ -44,6 +48,7 @@ export const liveArgOptions = {
   clock: { type: 'string' },
   sink: { type: 'string', multiple: true },
   http: { type: 'string' },
+  'on-worker-crash': { type: 'string' },
   headless: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -59,6 +64,7 @@ export interface LiveValues {
   'no-warm-start'?: boolean;
   db?: string;
   'log-level'?: string;
+  'on-worker-crash'?: string;
 }
 
 /** Which flag sets which config path, so a config error names the flag the user typed. */
@@ -72,6 +78,7 @@ export const FLAG_FOR_PATH: Readonly<Record<string, string>> = {
   'capture.enabled': '--no-capture',
   warmStart: '--no-warm-start',
   'store.path': '--db',
+  'worker.onCrash': '--on-worker-crash',
 };
 
 /** Parsed flag values → validated config (flags win over env, env over the file). */
@@ -91,6 +98,7 @@ export function configFromValues(values: LiveValues, env: NodeJS.ProcessEnv, ext
   if (values['capture-dir']) capture.dir = values['capture-dir'];
   if (values['no-capture']) capture.enabled = false;
   if (Object.keys(capture).length > 0) flags.capture = capture;
+  if (values['on-worker-crash']) flags.worker = { onCrash: values['on-worker-crash'] };
   if (values.db) flags.store = { ...((extra.store as object | undefined) ?? {}), path: values.db };
   return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags: flags as CollectorConfigInput, flagNames: FLAG_FOR_PATH });
 }

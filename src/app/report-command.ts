@@ -75,7 +75,7 @@ export function reportCommand(argv: string[], nowMs = wallClock.now()): Promise<
       }
       return 0;
     } finally {
-      store.close(nowMs, false);
+      store.close(nowMs, 'open');
     }
   });
 }

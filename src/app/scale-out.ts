@@ -62,7 +62,7 @@ class StoreReader {
   }
 
   close(): void {
-    this.store?.close(this.clock.now(), false);
+    this.store?.close(this.clock.now(), 'open');
     this.store = null;
   }
 }

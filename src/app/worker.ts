@@ -13,6 +13,8 @@ import { consoleLine, fileLogger } from '../collector/log';
 import { clockFromSpec } from '../clock/accelerated';
 import { IPC_VERSION, parseMainMessage, type WorkerToMain, WorkerDataSchema } from '../ipc/messages';
 import { UiFeed } from '../ipc/ui-feed';
+import { SnapshotMailbox } from '../ipc/mailbox';
+import type { Snapshot } from '../core/contracts/snapshot';
 import type { ScaleOut } from './scale-out';
 import { safeMessage } from '../text/safe';
 import { SymbolConfigError } from '../binance/symbols';
@@ -32,8 +34,13 @@ function main(): void {
     post({ v: IPC_VERSION, type: 'fatal', reason: 'WORKER_EXITED', detail: `invalid worker data: ${parsed.error.message}` });
     return;
   }
-  const { config, runId, clock, snapshots, consoleColor, scaleOut } = parsed.data;
+  const { config, runId, clock, snapshots, consoleColor, scaleOut, restart } = parsed.data;
   const feed = new UiFeed();
+  // At most one snapshot in flight to the main thread and one waiting; newer ones replace the waiting one.
+  const mailbox = new SnapshotMailbox<Snapshot>((snapshot) => {
+    const update = feed.next(snapshot);
+    post({ v: IPC_VERSION, type: 'snapshot', snapshot: update.snapshot, events: update.events });
+  });
   const logger = fileLogger(join(config.debugDir, 'collector.log'), config.logLevel, runId);
   const clk = clockFromSpec(clock);
   // --sink / --http (SPEC §22) run beside the collector; its commits read the sinks' status (null
@@ -54,13 +61,13 @@ function main(): void {
     logger,
     clock: clk,
     publish: (snapshot) => {
-      if (snapshots === false) return;
-      const update = feed.next(snapshot);
-      post({ v: IPC_VERSION, type: 'snapshot', snapshot: update.snapshot, events: update.events });
+      if (snapshots !== false) mailbox.offer(snapshot);
     },
+    uiSnapshotsCoalesced: () => mailbox.coalesced,
     console: (line) => post({ v: IPC_VERSION, type: 'console', line }),
     ...(sinks ? { sinks } : {}),
     ...(consoleColor ? { consoleColor } : {}),
+    ...(restart ? { restart } : {}),
     onAlert: (alert) => post({ v: IPC_VERSION, type: 'alert', alert }),
   });
   // The store is open (or its fault is known) once the collector exists: the window gets the
@@ -115,7 +122,8 @@ function main(): void {
       logger.warn({ error: m.error }, 'ignored an invalid message from the main thread');
       return;
     }
-    if (m.msg.type === 'stop') {
+    if (m.msg.type === 'snapshot_ack') mailbox.ack();
+    else if (m.msg.type === 'stop') {
       collector
         .stop()
         .then(async () => (await scaleStarted)?.stop())

@@ -6,6 +6,7 @@
  * the gap is marked in the capture with its exact count.
  */
 import { createWriteStream, readdirSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import type { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
 import type { Clock, Timer } from '../clock/clock';
@@ -27,7 +28,15 @@ export interface CaptureWriterOptions {
   onError?: (err: Error) => void;
   /** A gap closed (written into the capture): exactly how many frames are not in it, and when they came. */
   onGap?: (gap: CaptureGap) => void;
+  /**
+   * A stage between gzip and each part's file, i.e. the disk as the writer sees it (tests: one that
+   * can stop taking bytes, a disk that stalls, deterministically). Default: none.
+   */
+  disk?: () => Transform;
 }
+
+/** What the collector may tune of its capture besides the config (tests: a small bound, a stalling disk). */
+export type CaptureTuning = Pick<CaptureWriterOptions, 'maxBacklogBytes' | 'disk'>;
 
 /**
  * The capture's memory bound. gzip runs on the thread pool; when it (or the disk) is slower than the
@@ -122,7 +131,11 @@ export class CaptureWriter {
     };
     gzip.on('error', onError);
     out.on('error', onError);
-    gzip.pipe(out);
+    const disk = this.opts.disk?.();
+    if (disk) {
+      disk.on('error', onError);
+      gzip.pipe(disk).pipe(out);
+    } else gzip.pipe(out);
     this.partIn = 0;
     gzip.write(`${formatCaptureHeader({ ...this.opts.header, part: this.seq })}\n`);
     this.gzip = gzip;
@@ -135,6 +148,19 @@ export class CaptureWriter {
     if (this.closed || this.gzip === null || this.full(frame.recv_ms)) return;
     this.frames++;
     this.append(formatCaptureLine(frame));
+  }
+
+  /**
+   * Frames received but never handed to the capture (the intake's early bound): marked here with
+   * their count and counted as not captured, like the writer's own gaps.
+   */
+  writeGap(gap: CaptureGap): void {
+    if (this.closed || this.gzip === null || gap.frames === 0) return;
+    this.closeGap();
+    this.notCaptured += gap.frames;
+    this.gaps++;
+    this.batch += `${formatGapLine(gap)}\n`;
+    this.opts.onGap?.(gap);
   }
 
   /** A frame the socket refused (`reason`: binary_frame, oversized_frame). */

@@ -18,10 +18,20 @@ export interface AuditRecord {
   payload?: Record<string, unknown>;
 }
 
+/**
+ * debug/audit.jsonl's write queue at most (bytes the disk has not taken yet). Records come a few a
+ * second at most (stage, health, promotions, gaps), so 1 MiB is minutes of them; a disk that stops
+ * for good would otherwise grow the stream's buffer for ever. Past it lines are counted, not
+ * queued; the event store keeps every record in its own bounded queue either way.
+ */
+export const AUDIT_MAX_QUEUED_BYTES = 1024 * 1024;
+
 export class AuditTrail {
   private seq = 0;
   private readonly out: WriteStream;
   errors = 0;
+  /** Lines not written because AUDIT_MAX_QUEUED_BYTES were still waiting for the disk. */
+  dropped = 0;
 
   constructor(
     readonly path: string,
@@ -50,7 +60,8 @@ export class AuditTrail {
       ...(r.severity ? { severity: r.severity } : {}),
       payload: r.payload ?? {},
     };
-    this.out.write(`${JSON.stringify(line)}\n`);
+    if (this.out.writableLength >= AUDIT_MAX_QUEUED_BYTES) this.dropped++;
+    else this.out.write(`${JSON.stringify(line)}\n`);
     this.onRecord?.(line);
   }
 

@@ -51,7 +51,9 @@ import { Checkups, DISK_CHECK_EVERY_MS } from './checkups';
 import type { CollectorConfig } from './config';
 import { countersSample, SampleSchedule } from './counter-samples';
 import { EventRecord } from './event-record';
-import { applyVerdict, evaluateHealth } from './health';
+import { applyVerdict, evaluateHealth, HEALTH } from './health';
+import type { WorkerRestart } from '../ipc/messages';
+import type { CaptureTuning } from '../capture/writer';
 import { HeapLiveSampler } from './heap-live';
 import { FrameIntake } from './intake';
 import { consoleLine, type Logger } from './log';
@@ -82,6 +84,12 @@ export interface CollectorOptions {
   doctorIo?: DoctorIo;
   /** The scale-out sinks (SPEC §22, src/app/scale-out.ts), when `--sink` asked for any. */
   sinks?: CollectorSinks;
+  /** Set when the host started this collector's worker in place of one that crashed. */
+  restart?: WorkerRestart;
+  /** Snapshots the worker's mailbox to the window coalesced (src/ipc/mailbox.ts), for the snapshot's `queues`. */
+  uiSnapshotsCoalesced?: () => number;
+  /** The capture's backlog bound and disk stage (tests: a stalling disk); default CAPTURE_MAX_BACKLOG_BYTES and the file itself. */
+  captureTuning?: CaptureTuning;
 }
 
 /** What the collector asks of the sinks at each commit; none of it blocks or throws. */
@@ -176,6 +184,16 @@ export class Collector {
     this.clock = opts.clock ?? wallClock;
     this.startedMs = this.clock.now();
     this.ops = defaultOps(opts.runId, opts.config.mode);
+    const r = opts.restart;
+    this.ops.worker = {
+      restarts: r?.count ?? 0,
+      restarts_in_window: r?.in_window ?? 0,
+      max_restarts: r?.max ?? opts.config.worker.maxRestarts,
+      last_exit:
+        r === undefined
+          ? null
+          : { run_id: r.previous_run_id, reason: r.reason, detail: r.detail, exit_code: r.exit_code, exited_ms: r.exited_ms, backoff_ms: r.backoff_ms },
+    };
     const dir = opts.config.debugDir;
     this.deadLetters = new DeadLetterFile(join(dir, 'dead_letters.jsonl'));
     // Opened first: a store that cannot be used is a health reason and an alert, never a crash.
@@ -243,6 +261,20 @@ export class Collector {
   async start(): Promise<void> {
     const { config, runId } = this.opts;
     this.report({ kind: 'banner', runId, restUrl: config.restUrl, wsUrl: config.wsUrl });
+    const restart = this.opts.restart;
+    if (restart !== undefined) {
+      this.report({ kind: 'worker_restarted', restart });
+      this.alerts.raise(
+        [
+          {
+            reason: 'WORKER_RESTARTED',
+            severity: 'CRIT',
+            summary: `the collector worker crashed (${restart.reason}: ${restart.detail}) and was restarted (${restart.in_window} of at most ${restart.max} in the window)`,
+          },
+        ],
+        this.clock.now(),
+      );
+    }
     await this.clearLeftovers();
     this.startRunRecord();
     this.timers.push(
@@ -286,6 +318,7 @@ export class Collector {
       operations: this.operations,
       deadLetters: this.deadLetters,
       signal: this.abort.signal,
+      ...(this.opts.captureTuning ? { captureTuning: this.opts.captureTuning } : {}),
     };
     let sel: SymbolSelection;
     try {
@@ -351,6 +384,13 @@ export class Collector {
     });
     // The snapshot shows the warm baselines at once, not at the next commit.
     this.commit();
+  }
+
+  /** The crash this worker replaced, for health during the first minute of its run. */
+  private workerRestarted(now: number): string | null {
+    const r = this.opts.restart;
+    if (r === undefined || now - this.startedMs >= machineMs(this.clock, HEALTH.WORKER_RESTARTED_MS)) return null;
+    return `the collector worker crashed (${r.reason}: ${r.detail}) and was restarted as run ${this.opts.runId} (restart ${r.in_window} of at most ${r.max} in the window); a new run: baselines warm again`;
   }
 
   /** Warm-start failures of symbols whose baselines are still cold, for health; null when none. */
@@ -486,6 +526,7 @@ export class Collector {
         symbolsUnavailable: this.symbolsUnavailable,
         warmStartFailed: this.warmStartFailed(run),
         ingestLagMs: this.ingestLagMs,
+        workerRestarted: this.workerRestarted(now),
       },
     );
     for (const symbol of newlyWarm) this.report({ kind: 'baseline_warm', symbol });
@@ -502,6 +543,11 @@ export class Collector {
     this.alerts.tick(now);
     this.sampleAndSummarize(now, final);
     this.ops.store = this.record.section();
+    this.ops.queues = {
+      ui_snapshots_coalesced: this.opts.uiSnapshotsCoalesced?.() ?? 0,
+      early_frames_dropped: this.intake.earlyDropped,
+      audit_lines_dropped: this.audit.dropped,
+    };
     if (this.opts.sinks) {
       this.opts.sinks.nudge();
       if (this.windowRows.length > 0) this.opts.sinks.windows?.(this.windowRows.splice(0));
@@ -561,7 +607,8 @@ export class Collector {
     await this.deadLetters.close();
     await this.audit.close();
     // Last: the audit rows of the steps above, then the run's clean end.
-    this.record.close(this.clock.now());
+    // A crashed worker's run ends unclean in the store, as a killed one's would.
+    this.record.close(this.clock.now(), this.failure?.reason === 'WORKER_EXITED' ? 'unclean' : 'clean');
   }
 
   // ---- read API (tests, benchmarks, support); copies, never the live objects ----

@@ -36,7 +36,8 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `1000` → `1 s`, `86400000` → `24 h`, `67108864` → `64 MiB`: bounds as a person reads them. */
-export function humanBound(n: number, unit: 'ms' | 'bytes'): string {
+export function humanBound(n: number, unit: Bound['unit']): string {
+  if (unit === 'count') return String(n);
   if (unit === 'bytes') {
     if (n >= GiB && n % GiB === 0) return `${n / GiB} GiB`;
     if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
@@ -51,7 +52,7 @@ export function humanBound(n: number, unit: 'ms' | 'bytes'): string {
 export interface Bound {
   min: number;
   max: number;
-  unit: 'ms' | 'bytes';
+  unit: 'ms' | 'bytes' | 'count';
   /** A value outside [min, max] that is accepted and means "off". */
   off?: number;
   /** Why these limits (shown in the README table). */
@@ -130,6 +131,30 @@ export const CONFIG_BOUNDS = {
     why: 'at most one promotion alert per symbol per this long (later ones counted into the next); one window is 1 s',
   },
   'alerts.promotions.digestEveryMs': { min: MINUTE, max: 24 * HOUR, unit: 'ms', why: 'digest mode: one summary alert per this long while events come' },
+  'worker.maxRestarts': {
+    min: 1,
+    max: 100,
+    unit: 'count',
+    why: 'restarts of a crashed collector worker within worker.restartWindowMs before the host gives up (FAILED, exit 1); a worker that crashes at once would otherwise restart for ever',
+  },
+  'worker.restartWindowMs': {
+    min: MINUTE,
+    max: 24 * HOUR,
+    unit: 'ms',
+    why: 'the span worker.maxRestarts is counted in: restarts older than this are forgiven',
+  },
+  'worker.restartBackoffMs': {
+    min: 100,
+    max: 30 * SECOND,
+    unit: 'ms',
+    why: 'the wait before the first restart, doubled for each restart still within the window (±20 % jitter)',
+  },
+  'worker.restartBackoffMaxMs': {
+    min: SECOND,
+    max: 10 * MINUTE,
+    unit: 'ms',
+    why: 'the longest wait before a restart; a collector that is down misses the market meanwhile (the capture marks no gap for it: no frame was received)',
+  },
 } as const satisfies Record<string, Bound>;
 
 export type BoundedField = keyof typeof CONFIG_BOUNDS;
@@ -137,7 +162,7 @@ export type BoundedField = keyof typeof CONFIG_BOUNDS;
 const ALERT_DEFAULTS = AlertSettingsSchema.parse({});
 
 export function boundMessage(b: Bound): string {
-  const range = `from ${humanBound(b.min, b.unit)} to ${humanBound(b.max, b.unit)} (${b.min}–${b.max} ${b.unit === 'ms' ? 'ms' : 'bytes'})`;
+  const range = `from ${humanBound(b.min, b.unit)} to ${humanBound(b.max, b.unit)} (${b.min}–${b.max} ${b.unit})`;
   return `must be a whole number ${range}${b.off !== undefined ? `, or ${b.off} for off` : ''}`;
 }
 
@@ -250,6 +275,27 @@ export const CollectorConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * A collector worker that crashed (an uncaught exception, V8 out of memory; not a configuration
+     * error such as SYMBOLS_INVALID, which a restart cannot fix): `restart` starts a new one (a new
+     * run) after a capped exponential backoff, at most maxRestarts times within restartWindowMs, then
+     * gives up (FAILED, exit 1); `exit` ends at once (FAILED, exit 1). Unset: the window restarts,
+     * `live --headless` exits, so a supervisor (systemd, a scheduler) sees the crash and owns the policy.
+     */
+    worker: z
+      .object({
+        onCrash: z.enum(['restart', 'exit']).optional(),
+        maxRestarts: bounded('worker.maxRestarts', 5),
+        restartWindowMs: bounded('worker.restartWindowMs', 10 * MINUTE),
+        restartBackoffMs: bounded('worker.restartBackoffMs', SECOND),
+        restartBackoffMaxMs: bounded('worker.restartBackoffMaxMs', 30 * SECOND),
+      })
+      .strict()
+      .refine((w) => w.restartBackoffMaxMs >= w.restartBackoffMs, {
+        path: ['restartBackoffMaxMs'],
+        message: 'must not be below worker.restartBackoffMs',
+      })
+      .prefault({}),
   })
   .strict();
 
@@ -268,6 +314,7 @@ export const ENV_VARS = {
   logLevel: 'PEAK_PRESSURE_LOG_LEVEL',
   'capture.enabled': 'PEAK_PRESSURE_CAPTURE',
   tcpKeepAlive: 'PEAK_PRESSURE_TCP_KEEPALIVE',
+  'worker.onCrash': 'PEAK_PRESSURE_ON_WORKER_CRASH',
 } as const;
 
 export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfigInput {
@@ -278,6 +325,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfigInput {
   if (env[ENV_VARS.logLevel]) out.logLevel = env[ENV_VARS.logLevel];
   if (env[ENV_VARS['capture.enabled']] === '0') out.capture = { enabled: false };
   if (env[ENV_VARS.tcpKeepAlive] === '0') out.tcpKeepAlive = false;
+  if (env[ENV_VARS['worker.onCrash']]) out.worker = { onCrash: env[ENV_VARS['worker.onCrash']] };
   return out as CollectorConfigInput;
 }
 

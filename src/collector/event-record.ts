@@ -21,7 +21,7 @@ import { Ring } from '../core/ring';
 import { type StoreFault, storeReasonCode } from '../store/faults';
 import { historyOf, type History, HISTORY_LIMIT } from '../store/history';
 import type { RunStart } from '../store/contract';
-import { EventStore, type PersistResult } from '../store/store';
+import { EventStore, type PersistResult, type RunEnd } from '../store/store';
 import type { CollectorConfig } from './config';
 
 /** Rows of each kind kept while the store cannot be written (the store's queue and ours alike). */
@@ -122,9 +122,9 @@ export class EventRecord {
     };
   }
 
-  /** The last write (anything still waiting) and a clean end of the run. */
-  close(nowMs: number): PersistResult {
-    return this.store.close(nowMs);
+  /** The last write (anything still waiting) and the run's end: clean, or unclean after a crash. */
+  close(nowMs: number, end: RunEnd = 'clean'): PersistResult {
+    return this.store.close(nowMs, end);
   }
 
   private noteLatency(ms: number): void {

@@ -73,6 +73,8 @@ export interface HealthInputs {
   captureBacklog: { backlogged: boolean; lastMinute: number; total: number } | null;
   /** How late the last timed commit ran: frames wait in the socket buffers about as long. */
   ingestLagMs: number;
+  /** This worker replaced a crashed one less than HEALTH.WORKER_RESTARTED_MS ago: what crashed and why. */
+  workerRestarted?: string | null;
   /** Malformed inputs (frames, refused frames, REST bodies) in the trailing minute. */
   malformedPerMinute: number;
   /** Symbols whose last OI poll was answered with a 5xx, and that status. */
@@ -111,6 +113,12 @@ export const HEALTH = Object.freeze({
    * beyond its cadence, so frames waited about that long before detection saw them (overload).
    */
   INGEST_LAG_MS: 1_000,
+  /**
+   * WORKER_RESTARTED (DEGRADED) for this long after a restart: the new worker starts a new run
+   * (baselines warm again, the crashed run's last frames are in its own capture), and an operator
+   * glancing at the window within a minute sees that it happened.
+   */
+  WORKER_RESTARTED_MS: 60_000,
 });
 
 /** Reasons that are listed in health without degrading it: detection itself is unaffected. */
@@ -133,6 +141,7 @@ export function evaluateHealth(h: HealthInputs): HealthVerdict {
   if (h.symbolsUnavailable) add('SYMBOLS_UNAVAILABLE', h.symbolsUnavailable);
   if (h.symbolsFallback) add('SYMBOLS_FALLBACK_USED', 'using the fallback symbol list');
   if (h.warmStartFailed) add('WARM_START_FAILED', h.warmStartFailed);
+  if (h.workerRestarted) add('WORKER_RESTARTED', h.workerRestarted);
   if (h.wsState === 'RECONNECTING' || h.wsState === 'CLOSED') add('WS_RECONNECTING', 'market stream reconnecting');
   if (h.restBlock) add(h.restBlock, 'REST access limited by the exchange');
   for (const r of h.sinks?.reasons ?? []) add(r, h.sinks?.detail ?? '');

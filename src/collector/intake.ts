@@ -7,6 +7,7 @@
  * wait and go through in arrival order once detection starts.
  */
 import type { CaptureWriter } from '../capture/writer';
+import type { CaptureGap } from '../capture/format';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { ReasonCode } from '../core/contracts/vocabulary';
 import type { FramePipeline } from '../core/pipeline';
@@ -25,10 +26,21 @@ export interface IntakeOptions {
   onPromoted?: (e: PromotedEvent) => void;
 }
 
+/**
+ * Characters of frames held before detection starts, at most. Only REST bodies arrive then (the
+ * symbol selection's exchangeInfo and 24 h tickers, each ≤ LIMITS.MAX_REST_BODY_BYTES), but the
+ * selection retries for as long as the exchange fails, and every answer would be held: two whole
+ * bodies fit, older ones go first (the last answers are the ones the selection used).
+ */
+export const INTAKE_MAX_EARLY_CHARS = 32 * 1024 * 1024;
+
 export class FrameIntake {
   private pipeline: FramePipeline | null = null;
   private capture: CaptureWriter | null = null;
   private pending: Frame[] = [];
+  private pendingChars = 0;
+  /** Frames held before detection started that the bound pushed out (oldest first): a gap at the capture's start. */
+  private early: CaptureGap | null = null;
   private failure: { reason: ReasonCode; detail: string } | null = null;
 
   constructor(private readonly opts: IntakeOptions) {}
@@ -44,7 +56,14 @@ export class FrameIntake {
     this.capture = capture;
     const early = this.pending;
     this.pending = [];
+    this.pendingChars = 0;
+    if (this.early !== null) capture?.writeGap(this.early);
     for (const f of early) this.ingest(f);
+  }
+
+  /** Frames received before detection started and dropped by INTAKE_MAX_EARLY_CHARS. */
+  get earlyDropped(): number {
+    return this.early?.frames ?? 0;
   }
 
   /** A received frame. */
@@ -52,6 +71,14 @@ export class FrameIntake {
     const frame: Frame = { recv_ms: recv, source, text };
     if (this.pipeline === null) {
       this.pending.push(frame);
+      this.pendingChars += text.length;
+      while (this.pendingChars > INTAKE_MAX_EARLY_CHARS && this.pending.length > 1) {
+        const gone = this.pending.shift() as Frame;
+        this.pendingChars -= gone.text.length;
+        if (this.early === null) this.early = { frames: 0, first_recv_ms: gone.recv_ms, last_recv_ms: gone.recv_ms, reason: 'early_backlog' };
+        this.early.frames++;
+        this.early.last_recv_ms = gone.recv_ms;
+      }
       return;
     }
     this.ingest(frame);

@@ -41,6 +41,8 @@ export interface RunFacts {
   warmStartFailed: string | null;
   /** How late the last timed commit ran (wall ms): the thread is that far behind its input. */
   ingestLagMs: number;
+  /** The crash this worker replaced, while health still reports it; null otherwise. */
+  workerRestarted: string | null;
 }
 
 export class Operations {
@@ -178,6 +180,7 @@ export class Operations {
       warmStartFailed: facts.warmStartFailed,
       malformedPerMinute: this.malformed.perMinute(now),
       ingestLagMs: facts.ingestLagMs,
+      workerRestarted: facts.workerRestarted,
       captureBacklog: src.capture
         ? { backlogged: src.capture.backlogged, lastMinute: this.notCaptured.total(now + 1000), total: src.capture.notCaptured }
         : null,

@@ -18,6 +18,7 @@ import { redactUrl, safeStrings } from '../text/safe';
 import { consoleLine, type Logger } from './log';
 import type { RestErrorKind } from './rest';
 import type { WarmStartOutcome } from './warm-start';
+import type { WorkerRestart } from '../ipc/messages';
 
 export type Note =
   | { kind: 'banner'; runId: string; restUrl: string; wsUrl: string }
@@ -44,6 +45,8 @@ export type Note =
   | { kind: 'publish_failed'; message: string }
   /** Start-up found the snapshot of a run that never shut down cleanly and marked it so. */
   | { kind: 'previous_run_unclean'; previousRunId: string; previousStage: string; path: string }
+  /** This worker replaced a crashed one (src/ipc/host.ts): a new run after `restart.backoff_ms`. */
+  | { kind: 'worker_restarted'; restart: WorkerRestart }
   /** Start-up removed the temp files of snapshot writes a killed run left (failed: could not). */
   | { kind: 'stale_temps'; removed: readonly string[]; failed: readonly { path: string; error: string }[] }
   /** Start-up could not check or mark the previous run's snapshot. */
@@ -210,7 +213,9 @@ export function renderNote(n: Note): Rendered {
       const g = n.gap;
       const fields = { frames: g.frames, first_recv_ms: g.first_recv_ms, last_recv_ms: g.last_recv_ms, reason: g.reason };
       return render(
-        [`capture backlog full: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`],
+        [
+          `${g.reason === 'early_backlog' ? 'frames held before detection started past their bound' : 'capture backlog full'}: ${g.frames} frames not captured over ${g.last_recv_ms - g.first_recv_ms} ms (gap marked in the capture)`,
+        ],
         { level: 'warn', fields, msg: 'frames not captured' },
         { event_type: 'CAPTURE_GAP', reasons: ['CAPTURE_BACKLOG'], severity: 'WARN', payload: fields },
       );
@@ -228,6 +233,26 @@ export function renderNote(n: Note): Rendered {
           payload: { previous_run_id: n.previousRunId, previous_stage: n.previousStage },
         },
       );
+    case 'worker_restarted': {
+      const r = n.restart;
+      const payload = {
+        restarts: r.count,
+        in_window: r.in_window,
+        max_restarts: r.max,
+        previous_run_id: r.previous_run_id,
+        reason: r.reason,
+        detail: r.detail,
+        exit_code: r.exit_code,
+        backoff_ms: r.backoff_ms,
+      };
+      return render(
+        [
+          `collector worker restarted (${r.in_window} of at most ${r.max} in the window, ${r.count} in all) after run ${r.previous_run_id} crashed: ${r.reason}: ${r.detail} (exit code ${r.exit_code}; waited ${r.backoff_ms} ms)`,
+        ],
+        { level: 'warn', fields: payload, msg: 'collector worker restarted after a crash' },
+        { event_type: 'WORKER_RESTARTED', reasons: ['WORKER_RESTARTED', r.reason], severity: 'CRIT', payload },
+      );
+    }
     case 'stale_temps':
       return render(
         n.failed.length > 0

@@ -10,7 +10,7 @@ import { marketProtocol } from '../binance/market-protocol';
 import { depthStreams } from '../binance/streams';
 import { selectSymbols, type SymbolSelection } from '../binance/symbols';
 import type { DeadLetterFile } from '../capture/dead-letter';
-import { CaptureWriter } from '../capture/writer';
+import { type CaptureTuning, CaptureWriter } from '../capture/writer';
 import { type Clock, machineMs } from '../clock/clock';
 import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
@@ -43,6 +43,8 @@ export interface StartupContext {
   deadLetters: DeadLetterFile;
   /** Ends the selection retries (shutdown). */
   signal: AbortSignal;
+  /** The capture's backlog bound and disk stage, when not the defaults (tests). */
+  captureTuning?: CaptureTuning;
 }
 
 /** The parts of a run, once its symbols are known. */
@@ -134,6 +136,7 @@ export function openRun(
       flushEveryMs: machineMs(clock, Math.min(config.capture.flushIntervalMs, config.commitIntervalMs)),
       onError: (e) => reporter.report({ kind: 'capture_failed', message: e.message }),
       onGap: (gap) => reporter.report({ kind: 'capture_gap', gap }),
+      ...ctx.captureTuning,
     });
     reporter.report({ kind: 'capture_started', file: capture.currentFile ?? '' });
   }

@@ -12,7 +12,7 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import type { SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
-import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState } from './contracts/snapshot';
+import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection, QueuesSection } from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -54,6 +54,10 @@ export interface OpsStaging {
   store: StoreStatusSection | null;
   /** The collector's last disk reading (src/doctor/disk.ts storageSection); null in replay. */
   storage: Storage | null;
+  /** The live collector worker's restarts; absent in replay. */
+  worker?: WorkerSection;
+  /** The live collector's bounded queues; absent in replay. */
+  queues?: QueuesSection;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -74,6 +78,10 @@ export function defaultOps(runId: string, mode: Mode): OpsStaging {
     store: null,
     storage: null,
   };
+}
+
+function workerSection(w: WorkerSection): WorkerSection {
+  return { ...w, last_exit: w.last_exit === null ? null : { ...w.last_exit } };
 }
 
 export function emptyDeadLetterStats(): DeadLetterStats {
@@ -227,6 +235,8 @@ export class SystemState {
       near_misses: this.nearMisses === null ? {} : this.nearMisses.view(),
       storage: ops.storage === null ? null : this.copies.of('storage', { ...ops.storage }),
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
+      ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
+      ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
     };
     // Most parts are frozen already (cached, or reused while unchanged), so this walk is short:
     // Object.freeze is a runtime call, and freezing every part anew was most of a commit's cost.
@@ -407,6 +417,8 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     near_misses: {},
     storage: ops.storage === null ? null : { ...ops.storage },
     ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
+    ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
+    ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
   });
 }
 

@@ -37,8 +37,32 @@ export const WorkerToMainSchema = z.discriminatedUnion('type', [
 ]);
 export type WorkerToMain = z.infer<typeof WorkerToMainSchema>;
 
-export const MainToWorkerSchema = z.discriminatedUnion('type', [z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') })]);
+export const MainToWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('stop') }),
+  /** The main thread took the last snapshot posted: the worker may post the next (src/ipc/mailbox.ts). */
+  z.object({ v: z.literal(IPC_VERSION), type: z.literal('snapshot_ack') }),
+]);
 export type MainToWorker = z.infer<typeof MainToWorkerSchema>;
+
+/**
+ * Why this worker is not the first of the app: the host restarted a crashed one (src/ipc/host.ts).
+ * The new collector says so in its health, audit, alerts and snapshot.
+ */
+export const WorkerRestartSchema = z.object({
+  /** Restarts so far in this process (this one included). */
+  count: z.number().int().positive(),
+  /** Restarts within the configured window (this one included), of at most `max`. */
+  in_window: z.number().int().positive(),
+  max: z.number().int().positive(),
+  previous_run_id: z.string(),
+  /** The crashed worker's fatal reason (WORKER_EXITED when it said none) and what it said. */
+  reason: ReasonCodeSchema,
+  detail: z.string(),
+  exit_code: z.number().int(),
+  exited_ms: z.number().int(),
+  backoff_ms: z.number().int().nonnegative(),
+});
+export type WorkerRestart = z.infer<typeof WorkerRestartSchema>;
 
 export const WorkerDataSchema = z.object({
   v: z.literal(IPC_VERSION),
@@ -51,6 +75,8 @@ export const WorkerDataSchema = z.object({
   scaleOut: ScaleOutSpecSchema.optional(),
   /** Highlight alert lines with ANSI colours (the main thread's stdout is a terminal). */
   consoleColor: z.boolean().optional(),
+  /** Set when the host restarted a crashed worker (absent for the first). */
+  restart: WorkerRestartSchema.optional(),
 });
 export type WorkerData = z.infer<typeof WorkerDataSchema>;
 

@@ -56,6 +56,9 @@ export interface StoreOptions {
 
 export type StoreState = 'OK' | 'FAILING' | 'UNAVAILABLE';
 
+/** How close() ends the current run. */
+export type RunEnd = 'clean' | 'unclean' | 'open';
+
 export interface StoreStatus {
   /** OK; FAILING: open, but the last write failed; UNAVAILABLE: the file could not be opened. */
   state: StoreState;
@@ -401,12 +404,17 @@ export class EventStore {
     }
   }
 
-  /** Marks the current run cleanly ended (after a last persist) and closes the file. */
-  close(nowMs: number, clean = true): PersistResult {
+  /**
+   * A last persist, the run's end, and the file closed. `clean`: a clean stop; `unclean`: the
+   * worker crashed (marked now: the next start in this same process would take the run for its own
+   * process's and could not tell); `open`: left open (a reader that started no run; tests of a kill).
+   */
+  close(nowMs: number, end: RunEnd = 'clean'): PersistResult {
     const r = this.flush(nowMs);
-    if (clean && this.st !== null && this.runId !== null) {
+    if (end !== 'open' && this.st !== null && this.runId !== null) {
       try {
-        this.st.endRun.run(nowMs, nowMs, this.runId);
+        if (end === 'clean') this.st.endRun.run(nowMs, nowMs, this.runId);
+        else this.st.markUnclean.run(this.runId);
       } catch (e) {
         this.failed(e, 'end_run', nowMs, 'FAILING');
       }

@@ -87,6 +87,41 @@ export const ProcessMemorySchema = z.object({
 });
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 
+/** The collector worker this snapshot comes from: how many crashed before it in this process, and the last crash. */
+export const WorkerSectionSchema = z.object({
+  /** Workers the host started after a crash, this one included (0: the first worker). */
+  restarts: count,
+  /** Of those, within the configured window (`worker.restartWindowMs`), and the most allowed there. */
+  restarts_in_window: count,
+  max_restarts: count,
+  last_exit: z
+    .object({
+      run_id: z.string(),
+      reason: ReasonCodeSchema,
+      detail: z.string(),
+      exit_code: z.number().int(),
+      exited_ms: z.number().int(),
+      backoff_ms: count,
+    })
+    .nullable(),
+});
+export type WorkerSection = z.infer<typeof WorkerSectionSchema>;
+
+/**
+ * What the bounded queues between the socket and the disk dropped or coalesced (README "Memory
+ * bound"); the capture's own count is `ingestion_health`'s capture figures and the audit's
+ * CAPTURE_GAP, the dead letters' is `dead_letter_stats.dropped`, the store's `store.dropped_events`.
+ */
+export const QueuesSectionSchema = z.object({
+  /** Snapshots for the window replaced by a newer one while the main thread had not taken the previous one (src/ipc/mailbox.ts). */
+  ui_snapshots_coalesced: count,
+  /** Frames received before detection started (symbol selection) beyond the early bound, oldest first: not captured, marked as a gap in the capture. */
+  early_frames_dropped: count,
+  /** debug/audit.jsonl lines not written because the disk had not yet taken the bound of earlier ones (the store keeps its own copy). */
+  audit_lines_dropped: count,
+});
+export type QueuesSection = z.infer<typeof QueuesSectionSchema>;
+
 /**
  * The dead-letter sink's accounting (src/capture/dead-letter.ts): accepted = written + dropped +
  * failed + queued at every moment, so a letter never disappears unaccounted.
@@ -249,5 +284,9 @@ export const SnapshotSchema = z.object({
   storage: StorageSchema.nullable(),
   /** The sinks of SPEC §22 (Redis Streams, PostgreSQL); absent when none is configured. */
   sinks: z.array(SinkStatusSchema).optional(),
+  /** The live collector worker's restarts (src/ipc/host.ts); absent where no live collector runs (replay). */
+  worker: WorkerSectionSchema.optional(),
+  /** The live collector's bounded queues: what they dropped or coalesced; absent in replay. */
+  queues: QueuesSectionSchema.optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;

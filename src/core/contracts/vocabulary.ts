@@ -29,6 +29,8 @@ export const AuditEventTypeSchema = z.enum([
   'DOCTOR_CHECKED',
   /** Frames the capture could not take (its backlog was full): exactly how many, between which receive times. */
   'CAPTURE_GAP',
+  /** This run's worker replaced one that crashed (payload: the restart count, the crashed run, its reason and exit code, the backoff). */
+  'WORKER_RESTARTED',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -54,6 +56,8 @@ export const ReasonCodeSchema = z.enum([
   'SYMBOLS_INVALID',
   'DETECTOR_EXCEPTION',
   'WORKER_EXITED',
+  /** The host restarted a crashed collector worker (a new run): DEGRADED for a minute after, the crash's reason in the detail. */
+  'WORKER_RESTARTED',
   /** The snapshot file is from a run that ended without a clean shutdown (killed, crashed, power lost). */
   'PREVIOUS_RUN_UNCLEAN',
   /** The capture's backlog (frames waiting for gzip and the disk) hit its bound: frames were not captured (gap-marked). */
