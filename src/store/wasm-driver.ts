@@ -39,6 +39,7 @@ const CODES: readonly [RegExp, string][] = [
   [/constraint failed/, 'SQLITE_CONSTRAINT'],
   [/^(interrupted|query aborted)/, 'SQLITE_INTERRUPT'],
 ];
+const BUSY_WAIT_MS = 10;
 /** Below this many free bytes, an I/O error while writing is a full disk. */
 const NEARLY_FULL_BYTES = 64 * 1024;
 
@@ -70,6 +71,7 @@ function sleepSync(ms: number): void {
 
 export function openWasm(path: string, opts: OpenOptions): SqlDatabase {
   // Loaded at the first use only: it compiles 1.3 MB of WebAssembly when required.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only by a process that uses this driver
   wasm ??= require('node-sqlite3-wasm') as Wasm;
   let db: WasmDatabase;
   try {
@@ -88,7 +90,8 @@ export function openWasm(path: string, opts: OpenOptions): SqlDatabase {
   try {
     db.get('PRAGMA locking_mode = EXCLUSIVE');
     // The first read takes the file (and keeps it): wait for another holder, break a dead one's lock.
-    for (const deadline = Date.now() + opts.busyTimeoutMs; ;) {
+    // Counted in waits, not read off a clock: a held lock is retried busyTimeoutMs / 10 times.
+    for (let waits = Math.ceil(opts.busyTimeoutMs / BUSY_WAIT_MS); ; waits--) {
       try {
         db.get('PRAGMA schema_version');
         break;
@@ -96,13 +99,13 @@ export function openWasm(path: string, opts: OpenOptions): SqlDatabase {
         const err = coded(e, path);
         if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
         if (breakStaleLock(path)) continue;
-        if (Date.now() >= deadline) {
+        if (waits <= 0) {
           const h = lockHolder(path);
           const who =
             h === null || h.pid === 0 ? `the folder ${lockDir(path)} exists; remove it if no Peak Pressure uses this file` : `pid ${h.pid} on ${h.host}`;
           throw Object.assign(new Error(`database is locked (wasm driver; held by ${who})`), { code: 'SQLITE_BUSY' });
         }
-        sleepSync(10);
+        sleepSync(BUSY_WAIT_MS);
       }
     }
     claimLock(path);
