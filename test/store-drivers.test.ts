@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { eventLine } from '../src/replay/replay';
-import { chosenDriver, DRIVER_ENV, type DriverName, nativeAvailable, openDatabase } from '../src/store/driver';
+import { chosenDriver, DRIVER_ENV, type DriverName, nativeAvailable } from '../src/store/driver';
 import { EventStore } from '../src/store/store';
 import { lockDir, lockHolder } from '../src/store/wasm-lock';
 import { fixtureEvents, runStart, tempDir } from './store-helpers';
