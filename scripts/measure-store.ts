@@ -4,7 +4,7 @@
  * with synchronous FULL (an fsync per commit) or NORMAL, on a fresh file in the temp folder. Not a
  * benchmark section: a small measurement for the driver choice.
  *
- *   npx tsc -p scripts/tsconfig.measure.json && node build/measure/scripts/measure-store.js [commits]
+ *   node -r ./test/fixtures/ts-register.cjs scripts/measure-store.ts [commits]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { runReplay } from '../src/replay/replay';
 import type { DriverName } from '../src/store/driver';
 import { EventStore } from '../src/store/store';
 
-const FIXTURE = join(__dirname, '..', '..', '..', 'test', 'fixtures');
+const FIXTURE = join(__dirname, '..', 'test', 'fixtures');
 const commits = Number(process.argv[2] ?? 300);
 
 function quantile(sorted: readonly number[], q: number): number {

@@ -5,7 +5,7 @@
  * driver's lock folder: honoured by the native driver while its holder lives, broken once it died.
  * (Every other store test file runs against both drivers: describeEachDriver in store-helpers.ts.)
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { eventLine } from '../src/replay/replay';
 import { chosenDriver, DRIVER_ENV, type DriverName, nativeAvailable } from '../src/store/driver';
 import { EventStore } from '../src/store/store';
 import { lockDir, lockHolder } from '../src/store/wasm-lock';
+import { CLI, ensureCliBuilt, FIXTURE_FILES } from './fixtures/paths';
+import { writeOiCapture } from './fixtures/synthetic';
 import { fixtureEvents, runStart, tempDir } from './store-helpers';
 
 const T0 = 1_723_161_400_000;
@@ -116,4 +118,26 @@ describe("the wasm driver's lock", () => {
     expect(anon.status.fault?.message).toContain(`the folder ${lockDir(path)} exists; remove it if no Peak Pressure uses this file`);
     expect(existsSync(lockDir(path))).toBe(true);
   });
+});
+
+describe('the built CLI on the wasm driver (what a bundle without a win32 addon runs)', () => {
+  const cli = (driver: DriverName, args: readonly string[]): SpawnSyncReturns<string> =>
+    spawnSync(process.execPath, [CLI, ...args], { cwd: tmp.dir, encoding: 'utf8', env: { ...process.env, [DRIVER_ENV]: driver }, maxBuffer: 64 << 20 });
+
+  it('replay --db stores the real fixtures’ events, and `events` exports them byte for byte as the native driver does', () => {
+    ensureCliBuilt();
+    const db = join(tmp.dir, 'cli-wasm.db');
+    const r = cli('wasm', ['replay', ...FIXTURE_FILES, writeOiCapture(join(tmp.dir, 'oi.capture')), '--out', join(tmp.dir, 'cli.jsonl'), '--db', db]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/Events stored in .*cli-wasm\.db \(run replay-\S+\): 3 new, 0 already there/);
+    for (const format of ['jsonl', 'csv']) {
+      const wasm = cli('wasm', ['events', '--db', db, '--format', format]);
+      const native = cli('native', ['events', '--db', db, '--format', format]);
+      expect([wasm.status, native.status]).toEqual([0, 0]);
+      expect(wasm.stderr).toMatch(/^3 event\(s\) from .*cli-wasm\.db\n$/);
+      expect(wasm.stderr).toBe(native.stderr);
+      expect(wasm.stdout.length).toBeGreaterThan(1_000);
+      expect(wasm.stdout).toBe(native.stdout);
+    }
+  }, 180_000);
 });
