@@ -342,7 +342,7 @@ judge() {
   if [ "$(cat "$d/wasm.rc")" != 0 ]; then
     fail "$mode: replay --db / events with PEAK_PRESSURE_STORE_DRIVER=wasm exited $(cat "$d/wasm.rc"):"; tail -n 5 "$d/wasm.txt" | sed 's/^/    /'
   elif command -v node >/dev/null; then
-    if node "$B/app/dist/cli.js" events --db "$d/wasm.db" --format csv 2>&1 | cmp -s - "$d/wasm-events.csv"; then
+    if node "$B/app/dist/cli.js" events --db "$d/wasm.db" --format csv 2>/dev/null | cmp -s - "$d/wasm-events.csv"; then
       ok "store on the wasm driver from the bundle: replay --db and events export; the native driver exports the same file identically ($(($(wc -l < "$d/wasm-events.csv") - 1)) events)"
     else
       fail "$mode: the native export of the wasm-written store differs from the wasm export"
