@@ -153,6 +153,12 @@ inner() {
   rc=0
   env -i "HOME=$d/home" "PATH=$WORK/pathbin" LANG=C.UTF-8 "$B/peak-pressure-cli" replay "$FIXTURE" > "$d/replay-launcher.txt" 2>&1 || rc=$?
   echo "$rc" > "$d/replay-launcher.rc"
+  # The store's wasm driver from the bundle (what a Windows bundle, which carries no win32
+  # better-sqlite3, runs on): a replay stored into a new file, then exported, with that driver.
+  rc=0
+  { env -i "HOME=$d/home" "PATH=$WORK/pathbin" LANG=C.UTF-8 PEAK_PRESSURE_STORE_DRIVER=wasm "$B/bin/node" "$B/app/dist/cli.js" replay --db "$d/wasm.db" "$FIXTURE" &&
+    env -i "HOME=$d/home" "PATH=$WORK/pathbin" LANG=C.UTF-8 PEAK_PRESSURE_STORE_DRIVER=wasm "$B/bin/node" "$B/app/dist/cli.js" events --db "$d/wasm.db" --format csv > "$d/wasm-events.csv"; } > "$d/wasm.txt" 2>&1 || rc=$?
+  echo "$rc" > "$d/wasm.rc"
 }
 
 if [ "${1:-}" = --inner ]; then
@@ -331,9 +337,24 @@ judge() {
       grep -q '^Replayed' "$d/$which.txt" && ok "$which: $(head -n1 "$d/$which.txt")" || fail "$mode: $which printed no summary"
     fi
   done
+
+  # -- the store on its wasm driver from the bundle; the system node's native driver reads the same file
+  if [ "$(cat "$d/wasm.rc")" != 0 ]; then
+    fail "$mode: replay --db / events with PEAK_PRESSURE_STORE_DRIVER=wasm exited $(cat "$d/wasm.rc"):"; tail -n 5 "$d/wasm.txt" | sed 's/^/    /'
+  elif command -v node >/dev/null; then
+    if node "$B/app/dist/cli.js" events --db "$d/wasm.db" --format csv 2>/dev/null | cmp -s - "$d/wasm-events.csv"; then
+      ok "store on the wasm driver from the bundle: replay --db and events export; the native driver exports the same file identically ($(($(wc -l < "$d/wasm-events.csv") - 1)) events)"
+    else
+      fail "$mode: the native export of the wasm-written store differs from the wasm export"
+    fi
+  else
+    ok "store on the wasm driver from the bundle: replay --db and events export"
+  fi
 }
 
 # ====================================================================== run
+WASM_FILE=$B/app/node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm
+if [ -s "$WASM_FILE" ]; then ok "the bundle carries the store's wasm SQLite ($(du -h "$WASM_FILE" | cut -f1), ${WASM_FILE#"$B"/})"; else fail "the bundle lacks ${WASM_FILE#"$B"/}: the store has no driver where better-sqlite3 cannot load"; fi
 PROOF=""
 for mode in $MODES; do
   case "$mode" in

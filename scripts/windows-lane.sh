@@ -18,7 +18,12 @@
 #      (zod), the audit trail, and a Linux replay of the Windows capture that must give exactly the
 #      counters and events the Windows run reported. The Windows replay of that capture must also
 #      equal the Linux replay.
-#   4. `events` export, once the event store exists (see the step; skipped until then).
+#   4. The event store under win32: better-sqlite3's addon has no win32 build here, so the store
+#      runs on its wasm driver (SQLite compiled to WebAssembly, src/store/driver.ts), as in the
+#      portable bundle. The live runs must reach health OK with their events stored (the judge
+#      checks store.driver and that every promoted event was written), and `events` export of the
+#      stopped run's database (written under wine by the wasm driver) must be byte-identical on
+#      Windows and on Linux, where the native driver reads the same file (jsonl and csv).
 #
 # What wine 8 needs (found by trying): stdout/stderr of node.exe go to files (a pipe fails with
 # EBADF); the prefix set to Windows 10 (or Node refuses to start); and PEAK_PRESSURE_TCP_KEEPALIVE=0,
@@ -263,20 +268,20 @@ node -e '
 end
 
 # ---------------------------------------------------------------- 6. live --headless on Windows
-# The event store's native addon (better-sqlite3) has no win32 build here: its prebuilt Windows
-# binaries come from GitHub, which this CI cannot reach, and the Linux build cannot load under
-# win32. A live run then keeps running with health DEGRADED (STORE_UNAVAILABLE) and its promoted
-# events held in memory (durable before visible, SPEC §21). The lane accepts exactly that one
-# reason, for that one cause, and nothing else; on a machine with a win32 addon it asks for OK.
-if winnode "$RUN/sqlite.out" "$RUN/sqlite.err" -e 'new (require("better-sqlite3"))(":memory:").close()'; then
-  NO_WIN_STORE=
-  HEALTHY='health OK'
-else
-  grep -q ERR_DLOPEN_FAILED "$RUN/sqlite.err" || { show_tail "$RUN/sqlite.err"; die 'better-sqlite3 fails under win32 for another reason than a missing win32 build'; }
-  NO_WIN_STORE=1
-  HEALTHY='health (OK|DEGRADED \(STORE_UNAVAILABLE\))( |$)'
-  log '   no win32 build of better-sqlite3 here: the live runs must reach OK apart from STORE_UNAVAILABLE'
-fi
+# Which store driver win32 gets (src/store/driver.ts: native when better-sqlite3's addon loads).
+# Here it cannot: its prebuilt Windows binaries come from GitHub, which this CI cannot reach, and
+# the Linux build does not load under win32 (ERR_DLOPEN_FAILED), so the wasm driver stores the
+# events, as in the portable bundle. Any other failure of the probe is an error.
+winnode "$RUN/driver.out" "$RUN/driver.err" -e '
+  try { new (require("better-sqlite3"))(":memory:").close(); process.stdout.write("native"); }
+  catch (e) { if (e.code !== "ERR_DLOPEN_FAILED") throw e; require("node-sqlite3-wasm"); process.stdout.write("wasm"); }
+' || {
+  show_tail "$RUN/driver.err"
+  die 'the store can load neither driver under win32'
+}
+WIN_DRIVER=$(cat "$RUN/driver.out")
+log "   store driver under win32: $WIN_DRIVER"
+HEALTHY='health OK'
 
 begin 'loopback simulator (Linux, speed 10)'
 SIM=$RUN/simulator
@@ -371,7 +376,7 @@ kill "$SIM_PID" 2>/dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 
 begin 'judge the Windows runs on Linux (test/windows-lane.test.ts)'
-WINDOWS_LANE_LIVE=$STOPPED WINDOWS_LANE_CTRLC=$CTRLC WINDOWS_LANE_NO_STORE=$NO_WIN_STORE npx vitest run test/windows-lane.test.ts >"$RUN/judge.log" 2>&1 || {
+WINDOWS_LANE_LIVE=$STOPPED WINDOWS_LANE_CTRLC=$CTRLC WINDOWS_LANE_STORE_DRIVER=$WIN_DRIVER npx vitest run test/windows-lane.test.ts >"$RUN/judge.log" 2>&1 || {
   tail -n 60 "$RUN/judge.log" >&2
   die 'the files the Windows runs wrote do not pass test/windows-lane.test.ts'
 }
@@ -384,24 +389,20 @@ replay_both windows-capture "${FILES[@]}"
 end "${#FILES[@]} parts"
 
 # ---------------------------------------------------------------- 7. events export (SPEC §21)
-# The export runs on both platforms and is compared. The store's native addon must load under
-# win32 for it (better-sqlite3 loads it at the first `new Database`, not at require, so the probe
-# opens one): the Linux build in node_modules cannot, and better-sqlite3's prebuilt
-# Windows binaries come from GitHub, which this CI cannot reach. Until a Windows build of the addon
-# is available here, the step says so and is skipped rather than failed.
-begin 'events export (event store)'
-if ! node dist/cli.js events --help >/dev/null 2>&1; then
-  end 'SKIPPED: dist/cli.js has no events command yet'
-elif [ -n "$NO_WIN_STORE" ]; then
-  end 'SKIPPED: better-sqlite3 has no win32 build here (its prebuilt binaries are on GitHub)'
-else
-  for fmt in jsonl csv; do
-    node dist/cli.js events --db "$STOPPED/data/peak-pressure.db" --format "$fmt" >"$RUN/events.linux.$fmt" 2>"$RUN/events.linux.err" || die "events --format $fmt fails on Linux"
-    winnode "$RUN/events.windows.$fmt" "$RUN/events.windows.err" dist/cli.js events --db "$STOPPED/data/peak-pressure.db" --format "$fmt" || {
-      show_tail "$RUN/events.windows.err"
-      die "events --format $fmt fails on Windows"
-    }
-    same "$RUN/events.linux.$fmt" "$RUN/events.windows.$fmt" || die "events --format $fmt: Windows output differs from Linux"
-  done
-  end 'jsonl + csv identical'
-fi
+# The stopped run's store, written under win32 by the wasm driver, exported on both platforms
+# (Linux reads it with the native driver): the files must be byte-identical.
+begin 'events export of the Windows store, Windows vs Linux (cmp)'
+STORE_DB=${STOPPED#"$REPO"/}/data/peak-pressure.db
+[ -f "$STORE_DB" ] || die "the Windows run left no store at $STORE_DB"
+for fmt in jsonl csv; do
+  node dist/cli.js events --db "$STORE_DB" --format "$fmt" >"$RUN/events.linux.$fmt" 2>"$RUN/events.linux.err" || {
+    show_tail "$RUN/events.linux.err"
+    die "events --format $fmt fails on Linux"
+  }
+  winnode "$RUN/events.windows.$fmt" "$RUN/events.windows.err" dist/cli.js events --db "$STORE_DB" --format "$fmt" || {
+    show_tail "$RUN/events.windows.err"
+    die "events --format $fmt fails on Windows"
+  }
+  same "$RUN/events.linux.$fmt" "$RUN/events.windows.$fmt" || die "events --format $fmt: Windows output differs from Linux"
+done
+end "jsonl + csv identical; $(wc -l <"$RUN/events.linux.jsonl") events, driver $WIN_DRIVER on Windows, native on Linux"

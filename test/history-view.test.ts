@@ -165,6 +165,7 @@ describe('IPC: history and alert messages are validated like the others', () => 
 describe("the store's health-panel line", () => {
   const base = {
     path: 'data/peak-pressure.db',
+    driver: 'native' as const,
     since_ms: null,
     dropped_events: 0,
     events_written: 12,
@@ -174,6 +175,9 @@ describe("the store's health-panel line", () => {
   it('says whether events are recorded, and while not, why and how many wait', () => {
     expect(storeLine(snap({ ...base, state: 'OK', reason: null, fault: null, pending_events: 0 }))).toBe(
       'Event store: OK (data/peak-pressure.db), 12 events stored this run, commit p99 6.3 ms',
+    );
+    expect(storeLine(snap({ ...base, driver: 'wasm', state: 'OK', reason: null, fault: null, pending_events: 0 }))).toBe(
+      'Event store: OK (data/peak-pressure.db, wasm driver), 12 events stored this run, commit p99 6.3 ms',
     );
     expect(storeLine(snap({ ...base, state: 'FAILING', reason: 'STORE_BUSY', fault: 'locked', pending_events: 2, dropped_events: 1 }))).toBe(
       'Event store: FAILING (STORE_BUSY) — 2 events wait to be stored and shown; 1 lost (queue full; still in debug/audit.jsonl)',

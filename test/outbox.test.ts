@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AuditEnvelopeSchema } from '../src/core/contracts/audit';
 import { RULE_SET_ID } from '../src/core/constants';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
@@ -16,15 +16,15 @@ import { Outbox, OutboxError } from '../src/store/outbox';
 import { EventStore } from '../src/store/store';
 import { FIXTURE_DIR } from './fixtures/paths';
 import { auditOf, syntheticPolicyEvents } from './sink-helpers';
-import { fixtureEvents, runStart, tempDir } from './store-helpers';
+import { describeEachDriver, fixtureEvents, runStart, tempDir } from './store-helpers';
 
 const T0 = 1_723_161_400_000;
 const tmp = tempDir('pp-outbox-');
 afterAll(() => tmp.cleanup());
 
-describe('outbox', () => {
+describeEachDriver('outbox', (driver) => {
   let events: PromotedEvent[];
-  const path = join(tmp.dir, 'store.db');
+  const path = join(tmp.dir, `store-${driver}.db`);
 
   beforeAll(async () => {
     events = await fixtureEvents();
@@ -106,7 +106,7 @@ describe('outbox', () => {
     const b = Outbox.open(path);
     expect(b.observerId).toBe(id);
     b.close();
-    const other = join(tmp.dir, 'other.db');
+    const other = join(tmp.dir, `other-${driver}.db`);
     EventStore.open({ path: other }, T0).close(T0);
     const c = Outbox.open(other);
     expect(c.observerId).not.toBe(id);
@@ -114,7 +114,7 @@ describe('outbox', () => {
   });
 
   it('a row that vanished from the events table is counted as skipped and the cursor passes it', () => {
-    const p = join(tmp.dir, 'vanished.db');
+    const p = join(tmp.dir, `vanished-${driver}.db`);
     const store = EventStore.open({ path: p, isRunAlive: () => false }, T0);
     store.startRun(runStart('run-v', T0), T0);
     store.persist({ events: events.slice(0, 3) }, T0 + 1);
@@ -130,10 +130,8 @@ describe('outbox', () => {
   });
 
   it('the committed schema-1 file: its rows are numbered oldest first when it is migrated', () => {
-    const p = join(tmp.dir, 'v1.db');
+    const p = join(tmp.dir, `v1-${driver}.db`);
     copyFileSync(join(FIXTURE_DIR, 'store-v1.db'), p);
-    const box = Outbox.open(p);
-    const b = box.read(0, 100);
     const stored = new Database(p, { readonly: true });
     const rows = stored.prepare('SELECT event_id, stored_ms FROM events ORDER BY stored_ms, window_end_ms, symbol').all() as {
       event_id: string;
@@ -141,6 +139,8 @@ describe('outbox', () => {
     }[];
     const audits = stored.prepare('SELECT ts_ms, event_type FROM audit ORDER BY id').all() as { ts_ms: number; event_type: string }[];
     stored.close();
+    const box = Outbox.open(p);
+    const b = box.read(0, 100);
     // The fixture: one event stored at T0 + 1 s in run 1, then run 2's three audit records (T0 + 60 s + 1…3 ms), then its events (T0 + 61 s).
     const want = [
       ...rows.filter((r) => r.stored_ms < (audits[0]?.ts_ms ?? 0)).map((r) => r.event_id),
@@ -153,9 +153,9 @@ describe('outbox', () => {
   });
 
   it('a missing file is an error that names it (the outbox never creates a store)', () => {
-    const p = join(tmp.dir, 'nope.db');
+    const p = join(tmp.dir, `nope-${driver}.db`);
     expect(() => Outbox.open(p)).toThrow(OutboxError);
-    expect(() => Outbox.open(p)).toThrow(/nope\.db: open failed/);
+    expect(() => Outbox.open(p)).toThrow(/nope-\w+\.db: open failed/);
     expect(existsSync(p)).toBe(false);
   });
 });

@@ -10,6 +10,8 @@ import { RULE_SET_ID, RULE_SET_VERSION } from '../src/core/constants';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { runReplay } from '../src/replay/replay';
 import type { RunStart } from '../src/store/contract';
+import { DRIVER_ENV, type DriverName } from '../src/store/driver';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { FIXTURE_FILES } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';
 
@@ -46,4 +48,27 @@ export function runStart(run_id: string, started_ms: number, extra: Partial<RunS
     app_version: 'test',
     ...extra,
   };
+}
+
+/** Both SQLite drivers (src/store/driver.ts): the store tests run once with each. */
+export const DRIVERS: readonly DriverName[] = ['native', 'wasm'];
+
+/**
+ * Registers `body` once per driver: while a driver's block runs, every store opened without an
+ * explicit driver uses it (PEAK_PRESSURE_STORE_DRIVER, which `chosenDriver` reads).
+ */
+export function describeEachDriver(name: string, body: (driver: DriverName) => void): void {
+  for (const driver of DRIVERS) {
+    describe(`${name} [${driver}]`, () => {
+      const before = process.env[DRIVER_ENV];
+      beforeAll(() => {
+        process.env[DRIVER_ENV] = driver;
+      });
+      afterAll(() => {
+        if (before === undefined) delete process.env[DRIVER_ENV];
+        else process.env[DRIVER_ENV] = before;
+      });
+      body(driver);
+    });
+  }
 }

@@ -21,7 +21,8 @@ import { migrate, schemaVersion } from '../src/store/migrate';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../src/store/schema';
 import { EventStore } from '../src/store/store';
 import { FIXTURE_DIR } from './fixtures/paths';
-import { fixtureEvents, runStart, tempDir } from './store-helpers';
+import { type DriverName, openDatabase } from '../src/store/driver';
+import { describeEachDriver, fixtureEvents, runStart, tempDir } from './store-helpers';
 
 const V1_FIXTURE = join(FIXTURE_DIR, 'store-v1.db');
 const T0 = 1_723_161_400_000;
@@ -37,8 +38,8 @@ function schemaOf(path: string): unknown[] {
   }
 }
 
-function atVersion(path: string, version: number): void {
-  const db = new Database(path);
+function atVersion(path: string, version: number, driver: DriverName): void {
+  const db = openDatabase(path, { readonly: false, fileMustExist: false, busyTimeoutMs: 0 }, driver);
   migrate(db, version);
   expect(schemaVersion(db)).toBe(version);
   db.close();
@@ -51,8 +52,8 @@ function openAndCheck(path: string, expectFrom: number): EventStore {
   return store;
 }
 
-describe('store migrations', () => {
-  const fresh = join(tmp.dir, 'fresh.db');
+describeEachDriver('store migrations', (driver) => {
+  const fresh = join(tmp.dir, `fresh-${driver}.db`);
 
   it('are numbered 1, 2, … without gaps', () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
@@ -66,7 +67,7 @@ describe('store migrations', () => {
   });
 
   it('a zero-byte file: migrated in place to the same schema as a fresh file', () => {
-    const p = join(tmp.dir, 'zero.db');
+    const p = join(tmp.dir, `zero-${driver}.db`);
     writeFileSync(p, '');
     openAndCheck(p, 0).close(T0);
     expect(schemaOf(p)).toEqual(schemaOf(fresh));
@@ -74,8 +75,8 @@ describe('store migrations', () => {
 
   for (let v = 0; v < LATEST_SCHEMA_VERSION; v++) {
     it(`a file at schema ${v}: migrated to ${LATEST_SCHEMA_VERSION}, identical to a fresh file, and writable`, async () => {
-      const p = join(tmp.dir, `v${v}.db`);
-      atVersion(p, v);
+      const p = join(tmp.dir, `v${v}-${driver}.db`);
+      atVersion(p, v, driver);
       const store = openAndCheck(p, v);
       store.startRun(runStart(`from-v${v}`, T0), T0);
       const events = await fixtureEvents();
@@ -87,7 +88,7 @@ describe('store migrations', () => {
 
   it('the committed schema-1 file: migrated to the latest schema with every run, event, audit and alert row intact', async () => {
     expect(existsSync(V1_FIXTURE), 'test/fixtures/store-v1.db is committed').toBe(true);
-    const p = join(tmp.dir, 'v1-fixture.db');
+    const p = join(tmp.dir, `v1-fixture-${driver}.db`);
     copyFileSync(V1_FIXTURE, p);
     const store = openAndCheck(p, 1);
     const events = await fixtureEvents();

@@ -111,6 +111,7 @@ export class EventRecord {
     const s = this.store.status;
     return {
       path: this.store.path,
+      driver: s.driver,
       state: s.state,
       reason: s.fault === null || s.state === 'OK' ? null : storeReasonCode(s.fault.kind),
       fault: s.state === 'OK' ? null : (s.fault?.message ?? null),

@@ -1,10 +1,10 @@
 /** Brings a store file to the latest schema, one numbered migration at a time (see schema.ts). */
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from './driver';
 import { SchemaTooNewError } from './faults';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './schema';
 
-export function schemaVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number;
+export function schemaVersion(db: SqlDatabase): number {
+  return db.pragma('user_version') as number;
 }
 
 /**
@@ -12,7 +12,7 @@ export function schemaVersion(db: Database.Database): number {
  * re-reads the version first, so two processes opening the same new file never apply one twice.
  * Throws SchemaTooNewError for a file from a newer build (it is never touched).
  */
-export function migrate(db: Database.Database, upTo = LATEST_SCHEMA_VERSION): { from: number; to: number } {
+export function migrate(db: SqlDatabase, upTo = LATEST_SCHEMA_VERSION): { from: number; to: number } {
   const from = schemaVersion(db);
   if (from > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(from, LATEST_SCHEMA_VERSION);
   for (const m of MIGRATIONS) {
@@ -22,7 +22,7 @@ export function migrate(db: Database.Database, upTo = LATEST_SCHEMA_VERSION): { 
       if (schemaVersion(db) >= m.version) return;
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
-    }).immediate();
+    });
   }
   return { from, to: schemaVersion(db) };
 }

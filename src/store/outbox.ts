@@ -4,12 +4,12 @@
  * A delivery opens its own connection to the store file; in WAL mode its reads never block the
  * collector's writes, and its only write — a cursor row — is one tiny transaction per batch.
  */
-import Database from 'better-sqlite3';
 import type { AuditEnvelope } from '../core/contracts/audit';
 import { AUDIT_COLUMNS, auditFromRow, type AuditRowColumns } from './audit-row';
 import { type RunRow, RunRowSchema } from './contract';
 import { describeFault, type StoreFault } from './faults';
 import { migrate } from './migrate';
+import { type DriverName, openDatabase, type SqlDatabase, type SqlStatement } from './driver';
 
 interface ItemBase {
   /** Position in the outbox: the delivery order. */
@@ -112,15 +112,15 @@ function readAudit(r: JoinedRow): AuditEnvelope | null {
 }
 
 export class Outbox {
-  private readonly readStmt: Database.Statement;
-  private readonly headStmt: Database.Statement;
-  private readonly atStmt: Database.Statement;
-  private readonly cursorStmt: Database.Statement;
-  private readonly advanceStmt: Database.Statement;
+  private readonly readStmt: SqlStatement;
+  private readonly headStmt: SqlStatement;
+  private readonly atStmt: SqlStatement;
+  private readonly cursorStmt: SqlStatement;
+  private readonly advanceStmt: SqlStatement;
   readonly observerId: string;
 
   private constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqlDatabase,
     readonly path: string,
   ) {
     this.readStmt = db.prepare(
@@ -146,17 +146,17 @@ export class Outbox {
       `INSERT INTO sink_cursors (sink, delivered_seq, delivered, updated_ms) VALUES (@sink, @seq, @n, @now)
        ON CONFLICT (sink) DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq), delivered = delivered + excluded.delivered, updated_ms = excluded.updated_ms`,
     );
-    this.observerId = (db.prepare('SELECT observer_id FROM observer WHERE one = 1').get() as { observer_id: string }).observer_id;
+    this.observerId = (db.get('SELECT observer_id FROM observer WHERE one = 1') as { observer_id: string }).observer_id;
   }
 
   /**
    * Opens an existing store file (it never creates one: the collector does), bringing it to the
    * latest schema like every open. Throws OutboxError with what failed and what to do.
    */
-  static open(path: string, opts: { busyTimeoutMs?: number } = {}): Outbox {
-    let db: Database.Database | null = null;
+  static open(path: string, opts: { busyTimeoutMs?: number; driver?: DriverName } = {}): Outbox {
+    let db: SqlDatabase | null = null;
     try {
-      db = new Database(path, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? 1_000 });
+      db = openDatabase(path, { readonly: false, fileMustExist: true, busyTimeoutMs: opts.busyTimeoutMs ?? 1_000 }, opts.driver);
       migrate(db);
       return new Outbox(db, path);
     } catch (e) {
@@ -171,7 +171,7 @@ export class Outbox {
 
   /** Up to `limit` rows after `afterSeq`, in order. */
   read(afterSeq: number, limit: number): OutboxBatch {
-    const rows = this.readStmt.all(afterSeq, limit) as JoinedRow[];
+    const rows = this.readStmt.all([afterSeq, limit]) as JoinedRow[];
     const items: OutboxItem[] = [];
     let skipped = 0;
     for (const r of rows) {
@@ -220,12 +220,12 @@ export class Outbox {
 
   /** When the first row after `afterSeq` was stored (null when there is none): the age of a sink's backlog. */
   oldestAfter(afterSeq: number): number | null {
-    const r = this.atStmt.get(afterSeq) as { at_ms: number | null } | undefined;
+    const r = this.atStmt.get([afterSeq]) as { at_ms: number | null } | undefined;
     return r?.at_ms ?? null;
   }
 
   cursor(sink: string): SinkCursor {
-    const r = this.cursorStmt.get(sink) as SinkCursor | undefined;
+    const r = this.cursorStmt.get([sink]) as SinkCursor | undefined;
     return r ?? { delivered_seq: 0, delivered: 0 };
   }
 
@@ -235,7 +235,7 @@ export class Outbox {
   }
 
   runs(): RunRow[] {
-    return (this.db.prepare('SELECT * FROM runs ORDER BY started_ms, run_id').all() as unknown[]).map((r) => RunRowSchema.parse(r));
+    return this.db.all('SELECT * FROM runs ORDER BY started_ms, run_id').map((r) => RunRowSchema.parse(r));
   }
 
   close(): void {

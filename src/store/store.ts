@@ -8,7 +8,6 @@
 import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Alert } from '../core/contracts/alert';
 import type { AuditEnvelope } from '../core/contracts/audit';
 import {
@@ -30,6 +29,8 @@ import { LATEST_SCHEMA_VERSION } from './schema';
 import { ensureDirSync } from '../files/dirs';
 import { wallClock } from '../clock/clock';
 import { storeFilesAt, type StoreFiles } from './files';
+import { chosenDriver, type DriverName, openDatabase, type SqlDatabase, type SqlStatement } from './driver';
+import { processAlive } from './wasm-lock';
 
 export { DEFAULT_STORE_PATH, type StoreFiles } from './files';
 
@@ -52,6 +53,8 @@ export interface StoreOptions {
   maxPageCount?: number;
   /** Whether a run found open at start is still running elsewhere (default: its pid is alive on this host). */
   isRunAlive?: (run: RunRow) => boolean;
+  /** The SQLite driver (default: native when its addon loads, else wasm; see driver.ts). */
+  driver?: DriverName;
 }
 
 export type StoreState = 'OK' | 'FAILING' | 'UNAVAILABLE';
@@ -60,6 +63,8 @@ export type StoreState = 'OK' | 'FAILING' | 'UNAVAILABLE';
 export type RunEnd = 'clean' | 'unclean' | 'open';
 
 export interface StoreStatus {
+  /** The SQLite driver this store uses (driver.ts). */
+  driver: DriverName;
   /** OK; FAILING: open, but the last write failed; UNAVAILABLE: the file could not be opened. */
   state: StoreState;
   fault: StoreFault | null;
@@ -105,33 +110,27 @@ interface EventRow {
 }
 
 interface Statements {
-  insertEvent: Database.Statement;
-  insertAudit: Database.Statement;
-  insertAlert: Database.Statement;
-  upsertRun: Database.Statement;
-  touchRun: Database.Statement;
-  setSymbols: Database.Statement;
-  endRun: Database.Statement;
-  openRuns: Database.Statement;
-  markUnclean: Database.Statement;
+  insertEvent: SqlStatement;
+  insertAudit: SqlStatement;
+  insertAlert: SqlStatement;
+  upsertRun: SqlStatement;
+  touchRun: SqlStatement;
+  setSymbols: SqlStatement;
+  endRun: SqlStatement;
+  openRuns: SqlStatement;
+  markUnclean: SqlStatement;
 }
 
 /** Default liveness: a run is still going when its process is alive on this host and is not us. */
 export function pidAlive(run: RunRow): boolean {
-  if (run.host !== hostname() || run.pid === process.pid) return false;
-  try {
-    process.kill(run.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return run.host === hostname() && run.pid !== process.pid && processAlive(run.pid);
 }
 
 export class EventStore {
   readonly path: string;
-  private db: Database.Database | null = null;
+  private db: SqlDatabase | null = null;
   private st: Statements | null = null;
-  private readonly opts: Required<Omit<StoreOptions, 'maxPageCount'>> & { maxPageCount: number | null };
+  private readonly opts: Required<Omit<StoreOptions, 'maxPageCount' | 'driver'>> & { maxPageCount: number | null };
   private runId: string | null = null;
   /** A run row not yet written (the store failed at start): written with the next batch. */
   private pendingRun: Required<RunStart> | null = null;
@@ -141,6 +140,7 @@ export class EventStore {
   private alerts: Alert[] = [];
   private nextAttemptMs = Number.NEGATIVE_INFINITY;
   private readonly s: StoreStatus = {
+    driver: 'native',
     state: 'UNAVAILABLE',
     fault: null,
     since_ms: null,
@@ -170,6 +170,7 @@ export class EventStore {
       maxPageCount: opts.maxPageCount ?? null,
       isRunAlive: opts.isRunAlive ?? pidAlive,
     };
+    this.s.driver = opts.driver ?? chosenDriver();
   }
 
   /** Opens (creating and migrating when needed). Never throws: check `status`. */
@@ -196,11 +197,11 @@ export class EventStore {
   }
 
   private tryOpen(nowMs: number): boolean {
-    let db: Database.Database | null = null;
+    let db: SqlDatabase | null = null;
     let op: StoreOp = 'open';
     try {
       if (!this.opts.readonly) ensureDirSync(dirname(this.path));
-      db = new Database(this.path, { readonly: this.opts.readonly, fileMustExist: this.opts.readonly, timeout: this.opts.busyTimeoutMs });
+      db = openDatabase(this.path, { readonly: this.opts.readonly, fileMustExist: this.opts.readonly, busyTimeoutMs: this.opts.busyTimeoutMs }, this.s.driver);
       // Read before anything is written: a file from a newer build is left exactly as it is.
       const from = schemaVersion(db);
       if (from > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(from, LATEST_SCHEMA_VERSION);
@@ -260,18 +261,16 @@ export class EventStore {
     this.runId = r.run_id;
     this.pendingRun = r;
     if (this.st === null && !this.reopenIfDue(nowMs)) return { ok: false, fault: this.s.fault as StoreFault };
-    const db = this.db as Database.Database;
+    const db = this.db as SqlDatabase;
     const st = this.st as Statements;
     try {
-      const unclean = db
-        .transaction(() => {
-          const open = (st.openRuns.all(r.run_id) as unknown[]).map((row) => RunRowSchema.parse(row));
-          const closed = open.filter((o) => !this.opts.isRunAlive(o));
-          for (const o of closed) st.markUnclean.run(o.run_id);
-          this.writeRun(st, r);
-          return closed.map((o) => ({ ...o, end_kind: 'unclean' as const, ended_ms: o.last_seen_ms }));
-        })
-        .immediate();
+      const unclean = db.transaction(() => {
+        const open = st.openRuns.all([r.run_id]).map((row) => RunRowSchema.parse(row));
+        const closed = open.filter((o) => !this.opts.isRunAlive(o));
+        for (const o of closed) st.markUnclean.run([o.run_id]);
+        this.writeRun(st, r);
+        return closed.map((o) => ({ ...o, end_kind: 'unclean' as const, ended_ms: o.last_seen_ms }));
+      });
       this.pendingRun = null;
       this.ok();
       return { ok: true, unclean };
@@ -370,26 +369,24 @@ export class EventStore {
       const r = this.startRun(this.pendingRun, nowMs);
       if (!r.ok) return { ok: false, fault: r.fault, deferred: false };
     }
-    const db = this.db as Database.Database;
+    const db = this.db as SqlDatabase;
     const st = this.st as Statements;
     const events = this.events;
     const audit = this.audit;
     const alerts = this.alerts;
     const symbols = this.pendingSymbols;
     try {
-      const inserted = db
-        .transaction(() => {
-          let n = 0;
-          for (const e of events) n += st.insertEvent.run({ ...e, stored_ms: nowMs }).changes;
-          for (const a of audit) st.insertAudit.run(auditParams(a));
-          for (const a of alerts) st.insertAlert.run({ ...a, run_id: this.runId ?? '' });
-          if (this.runId !== null) {
-            if (symbols !== null) st.setSymbols.run(JSON.stringify(symbols), this.runId);
-            st.touchRun.run(nowMs, this.runId);
-          }
-          return n;
-        })
-        .immediate();
+      const inserted = db.transaction(() => {
+        let n = 0;
+        for (const e of events) n += st.insertEvent.run({ ...e, stored_ms: nowMs }).changes;
+        for (const a of audit) st.insertAudit.run(auditParams(a));
+        for (const a of alerts) st.insertAlert.run({ ...a, run_id: this.runId ?? '' });
+        if (this.runId !== null) {
+          if (symbols !== null) st.setSymbols.run([JSON.stringify(symbols), this.runId]);
+          st.touchRun.run([nowMs, this.runId]);
+        }
+        return n;
+      });
       this.events = [];
       this.audit = [];
       this.alerts = [];
@@ -399,7 +396,6 @@ export class EventStore {
       this.ok();
       return { ok: true, events_inserted: inserted, duplicates: events.length - inserted, audit_inserted: audit.length, alerts_inserted: alerts.length };
     } catch (e) {
-      rollbackQuietly(db);
       return { ok: false, fault: this.failed(e, 'persist', nowMs, 'FAILING'), deferred: false };
     }
   }
@@ -413,8 +409,8 @@ export class EventStore {
     const r = this.flush(nowMs);
     if (end !== 'open' && this.st !== null && this.runId !== null) {
       try {
-        if (end === 'clean') this.st.endRun.run(nowMs, nowMs, this.runId);
-        else this.st.markUnclean.run(this.runId);
+        if (end === 'clean') this.st.endRun.run([nowMs, nowMs, this.runId]);
+        else this.st.markUnclean.run([this.runId]);
       } catch (e) {
         this.failed(e, 'end_run', nowMs, 'FAILING');
       }
@@ -475,7 +471,7 @@ export class EventStore {
     const sql = `SELECT policy_id, policy_version, event_id, run_id, symbol, window_start_ms, window_end_ms, stored_ms, json FROM events${
       where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''
     } ORDER BY window_end_ms ${dir}, symbol ${dir}, policy_id ${dir}${q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : ''}`;
-    return this.db.prepare(sql).iterate(params) as IterableIterator<StoredEventRow>;
+    return this.db.iterate(sql, params) as IterableIterator<StoredEventRow>;
   }
 
   /**
@@ -485,14 +481,13 @@ export class EventStore {
   history(excludeRunId: string, limit = 500): (StoredEventRow & { run_started_ms: number | null; run_mode: string | null })[] {
     if (!this.readable || this.db === null) return [];
     try {
-      return this.db
-        .prepare(
-          `SELECT e.policy_id, e.policy_version, e.event_id, e.run_id, e.symbol, e.window_start_ms, e.window_end_ms, e.stored_ms, e.json,
+      return this.db.all(
+        `SELECT e.policy_id, e.policy_version, e.event_id, e.run_id, e.symbol, e.window_start_ms, e.window_end_ms, e.stored_ms, e.json,
                   r.started_ms AS run_started_ms, r.mode AS run_mode
              FROM events AS e LEFT JOIN runs AS r ON r.run_id = e.run_id
             WHERE e.run_id != ? ORDER BY e.window_end_ms DESC, e.symbol DESC, e.policy_id DESC LIMIT ?`,
-        )
-        .all(excludeRunId, Math.max(0, Math.floor(limit))) as (StoredEventRow & { run_started_ms: number | null; run_mode: string | null })[];
+        [excludeRunId, Math.max(0, Math.floor(limit))],
+      ) as (StoredEventRow & { run_started_ms: number | null; run_mode: string | null })[];
     } catch {
       return [];
     }
@@ -500,39 +495,38 @@ export class EventStore {
 
   runs(): RunRow[] {
     if (!this.readable || this.db === null) return [];
-    return (this.db.prepare('SELECT * FROM runs ORDER BY started_ms DESC, run_id').all() as unknown[]).map((r) => RunRowSchema.parse(r));
+    return this.db.all('SELECT * FROM runs ORDER BY started_ms DESC, run_id').map((r) => RunRowSchema.parse(r));
   }
 
   /** Audit envelopes between two local times (ts_ms), oldest first. */
   auditRows(q: { sinceMs?: number; untilMs?: number; eventTypes?: readonly string[] } = {}): AuditEnvelope[] {
     if (!this.readable || this.db === null) return [];
-    const rows = this.db
-      .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`)
-      .all({ since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER }) as AuditRowColumns[];
+    const rows = this.db.all(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`, {
+      since: q.sinceMs ?? 0,
+      until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+    }) as AuditRowColumns[];
     const types = q.eventTypes ? new Set(q.eventTypes) : null;
     return rows.filter((r) => types === null || types.has(r.event_type)).map(auditFromRow);
   }
 
   alertRows(q: { sinceMs?: number; untilMs?: number } = {}): (Alert & { run_id: string })[] {
     if (!this.readable || this.db === null) return [];
-    return this.db
-      .prepare(
-        `SELECT run_id, ts_ms, severity, reason_code, kind, symbol, count, first_ts_ms, last_ts_ms, summary FROM alerts
+    return this.db.all(
+      `SELECT run_id, ts_ms, severity, reason_code, kind, symbol, count, first_ts_ms, last_ts_ms, summary FROM alerts
          WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`,
-      )
-      .all({ since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER }) as (Alert & { run_id: string })[];
+      { since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER },
+    ) as (Alert & { run_id: string })[];
   }
 
   /** Stores (or replaces) the summary of its day. */
   saveDailySummary(summary: DailySummary, nowMs: number): { ok: true } | { ok: false; fault: StoreFault } {
     if (this.st === null && !this.reopenIfDue(nowMs)) return { ok: false, fault: this.s.fault as StoreFault };
     try {
-      (this.db as Database.Database)
-        .prepare(
-          `INSERT INTO daily_summaries (day, generated_ms, complete, json) VALUES (?, ?, ?, ?)
+      (this.db as SqlDatabase).run(
+        `INSERT INTO daily_summaries (day, generated_ms, complete, json) VALUES (?, ?, ?, ?)
            ON CONFLICT (day) DO UPDATE SET generated_ms = excluded.generated_ms, complete = excluded.complete, json = excluded.json`,
-        )
-        .run(summary.day, summary.generated_ms, summary.complete ? 1 : 0, JSON.stringify(summary));
+        [summary.day, summary.generated_ms, summary.complete ? 1 : 0, JSON.stringify(summary)],
+      );
       return { ok: true };
     } catch (e) {
       return { ok: false, fault: this.failed(e, 'persist', nowMs, 'FAILING') };
@@ -541,14 +535,14 @@ export class EventStore {
 
   dailySummary(day: string): DailySummary | null {
     if (!this.readable || this.db === null || (this.s.schema_version ?? 0) < 2) return null;
-    const row = this.db.prepare('SELECT json FROM daily_summaries WHERE day = ?').get(day) as { json: string } | undefined;
+    const row = this.db.get('SELECT json FROM daily_summaries WHERE day = ?', [day]) as { json: string } | undefined;
     return row === undefined ? null : DailySummarySchema.parse(JSON.parse(row.json));
   }
 
   /** A read-only SQL query for reports (the store's own tables; no user input reaches the SQL text). */
   select<T>(sql: string, params: Record<string, string | number> = {}): T[] {
     if (!this.readable || this.db === null) return [];
-    return this.db.prepare(sql).all(params) as T[];
+    return this.db.all(sql, params) as T[];
   }
 
   /** Sizes of the store's files and the free space beside them (for the snapshot and doctor). */
@@ -557,7 +551,7 @@ export class EventStore {
   }
 }
 
-function prepare(db: Database.Database): Statements {
+function prepare(db: SqlDatabase): Statements {
   return {
     insertEvent: db.prepare(
       `INSERT INTO events (policy_id, event_id, policy_version, run_id, symbol, window_start_ms, window_end_ms, stored_ms, json)
@@ -600,14 +594,5 @@ function readOnlyPlace(e: unknown, path: string): unknown {
     const errno = (a as NodeJS.ErrnoException).code;
     if (errno !== 'EROFS' && errno !== 'EACCES') return e;
     return Object.assign(new Error(`${(e as Error).message}: the folder ${dirname(path)} is not writable (${errno})`), { code: errno });
-  }
-}
-
-function rollbackQuietly(db: Database.Database): void {
-  if (!db.inTransaction) return;
-  try {
-    db.exec('ROLLBACK');
-  } catch {
-    // SQLite may already have rolled back (SQLITE_FULL does); nothing more to undo
   }
 }

@@ -150,8 +150,16 @@ export type DeadLetterStats = z.infer<typeof DeadLetterStatsSchema>;
  * `promoted_events` only once the store has committed it; while the store fails, detection goes on
  * and the events wait here (`pending_events`, bounded) until a later commit stores them.
  */
+/**
+ * The store's SQLite driver: native (the better-sqlite3 addon) or wasm (SQLite compiled to
+ * WebAssembly, used where the addon cannot load, e.g. the portable Windows bundle). Same file format.
+ */
+export const StoreDriverSchema = z.enum(['native', 'wasm']);
+export type StoreDriver = z.infer<typeof StoreDriverSchema>;
+
 export const StoreStatusSchema = z.object({
   path: z.string(),
+  driver: StoreDriverSchema,
   /** OK; FAILING: open, the last write failed; UNAVAILABLE: the file could not be opened. */
   state: z.enum(['OK', 'FAILING', 'UNAVAILABLE']),
   /** The health reason while not OK (STORE_DISK_FULL, STORE_READ_ONLY, STORE_BUSY, STORE_UNAVAILABLE). */
