@@ -220,8 +220,10 @@ export class EventsPanel {
     this.filterText.setPlaceholderText('Filter events (Ctrl+F; Esc clears)');
     this.filterText.setClearButtonEnabled(true);
     this.symbolBox = new QComboBox();
+    this.symbolBox.setObjectName('symbolFilter');
     this.symbolBox.addItem(undefined, ALL_SYMBOLS);
     this.sourceBox = new QComboBox();
+    this.sourceBox.setObjectName('sourceFilter');
     this.sourceBox.addItem(undefined, ALL_SOURCES);
     for (const src of StressSourceSchema.options) this.sourceBox.addItem(undefined, src);
     barLayout.addWidget(this.filterText, 1);
@@ -297,6 +299,13 @@ export class EventsPanel {
     t.addEventListener('clicked', () => this.poll());
     t.addEventListener('activated', () => this.poll());
     this.widget = w;
+  }
+
+  /** Adds a pane under the detail pane in the tab's splitter (the history of earlier runs), `height` to start with. */
+  addBelow(w: QWidget, height: number): void {
+    w.resize(600, height);
+    this.splitter.addWidget(w);
+    this.splitter.setCollapsible(2, false);
   }
 
   /** The symbols the symbol filter offers (the active universe, in rank order). */
