@@ -12,8 +12,6 @@ import { COLORS } from './view-model';
 const SLOTS = 4;
 const WIDTH = 380;
 const MARGIN = 12;
-/** Below the status row, so the mode and health stay readable while a toast shows. */
-const TOP = 40;
 
 export class ToastOverlay {
   readonly widget: QWidget;
@@ -22,6 +20,8 @@ export class ToastOverlay {
   constructor(
     private readonly parent: QWidget,
     onDismiss: (id: number) => void,
+    /** How far from the parent's top the stack starts. */
+    private readonly top: () => number,
   ) {
     this.widget = new QWidget(parent);
     this.widget.setObjectName('toasts');
@@ -80,7 +80,7 @@ export class ToastOverlay {
   place(): void {
     this.widget.adjustSize();
     const w = this.parent.size().width();
-    this.widget.move(Math.max(0, w - WIDTH - MARGIN), TOP);
+    this.widget.move(Math.max(0, w - WIDTH - MARGIN), this.top());
   }
 
   /** Texts of the toasts shown, newest first. */

@@ -62,7 +62,8 @@ export const DEFAULT_LAYOUT: StartLayout = Object.freeze({
   v: 1 as const,
   window: { width: 1600, height: 1000 },
   main: [330, 640] as [number, number],
-  bottom: [560, 1000] as [number, number],
+  // The tabs get the larger share: at 1280 px the events table's columns fit without scrolling.
+  bottom: [500, 1060] as [number, number],
   events: [380, 220] as [number, number],
   tab: EVENTS_TAB,
   columns: [],
@@ -376,7 +377,12 @@ export class PeakPressureWindow {
       #failure { color: ${COLORS.red}; font-size: 20px; font-weight: bold; background-color: #2b0000; padding: 40px; }
     `);
     win.setCentralWidget(root.widget);
-    this.toasts = new ToastOverlay(root.widget, (id) => opts.onDismissToast?.(id));
+    // Toasts go under the status row (its mode, health and alert controls stay in sight).
+    this.toasts = new ToastOverlay(
+      root.widget,
+      (id) => opts.onDismissToast?.(id),
+      () => statusRow.widget.size().height() + 12,
+    );
     win.addEventListener(WidgetEventTypes.Close, opts.onClose);
     win.addEventListener(WidgetEventTypes.Resize, () => this.toasts.place());
     this.addShortcut('Ctrl+F', () => {
@@ -476,14 +482,14 @@ export class PeakPressureWindow {
   /** Earlier runs' events below this run's (sent once at start; null: none received). */
   showHistory(h: HistoryTable): void {
     if (this.history === null) {
-      // Added once the window is laid out, as the third pane of the events tab's splitter: in the
-      // constructor, its table's size hint would re-divide the main splitter's saved proportions.
+      // Added once the window is laid out, under this run's table or empty state: in the constructor,
+      // its table's size hint would re-divide the main splitter's saved proportions.
       this.history = new PanelTab(
         [{ columns: HISTORY_COLUMNS, numeric: [5, 6, 7, 8], fixed: { 0: `lx3k9a1b · 2026-01-06 00:00:00`, 2: LONGEST_SYMBOL } }],
         this.common,
       );
       this.history.tables[0]?.widget.setObjectName('historyTable');
-      this.events.addBelow(this.history.widget, 160);
+      this.events.addBelow(this.history.widget);
     }
     const model: PanelModel = { title: h.title, lines: [], grids: [h.grid], empty: h.empty };
     this.history.bind(model);
