@@ -16,6 +16,8 @@ const MARGIN = 12;
 export class ToastOverlay {
   readonly widget: QWidget;
   private readonly slots: { label: QLabel; id: number | null; text: string; color: string }[] = [];
+  /** Ids of the toasts shown, in order (a toast's text never changes). */
+  private shownKey = '';
 
   constructor(
     private readonly parent: QWidget,
@@ -46,8 +48,11 @@ export class ToastOverlay {
     this.widget.hide();
   }
 
-  /** Shows these toasts (newest first); the rest of the slots are hidden. */
+  /** Shows these toasts (newest first); the rest of the slots are hidden. Called every render: the same stack again costs nothing. */
   show(toasts: readonly ToastView[]): void {
+    const key = toasts.map((t) => t.id).join(',');
+    if (key === this.shownKey) return;
+    this.shownKey = key;
     this.slots.forEach((slot, i) => {
       const t = toasts[i];
       if (t === undefined) {
@@ -78,6 +83,7 @@ export class ToastOverlay {
 
   /** At the parent's top right (called again when the window is resized). */
   place(): void {
+    if (this.shownKey === '') return;
     this.widget.adjustSize();
     const w = this.parent.size().width();
     this.widget.move(Math.max(0, w - WIDTH - MARGIN), this.top());
