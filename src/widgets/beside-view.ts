@@ -115,7 +115,8 @@ export function tapePanel(s: Snapshot): PanelModel {
     if (t === undefined || t.liquidations === 0) return;
     const width = t.bucket_width === null ? '' : `, bucket ${formatFixed(t.bucket_width, tickDecimals(t.tick))}`;
     const shown = t.buckets.length < t.buckets_total ? ` (${formatInt(t.buckets.length)} shown)` : '';
-    lines.push(`${symbol}: ${formatInt(t.liquidations)} liquidations in ${formatInt(t.buckets_total)} buckets${shown}${width}`);
+    const plural = (n: number, word: string): string => `${formatInt(n)} ${word}${n === 1 ? '' : 's'}`;
+    lines.push(`${symbol}: ${plural(t.liquidations, 'liquidation')} in ${plural(t.buckets_total, 'bucket')}${shown}${width}`);
     for (const b of t.buckets) rows.push({ row: tapeRow(symbol, b, tickDecimals(t.tick)), last: b.last_ms, rank });
   });
   rows.sort((a, b) => b.last - a.last || a.rank - b.rank);
