@@ -10,12 +10,11 @@
  * forceOrder capture written here (one liquidation per symbol per second, sides alternating), so
  * the policy's pillar 3 passes and pillar 4 is judged on the real books.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binanceUsdm } from '../src/binance/adapter';
-import { formatCaptureLine } from '../src/capture/format';
 import { mergeCaptures } from '../src/capture/reader';
 import type { DepthUpdate } from '../src/binance/book/contracts';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
@@ -27,27 +26,10 @@ import { policyEventLine } from '../src/replay/beside-summary';
 import { eventLine, type ReplayOptions, type ReplayResult, type ReplaySummary, runReplay, summarize } from '../src/replay/replay';
 import { bridgeIndex, depthInput, NaiveBook, type DepthInput } from './book-helpers';
 import { FIXTURE_FILES, haveShared, SHARED_HFT_2023, SHARED_HFT_2024 } from './fixtures/paths';
-import { FIXTURE_CLOCK_SKEW_MS, FIXTURE_RECV_SPAN, FULL_2024_RECV_SPAN, writeOiCapture } from './fixtures/synthetic';
+import { FIXTURE_RECV_SPAN, FULL_2024_RECV_SPAN, writeLiquidationCapture, writeOiCapture } from './fixtures/synthetic';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pp-pillars-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Synthetic (not market data): one `!forceOrder@arr` frame per symbol per second, BUY and SELL alternating. */
-function writeLiquidationCapture(path: string, span: { from: number; to: number }): string {
-  const lines: string[] = [];
-  const prices: Record<string, string> = { BTCUSDT: '61800.00', ETHUSDT: '2680.00' };
-  for (let recv = span.from, i = 0; recv <= span.to; recv += 1000, i++) {
-    for (const [s, p] of Object.entries(prices)) {
-      const E = recv + FIXTURE_CLOCK_SKEW_MS;
-      const o = { s, S: i % 2 === 0 ? 'BUY' : 'SELL', o: 'LIMIT', f: 'IOC', q: '0.010', p, ap: p, X: 'FILLED', l: '0.010', z: '0.010', T: E };
-      lines.push(
-        formatCaptureLine({ recv_ms: recv, source: 'ws:/market/stream', text: JSON.stringify({ stream: '!forceOrder@arr', data: { e: 'forceOrder', E, o } }) }),
-      );
-    }
-  }
-  writeFileSync(path, `${lines.join('\n')}\n`);
-  return path;
-}
 
 interface Run {
   result: ReplayResult;

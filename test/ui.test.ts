@@ -2,15 +2,19 @@
  * The native window, two ways:
  *  1. The real app (dist/main.js, NodeGui, offscreen Qt platform) against the loopback simulator:
  *     after a few commits it reads its widgets back from Qt and saves PNGs at 1600×1000 and
- *     1280×800, once at 100 % and once at 200 % (QT_SCALE_FACTOR=2). What Qt shows must be exactly
- *     what the view-model makes of the snapshot that was rendered. An earlier run's real events,
- *     put in the store beforehand, come back as the window's history section (issue 10 item 3);
- *     the simulator's exchange clock is 3 s ahead, so the collector's boot doctor alerts
- *     CLOCK_SKEW and the window shows it as a toast (item 5).
+ *     1280×800 and of the order-book, tape, four-pillars and sinks tabs, at 100 %, 150 % and
+ *     200 % (QT_SCALE_FACTOR). What Qt shows must be exactly what the view-model makes of the
+ *     snapshot that was rendered. An earlier run's real events, put in the store beforehand, come
+ *     back as the history table below this run's events (issue 10 item 3); the simulator's
+ *     exchange clock is 3 s ahead, so the collector's boot doctor alerts CLOCK_SKEW and the window
+ *     shows it as a toast (item 5); the tray is tried and, offscreen, left out with a log line; a
+ *     Redis sink nobody listens for shows as SINK_DEGRADED with its backlog (issue 13).
  *  2. The window's widgets in this process (offscreen Qt), fed snapshots the real pipeline made
  *     from the vendored capture: the per-symbol grid, counter tables, the events table (rows,
- *     sort, filters, selection → detail pane, 10,000 rows), the coming panels and the layout that
- *     survives a restart.
+ *     sort, filters, selection → detail pane, 10,000 rows), the history table, the panels beside M3
+ *     (books, tape, policy from a replay of the real capture; sinks), the toasts with their
+ *     auto-dismiss on the stack's clock, the alert controls (UI-local), the Tab order, Ctrl+F /
+ *     Esc, and the layout that survives a restart.
  */
 process.env.TZ = 'UTC';
 
@@ -20,20 +24,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
+import { SinkStatusSchema } from '../src/core/contracts/sink-status';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
+import { POLICY_ID } from '../src/core/policy/constants';
+import { MainToWorkerSchema } from '../src/ipc/messages';
+import { AlertInbox } from '../src/alerts/inbox';
+import { type Alert, AlertSchema } from '../src/core/contracts/alert';
 import { runReplay } from '../src/replay/replay';
 import { startSimulator } from '../src/simulator/server';
 import { HISTORY_LIMIT, historyOf } from '../src/store/history';
 import { EventStore } from '../src/store/store';
-import type { ToastView } from '../src/widgets/alerts-view';
-import { COMING_PANELS } from '../src/widgets/coming-panels';
+import { toastText, type ToastView, toastViews } from '../src/widgets/alerts-view';
 import { EVENT_COLUMNS, eventCells, eventDetail, EVENT_ROWS_MAX } from '../src/widgets/events-model';
 import type { Layout } from '../src/widgets/layout';
-import { historyView } from '../src/widgets/history-view';
+import { historyTable } from '../src/widgets/history-view';
 import { type Cell, COLORS, viewModel, type ViewModel } from '../src/widgets/view-model';
+import { TAB_ORDER } from '../src/widgets/tabs';
 import type { WindowTexts } from '../src/widgets/window';
 import { FIXTURE_FILES, REPO_ROOT } from './fixtures/paths';
-import { writeOiCapture } from './fixtures/synthetic';
+import { writeLiquidationCapture, writeOiCapture } from './fixtures/synthetic';
 import { fixtureEvents, runStart } from './store-helpers';
 
 const ADDON = join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
@@ -87,8 +96,22 @@ function expectShows(w: WindowTexts, vm: ViewModel): void {
   expect(w.whySilent).toMatchObject({ title: why.title, perSymbol: why.perSymbol.join('\n'), empty: why.empty });
   expect(w.whySilent.rows).toEqual(why.rows.map((r) => [r.time, r.symbol, r.stopped, r.flow, r.largest, r.body, r.stress, r.why]));
   expect(w.whySilent.colors).toEqual(why.rows.map((r) => Array.from({ length: 8 }, () => r.color.toLowerCase())));
-  expect(w.coming).toEqual(COMING_PANELS.map((p) => ({ title: p.title, text: p.text })));
+  expectBeside(w, vm);
   expect(w.failure).toBeNull();
+}
+
+/** The tabs beside M3 (tape, books, policy, sinks): every heading, line, empty state, cell and colour. */
+function expectBeside(w: WindowTexts, vm: ViewModel): void {
+  for (const key of Object.keys(vm.beside) as (keyof ViewModel['beside'])[]) {
+    const m = vm.beside[key];
+    const got = w.beside[key];
+    expect({ title: got.title, lines: got.lines, empty: got.empty }, key).toEqual({ title: m.title, lines: m.lines.join('\n'), empty: m.empty });
+    got.grids.forEach((g, i) => {
+      expect(g.columns, `${key} grid ${i}`).toEqual([...(m.grids[i]?.columns ?? g.columns)]);
+      expect(g.rows, `${key} grid ${i}`).toEqual(texts(m.grids[i]?.rows ?? []));
+      expect(g.colors, `${key} grid ${i}`).toEqual(colors(m.grids[i]?.rows ?? []));
+    });
+  }
 }
 
 interface Shot {
@@ -99,8 +122,8 @@ interface Shot {
 }
 
 describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
-  for (const scale of ['1', '2']) {
-    it(`at ${scale === '1' ? '100' : '200'} %: shows exactly what the view-model makes of the rendered snapshot, fits 1280×800, saves PNGs`, async () => {
+  for (const scale of ['1', '1.5', '2']) {
+    it(`at ${Number(scale) * 100} %: shows exactly what the view-model makes of the rendered snapshot, fits 1280×800, saves PNGs`, async () => {
       expect(existsSync(MAIN)).toBe(true);
       const sim = await startSimulator({ port: 0, seed: 9, scenario: 'steady' });
       sim.fault({ kind: 'server_time_skew', ms: 3_000 });
@@ -110,9 +133,9 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       const earlier = EventStore.open({ path: db, isRunAlive: () => false }, Date.UTC(2026, 0, 6));
       earlier.startRun(runStart('earlier1', Date.UTC(2026, 0, 6)), Date.UTC(2026, 0, 6));
       earlier.persist({ events: await fixtureEvents() }, Date.UTC(2026, 0, 6, 0, 1));
-      const expectedHistory = historyView(historyOf(earlier.history('none', HISTORY_LIMIT)))?.text;
+      const expectedHistory = historyTable(historyOf(earlier.history('none', HISTORY_LIMIT)));
       earlier.close(Date.UTC(2026, 0, 6, 0, 2));
-      const out = scale === '1' ? OUT : join(OUT, 'scale-200');
+      const out = scale === '1' ? OUT : join(OUT, `scale-${Number(scale) * 100}`);
       rmSync(out, { recursive: true, force: true });
       // A corrupt saved layout: ignored with a log line, replaced on exit by the layout in use.
       const config = join(dir, 'config');
@@ -134,6 +157,9 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
           out,
           '--ui-test-renders',
           '4',
+          // Nothing listens on port 9: the sink stays DEGRADED and its backlog grows (SPEC §22).
+          '--sink',
+          'redis://127.0.0.1:9',
         ],
         { XDG_CONFIG_HOME: config, QT_SCALE_FACTOR: scale },
       );
@@ -147,8 +173,13 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
         shots: Shot[];
         scale: string;
         renderMs: number[];
-        history: string | null;
+        tabShots: Shot[];
+        history: unknown;
         toastsShown: ToastView[];
+        toastsRead: { text: string; color: string }[];
+        tabOrder: string[];
+        tray: { line: string; available: boolean; messages: number; sounds: number };
+        alertPrefs: { sound: boolean; muted: boolean; tray: boolean };
       };
       expect(rb.scale).toBe(scale);
       const parsed = SnapshotSchema.safeParse(rb.snapshot);
@@ -174,23 +205,58 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
       expect(w.status.mode).toBe('Mode: LIVE_PEAK_PRESSURE');
       expect(w.status.symbols).toBe('Symbols: BTCUSDT, ETHUSDT, SOLUSDT, XRPUSDT, DOGEUSDT (+5 more)');
       expect(w.events.emptyState).toContain('=== NO PEAK PRESSURE EVENTS DETECTED ===');
-      expect(w.tabs).toEqual(['Promoted Events', 'Why silent?', ...COMING_PANELS.map((p) => p.title)]);
+      expect(w.tabs).toEqual(['Promoted Events', 'Why silent?', 'Liquidation tape', 'Order books', 'Four pillars', 'Sinks']);
+      // The tabs beside M3, each opened and shown with this run's data (compared cell by cell above and here).
+      expect(rb.tabShots.map((t) => t.widgets.tab)).toEqual(['order-books', 'liquidation-tape', 'four-pillars', 'sinks']);
+      for (const t of rb.tabShots) {
+        expect(t.png).toBe(join(out, `${t.name}.png`));
+        expect(pngSize(join(out, `${t.name}.png`))).toEqual({ width: 1600 * Number(scale), height: 1000 * Number(scale) });
+        expectBeside(t.widgets, vm);
+        for (const g of Object.values(t.widgets.beside).flatMap((p) => p.grids)) expect(g.fitsWidth, t.name).toBe(true);
+      }
+      // The simulator serves depth: books with the exchange's decimal strings; the policy counts every window.
+      const books = w.beside.books.grids[0]?.rows ?? [];
+      expect(books.map((r) => r[0])).toEqual(snap.symbols_active.filter((x) => snap.books?.per_symbol[x]));
+      expect(books.length).toBeGreaterThan(0);
+      for (const r of books) if (r[1] === 'LIVE') expect(r[2]).toBe(snap.books?.per_symbol[r[0] as string]?.best_bid);
+      expect(w.beside.policy.grids[0]?.rows.at(-1)?.[0]).toBe('All symbols');
+      expect(w.beside.policy.grids[0]?.rows.every((r) => r.at(-1) === 'holds')).toBe(true);
+      // The sink nobody listens for: DEGRADED, named as the health reason, with its backlog.
+      expect(w.beside.sinks.empty).toBeNull();
+      expect(w.beside.sinks.grids[0]?.rows[0]?.slice(0, 2)).toEqual(['redis://127.0.0.1:9', 'DEGRADED (SINK_DEGRADED)']);
+      expect(snap.health_reasons).toContain('SINK_DEGRADED');
+      // Keyboard: the Tab order through the main view, as Qt's focus chain has it.
+      expect(rb.tabOrder).toEqual([...TAB_ORDER]);
+      // Alerts: the tray was tried and, offscreen, left out with a log line; sound off by default, not muted.
+      expect(stderr).toContain('peak-pressure: system tray: not available on the offscreen Qt platform');
+      expect(rb.tray).toMatchObject({ available: false, messages: 0, sounds: 0 });
+      expect(rb.alertPrefs).toEqual({ sound: false, muted: false, tray: true });
+      expect(w.alertPrefs).toEqual({ sound: false, muted: false });
       // Window sizes and the PNGs under debug/ (device pixels: logical size × scale).
       const k = Number(scale);
+      // (150 %: 1600 × 1.5 = 2400 device pixels.)
       expect(big.widgets.size).toEqual({ width: 1600, height: 1000 });
       expect(small.widgets.size).toEqual({ width: 1280, height: 800 });
       expect(big.png).toBe(join(out, 'window.png'));
       expect(pngSize(join(out, 'window.png'))).toEqual({ width: 1600 * k, height: 1000 * k });
       expect(pngSize(join(out, 'window-1280x800.png'))).toEqual({ width: 1280 * k, height: 800 * k });
       expect(rb.renderMs.length).toBeGreaterThanOrEqual(4);
-      // The earlier run's events, as the history section shows them (TZ=UTC on both sides).
-      expect(expectedHistory).toContain('--- Run earlier1 — LIVE_PEAK_PRESSURE — started 2026-01-06');
-      expect(rb.history).toBe(expectedHistory);
+      // The earlier run's events below this run's, newest first, labelled with run and date (TZ=UTC on both sides);
+      // this run's counters stay its own (the status bar and heading were compared with the snapshot above).
+      expect(expectedHistory?.grid.rows.length).toBeGreaterThan(0);
+      expect(w.history.title).toBe(expectedHistory?.title);
+      expect(w.history.empty).toBeNull();
+      expect(w.history.grids[0]?.rows).toEqual(texts(expectedHistory?.grid.rows ?? []));
+      expect(w.history.grids[0]?.rows.every((r) => r[0] === 'earlier1 · 2026-01-06 00:00:00')).toBe(true);
+      expect(w.status.events).toBe(`Events: ${snap.counters.peak_pressure_events}`);
       // The boot doctor's alert reached the window as a toast (the collector's console says the same).
       const skew = rb.toastsShown.find((t) => t.title.startsWith('WARN CLOCK_SKEW'));
       expect(skew, JSON.stringify(rb.toastsShown)).toBeDefined();
       expect(skew?.body).toContain('doctor clock:');
       expect(skew?.color).toBe(COLORS.orange);
+      // ... and the window's toast widget showed it (read back from Qt when it appeared).
+      const shownSkew = rb.toastsRead.find((t) => t.text.startsWith('WARN CLOCK_SKEW'));
+      expect(shownSkew, JSON.stringify(rb.toastsRead)).toEqual({ text: skew ? toastText(skew) : '', color: COLORS.orange });
       expect(stdout).toContain('!! ALERT WARN CLOCK_SKEW');
       // The corrupt file was replaced by the layout the window had when it closed.
       const saved = /^layout="(.*)"$/m.exec(readFileSync(conf, 'utf8'))?.[1]?.replace(/\\"/g, '"');
@@ -247,6 +313,8 @@ describe.skipIf(!haveQt)('native window (the app, offscreen Qt)', () => {
 describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
   let quiet: Snapshot;
   let promoted: Snapshot;
+  /** The real capture with books and policy four-pillars-001 on, OI polls and (synthetic) liquidations merged in, and two sinks. */
+  let beside: Snapshot;
   let qt: typeof import('@nodegui/nodegui');
   let W: typeof import('../src/widgets/window');
   let store: typeof import('../src/widgets/layout-store');
@@ -260,6 +328,47 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     const oi = writeOiCapture(join(mkdtempSync(join(tmpdir(), 'pp-ui-oi-')), 'oi.pp'));
     const b = await runReplay({ files: [...FIXTURE_FILES, oi], symbols: ['BTCUSDT', 'ETHUSDT'], commitEveryMs: 500, nearMisses: true });
     promoted = b.state.commit(1_723_161_330_000);
+    const liq = writeLiquidationCapture(join(mkdtempSync(join(tmpdir(), 'pp-ui-liq-')), 'liq.pp'));
+    const c = await runReplay({ files: [...FIXTURE_FILES, oi, liq], symbols: ['BTCUSDT', 'ETHUSDT'], commitEveryMs: 500 });
+    const t = 1_723_161_330_000;
+    // Sink statuses as the delivery loop reports them (a replay runs no sink): one delivering, one down.
+    const sinks = [
+      {
+        sink: 'redis://127.0.0.1:6379',
+        kind: 'redis',
+        state: 'OK',
+        backlog: 0,
+        delivered: 41,
+        delivered_total: 1_041,
+        delivered_seq: 1_041,
+        last_delivered_ms: t - 2_000,
+        oldest_pending_ms: null,
+        failures: 0,
+        failing_since_ms: null,
+        last_error: null,
+        warning: 'Redis runs without persistence (appendonly no): a restart of it loses the stream',
+        skipped: 0,
+        rejected: 0,
+      },
+      {
+        sink: 'postgres://127.0.0.1:5432/pp',
+        kind: 'postgres',
+        state: 'DEGRADED',
+        backlog: 57,
+        delivered: 0,
+        delivered_total: 984,
+        delivered_seq: 984,
+        last_delivered_ms: t - 600_000,
+        oldest_pending_ms: t - 590_000,
+        failures: 12,
+        failing_since_ms: t - 590_000,
+        last_error: 'connect ECONNREFUSED 127.0.0.1:5432',
+        warning: null,
+        skipped: 0,
+        rejected: 0,
+      },
+    ].map((x) => SinkStatusSchema.parse(x));
+    beside = SnapshotSchema.parse({ ...c.state.commit(t), sinks });
     qt = await import('@nodegui/nodegui');
     W = await import('../src/widgets/window');
     store = await import('../src/widgets/layout-store');
@@ -301,6 +410,12 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
       expect(rb.events.emptyState).toBeNull();
       expect(rb.events.note).toBe('');
     }
+    // At the smallest supported size, with rows in it, the events table still needs no horizontal scrolling.
+    w.win.resize(1280, 800);
+    pump();
+    expect(w.readBack().events.fitsWidth).toBe(true);
+    w.win.resize(1600, 1000);
+    pump();
     const path = join(OUT, 'in-process-events.png');
     mkdirSync(OUT, { recursive: true });
     expect(w.grabPng(path)).toBe(true);
@@ -370,6 +485,149 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     expect(rb.rows[0]).toEqual(eventCells(many[EVENT_ROWS_MAX] as PromotedEvent));
     expect(w.log.rowAt(EVENT_ROWS_MAX - 1)?.event.event_id).toBe(many[1]?.event_id);
     expect(w.log.evicted).toBe(1);
+    w.win.close();
+  });
+
+  it('fills the tabs beside M3 from a replay of the real capture: books, liquidation tape, four-pillars partition, sinks; empty states labelled', () => {
+    const w = open();
+    const vm = show(w, beside);
+    const rb = w.readBack();
+    expectShows(rb, vm);
+    // Books: the real depth synced; best prices are the exchange's decimal strings, as in the snapshot.
+    const books = rb.beside.books.grids[0]?.rows ?? [];
+    expect(books.map((r) => r[0])).toEqual(['BTCUSDT', 'ETHUSDT']);
+    for (const r of books) {
+      const b = beside.books?.per_symbol[r[0] as string];
+      expect(r.slice(1, 4)).toEqual([b?.state, b?.best_bid, b?.best_ask]);
+      expect(r[1]).toBe('LIVE');
+      expect(r[7]).toBe('0'); // no pu gap after sync on the real diffs
+    }
+    // Tape: buckets with count and notional per side, first/last time, newest activity first.
+    const tape = rb.beside.tape.grids[0]?.rows ?? [];
+    expect(tape.length).toBeGreaterThan(1);
+    expect(rb.beside.tape.lines).toContain('counts are lower bounds');
+    const bucketCount = (sym: string): number => beside.liquidation_tape?.per_symbol[sym]?.buckets.length ?? 0;
+    expect(tape.length).toBe(bucketCount('BTCUSDT') + bucketCount('ETHUSDT'));
+    // Policy: one row per symbol and the total, each holding judged = Σ outcomes, as the snapshot counts.
+    const part = rb.beside.policy.grids[0]?.rows ?? [];
+    expect(part.map((r) => r[0])).toEqual(['BTCUSDT', 'ETHUSDT', 'All symbols']);
+    expect(part.map((r) => r.at(-1))).toEqual(['holds', 'holds', 'holds']);
+    const pol = beside.policies[POLICY_ID];
+    expect(part[0]?.[3]).toBe(String(pol?.per_symbol.BTCUSDT?.counters.judged));
+    expect(Number(part[0]?.[1])).toBeGreaterThan(0);
+    // Sinks: both, the down one named SINK_DEGRADED with its backlog and error.
+    const sinks = rb.beside.sinks.grids[0]?.rows ?? [];
+    expect(sinks.map((r) => r.slice(0, 3))).toEqual([
+      ['redis://127.0.0.1:6379', 'OK', '0'],
+      ['postgres://127.0.0.1:5432/pp', 'DEGRADED (SINK_DEGRADED)', '57'],
+    ]);
+    expect(sinks[1]?.[7]).toBe('connect ECONNREFUSED 127.0.0.1:5432');
+    for (const tab of ['order-books', 'liquidation-tape', 'four-pillars', 'sinks']) {
+      expect(w.openTab(tab)).toBe(true);
+      pump();
+      expect(w.grabPng(join(OUT, `in-process-${tab}.png`))).toBe(true);
+    }
+
+    // Nothing beside M3 (books off, no tape, no policy, no sink): every tab says so, no rows.
+    w.openTab('events');
+    const bare = SnapshotSchema.parse({ ...beside, books: null, liquidation_tape: null, policies: { [POLICY_ID]: null }, sinks: undefined });
+    const vm2 = show(w, bare);
+    const rb2 = w.readBack();
+    expectShows(rb2, vm2);
+    for (const p of Object.values(rb2.beside)) {
+      expect(p.empty).not.toBeNull();
+      expect(p.grids.every((g) => g.rows.length === 0)).toBe(true);
+    }
+    expect(rb2.beside.sinks.empty).toContain('No sink configured');
+    w.win.close();
+  });
+
+  it("shows earlier runs' events below this run's, labelled with run and date; this run's heading and counts stay its own", async () => {
+    const w = open();
+    show(w, promoted);
+    const t0 = Date.UTC(2026, 0, 6);
+    const db = EventStore.open({ path: join(mkdtempSync(join(tmpdir(), 'pp-ui-hist-')), 'h.db'), isRunAlive: () => false }, t0);
+    db.startRun(runStart('earlier1', t0), t0);
+    db.persist({ events: await fixtureEvents() }, t0 + 60_000);
+    const h = historyTable(historyOf(db.history('now', HISTORY_LIMIT)));
+    db.close(t0 + 120_000);
+    if (h) w.showHistory(h);
+    pump();
+    const rb = w.readBack();
+    expect(rb.history.title).toBe(h?.title);
+    expect(rb.history.grids[0]?.rows).toEqual(texts(h?.grid.rows ?? []));
+    expect(rb.history.grids[0]?.rows.length).toBeGreaterThan(0);
+    expect(rb.history.grids[0]?.rows[0]?.[0]).toBe('earlier1 · 2026-01-06 00:00:00');
+    // This run's table, heading and counters are unchanged by the history.
+    expect(rb.events.rowCount).toBe(promoted.promoted_events.length);
+    expect(rb.events.heading).toBe(viewModel(promoted).events.heading);
+    const none = historyTable({ entries: [], skipped: 0 });
+    if (none) w.showHistory(none);
+    expect(w.readBack().history.empty).toBe('No events from earlier runs in the store.');
+    w.win.close();
+  });
+
+  it('stacks toasts newest first and drops them on the stack clock (no sleeping); sound and mute are UI-local', () => {
+    const prefs: { sound: boolean; muted: boolean }[] = [];
+    const w = new W.PeakPressureWindow({ onClose: () => undefined, layout: null, onAlertPrefs: (p) => prefs.push(p) });
+    windows.push(w);
+    w.show();
+    pump();
+    const inbox = new AlertInbox(null);
+    const alert = (reason: Alert['reason_code'], severity: Alert['severity'], ts: number): Alert =>
+      AlertSchema.parse({
+        kind: 'each',
+        severity,
+        reason_code: reason,
+        symbol: '',
+        summary: `${reason} at ${ts}`,
+        count: 1,
+        first_ts_ms: ts,
+        last_ts_ms: ts,
+        ts_ms: ts,
+      });
+    const t0 = 1_723_161_330_000;
+    inbox.receive(alert('CLOCK_SKEW', 'WARN', t0), t0);
+    inbox.receive(alert('STORE_UNAVAILABLE', 'CRIT', t0 + 1_000), t0 + 1_000);
+    const at = (now: number): { text: string; color: string }[] => {
+      w.showToasts(toastViews(inbox.visible(now)));
+      pump();
+      return w.readBack().toasts;
+    };
+    const both = at(t0 + 1_000);
+    expect(both.map((x) => x.text.split(' ')[1])).toEqual(['STORE_UNAVAILABLE', 'CLOCK_SKEW']);
+    expect(both.map((x) => x.color)).toEqual([COLORS.red, COLORS.orange]);
+    expect(w.grabPng(join(OUT, 'in-process-toasts.png'))).toBe(true);
+    // WARN goes after 8 s, CRIT after 30 s: the clock is a number here.
+    expect(at(t0 + 8_001).map((x) => x.text.split(' ')[1])).toEqual(['STORE_UNAVAILABLE']);
+    expect(at(t0 + 31_001)).toEqual([]);
+    // The controls: sound off by default; toggling them only calls the window's callback.
+    expect(w.readBack().alertPrefs).toEqual({ sound: false, muted: false });
+    w.muteBox.setChecked(true);
+    w.soundBox.setChecked(true);
+    expect(prefs.at(-1)).toEqual({ sound: true, muted: true });
+    // ... and the window has no message that could reach the collector but "stop" (src/ipc/messages.ts).
+    expect(MainToWorkerSchema.options.map((o) => o.shape.type.value)).toEqual(['stop']);
+    w.win.close();
+  });
+
+  it('keyboard: a defined Tab order, Ctrl+F focuses the filter, Esc clears it', () => {
+    const w = open();
+    show(w, promoted);
+    const h = historyTable({ entries: [], skipped: 0 });
+    if (h) w.showHistory(h);
+    pump();
+    expect(w.tabOrder()).toEqual([...W.TAB_ORDER]);
+    w.win.activateWindow();
+    pump();
+    w.events.filterText.setText('ETH');
+    w.openTab('why-silent');
+    expect(w.shortcut('Ctrl+F')).toBe(true);
+    pump();
+    expect(w.readBack().tab).toBe('events');
+    expect(w.events.filterText.hasFocus()).toBe(true);
+    expect(w.shortcut('Esc')).toBe(true);
+    expect(w.readBack().events.filter.text).toBe('');
     w.win.close();
   });
 

@@ -22,7 +22,8 @@ import { type Layout, sameLayout } from '../widgets/layout';
 import { layoutLocation, LayoutStore } from '../widgets/layout-store';
 import type { History } from '../store/history';
 import { toastView, type ToastView, toastViews } from '../widgets/alerts-view';
-import { historyView } from '../widgets/history-view';
+import { alertOutputs, tryTray } from '../widgets/alert-outputs';
+import { historyTable } from '../widgets/history-view';
 import { viewModel, type ViewModel } from '../widgets/view-model';
 import { PeakPressureWindow, type WindowTexts } from '../widgets/window';
 import { runsUnderQode, STOP_SIGNALS } from './platform';
@@ -121,12 +122,20 @@ export function runGui(opts: GuiOptions): void {
   let latest: Snapshot | null = null;
   /** Events that arrived with snapshots not rendered yet (each crosses the thread boundary once). */
   let pendingEvents: PromotedEvent[] = [];
-  // Earlier runs' events (sent once at start) and the alerts' toast stack: models for the window's
-  // history section and toasts (src/widgets/history-view.ts, alerts-view.ts); no tray/sound sink yet.
+  // Earlier runs' events (sent once at start; src/widgets/history-view.ts) and the alerts: the toast
+  // stack, the tray and the sound, as the window's UI-local preferences say (src/alerts/inbox.ts).
   let history: History | null = null;
-  const inbox = new AlertInbox(null);
+  const trayAttempt = tryTray(process.env.QT_QPA_PLATFORM);
+  process.stderr.write(`peak-pressure: ${trayAttempt.line}\n`);
+  // The sound is the terminal's bell: there is no other sound NodeGui can make without a media backend.
+  const outputs = alertOutputs(trayAttempt, process.stderr.isTTY ? () => process.stderr.write('\x07') : null);
+  const inbox = new AlertInbox(outputs);
+  /** Shows the toasts still due: the stack's clock is the wall clock here, a number in tests. */
+  const refreshToasts = (): void => window.showToasts(toastViews(inbox.visible(wallClock.now())));
   // UI test: every toast as it appeared (a WARN toast is gone after 8 s, before a slow machine reads back).
   const toastsShown: ToastView[] = [];
+  // UI test: the newest toast as read back from the window's widgets when it appeared.
+  const toastsRead: { text: string; color: string }[] = [];
   let rendered = -1;
   let fatal: { reason: string; detail: string } | null = null;
   /** A crashed worker is being replaced (the window's default policy): shown until the new run's first snapshot. */
@@ -155,7 +164,15 @@ export function runGui(opts: GuiOptions): void {
   const saved = store.read();
   if (saved.problem !== null)
     process.stderr.write(`peak-pressure: ignored the saved window layout in ${layoutLocation()} (${saved.problem}); using the default layout\n`);
-  const window = new PeakPressureWindow({ onClose: () => exit(0), layout: saved.layout });
+  const window = new PeakPressureWindow({
+    onClose: () => exit(0),
+    layout: saved.layout,
+    onDismissToast: (id) => {
+      inbox.dismiss(id);
+      refreshToasts();
+    },
+    onAlertPrefs: (p) => inbox.setPrefs(p),
+  });
   let active = false;
   window.win.addEventListener(WidgetEventTypes.WindowActivate, () => {
     active = true;
@@ -213,9 +230,13 @@ export function runGui(opts: GuiOptions): void {
       inbox.receive(a, now);
       const top = inbox.visible(now)[0];
       if (opts.uiTest && top?.alert === a && toastsShown.length < 50) toastsShown.push(toastView(top));
+      refreshToasts();
+      if (opts.uiTest && top?.alert === a) toastsRead.push(...window.readBack(0).toasts.slice(0, 1));
     },
     onHistory: (h) => {
       history = h;
+      const table = historyTable(h);
+      if (table !== null) window.showHistory(table);
     },
     onFatal: (reason, detail) => {
       fatal = { reason, detail };
@@ -232,6 +253,7 @@ export function runGui(opts: GuiOptions): void {
   });
 
   const render = (): void => {
+    refreshToasts();
     const s = latest;
     if (s === null) return;
     if (s.snapshot_seq === rendered && fatal === null && restarting === null) return;
@@ -270,13 +292,26 @@ export function runGui(opts: GuiOptions): void {
           // The smallest supported size: the same content must still lay out (SPEC §9: readable at 1280×800).
           { name: 'window-1280x800', width: 1280, height: 800 },
         ];
-        const shots: { name: string; png: string | null; widgets: WindowTexts; layout: Layout }[] = [];
-        for (const v of views) {
-          window.win.resize(v.width, v.height);
+        // The tabs for what runs beside M3, each with the live data of this run (1600×1000).
+        const tabs = ['order-books', 'liquidation-tape', 'four-pillars', 'sinks'];
+        type Shot = { name: string; png: string | null; widgets: WindowTexts; layout: Layout };
+        const shot = (name: string): Shot => {
           app.processEvents();
-          const png = join(dir, `${v.name}.png`);
-          shots.push({ name: v.name, png: window.grabPng(png) ? png : null, widgets: window.readBack(), layout: window.layout() });
-        }
+          const png = join(dir, `${name}.png`);
+          return { name, png: window.grabPng(png) ? png : null, widgets: window.readBack(), layout: window.layout() };
+        };
+        // First the tabs (at the default size), then the whole window at each size, ending at the
+        // smallest: what the window closes with is what the saved layout records.
+        window.win.resize(1600, 1000);
+        const tabShots = tabs.map((tab) => {
+          window.openTab(tab);
+          return shot(`tab-${tab}`);
+        });
+        window.openTab('events');
+        const shots: Shot[] = views.map((v) => {
+          window.win.resize(v.width, v.height);
+          return shot(v.name);
+        });
         writeFileSync(
           join(dir, 'ui-readback.json'),
           `${JSON.stringify(
@@ -284,11 +319,16 @@ export function runGui(opts: GuiOptions): void {
               snapshot: s,
               viewModel: vm,
               shots,
+              tabShots,
               scale: process.env.QT_SCALE_FACTOR ?? '1',
               renderMs: renderTimes,
-              history: historyView(history)?.text ?? null,
+              history: historyTable(history),
               toasts: toastViews(inbox.visible(wallClock.now())),
               toastsShown,
+              toastsRead,
+              tabOrder: window.tabOrder(),
+              tray: { line: trayAttempt.line, available: trayAttempt.tray !== null, messages: outputs.trayMessages, sounds: outputs.sounds },
+              alertPrefs: inbox.prefs,
             },
             null,
             2,

@@ -30,3 +30,12 @@ export function toastView(t: Toast): ToastView {
 export function toastViews(toasts: readonly Toast[]): ToastView[] {
   return toasts.map(toastView);
 }
+
+/** Characters of a toast's body shown; the whole alert is in the console line and the audit trail. */
+export const TOAST_BODY_MAX = 220;
+
+/** What a toast label shows: the title, then the body clipped to TOAST_BODY_MAX (a toast must not cover the window). */
+export function toastText(v: ToastView): string {
+  const body = v.body.length > TOAST_BODY_MAX ? `${v.body.slice(0, TOAST_BODY_MAX - 1)}…` : v.body;
+  return `${v.title}\n${body}`;
+}

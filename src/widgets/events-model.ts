@@ -25,7 +25,8 @@ export const EVENT_COLUMNS: readonly EventColumn[] = Object.freeze([
   { title: 'Time', numeric: false, sample: '12-31 23:59:59' },
   { title: 'Symbol', numeric: false, sample: '1000PEPEUSDT' },
   { title: 'Side', numeric: false, sample: 'SELL' },
-  { title: 'Stress', numeric: false, sample: 'liquidations, oi_change' },
+  // Sized for the usual single source; "liquidations, oi_change" elides (the tooltip has it whole), so the table fits at 1280 px.
+  { title: 'Stress', numeric: false, sample: 'liquidations, oi' },
   { title: 'Flow (USDT)', numeric: true, sample: '12,345,678.90' },
   { title: 'Trades', numeric: true, sample: '12,345' },
   { title: 'Large trades', numeric: true, sample: 'Large trades' },

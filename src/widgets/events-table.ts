@@ -172,6 +172,7 @@ export class EventsPanel {
   private readonly empty: QLabel;
   private readonly body: QWidget;
   private readonly detail: QPlainTextEdit;
+  private readonly outer: QBoxLayout;
   private symbols: readonly string[] = [];
   private selected: number | null = null;
   private lastHeading = '';
@@ -192,6 +193,7 @@ export class EventsPanel {
     layout.setContentsMargins(6, 6, 6, 6);
     layout.setSpacing(4);
     w.setLayout(layout);
+    this.outer = layout;
 
     // Plain text, as every label of the window (src/widgets/window.ts label()).
     this.heading = new QLabel();
@@ -220,8 +222,10 @@ export class EventsPanel {
     this.filterText.setPlaceholderText('Filter events (Ctrl+F; Esc clears)');
     this.filterText.setClearButtonEnabled(true);
     this.symbolBox = new QComboBox();
+    this.symbolBox.setObjectName('symbolFilter');
     this.symbolBox.addItem(undefined, ALL_SYMBOLS);
     this.sourceBox = new QComboBox();
+    this.sourceBox.setObjectName('sourceFilter');
     this.sourceBox.addItem(undefined, ALL_SOURCES);
     for (const src of StressSourceSchema.options) this.sourceBox.addItem(undefined, src);
     barLayout.addWidget(this.filterText, 1);
@@ -254,7 +258,8 @@ export class EventsPanel {
     t.setSortingEnabled(true);
     header.setSortIndicator(log.sort.column, log.sort.descending ? SortOrder.DescendingOrder : SortOrder.AscendingOrder);
     const metrics = new QFontMetrics(font);
-    EVENT_COLUMNS.forEach((c, i) => t.setColumnWidth(i, Math.max(metrics.horizontalAdvance(c.sample), metrics.horizontalAdvance(c.title) + 18) + 12));
+    // Padding kept small: at 1280 px the nine columns must fit the tab without scrolling.
+    EVENT_COLUMNS.forEach((c, i) => t.setColumnWidth(i, Math.max(metrics.horizontalAdvance(c.sample), metrics.horizontalAdvance(c.title) + 18) + 6));
     this.table = t;
 
     this.detail = new QPlainTextEdit();
@@ -297,6 +302,11 @@ export class EventsPanel {
     t.addEventListener('clicked', () => this.poll());
     t.addEventListener('activated', () => this.poll());
     this.widget = w;
+  }
+
+  /** Adds a section under this run's events, shown with the table and with the empty state alike (the history of earlier runs). */
+  addBelow(w: QWidget): void {
+    this.outer.addWidget(w, 1);
   }
 
   /** The symbols the symbol filter offers (the active universe, in rank order). */

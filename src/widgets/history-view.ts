@@ -6,7 +6,8 @@
  * This run's counters (the status bar, the health panel) are never mixed with history.
  */
 import type { History, HistoryEntry } from '../store/history';
-import { eventBlock, formatDateTime, formatInt } from './view-model';
+import { eventCells } from './events-model';
+import { type Cell, COLORS, eventBlock, formatDateTime, formatInt, type GridModel } from './view-model';
 
 /** Earlier events written in full; the rest are counted (all are in the store: `peak-pressure events`). */
 export const HISTORY_SHOWN = 100;
@@ -61,4 +62,54 @@ export function historyView(h: History | null, precision: (symbol: string) => nu
 /** This run's panel text (eventsPanel) with the history section below it. */
 export function eventsWithHistory(thisRun: string, h: HistoryView | null): string {
   return h === null ? thisRun : `${thisRun}\n\n${h.text}`;
+}
+
+/** The history table's columns: the run and its start, then the events table's own columns. */
+export const HISTORY_COLUMNS = [
+  'Run (started)',
+  'Time',
+  'Symbol',
+  'Side',
+  'Stress',
+  'Flow (USDT)',
+  'Trades',
+  'Large trades',
+  'Body ratio',
+  'Rule set / policy',
+] as const;
+
+export interface HistoryTable {
+  title: string;
+  grid: GridModel;
+  /** Shown instead of the table when the store holds no earlier event. */
+  empty: string | null;
+}
+
+/** `earlier1 · 2026-01-06 00:00:00` (the run's id and the date it started). */
+export function runCell(e: Pick<HistoryEntry, 'run_id' | 'run_started_ms'>): string {
+  return `${e.run_id} · ${e.run_started_ms === null ? 'start unknown' : formatDateTime(e.run_started_ms)}`;
+}
+
+/**
+ * The history as the Promoted Events tab shows it, below this run's table: one row per earlier
+ * event (all the worker sent, at most HISTORY_LIMIT), newest first, each labelled with its run and
+ * the run's start; the run's colour alternates so consecutive runs stand apart. Null: not received.
+ */
+export function historyTable(h: History | null): HistoryTable | null {
+  if (h === null) return null;
+  const n = h.entries.length;
+  const title = `=== EARLIER RUNS (${formatInt(n)} event${n === 1 ? '' : 's'}, newest first) ===`;
+  const rows: Cell[][] = [];
+  let run = '';
+  let shade = true;
+  for (const e of h.entries) {
+    if (e.run_id !== run) {
+      run = e.run_id;
+      shade = !shade;
+    }
+    const runColor = shade ? COLORS.grey : COLORS.white;
+    const side = e.event.dominant_side === 'BUY' ? COLORS.buy : COLORS.sell;
+    rows.push([{ text: runCell(e), color: runColor }, ...eventCells(e.event).map((text, i) => ({ text, color: i === 2 ? side : COLORS.text }))]);
+  }
+  return { title, grid: { columns: HISTORY_COLUMNS, rows }, empty: n === 0 ? 'No events from earlier runs in the store.' : null };
 }

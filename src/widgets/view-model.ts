@@ -8,6 +8,7 @@
 import { RULES } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { RawRow, Snapshot, SymbolState } from '../core/contracts/snapshot';
+import { besidePanels } from './beside-view';
 import { nearMissPanel, type NearMissPanelModel } from './near-miss-view';
 import { formatAge, formatClock, formatDateTime, formatFixed, formatInt, formatShare } from './format';
 
@@ -86,6 +87,8 @@ export interface ViewModel {
   events: EventsHeaderModel;
   /** The "why silent?" tab: near misses of all symbols (SPEC §21; src/widgets/near-miss-view.ts). */
   whySilent: NearMissPanelModel;
+  /** The tabs for what runs beside M3: liquidation tape, order books, four-pillars policy, sinks (src/widgets/beside-view.ts). */
+  beside: ReturnType<typeof besidePanels>;
   /** Set when the collector FAILED: the whole window shows this instead of the panels. */
   failure: { title: string; body: string } | null;
 }
@@ -437,6 +440,7 @@ export function viewModel(s: Snapshot): ViewModel {
     liquidations: newestRows(s, s.raw_buffers.liquidations),
     events: eventsHeader(s),
     whySilent: nearMissPanel(s),
+    beside: besidePanels(s),
     failure: failure(s),
   };
 }

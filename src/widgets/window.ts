@@ -1,12 +1,15 @@
 /**
- * The NodeGui window. Status row across the top; System Health (summary, per-symbol grid, the
- * counter tables) across the full width; below it, split side by side, the Raw Market Feed and a
- * tab widget: Promoted Events (table + detail pane) and the places kept for the coming panels.
+ * The NodeGui window. Status row across the top (with the UI-local alert controls); System Health
+ * (summary, per-symbol grid, the counter tables) across the full width; below it, split side by
+ * side, the Raw Market Feed and a tab widget: Promoted Events (this run's table + detail pane, and
+ * earlier runs' events below it), "Why silent?", the liquidation tape, the order books, policy
+ * four-pillars-001 and the sinks. Toasts stack over the top right, non-modal.
  * Splitter sizes, the open tab, the events table's columns and sort and the window size are
  * restored at start and saved while they change (src/widgets/layout-store.ts).
  *
- * It binds a ViewModel and the promoted events, nothing else: no control in it can change what
- * the collector does (filters, sort, tabs and splitters are UI-local). Text can be selected and
+ * It binds a ViewModel, the promoted events, the history and the toasts, nothing else: no control
+ * in it can change what the collector does (filters, sort, tabs, splitters, sound and mute are
+ * UI-local). Text can be selected and
  * copied. Loaded only on the main thread, only after the platform check in src/app/main.ts.
  */
 import {
@@ -15,6 +18,7 @@ import {
   Direction,
   Orientation,
   QBoxLayout,
+  QCheckBox,
   QFont,
   QGroupBox,
   QIcon,
@@ -29,8 +33,13 @@ import {
   WidgetEventTypes,
 } from '@nodegui/nodegui';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import type { ToastView } from './alerts-view';
+import { BOOK_COLUMNS, type PanelModel, POLICY_EVENT_COLUMNS, POLICY_PARTITION_COLUMNS, SINK_COLUMNS, TAPE_COLUMNS } from './beside-view';
 import { CellTable } from './cell-table';
-import { COMING_PANELS } from './coming-panels';
+import { HISTORY_COLUMNS, type HistoryTable } from './history-view';
+import { type PanelTexts, PanelTab, plainLabel } from './panel-tab';
+import { BESIDE_TABS, EVENTS_TAB, TAB_KEYS, TAB_ORDER, TAB_TITLES } from './tabs';
+import { ToastOverlay } from './toast-overlay';
 import { NEAR_MISS_COLUMNS, type NearMissPanelModel } from './near-miss-view';
 import { DEFAULT_SORT, EventLog } from './events-model';
 import { EventsPanel, type EventsTexts } from './events-table';
@@ -44,11 +53,7 @@ const ROW_HEIGHT = 19;
 const STATUS_KEYS = ['mode', 'symbols', 'baselines', 'health', 'windows', 'events', 'lastUpdate'] as const satisfies readonly (keyof StatusBarModel)[];
 /** Summary lines under the health heading: health, connections, rates (the detail has its own label). */
 const HEALTH_LINES = 3;
-export const EVENTS_TAB = 'events';
-export const WHY_SILENT_TAB = 'why-silent';
-/** Tab keys in tab order (the saved layout names the open tab by its key). */
-export const TAB_KEYS: readonly string[] = [EVENTS_TAB, WHY_SILENT_TAB, ...COMING_PANELS.map((p) => p.key)];
-const TAB_TITLES: readonly string[] = ['Promoted Events', 'Why silent?', ...COMING_PANELS.map((p) => p.title)];
+export { EVENTS_TAB, TAB_KEYS, TAB_ORDER, TAB_TITLES, WHY_SILENT_TAB } from './tabs';
 
 /** A layout to start from: a saved one, or the defaults (whose column widths come from the font). */
 export type StartLayout = Omit<Layout, 'columns'> & { columns: readonly number[] };
@@ -57,7 +62,8 @@ export const DEFAULT_LAYOUT: StartLayout = Object.freeze({
   v: 1 as const,
   window: { width: 1600, height: 1000 },
   main: [330, 640] as [number, number],
-  bottom: [560, 1000] as [number, number],
+  // The tabs get the larger share: at 1280 px the events table's columns fit without scrolling.
+  bottom: [500, 1060] as [number, number],
   events: [380, 220] as [number, number],
   tab: EVENTS_TAB,
   columns: [],
@@ -77,7 +83,10 @@ export interface WindowTexts {
   tabs: string[];
   tab: string;
   whySilent: { title: string; perSymbol: string; rows: string[][]; colors: string[][]; empty: string | null; fitsWidth: boolean };
-  coming: { title: string; text: string }[];
+  history: PanelTexts;
+  beside: Record<keyof ViewModel['beside'], PanelTexts>;
+  toasts: { text: string; color: string }[];
+  alertPrefs: { sound: boolean; muted: boolean };
   failure: string | null;
   size: { width: number; height: number };
 }
@@ -101,15 +110,7 @@ function box(direction: Direction, margin = 0, spacing = 4): { widget: QWidget; 
   return { widget, layout };
 }
 
-function label(text = '', objectName?: string): QLabel {
-  const l = new QLabel();
-  // Plain text: a label's default (AutoText) renders anything that looks like HTML as HTML.
-  l.setTextFormat(TextFormat.PlainText);
-  l.setText(text);
-  l.setTextInteractionFlags(1 /* Qt::TextSelectableByMouse */);
-  if (objectName) l.setObjectName(objectName);
-  return l;
-}
+const label = plainLabel;
 
 /** Gives a splitter's two children their starting sizes (it divides its space in that proportion). */
 function split(orientation: Orientation, a: QWidget, b: QWidget, sizes: readonly [number, number], cross: number): QSplitter {
@@ -145,6 +146,10 @@ export interface WindowOptions {
   layout: StartLayout | null;
   /** Rows the events table keeps (default EVENT_ROWS_MAX). */
   eventRows?: number;
+  /** A click on a toast (the caller's stack drops it). */
+  onDismissToast?: (id: number) => void;
+  /** The sound and mute boxes changed: UI-local preferences, never sent to the collector. */
+  onAlertPrefs?: (prefs: { sound: boolean; muted: boolean }) => void;
 }
 
 export class PeakPressureWindow {
@@ -163,7 +168,13 @@ export class PeakPressureWindow {
   private readonly trades: CellTable;
   private readonly liquidations: CellTable;
   private readonly tabs: QTabWidget;
-  private readonly coming: { title: string; label: QLabel }[] = [];
+  /** Earlier runs' events (created when the history arrives: see showHistory). */
+  private history: PanelTab | null = null;
+  private readonly common: { rowHeight: number; font: QFont };
+  private readonly beside = {} as Record<keyof ViewModel['beside'], PanelTab>;
+  private readonly toasts: ToastOverlay;
+  readonly soundBox: QCheckBox;
+  readonly muteBox: QCheckBox;
   private readonly whySilentTitle: QLabel;
   private readonly whySilentLines: QLabel;
   private readonly whySilentEmpty: QLabel;
@@ -204,6 +215,19 @@ export class PeakPressureWindow {
       statusRow.layout.addWidget(l, key === 'symbols' ? 1 : 0);
       this.status[key] = l;
     }
+    // UI-local alert preferences (SPEC §21): the sound is off by default; mute silences sound and
+    // tray notifications (toasts still show). Neither reaches the collector.
+    this.soundBox = new QCheckBox();
+    this.soundBox.setText('Alert sound');
+    this.soundBox.setObjectName('alertSound');
+    this.muteBox = new QCheckBox();
+    this.muteBox.setText('Mute alerts');
+    this.muteBox.setObjectName('alertMute');
+    const prefs = (): void => opts.onAlertPrefs?.({ sound: this.soundBox.isChecked(), muted: this.muteBox.isChecked() });
+    this.soundBox.addEventListener('toggled', prefs);
+    this.muteBox.addEventListener('toggled', prefs);
+    statusRow.layout.addWidget(this.soundBox);
+    statusRow.layout.addWidget(this.muteBox);
     root.layout.addWidget(statusRow.widget);
 
     // ---- System Health: summary lines, then the per-symbol grid beside the two counter tables.
@@ -248,6 +272,9 @@ export class PeakPressureWindow {
     };
     this.failuresHeading = label('', 'heading');
     this.droppedHeading = label('', 'heading');
+    this.symbols.widget.setObjectName('symbolGrid');
+    this.failures.widget.setObjectName('failuresTable');
+    this.dropped.widget.setObjectName('droppedTable');
     column(null, this.symbols, 11);
     column(this.failuresHeading, this.failures, 6);
     column(this.droppedHeading, this.dropped, 4);
@@ -263,6 +290,8 @@ export class PeakPressureWindow {
     const feed = { ...common, columns: FEED_COLUMNS, numeric: [2, 3], rows: FEED_ROWS, fixed: { 1: LONGEST_SYMBOL } };
     this.trades = new CellTable(feed);
     this.liquidations = new CellTable(feed);
+    this.trades.widget.setObjectName('tradesTable');
+    this.liquidations.widget.setObjectName('liquidationsTable');
     for (const [title, table] of [
       ['Trades (newest first)', this.trades],
       ['Liquidations (newest first)', this.liquidations],
@@ -277,6 +306,8 @@ export class PeakPressureWindow {
     this.events = new EventsPanel(this.log, tableFont, monoFont, layout.events);
     if (layout.columns.length > 0) this.events.setColumnWidths(layout.columns);
     this.tabs = new QTabWidget();
+    this.tabs.setObjectName('tabs');
+    this.common = common;
     // NodeGui 0.74.2 adds nothing for addTab(page, 'label'): only the (page, icon, label) form works.
     this.tabs.addTab(this.events.widget, new QIcon(), TAB_TITLES[0] ?? '');
     // "Why silent?": the near misses (SPEC §21), newest first; inspection only.
@@ -291,16 +322,19 @@ export class PeakPressureWindow {
     why.layout.addWidget(this.whySilentEmpty);
     why.layout.addWidget(this.whySilent.widget, 1);
     this.tabs.addTab(why.widget, new QIcon(), TAB_TITLES[1] ?? '');
-    for (const p of COMING_PANELS) {
-      const page = box(Direction.TopToBottom, 16, 8);
-      const title = label(`${p.title} — coming`, 'heading');
-      const text = label(p.text);
-      text.setWordWrap(true);
-      text.setAlignment(AlignmentFlag.AlignLeft | AlignmentFlag.AlignTop);
-      page.layout.addWidget(title);
-      page.layout.addWidget(text, 1);
-      this.tabs.addTab(page.widget, new QIcon(), p.title);
-      this.coming.push({ title: p.title, label: text });
+    const specs: Record<keyof ViewModel['beside'], { columns: readonly string[]; numeric: number[]; fixed: Record<number, string> }[]> = {
+      tape: [{ columns: TAPE_COLUMNS, numeric: [2, 3, 4, 5], fixed: { 0: LONGEST_SYMBOL, 6: '00:00:00', 7: '00:00:00' } }],
+      books: [{ columns: BOOK_COLUMNS, numeric: [2, 3, 4, 5, 7, 8, 9], fixed: { 0: LONGEST_SYMBOL, 1: 'RESYNCING' } }],
+      policy: [
+        { columns: POLICY_PARTITION_COLUMNS, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], fixed: { 0: LONGEST_SYMBOL } },
+        { columns: POLICY_EVENT_COLUMNS, numeric: [3, 4, 5, 6], fixed: { 0: '12-31 23:59:59', 1: LONGEST_SYMBOL } },
+      ],
+      sinks: [{ columns: SINK_COLUMNS, numeric: [2, 3, 6], fixed: { 1: 'DEGRADED (SINK_DEGRADED)' } }],
+    };
+    for (const t of BESIDE_TABS) {
+      const panel = new PanelTab(specs[t.panel], common);
+      this.beside[t.panel] = panel;
+      this.tabs.addTab(panel.widget, new QIcon(), t.title);
     }
     this.tabs.setCurrentIndex(Math.max(0, TAB_KEYS.indexOf(layout.tab)));
 
@@ -329,6 +363,7 @@ export class PeakPressureWindow {
       QLabel#emptyState { font-size: 13px; padding: 8px; }
       #status { background-color: #000000; }
       #status QLabel { font-weight: bold; padding: 2px 4px; font-size: 12px; }
+      #status QCheckBox { color: ${COLORS.text}; font-size: 12px; padding: 2px 4px; }
       QGroupBox { color: ${COLORS.text}; font-weight: bold; border: 1px solid #3c3c3c; margin-top: 14px; }
       QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
       QPlainTextEdit { background-color: ${COLORS.panel}; color: ${COLORS.text}; border: 1px solid #3c3c3c; }
@@ -342,7 +377,14 @@ export class PeakPressureWindow {
       #failure { color: ${COLORS.red}; font-size: 20px; font-weight: bold; background-color: #2b0000; padding: 40px; }
     `);
     win.setCentralWidget(root.widget);
+    // Toasts go under the status row (its mode, health and alert controls stay in sight).
+    this.toasts = new ToastOverlay(
+      root.widget,
+      (id) => opts.onDismissToast?.(id),
+      () => statusRow.widget.size().height() + 12,
+    );
     win.addEventListener(WidgetEventTypes.Close, opts.onClose);
+    win.addEventListener(WidgetEventTypes.Resize, () => this.toasts.place());
     this.addShortcut('Ctrl+F', () => {
       this.tabs.setCurrentIndex(0);
       this.events.focusFilter();
@@ -434,6 +476,43 @@ export class PeakPressureWindow {
     this.liquidations.bind(feedCells(vm.liquidations));
     this.events.render(vm.events);
     this.renderWhySilent(vm.whySilent);
+    for (const t of BESIDE_TABS) this.beside[t.panel].bind(vm.beside[t.panel]);
+  }
+
+  /** Earlier runs' events below this run's (sent once at start; null: none received). */
+  showHistory(h: HistoryTable): void {
+    if (this.history === null) {
+      // Added once the window is laid out, under this run's table or empty state: in the constructor,
+      // its table's size hint would re-divide the main splitter's saved proportions.
+      this.history = new PanelTab(
+        [{ columns: HISTORY_COLUMNS, numeric: [5, 6, 7, 8], fixed: { 0: `lx3k9a1b · 2026-01-06 00:00:00`, 2: LONGEST_SYMBOL } }],
+        this.common,
+      );
+      this.history.tables[0]?.widget.setObjectName('historyTable');
+      this.events.addBelow(this.history.widget);
+    }
+    const model: PanelModel = { title: h.title, lines: [], grids: [h.grid], empty: h.empty };
+    this.history.bind(model);
+  }
+
+  /** The toasts to show now, newest first (the caller's stack decides which are still due). */
+  showToasts(toasts: readonly ToastView[]): void {
+    this.toasts.show(toasts);
+  }
+
+  /** The names of the widgets Tab visits, in the order Qt's focus chain visits them. */
+  tabOrder(): string[] {
+    const wanted = new Set(TAB_ORDER);
+    const seen: string[] = [];
+    const start = this.soundBox as QWidget;
+    let w: QWidget = start;
+    for (let i = 0; i < 2000; i++) {
+      const name = w.objectName();
+      if (wanted.has(name) && !seen.includes(name)) seen.push(name);
+      w = w.nextInFocusChain();
+      if (w.objectName() === start.objectName()) break;
+    }
+    return seen;
   }
 
   private renderWhySilent(m: NearMissPanelModel): void {
@@ -506,7 +585,15 @@ export class PeakPressureWindow {
         empty: this.whySilentEmpty.text() === '' ? null : this.whySilentEmpty.text(),
         fitsWidth: this.whySilent.fitsWidth(),
       },
-      coming: this.coming.map((c) => ({ title: c.title, text: c.label.text() })),
+      history: this.history?.readBack() ?? { title: '', lines: '', empty: null, grids: [] },
+      beside: {
+        tape: this.beside.tape.readBack(),
+        books: this.beside.books.readBack(),
+        policy: this.beside.policy.readBack(),
+        sinks: this.beside.sinks.readBack(),
+      },
+      toasts: this.toasts.readBack(),
+      alertPrefs: { sound: this.soundBox.isChecked(), muted: this.muteBox.isChecked() },
       failure: this.failureLabel.isVisible() ? this.failureLabel.text() : null,
       size: { width: size.width(), height: size.height() },
     };
