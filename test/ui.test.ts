@@ -606,8 +606,14 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     w.muteBox.setChecked(true);
     w.soundBox.setChecked(true);
     expect(prefs.at(-1)).toEqual({ sound: true, muted: true });
-    // ... and the window has no message that could reach the collector but "stop" (src/ipc/messages.ts).
-    expect(MainToWorkerSchema.options.map((o) => o.shape.type.value)).toEqual(['stop']);
+    // ... and the window has no message that could reach the collector but "stop" and the
+    // snapshot mailbox's flow control "snapshot_ack" (src/ipc/messages.ts, src/ipc/mailbox.ts): an
+    // acknowledgement carries no field, so it cannot say anything about what the collector does.
+    expect(MainToWorkerSchema.options.map((o) => o.shape.type.value)).toEqual(['stop', 'snapshot_ack']);
+    expect(MainToWorkerSchema.options.map((o) => Object.keys(o.shape).sort())).toEqual([
+      ['type', 'v'],
+      ['type', 'v'],
+    ]);
     w.win.close();
   });
 
