@@ -244,21 +244,11 @@ export class SystemState {
     return this.activeSnapshot;
   }
 
+  /** Entries, then the per-stream record, then the streams record: each reused while its fields are the same references. */
   private streamsCopy(st: Streams): Streams {
     const perStream: Streams['per_stream'] = {};
-    let same = true;
-    const prev = this.copies.peek('streams') as Streams | undefined;
-    for (const [k, v] of Object.entries(st.per_stream)) {
-      const entry = this.copies.of(`stream:${k}`, { ...v });
-      perStream[k] = entry;
-      if (prev === undefined || prev.per_stream[k] !== entry) same = false;
-    }
-    if (same && prev !== undefined && Object.keys(prev.per_stream).length === Object.keys(perStream).length) {
-      const { per_stream: _p, ...rest } = st;
-      const { per_stream: _q, ...prevRest } = prev;
-      if (shallowEqual(rest, prevRest)) return prev;
-    }
-    return this.copies.set('streams', { ...st, per_stream: Object.freeze(perStream) });
+    for (const [k, v] of Object.entries(st.per_stream)) perStream[k] = this.copies.of(`stream:${k}`, { ...v });
+    return this.copies.of('streams', { ...st, per_stream: this.copies.of('per_stream', perStream) });
   }
 
   /** The policy's section, its events ring materialised only when it changed (like M3's promotions). */
@@ -337,11 +327,7 @@ class FrozenCopies {
     return this.set(name, [...items]);
   }
 
-  peek(name: string): object | undefined {
-    return this.last.get(name);
-  }
-
-  set<T extends object>(name: string, fresh: T): T {
+  private set<T extends object>(name: string, fresh: T): T {
     Object.freeze(fresh);
     this.last.set(name, fresh);
     return fresh;
