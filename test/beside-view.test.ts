@@ -18,6 +18,7 @@ import { booksPanel, policyPanel, sinksPanel, tapePanel, tickDecimals } from '..
 import { COLORS, formatClock } from '../src/widgets/view-model';
 import { FIXTURE_FILES } from './fixtures/paths';
 import { writeLiquidationCapture, writeOiCapture } from './fixtures/synthetic';
+import { downPostgresSink } from './fixtures/sink-status';
 
 let s: Snapshot;
 
@@ -80,25 +81,7 @@ describe('tabs beside M3 (view-model)', () => {
     const t = s.timestamp * 1000;
     const p = sinksPanel({
       ...s,
-      sinks: [
-        {
-          sink: 'postgres://127.0.0.1:5432/pp',
-          kind: 'postgres',
-          state: 'DEGRADED',
-          backlog: 57,
-          delivered: 0,
-          delivered_total: 984,
-          delivered_seq: 984,
-          last_delivered_ms: t - 600_000,
-          oldest_pending_ms: t - 60_000,
-          failures: 12,
-          failing_since_ms: t - 60_000,
-          last_error: 'connect ECONNREFUSED 127.0.0.1:5432',
-          warning: null,
-          skipped: 0,
-          rejected: 0,
-        },
-      ],
+      sinks: [downPostgresSink(t, 60_000)],
     });
     const r = p.grids[0]?.rows[0] ?? [];
     expect(r.map((c) => c.text).slice(0, 4)).toEqual(['postgres://127.0.0.1:5432/pp', 'DEGRADED (SINK_DEGRADED)', '57', '0 / 984']);

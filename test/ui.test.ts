@@ -43,6 +43,7 @@ import { TAB_ORDER } from '../src/widgets/tabs';
 import type { WindowTexts } from '../src/widgets/window';
 import { FIXTURE_FILES, REPO_ROOT } from './fixtures/paths';
 import { writeLiquidationCapture, writeOiCapture } from './fixtures/synthetic';
+import { downPostgresSink } from './fixtures/sink-status';
 import { fixtureEvents, runStart } from './store-helpers';
 
 const ADDON = join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
@@ -350,24 +351,8 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
         skipped: 0,
         rejected: 0,
       },
-      {
-        sink: 'postgres://127.0.0.1:5432/pp',
-        kind: 'postgres',
-        state: 'DEGRADED',
-        backlog: 57,
-        delivered: 0,
-        delivered_total: 984,
-        delivered_seq: 984,
-        last_delivered_ms: t - 600_000,
-        oldest_pending_ms: t - 590_000,
-        failures: 12,
-        failing_since_ms: t - 590_000,
-        last_error: 'connect ECONNREFUSED 127.0.0.1:5432',
-        warning: null,
-        skipped: 0,
-        rejected: 0,
-      },
     ].map((x) => SinkStatusSchema.parse(x));
+    sinks.push(downPostgresSink(t, 590_000));
     beside = SnapshotSchema.parse({ ...c.state.commit(t), sinks });
     qt = await import('@nodegui/nodegui');
     W = await import('../src/widgets/window');
