@@ -4,7 +4,7 @@
  * and, once at start, the earlier runs' events from the store to the main thread, and obeys one
  * command: stop. It never loads NodeGui (a second QApplication would abort the process).
  */
-import { wantsWindows } from '../sinks/hub';
+import { wantsWindows } from '../sinks/spec';
 import type { WindowRow } from '../sinks/window-row';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';

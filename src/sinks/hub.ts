@@ -19,7 +19,7 @@ import { RedisSink } from './redis-sink';
 import { type Sink, errorLine } from './sink';
 import { WindowDelivery } from './window-delivery';
 import { type WindowRow, WindowRowSchema } from './window-row';
-import { type SinkSpec, SinkSpecSchema } from './spec';
+import { type SinkSpec, SinkSpecSchema, wantsWindows } from './spec';
 
 export interface SinkHub {
   /** Rows were committed to the store: deliver now rather than at the next poll. */
@@ -30,11 +30,6 @@ export interface SinkHub {
   windows(rows: readonly WindowRow[]): void;
   /** Delivers what it can within `drainMs`, then closes the sinks (the rest waits in the store). */
   stop(drainMs?: number): Promise<void>;
-}
-
-/** Whether any of `sinks` takes closed windows (else the collector need not build them). */
-export function wantsWindows(sinks: readonly SinkSpec[]): boolean {
-  return sinks.some((s) => s.windows && s.kind === 'postgres');
 }
 
 export interface SinkHubOptions {

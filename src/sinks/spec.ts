@@ -63,3 +63,8 @@ export function parseSinkUrls(texts: readonly string[]): SinkSpec[] {
 function redactedForError(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, '$1***@').slice(0, 200);
 }
+
+/** Whether any of `sinks` takes closed windows (else the collector need not build them). Here, not in the hub: the collector asks before it loads the sink clients. */
+export function wantsWindows(sinks: readonly SinkSpec[]): boolean {
+  return sinks.some((s) => s.windows && s.kind === 'postgres');
+}
