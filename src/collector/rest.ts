@@ -4,7 +4,8 @@
  * the IP: after a 429 or 418 nobody sends until Retry-After has passed.
  */
 import { setFlagsFromString } from 'node:v8';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from './undici-request';
 import { type Clock, sleep } from '../clock/clock';
 import { LIMITS } from '../core/constants';
 import { safeMessage } from '../text/safe';
