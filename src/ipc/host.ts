@@ -67,7 +67,10 @@ export interface WorkerHostOptions {
  * about 2.7 MB): the collector allocates little per frame and keeps almost nothing young, so a small
  * nursery costs scavenges, not promotions. Measured side by side (memory-day, 8 exchange hours at
  * speed 200, load 6–9): VmHWM 168.7 → 149.5 MB, RSS median after warm-up 149.8 → 132.6 MB against
- * 24 MB; at live rates (headless, demo, 90 s) RSS median 118.7 → 110.5 MB for about 0.3 % of a core.
+ * 24 MB; at live rates (headless, demo, 90 s) RSS median 118.7 → 110.5 MB. The price is CPU per
+ * frame at saturation: a replay of the two 2024-08-08 hftbacktest files with books, 3 runs each
+ * interleaved, `--max-semi-space-size=3` vs 8 (the semi-spaces of 8 and 24 MB): 5.59 vs 5.03 s of
+ * CPU, about 11 % more (load 7–9) — at live rates a few tenths of a percent of a core.
  */
 export const WORKER_RESOURCE_LIMITS = Object.freeze({ maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 8 });
 
