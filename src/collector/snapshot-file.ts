@@ -28,7 +28,11 @@ const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024;
 async function writeAll(fh: FileHandle, parts: readonly string[]): Promise<void> {
   for (const part of parts) {
     const bytes = Buffer.from(part, 'utf8');
-    for (let at = 0; at < bytes.length;) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+    for (let at = 0; at < bytes.length;) {
+      const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+      if (bytesWritten <= 0) throw new Error(`writing ${bytes.length} bytes stopped after ${at}: is the disk full?`);
+      at += bytesWritten;
+    }
   }
 }
 
