@@ -137,6 +137,15 @@ describe('stale temp files', () => {
     await expect(writeFileAtomic(join(d, 'dir.json'), '{}', { clock: wallClock, retries: 0 })).rejects.toThrow(/could not replace/);
     expect(readdirSync(d).sort()).toEqual(['a.json', 'dir.json']);
   });
+
+  it('writeFileAtomic writes the parts in order, byte for byte, non-ASCII and multi-MB parts included', async () => {
+    const d = freshDir();
+    const big = JSON.stringify({ rows: Array.from({ length: 40_000 }, (_, i) => ({ i, s: `ü€𝄞${i}` })) }, null, 2);
+    await writeFileAtomic(join(d, 'b.json'), [big, '\n', '', 'é'], { clock: wallClock });
+    expect(readFileSync(join(d, 'b.json'), 'utf8')).toBe(`${big}\né`);
+    expect(big.length).toBeGreaterThan(2_000_000);
+    expect(readdirSync(d)).toEqual(['b.json']);
+  });
 });
 
 describe('a snapshot from a run that ended uncleanly', () => {

@@ -577,7 +577,7 @@ export class Collector {
     const snap = this.lastSnapshot;
     if (!snap) return;
     try {
-      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), `${JSON.stringify(snap, null, 2)}\n`, { clock: this.clock });
+      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), [JSON.stringify(snap, null, 2), '\n'], { clock: this.clock });
     } catch (e) {
       this.report({ kind: 'snapshot_write_failed', message: (e as Error).message });
     }

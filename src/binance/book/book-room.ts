@@ -16,6 +16,7 @@ import type { BookStatus, BooksSection } from '../../core/contracts/books';
 import { CONNECTION_OPEN, type Frame, LOCAL_SOURCE_PREFIX } from '../../core/source';
 import type { BookSample } from '../../core/policy/book-sample';
 import { type DepthSnapshot, DepthSnapshotSchema, type DepthUpdate, DepthUpdateSchema, isDepthSnapshot, isDepthUpdate } from './contracts';
+import { scanDepthEnvelope, scanDepthUpdate } from './depth-scan';
 import { OrderBook, type SnapshotRequest } from './order-book';
 
 /**
@@ -76,7 +77,14 @@ export class BookRoom implements OrderBooks {
   /** Unlabelled snapshot of a file whose depth symbol is not known yet. */
   private readonly held = new Map<number, { snapshot: DepthSnapshot; recvMs: number }>();
 
-  constructor(opts: BookRoomOptions) {
+  /**
+   * `scan`: read diffs in the exchange's exact shape with ./depth-scan (default); false sends every
+   * frame through JSON.parse and the validator (the reference the differential test compares with).
+   */
+  constructor(
+    opts: BookRoomOptions,
+    private readonly scan = true,
+  ) {
     this.ordered = opts.symbols.map((s) => new OrderBook(s, { sampleDepthBps: opts.sampleDepthBps }));
     for (const b of this.ordered) this.books.set(b.symbol, b);
   }
@@ -139,6 +147,9 @@ export class BookRoom implements OrderBooks {
       const streamSymbol = diffStreamSymbol(stream);
       if (streamSymbol === null) return { kind: 'not_depth' };
       this.counters.depth_frames++;
+      // The envelope in the exchange's exact shape: the diff is read in place (./depth-scan).
+      const scanned = this.scan ? scanDepthEnvelope(text, end) : null;
+      if (scanned !== null) return this.accept(scanned, streamSymbol, frame.recv_ms, file);
       let data: unknown;
       try {
         data = (JSON.parse(text) as { data?: unknown }).data;
@@ -166,6 +177,8 @@ export class BookRoom implements OrderBooks {
       const streamSymbol = diffStreamSymbol(frame.source.slice(frame.source.lastIndexOf('/') + 1));
       if (streamSymbol === null) return { kind: 'not_depth' };
       this.counters.depth_frames++;
+      const scanned = this.scan ? scanDepthUpdate(text, 0, text.length) : null;
+      if (scanned !== null) return this.accept(scanned, streamSymbol, frame.recv_ms, file);
       let data: unknown;
       try {
         data = JSON.parse(text);
@@ -218,7 +231,11 @@ export class BookRoom implements OrderBooks {
 
   private diff(data: unknown, streamSymbol: string, recvMs: number, file: number): DepthFrameResult {
     if (!isDepthUpdate(data)) return this.malformed(schemaReason('depthUpdate', DepthUpdateSchema.safeParse(data)));
-    const d: DepthUpdate = data;
+    return this.accept(data, streamSymbol, recvMs, file);
+  }
+
+  /** A diff the contract accepts. */
+  private accept(d: DepthUpdate, streamSymbol: string, recvMs: number, file: number): DepthFrameResult {
     if (d.s !== streamSymbol) return this.malformed(`stream_symbol_mismatch:${streamSymbol}:${d.s}`);
     this.noteFileSymbol(file, d.s);
     const book = this.books.get(d.s);

@@ -5,7 +5,7 @@
  * Keys are `Number(price)`. ECMAScript parses a decimal string to the nearest double, which is
  * monotone, and two decimals of at most 15 significant digits never round to the same double; so
  * keys order exactly like the decimals and never merge two levels, and "61800.2" and "61800.20"
- * are the same level, as they are on the exchange. `priceKey` refuses anything longer (no Binance
+ * are the same level, as they are on the exchange. `hasPriceKey` refuses anything longer (no Binance
  * price comes close). Keys are only ever compared, never computed by arithmetic.
  *
  * Best-last order (bids ascending, asks stored by −price ascending) puts the busy end of the book
@@ -37,11 +37,34 @@ function significantDigits(s: string): number {
   return n;
 }
 
-/** The ordering key of a validated decimal price string, or null when it has more than 15 significant digits. */
-export function priceKey(price: string): number | null {
+/** Whether a validated decimal price string has an exact key: at most 15 significant digits. */
+export function hasPriceKey(price: string): boolean {
   // Up to 15 digits plus a dot cannot exceed 15 significant digits: the common case costs nothing.
-  if (price.length > 15 && !(price.length === 16 && price.includes('.')) && significantDigits(price) > 15) return null;
-  return Number(price);
+  return !(price.length > 15 && !(price.length === 16 && price.includes('.')) && significantDigits(price) > 15);
+}
+
+/** 10^0 … 10^15, all exact doubles. */
+const POW10: readonly number[] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * `Number(s)` for a decimal string, without the runtime's string-to-number call (the largest cost of
+ * applying a diff): with at most 15 digits, s is M·10^-k with M and 10^k exact doubles, and one IEEE
+ * division M / 10^k is correctly rounded, as Number() is — the same double (Clinger's fast path).
+ * Anything longer, or not `\d+(\.\d+)?`-like, is left to Number().
+ */
+export function decimalValue(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 16) return Number(s);
+  let m = 0;
+  let dot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e && dot < 0 && i > 0 && i < n - 1) dot = i;
+    else if (c >= 0x30 && c <= 0x39) m = m * 10 + (c - 0x30);
+    else return Number(s);
+  }
+  if (dot < 0) return n > 15 ? Number(s) : m;
+  return m / (POW10[n - dot - 1] as number);
 }
 
 export class BookSide {

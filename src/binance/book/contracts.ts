@@ -2,9 +2,10 @@
  * What the order book consumes (BINANCE.md §4.6, §8): the `depthUpdate` diff (schema in
  * core/contracts/binance, re-exported here) and the REST `GET /fapi/v1/depth` snapshot body, plus
  * hand-written validators for both. Depth is by far the largest stream (≈ 20 frames/s per symbol at
- * `@depth@0ms`, up to a thousand levels per frame), so every frame is checked by the fast validator;
+ * `@depth@0ms`, up to a thousand levels per frame), so a diff in the exchange's exact shape is read
+ * and checked straight from the text (./depth-scan), any other frame by the fast validator here, and
  * zod is consulted only for a rejection, to name the field (test/book-contracts.test.ts proves the
- * two accept exactly the same payloads).
+ * validator and zod accept exactly the same payloads, test/depth-scan.test.ts the reader and the validator).
  */
 import { z } from 'zod';
 import { SYMBOL_RE } from '../../core/contracts/primitives';

@@ -19,7 +19,7 @@
 import type { BookState, ResyncReason } from '../../core/contracts/books';
 import type { BookSample } from '../../core/policy/book-sample';
 import { AsOfSamples } from './as-of';
-import { BookSide, type Level, priceKey } from './book-side';
+import { BookSide, decimalValue, hasPriceKey, type Level } from './book-side';
 import { BOOK } from './constants';
 import type { DepthSnapshot, DepthUpdate } from './contracts';
 
@@ -101,12 +101,12 @@ export interface OrderBookOptions {
 }
 
 function levelsKeyable(levels: readonly (readonly [string, string])[]): boolean {
-  for (const lv of levels) if (priceKey(lv[0]) === null) return false;
+  for (const lv of levels) if (!hasPriceKey(lv[0])) return false;
   return true;
 }
 
 function toLevels(levels: readonly (readonly [string, string])[]): Level[] {
-  return levels.map(([price, qty]) => ({ price, p: Number(price), qty, q: Number(qty) }));
+  return levels.map(([price, qty]) => ({ price, p: decimalValue(price), qty, q: decimalValue(qty) }));
 }
 
 export class OrderBook {
@@ -342,8 +342,8 @@ export class OrderBook {
       this.counters.bad_levels++;
       return false;
     }
-    for (const [price, qty] of d.b) this.bids.set(price, Number(price), qty, Number(qty));
-    for (const [price, qty] of d.a) this.asks.set(price, Number(price), qty, Number(qty));
+    for (const [price, qty] of d.b) this.bids.set(price, decimalValue(price), qty, decimalValue(qty));
+    for (const [price, qty] of d.a) this.asks.set(price, decimalValue(price), qty, decimalValue(qty));
     this.lastU = d.u;
     this.lastEventMs = d.E;
     this.lastAppliedRecvMs = nowMs;
