@@ -32,8 +32,9 @@ export class Ring<T> {
     const cap = this.capacity;
     if (this.end === 2 * cap) {
       // Full to the end: the newest `cap` items go to the front. Their old slots need no clearing:
-      // the push that evicts an item from the front overwrites its copy at the back.
-      items.copyWithin(0, cap, 2 * cap);
+      // the push that evicts an item from the front overwrites its copy at the back. A plain loop:
+      // Array.prototype.copyWithin takes V8's generic path (32 µs against 1 µs for 500 items).
+      for (let i = 0; i < cap; i++) items[i] = items[cap + i];
       this.end = cap;
     }
     if (this.size === cap) items[this.end - cap] = undefined;
