@@ -176,9 +176,10 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   const trades = framesOfKind(ds, 'trade');
   // Rounds are what makes two runs agree (issue 15: every ratio within 10 % between a quiet and a
   // loaded run): with 9 the medians of two runs differed by up to 14 %. Trade rounds are cheap
-  // (~1.5 s), so there are many; on all frames BP alone costs ~3 s a run, so it runs every other round.
-  const allPlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 13, warmups: 1, minSampleMs: 500 };
-  const tradePlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 21, warmups: 2, minSampleMs: 150 };
+  // (~1.3 s), so there are many; on all frames BP alone costs ~3 s a run, so it runs every other
+  // round. About 95 s of CPU in all, data loading included (the issue allows 2 minutes).
+  const allPlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 11, warmups: 1, minSampleMs: 400 };
+  const tradePlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 17, warmups: 2, minSampleMs: 100 };
   // The previous run of B stays referenced until the next one replaces it. A live engine is never
   // garbage, but a bench run's is, right before the forced full GC: when every instance of a class
   // is gone V8 may drop its hidden classes and with them the optimised code that used them, so
