@@ -160,7 +160,11 @@ function ratio(ms: readonly Measured[], x: string, y: string): Ratio {
   return { median: r3(median(per)), min: r3(Math.min(...per)), max: r3(Math.max(...per)), rounds: per.length };
 }
 
-const fmtRatio = (r: Ratio): string => `${fmt(r.median, 2)} (${fmt(r.min, 2)}–${fmt(r.max, 2)})`;
+/** Two decimals, three below 0.1 (BP/B on all frames is ~0.06: two would hide a 10 % change). */
+const fmtRatio = (r: Ratio): string => {
+  const d = r.median < 0.1 ? 3 : 2;
+  return `${fmt(r.median, d)} (${fmt(r.min, d)}–${fmt(r.max, d)})`;
+};
 
 export interface ThroughputOptions {
   quick: boolean;
