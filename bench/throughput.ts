@@ -12,9 +12,10 @@
  * (./cpu-clock explains why, and the section checks it against the kernel's per-thread counter);
  * garbage collection then happens on the same thread and counts against the variant that caused
  * it. Variants are interleaved (each round runs every variant once, starting one later each
- * round), a full GC precedes every run, and each ratio is the median over rounds of the ratio
- * within a round, so a disturbance that hits one round hits every variant in it. `--load` starts a
- * CPU-bound process beside the measurement (./load).
+ * round), a full GC precedes every sample, a variant shorter than the plan's minimum sample is run
+ * several times back to back per sample (the same count every round), and each ratio is the median
+ * over rounds of the ratio within a round, so a disturbance that hits one round hits every variant
+ * in it. `--load` starts a CPU-bound process beside the measurement (./load).
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -34,14 +35,25 @@ interface Variant {
   id: string;
   label: string;
   run: () => number;
+  /** Timed in one round of this many (1: every round); the costly BP on all frames runs every other round. */
+  every?: number;
+}
+
+/** How a frame set is measured: rounds after warm-ups, each sample repeated until it lasts at least `minSampleMs` of CPU. */
+interface Plan {
+  rounds: number;
+  warmups: number;
+  minSampleMs: number;
 }
 
 interface Measured {
   id: string;
   label: string;
-  /** CPU ms of each timed round, in round order (so rounds of different variants pair up). */
-  cpu_ms: number[];
-  wall_ms: number[];
+  /** CPU ms per run in each timed round, in round order (so rounds of different variants pair up); null where it did not run. */
+  cpu_ms: (number | null)[];
+  wall_ms: (number | null)[];
+  /** Runs per sample: a sample is timed over this many back-to-back runs, divided by it. */
+  reps: number;
   median_cpu_ms: number;
   /** (max − min) / median of the rounds' CPU times. */
   spread: number;
@@ -52,40 +64,64 @@ interface Measured {
   checksum: number;
 }
 
-function measure(variants: readonly Variant[], frames: readonly Frame[], rounds: number, warmups: number): Measured[] {
+function measure(variants: readonly Variant[], frames: readonly Frame[], plan: Plan): Measured[] {
+  const { rounds, warmups } = plan;
   const bytes = frames.reduce((s, f) => s + f.text.length, 0);
-  const cpu = variants.map((): number[] => []);
-  const wall = variants.map((): number[] => []);
+  const cpu = variants.map((): (number | null)[] => []);
+  const wall = variants.map((): (number | null)[] => []);
+  const warm = variants.map((): number[] => []);
+  const reps = variants.map(() => 1);
   const sums = new Map<string, number>();
   for (let r = 0; r < warmups + rounds; r++) {
+    if (r === warmups) {
+      // A short run is more exposed to one disturbance than a long one: repeat it back to back
+      // until a sample lasts about as long as `minSampleMs`, the same count in every round.
+      variants.forEach((_, i) => (reps[i] = Math.max(1, Math.ceil(plan.minSampleMs / Math.max(0.001, median(warm[i] as number[]))))));
+    }
     for (let k = 0; k < variants.length; k++) {
       // Rotate the order each round: no variant always runs right after the same other one.
       const i = (k + r) % variants.length;
       const v = variants[i] as Variant;
+      const timed = r >= warmups;
+      if (timed && (r - warmups) % (v.every ?? 1) !== 0) {
+        (cpu[i] as (number | null)[]).push(null);
+        (wall[i] as (number | null)[]).push(null);
+        continue;
+      }
+      const n = reps[i] as number;
       fullGc();
       const w0 = performance.now();
       const c0 = processCpuNs();
-      const sum = v.run();
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        const got = v.run();
+        if (j > 0 && got !== sum) throw new Error(`${v.id}: checksum changed between runs (${sum} → ${got})`);
+        sum = got;
+      }
       const c1 = processCpuNs();
       const w1 = performance.now();
       const prev = sums.get(v.id);
       if (prev !== undefined && prev !== sum) throw new Error(`${v.id}: checksum changed between runs (${prev} → ${sum})`);
       sums.set(v.id, sum);
-      if (r >= warmups) {
-        (cpu[i] as number[]).push((c1 - c0) / 1e6);
-        (wall[i] as number[]).push(w1 - w0);
+      const cpuMs = (c1 - c0) / 1e6 / n;
+      if (!timed) (warm[i] as number[]).push(cpuMs);
+      else {
+        (cpu[i] as (number | null)[]).push(cpuMs);
+        (wall[i] as (number | null)[]).push((w1 - w0) / n);
       }
     }
   }
   return variants.map((v, i) => {
-    const c = cpu[i] as number[];
-    const w = wall[i] as number[];
+    const all = cpu[i] as (number | null)[];
+    const c = all.filter((x): x is number => x !== null);
+    const w = (wall[i] as (number | null)[]).filter((x): x is number => x !== null);
     const med = median(c);
     return {
       id: v.id,
       label: v.label,
-      cpu_ms: c.map((x) => Number(x.toFixed(2))),
-      wall_ms: w.map((x) => Number(x.toFixed(2))),
+      cpu_ms: all.map((x) => (x === null ? null : Number(x.toFixed(2)))),
+      wall_ms: (wall[i] as (number | null)[]).map((x) => (x === null ? null : Number(x.toFixed(2)))),
+      reps: reps[i] as number,
       median_cpu_ms: Number(med.toFixed(2)),
       spread: Number(((Math.max(...c) - Math.min(...c)) / med).toFixed(3)),
       msg_per_s: Math.round(frames.length / (med / 1000)),
@@ -107,18 +143,28 @@ interface Ratio {
   median: number;
   min: number;
   max: number;
+  /** Rounds in which both ran. */
+  rounds: number;
 }
 
-/** x's throughput over y's (y's CPU time over x's), paired by round. */
+/** x's throughput over y's (y's CPU time over x's), paired by round (rounds where both ran). */
 function ratio(ms: readonly Measured[], x: string, y: string): Ratio {
   const a = byId(ms, x).cpu_ms;
   const b = byId(ms, y).cpu_ms;
-  const per = a.map((t, r) => (b[r] as number) / t);
+  const per: number[] = [];
+  a.forEach((t, r) => {
+    const u = b[r];
+    if (t !== null && u !== null && u !== undefined) per.push(u / t);
+  });
   const r3 = (v: number): number => Number(v.toFixed(3));
-  return { median: r3(median(per)), min: r3(Math.min(...per)), max: r3(Math.max(...per)) };
+  return { median: r3(median(per)), min: r3(Math.min(...per)), max: r3(Math.max(...per)), rounds: per.length };
 }
 
-const fmtRatio = (r: Ratio): string => `${fmt(r.median, 2)} (${fmt(r.min, 2)}–${fmt(r.max, 2)})`;
+/** Two decimals, three below 0.1 (BP/B on all frames is ~0.06: two would hide a 10 % change). */
+const fmtRatio = (r: Ratio): string => {
+  const d = r.median < 0.1 ? 3 : 2;
+  return `${fmt(r.median, d)} (${fmt(r.min, d)}–${fmt(r.max, d)})`;
+};
 
 export interface ThroughputOptions {
   quick: boolean;
@@ -132,8 +178,12 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   const symbols = ds.symbols;
   const all = ds.frames;
   const trades = framesOfKind(ds, 'trade');
-  const rounds = opts.quick ? 3 : 9;
-  const warmups = opts.quick ? 1 : 2;
+  // Rounds are what makes two runs agree (issue 15: every ratio within 10 % between a quiet and a
+  // loaded run): with 9 the medians of two runs differed by up to 14 %. Trade rounds are cheap
+  // (~1.3 s), so there are many; on all frames BP alone costs ~3 s a run, so it runs every other
+  // round. About 95 s of CPU in all, data loading included (the issue allows 2 minutes).
+  const allPlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 11, warmups: 1, minSampleMs: 400 };
+  const tradePlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 17, warmups: 2, minSampleMs: 100 };
   // The previous run of B stays referenced until the next one replaces it. A live engine is never
   // garbage, but a bench run's is, right before the forced full GC: when every instance of a class
   // is gone V8 may drop its hidden classes and with them the optimised code that used them, so
@@ -150,30 +200,31 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
     previousBP = runBP(frames, fileOf, symbols);
     return checksumBP(previousBP);
   };
-  const core = (frames: readonly Frame[], fileOf: readonly number[]): Variant[] => [
+  const core = (frames: readonly Frame[], fileOf: readonly number[], bpEvery: number): Variant[] => [
     { id: 'A', label: 'A: JSON.parse only', run: () => runA(frames) },
     { id: 'B', label: 'B: our pipeline + commit/500 ms', run: () => pipeline(frames) },
-    { id: 'BP', label: 'BP: B with books on (+ policy four-pillars-001 + tape)', run: () => withBooks(frames, fileOf) },
+    { id: 'BP', label: 'BP: B with books on (+ policy four-pillars-001 + tape)', run: () => withBooks(frames, fileOf), every: bpEvery },
     { id: 'C', label: 'C: tardis-dev binance-futures trade mapper', run: () => runC(frames, symbols) },
   ];
   const thread = openThreadCpu();
   const load0 = loadavg();
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
-  opts.log(`throughput: all ${all.length} frames, ${warmups} warm-up + ${rounds} interleaved rounds of A B BP C (CPU time)`);
-  const mAll = measure(core(all, ds.fileOf), all, rounds, warmups);
-  opts.log(`throughput: ${trades.length} trade frames, ${warmups} warm-up + ${rounds} rounds of A B BP C N B0 Z F`);
+  opts.log(
+    `throughput: all ${all.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds} interleaved rounds of A B BP C (CPU time; BP every other round)`,
+  );
+  const mAll = measure(core(all, ds.fileOf, opts.quick ? 1 : 2), all, allPlan);
+  opts.log(`throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds} rounds of A B BP C N B0 Z F`);
   const mTrade = measure(
     [
-      ...core(trades, filesOfKind(ds, 'trade')),
+      ...core(trades, filesOfKind(ds, 'trade'), 1),
       { id: 'N', label: 'diag: normalizeFrame only', run: () => runNormalize(trades) },
       { id: 'B0', label: 'diag: B without commit', run: () => pipeline(trades, null) },
       { id: 'Z', label: 'diag: JSON.parse + zod RawTradeSchema', run: () => runZod(trades) },
       { id: 'F', label: 'diag: JSON.parse + fast path isRawTrade', run: () => runFast(trades) },
     ],
     trades,
-    rounds,
-    warmups,
+    tradePlan,
   );
   const threadShare = thread === null ? null : (thread.read() - t0) / (processCpuNs() - p0);
   thread?.close();
@@ -197,13 +248,14 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
     fmtInt(m.msg_per_s),
     fmt(m.mb_per_s, 1),
     fmt(m.median_cpu_ms, 1),
+    String(m.reps),
     `${fmt(m.spread * 100, 0)} %`,
     fmt(m.wall_over_cpu, 2),
   ];
   const tables: Table[] = [
     {
-      title: `Throughput in CPU time (median of ${rounds} interleaved rounds each)`,
-      columns: ['frames', 'variant', 'n', 'msg/s', 'MB/s', 'CPU ms/run', 'spread (max−min)/median', 'wall/CPU'],
+      title: `Throughput in CPU time (median of interleaved rounds: ${allPlan.rounds} on all frames, BP in every other one; ${tradePlan.rounds} on trade frames)`,
+      columns: ['frames', 'variant', 'n', 'msg/s', 'MB/s', 'CPU ms/run', 'runs/sample', 'spread (max−min)/median', 'wall/CPU'],
       rows: [...mAll.map((m) => row('all', all.length, m)), ...mTrade.map((m) => row('trade-only', trades.length, m))],
     },
     {
@@ -231,6 +283,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   const la = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   const notes = [
     `Clock: CPU time of the measuring thread (the section runs in a child process under V8's --single-threaded, so process CPU time is that thread's; ${threadShare === null ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${fmt(threadShare * 100, 1)} % of the process's CPU time over the section to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} Load average (1/5/15 min) ${la(load0)} at the start, ${la(load1)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
+    `Samples: ${allPlan.rounds} rounds on all frames after ${allPlan.warmups} warm-up (BP, ~3 s a run, in every other round: its ratios pair the rounds where it ran), ${tradePlan.rounds} on trade frames after ${tradePlan.warmups}; a full GC before every sample. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed after the warm-ups (runs/sample), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
@@ -250,8 +303,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
       load: opts.load,
       load_avg_start: load0.map((x) => Number(x.toFixed(2))),
       load_avg_end: load1.map((x) => Number(x.toFixed(2))),
-      rounds,
-      warmups,
+      plan: { all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
       all_frames: { frames: all.length, bytes: ds.text_bytes, variants: json(mAll) },
       trade_only: { frames: trades.length, bytes: trades.reduce((s, f) => s + f.text.length, 0), variants: json(mTrade) },
       ratios: {

@@ -278,6 +278,23 @@ describe('trade reader: straight to the event only where the general path gives 
       [agg(',"f":1,"l":2,"T":1767700000120,"m":true,"st":1.5'), false],
       [agg(',"f":1,"l":2,"T":1767700000120,"m":1'), false],
       [agg(',"l":2,"f":1,"T":1767700000120,"m":true'), false],
+      // Values that run into the next literal, stream names that are not exactly the symbol, empty values: the general path decides.
+      [raw('btc-usdt@trade', 'BTC-USDT', '61800.30', '0.006'), false],
+      [raw('btcusdt @trade', 'BTCUSDT', '61800.30', '0.006'), false],
+      [raw('btcusd@trade', 'BTCUSDT', '61800.30', '0.006'), false],
+      [raw('btcusdtt@trade', 'BTCUSDT', '61800.30', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT ', '61800.30', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '61800.30', ''), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '61800.30","q":"1', '0.006'), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { E: '1,"T":1' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { E: '' }), false],
+      [raw('btcusdt@trade', 'BTCUSDT', '1', '1', { t: '5,"p":"1' }), false],
+      [raw('btcusdt@aggTrade","data":{"e":"trade","E":1,"x', 'BTCUSDT', '1', '1'), false],
+      [agg(',"nq":"0.250","nq":"1","f":1,"l":2,"T":1767700000120,"m":true'), false],
+      [agg(',"nq":"","f":1,"l":2,"T":1767700000120,"m":true'), false],
+      [agg(',"f":,"l":2,"T":1767700000120,"m":true'), false],
+      [agg(',"f":1,"l":2,"T":1767700000120,"m":true,"st":'), false],
     ];
     for (const [text, readable] of cases) {
       const r = check(text);

@@ -6,8 +6,23 @@
 import { describe, expect, it } from 'vitest';
 import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { Engine } from '../src/core/engine';
+import { SYMBOL_COUNTER_NAMES } from '../src/core/contracts/counters';
 import { displaySnapshot, SystemState } from '../src/core/system-state';
-import { EventFactory, feedStandardBaseline, firstUnfrozen, partitionSum } from './helpers';
+import { offWarmStartStatus } from '../src/core/warm-start';
+import { EventFactory, feedStandardBaseline, firstUnfrozen, mulberry32, partitionSum } from './helpers';
+
+function emptyProcess(): NonNullable<Snapshot['process']> {
+  return {
+    rss_bytes: 0,
+    heap_used_bytes: 0,
+    heap_total_bytes: 0,
+    external_bytes: 0,
+    array_buffers_bytes: 0,
+    heap_live_bytes: null,
+    heap_live_method: 'after_major_gc',
+    major_gcs: 0,
+  };
+}
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const T0 = 1_767_701_000_000;
@@ -116,6 +131,105 @@ describe('commit (SPEC §8.1)', () => {
     const s2 = state.commit(1);
     expect(s2.streams.per_stream['btcusdt@aggTrade']?.msgs).toBe(2);
     expect(s2.health_reasons).toEqual([]);
+  });
+
+  it('every section copied from the staging says what the staging says, in its key order, reused only while unchanged', () => {
+    // The commit compares the staging with its previous frozen copies and copies only what changed
+    // (a spread per section per commit was most of its cost): a reference deep copy checks it.
+    const engine = new Engine({ symbols: SYMBOLS });
+    const warm = offWarmStartStatus();
+    const state = new SystemState(engine, 'run-7', 'LIVE_PEAK_PRESSURE', { warmStart: warm });
+    const ops = state.ops;
+    const rnd = mulberry32(77);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+    const sections = (x: Snapshot): unknown => ({
+      ingestion_health: x.ingestion_health,
+      oi_polling: x.oi_polling,
+      streams: x.streams,
+      dead_letter_stats: x.dead_letter_stats,
+      process: x.process,
+      storage: x.storage,
+      warm_start: x.warm_start,
+      health_reasons: x.health_reasons,
+    });
+    const expected = (): unknown =>
+      structuredClone({
+        ingestion_health: {
+          ...ops.rates,
+          degraded: ops.health_state === 'DEGRADED' || ops.health_state === 'FAILED',
+          degraded_reason: ops.health_reasons.join(';'),
+        },
+        oi_polling: ops.oi_polling,
+        streams: ops.streams,
+        dead_letter_stats: ops.dead_letter_stats,
+        process: ops.process,
+        storage: ops.storage,
+        warm_start: warm,
+        health_reasons: ops.health_reasons,
+      });
+    /** Keys in order, recursively: the snapshot's JSON must not change shape. */
+    const keyPaths = (o: unknown, path = ''): string[] =>
+      typeof o !== 'object' || o === null ? [] : Object.entries(o).flatMap(([k, v]) => [`${path}.${k}`, ...keyPaths(v, `${path}.${k}`)]);
+    const edits: (() => void)[] = [
+      () => (ops.rates.trades_rate = pick([0, 1.5, 3])),
+      () => (ops.health_state = pick(['OK', 'DEGRADED', 'FAILED'] as const)),
+      () => (ops.health_reasons.length === 0 ? ops.health_reasons.push(pick(['OI_STALE', 'WS_STALE'] as const)) : ops.health_reasons.pop()),
+      () => (ops.oi_polling.errors += pick([0, 1])),
+      () => (ops.oi_polling.last_error = pick([null, 'HTTP 429'])),
+      () => (ops.streams.reconnects += 1),
+      () => {
+        const k = pick(['btcusdt@aggTrade', 'ethusdt@aggTrade', '!forceOrder@arr']);
+        const e = ops.streams.per_stream[k];
+        if (e === undefined) ops.streams.per_stream[k] = { state: 'FLOWING', last_msg_ms: 1, msgs: 1, silence_limit_ms: 5_000 };
+        else if (rnd() < 0.2) delete ops.streams.per_stream[k];
+        else e.msgs += 1;
+      },
+      () => (ops.dead_letter_stats.accepted += 1),
+      () => (ops.process = rnd() < 0.3 ? null : { ...emptyProcess(), rss_bytes: Math.floor(rnd() * 1e9) }),
+      () => {
+        warm.state = pick(['OFF', 'RUNNING', 'DONE'] as const);
+        warm.pages += 1;
+      },
+      () => (warm.backfilled = rnd() < 0.5 ? [] : ['BTCUSDT', ...(rnd() < 0.5 ? ['ETHUSDT'] : [])]),
+      () => {
+        if (rnd() < 0.5) warm.failed = {};
+        else warm.failed[pick(SYMBOLS)] = { reason: 'timeout', detail: pick(['a', 'b']) };
+      },
+    ];
+    let prev = state.commit(0);
+    let reused = 0;
+    for (let i = 1; i <= 600; i++) {
+      const before = JSON.stringify(expected());
+      if (rnd() < 0.7) pick(edits)();
+      const changed = JSON.stringify(expected()) !== before;
+      const snap = state.commit(i);
+      expect(sections(snap)).toEqual(expected());
+      expect(keyPaths(sections(snap))).toEqual(keyPaths(expected()));
+      expect(firstUnfrozen(snap)).toBeNull();
+      if (!changed) {
+        // Nothing in the staging changed: every section is the previous snapshot's own copy.
+        expect(snap.oi_polling).toBe(prev.oi_polling);
+        expect(snap.streams).toBe(prev.streams);
+        expect(snap.warm_start).toBe(prev.warm_start);
+        expect(snap.ingestion_health).toBe(prev.ingestion_health);
+        reused++;
+      }
+      prev = snap;
+    }
+    expect(reused).toBeGreaterThan(100);
+    // The staging itself is never frozen by a commit.
+    expect(Object.isFrozen(ops.streams) || Object.isFrozen(ops.oi_polling) || Object.isFrozen(warm) || Object.isFrozen(warm.failed)).toBe(false);
+  });
+
+  it("per-symbol counters are a full copy in the catalog's order", () => {
+    const { engine, state } = busy();
+    const snap = state.commit(0);
+    for (const d of engine.detectorsInRankOrder) {
+      const c = snap.per_symbol[d.symbol]?.counters;
+      expect(c).toEqual(d.counters);
+      expect(Object.keys(c ?? {})).toEqual(SYMBOL_COUNTER_NAMES);
+      expect(c).not.toBe(d.counters);
+    }
   });
 
   it('snapshot_seq increments by one per commit', () => {

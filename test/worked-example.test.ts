@@ -48,7 +48,7 @@ interface Scenario {
   /** Counters of BTCUSDT just before the watermark reaches CLOSE_AT (window K still open). */
   before: SymbolCounters;
   /** Promotions emitted when the watermark reached CLOSE_AT. */
-  promoted: PromotedEvent[];
+  promoted: readonly PromotedEvent[];
 }
 
 function detectorOf(engine: Engine, symbol: string): SymbolDetector {

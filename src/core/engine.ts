@@ -35,12 +35,15 @@ export function emptyEngineCounters(): EngineCounters {
   return { symbol_not_allowed: 0, gap_resets: 0 };
 }
 
+const NO_PROMOTIONS: readonly PromotedEvent[] = Object.freeze([]);
+
 export class Engine {
   readonly symbols: readonly string[];
   private readonly detectors = new Map<string, SymbolDetector>();
   /** Detectors in rank order: windows close symbol by symbol in this order, deterministically. */
   private readonly ordered: SymbolDetector[];
   private readonly onWindow: ((w: ClosedWindow) => void) | undefined;
+  private lastDetector: SymbolDetector | undefined = undefined;
 
   /** Exchange-time watermark: max accepted event time, never decreasing. Null before the first. */
   watermark: number | null = null;
@@ -76,8 +79,12 @@ export class Engine {
     return this.ordered;
   }
 
-  /** Promotions since the last call, oldest first. */
-  takeNewPromotions(): PromotedEvent[] {
+  /**
+   * Promotions since the last call, oldest first. Live and replay ask after every frame and almost
+   * always get none: that answer is one shared frozen empty array, not a new one per frame.
+   */
+  takeNewPromotions(): readonly PromotedEvent[] {
+    if (this.fresh.length === 0) return NO_PROMOTIONS;
     const out = this.fresh;
     this.fresh = [];
     return out;
@@ -90,9 +97,22 @@ export class Engine {
     else this.counters.symbol_not_allowed++;
   }
 
+  /**
+   * The detector of `symbol`, or undefined when it is not allowed. Trades come in runs of one
+   * symbol, and the event's symbol is a fresh string each time (hashed anew by a Map lookup), so
+   * the last symbol's detector is tried first.
+   */
+  private detectorOf(symbol: string): SymbolDetector | undefined {
+    const last = this.lastDetector;
+    if (last !== undefined && last.symbol === symbol) return last;
+    const d = this.detectors.get(symbol);
+    if (d !== undefined) this.lastDetector = d;
+    return d;
+  }
+
   /** Feed one canonical event. The allow-list is checked before anything else (SPEC §2.3). */
   ingest(ev: CanonicalEvent): void {
-    const d = this.detectors.get(ev.symbol);
+    const d = this.detectorOf(ev.symbol);
     if (d === undefined) {
       this.counters.symbol_not_allowed++;
       return;
