@@ -6,8 +6,10 @@
  *
  *   node -r ./test/fixtures/ts-register.cjs test/sink-observer-child.ts <db> <run id> <events.jsonl> <from> <count> <everyMs> <batchSize> <exit|hold> <sink url>…
  *
- * Stores events[from … from + count) (stopping early when the file has fewer), then keeps
- * delivering; with `exit`, prints `drained` and exits 0 once every sink has acknowledged
+ * Stores events[from … from + count) (stopping early when the file has fewer) every <everyMs> ms
+ * while delivery runs — or, with everyMs 0, all of them before delivery starts (a backlog that
+ * cannot be delivered before the first status line, however the machine's load paces the two) —
+ * then keeps delivering; with `exit`, prints `drained` and exits 0 once every sink has acknowledged
  * everything; with `hold` it keeps running until it is killed.
  * Lines on stdout: `ready`, `written <n>`, `status <json>` (every 50 ms), `drained`.
  */
@@ -49,6 +51,21 @@ store.startRun(
   },
   Date.now(),
 );
+let i = 0;
+let written = 0;
+/** Stores the next batch of 1–3 events as one commit; false when the store refused it (retried later). */
+function storeNext(): boolean {
+  const n = Math.min((i % 3) + 1, todo.length - i);
+  const batch = todo.slice(i, i + n);
+  const r = store.persist({ events: batch }, Date.now());
+  if (!r.ok) return false;
+  i += n;
+  written += r.events_inserted;
+  return true;
+}
+const everyMs = Number(everyText);
+if (everyMs === 0) while (i < todo.length && storeNext());
+
 const hub = new InlineHub({
   storePath: db,
   sinks: sinkUrls.map(parseSinkUrl),
@@ -57,23 +74,17 @@ const hub = new InlineHub({
 });
 out('ready');
 
-let i = 0;
-let written = 0;
-const writer = setInterval(() => {
-  if (i >= todo.length) {
-    clearInterval(writer);
-    out(`written ${written}`);
-    return;
-  }
-  const n = Math.min((i % 3) + 1, todo.length - i);
-  const batch = todo.slice(i, i + n);
-  const r = store.persist({ events: batch }, Date.now());
-  if (r.ok) {
-    i += n;
-    written += r.events_inserted;
-    hub.nudge();
-  }
-}, Number(everyText));
+const writer = setInterval(
+  () => {
+    if (i >= todo.length) {
+      clearInterval(writer);
+      out(`written ${written}`);
+      return;
+    }
+    if (storeNext()) hub.nudge();
+  },
+  Math.max(1, everyMs),
+);
 
 const reporter = setInterval(() => {
   const st = hub.status();

@@ -228,8 +228,11 @@ describe.runIf(canRun || REQUIRE_SERVICES)('sinks under faults (private servers,
     const next = mulberry32(20_261_202);
     let from = 400;
     for (let k = 0; k < 4; k++) {
-      // Stores up to 2 000 rows/s; one row per batch delivers far slower, so a backlog builds. It never exits by itself.
-      const o = new Observer(db, `okill-${k}`, from, 200, 1, 1, [redisUrl, pgUrl], true);
+      // Its 200 rows are stored before delivery starts, one row per batch: a backlog on every status line
+      // until the kill, however a loaded machine paces writing against delivering (with rows stored
+      // every 1 ms during delivery, delivery sometimes kept up and no status line showed a backlog). It
+      // never exits by itself.
+      const o = new Observer(db, `okill-${k}`, from, 200, 0, 1, [redisUrl, pgUrl], true);
       const threshold = 2 + Math.floor(next() * 40);
       // Mid-delivery: this life has delivered some rows and more are waiting.
       await o.waitFor(() => o.last.length === 2 && o.last.every((s) => s.delivered >= threshold && s.backlog > 0), `life ${k} to be mid-delivery`);
