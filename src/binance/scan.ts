@@ -29,7 +29,7 @@ export const ZERO = 0x30;
 export const NINE = 0x39;
 
 /** Index of the closing quote of a plain string starting at `from`, or -1 if it needs JSON.parse. */
-function plainStringEnd(text: string, from: number): number {
+export function plainStringEnd(text: string, from: number): number {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) return i;

@@ -76,8 +76,8 @@ function decimalIn(text: string, from: number, to: number): number {
   return dot < 0 ? m : m / (POW10[to - dot - 1] as number);
 }
 
-/** Whether text[from, to) matches DECIMAL_RE, of any length (for `nq`, whose value is not used). */
-function isDecimalIn(text: string, from: number, to: number): boolean {
+/** Whether text[from, to) matches DECIMAL_RE (`\d+(\.\d+)?`), of any length (`nq` here, whose value is not used; depth levels). */
+export function isDecimalIn(text: string, from: number, to: number): boolean {
   let dot = -1;
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
@@ -121,7 +121,7 @@ function endsAt(text: string, at: number): boolean {
 }
 
 /** The next literal's index at or after `from`, or −1 (also when `from` is already −1). */
-function next(text: string, lit: string, from: number): number {
+export function next(text: string, lit: string, from: number): number {
   return from < 0 ? -1 : text.indexOf(lit, from);
 }
 

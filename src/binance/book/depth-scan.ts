@@ -17,6 +17,8 @@
  * between proves the text has the shape; integers of at most 15 digits are safe integers.
  */
 import type { DepthUpdate } from './contracts';
+import { plainStringEnd } from '../scan';
+import { isDecimalIn, next } from '../trade-scan';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -55,21 +57,6 @@ function intIn(text: string, from: number, to: number): number {
   return negative ? -v : v;
 }
 
-/** Whether text[from, to) matches DECIMAL_RE (`\d+(\.\d+)?`). */
-function isDecimalIn(text: string, from: number, to: number): boolean {
-  let dot = -1;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === DOT) {
-      if (dot >= 0 || i === from) return false;
-      dot = i;
-    } else if (!(c >= ZERO && c <= NINE)) {
-      return false;
-    }
-  }
-  return to > from && dot !== to - 1;
-}
-
 /** Whether text[from, to) is [A-Z0-9]{2,30} (SYMBOL_RE without its `_` suffixes, which go the general way). */
 function isPlainSymbolIn(text: string, from: number, to: number): boolean {
   const len = to - from;
@@ -104,16 +91,6 @@ function levelsAt(text: string, at: number, out: [string, string][]): number {
     if (c !== COMMA) return -1;
     i++;
   }
-}
-
-/** Index of the closing quote of a string of printable ASCII without escapes starting at `from`, or −1. */
-function plainStringEnd(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) return i;
-    if (c === BACKSLASH || c < 0x20 || c > 0x7e) return -1;
-  }
-  return -1;
 }
 
 /** The end of a JSON number (RFC 8259 grammar) starting at `at`, or −1. */
@@ -171,11 +148,6 @@ function extrasEnd(text: string, at: number): number {
     if (i < 0) return -1;
   }
   return text.charCodeAt(i) === CLOSE ? i + 1 : -1;
-}
-
-/** The next literal's index at or after `from`, or −1 (also when `from` is already −1). */
-function next(text: string, lit: string, from: number): number {
-  return from < 0 ? -1 : text.indexOf(lit, from);
 }
 
 /**
