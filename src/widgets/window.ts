@@ -24,7 +24,6 @@ import {
   QIcon,
   QKeySequence,
   QLabel,
-  QFontMetrics,
   QMainWindow,
   QShortcut,
   QSplitter,
@@ -37,7 +36,7 @@ import type { ToastView } from './alerts-view';
 import { BOOK_COLUMNS, type PanelModel, POLICY_EVENT_COLUMNS, POLICY_PARTITION_COLUMNS, SINK_COLUMNS, TAPE_COLUMNS } from './beside-view';
 import { CellTable } from './cell-table';
 import { HISTORY_COLUMNS, type HistoryTable } from './history-view';
-import { type PanelTexts, PanelTab, plainLabel } from './panel-tab';
+import { fitToWidest, type PanelTexts, PanelTab, plainLabel } from './panel-tab';
 import { BESIDE_TABS, EVENTS_TAB, TAB_KEYS, TAB_ORDER, TAB_TITLES } from './tabs';
 import { ToastOverlay } from './toast-overlay';
 import { NEAR_MISS_COLUMNS, type NearMissPanelModel } from './near-miss-view';
@@ -419,11 +418,7 @@ export class PeakPressureWindow {
    * Done after the window is shown, when the labels carry their style sheet's font.
    */
   private fixChangingLabels(): void {
-    const fit = (l: QLabel, samples: readonly string[], pad: number): void => {
-      l.ensurePolished();
-      const m = new QFontMetrics(l.font());
-      l.setFixedSize(Math.max(...samples.map((x) => m.horizontalAdvance(x))) + pad, m.height() + 6);
-    };
+    const fit = fitToWidest;
     const status: Partial<Record<(typeof STATUS_KEYS)[number], readonly string[]>> = {
       mode: ['Mode: LIVE_PEAK_PRESSURE', 'Mode: LOADING...'],
       baselines: ['Baselines: 99 / 99'],
@@ -435,6 +430,7 @@ export class PeakPressureWindow {
     for (const [key, samples] of Object.entries(status)) fit(this.status[key as keyof typeof status], samples, 14);
     const rates = this.healthLines[2];
     if (rates) fit(rates, ['Trades rate: 9,999.9/s    Liquidations rate: 999.9/min    Klines rate: 99.9/s    OI rate: 999.9/min (expected ~120/min)'], 8);
+    this.events.fixChangingLabels();
   }
 
   render(vm: ViewModel): void {
@@ -445,13 +441,13 @@ export class PeakPressureWindow {
       setColor(l, cell.color, this.colors);
     }
     if (vm.failure) {
-      this.panels.hide();
-      this.failureLabel.setText(`${vm.failure.title}\n\n${vm.failure.body}`);
-      this.failureLabel.show();
+      if (!this.panels.isHidden()) this.panels.hide();
+      setText(this.failureLabel, `${vm.failure.title}\n\n${vm.failure.body}`, this.texts);
+      if (this.failureLabel.isHidden()) this.failureLabel.show();
       return;
     }
-    this.failureLabel.hide();
-    this.panels.show();
+    if (!this.failureLabel.isHidden()) this.failureLabel.hide();
+    if (this.panels.isHidden()) this.panels.show();
     setText(this.healthHeading, vm.health.heading, this.texts);
     this.healthLines.forEach((l, i) => {
       const line = vm.health.lines[i];
