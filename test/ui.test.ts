@@ -478,6 +478,7 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     show(w, beside);
     show(w, promoted);
     const vm = show(w, promoted);
+    w.readBack(); // binds the tabs that are not open, as opening them would
     const proto = (c: { prototype: object }, names: string[]) => names.map((n) => vi.spyOn(c.prototype as Record<string, () => void>, n));
     const spies = [
       ...proto(qt.QLabel, ['setText', 'setStyleSheet', 'show', 'hide', 'setFixedSize']),
@@ -489,11 +490,33 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     try {
       w.render(viewModel(promoted));
       w.addEvents(promoted.counters.peak_pressure_events, promoted.promoted_events, promoted.symbols_active, precision(promoted));
+      w.readBack();
       for (const spy of spies) expect(spy, spy.getMockName()).not.toHaveBeenCalled();
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
     expectShows(w.readBack(), vm);
+    w.win.close();
+  });
+
+  it('binds a tab that is not open when it is opened, not on every render', async () => {
+    const P = await import('../src/widgets/panel-tab');
+    const w = open();
+    const bind = vi.spyOn(P.PanelTab.prototype, 'bind');
+    try {
+      w.render(viewModel(beside));
+      w.render(viewModel(beside));
+      expect(bind).not.toHaveBeenCalled();
+      expect(w.openTab('order-books')).toBe(true);
+      expect(bind).toHaveBeenCalledTimes(1);
+      w.render(viewModel(beside));
+      expect(bind).toHaveBeenCalledTimes(2);
+    } finally {
+      bind.mockRestore();
+    }
+    w.openTab('events');
+    pump();
+    expectShows(w.readBack(), viewModel(beside));
     w.win.close();
   });
 
