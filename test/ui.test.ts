@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { SinkStatusSchema } from '../src/core/contracts/sink-status';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
@@ -470,6 +470,91 @@ describe.skipIf(!haveQt)('window widgets (in process, offscreen Qt)', () => {
     expect(rb.rows[0]).toEqual(eventCells(many[EVENT_ROWS_MAX] as PromotedEvent));
     expect(w.log.rowAt(EVENT_ROWS_MAX - 1)?.event.event_id).toBe(many[1]?.event_id);
     expect(w.log.evicted).toBe(1);
+    w.win.close();
+  });
+
+  it('a render of an unchanged snapshot sets no widget: no text, colour, style sheet, visibility or row count', () => {
+    const w = open();
+    show(w, beside);
+    show(w, promoted);
+    const vm = show(w, promoted);
+    w.readBack(); // binds the tabs that are not open, as opening them would
+    const proto = (c: { prototype: object }, names: string[]) => names.map((n) => vi.spyOn(c.prototype as Record<string, () => void>, n));
+    const spies = [
+      ...proto(qt.QLabel, ['setText', 'setStyleSheet', 'show', 'hide', 'setFixedSize']),
+      ...proto(qt.QTableWidgetItem, ['setText', 'setForeground']),
+      ...proto(qt.QTableWidget, ['setRowCount']),
+      ...proto(qt.QWidget, ['show', 'hide']),
+      ...proto(qt.QPlainTextEdit, ['setPlainText']),
+    ];
+    try {
+      w.render(viewModel(promoted));
+      w.addEvents(promoted.counters.peak_pressure_events, promoted.promoted_events, promoted.symbols_active, precision(promoted));
+      w.readBack();
+      for (const spy of spies) expect(spy, spy.getMockName()).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expectShows(w.readBack(), vm);
+    w.win.close();
+  });
+
+  it('binds a tab that is not open when it is opened, not on every render', async () => {
+    const P = await import('../src/widgets/panel-tab');
+    const w = open();
+    const bind = vi.spyOn(P.PanelTab.prototype, 'bind');
+    try {
+      w.render(viewModel(beside));
+      w.render(viewModel(beside));
+      expect(bind).not.toHaveBeenCalled();
+      expect(w.openTab('order-books')).toBe(true);
+      expect(bind).toHaveBeenCalledTimes(1);
+      w.render(viewModel(beside));
+      expect(bind).toHaveBeenCalledTimes(2);
+    } finally {
+      bind.mockRestore();
+    }
+    w.openTab('events');
+    pump();
+    expectShows(w.readBack(), viewModel(beside));
+    w.win.close();
+  });
+
+  it('an insert is one row inserted at its place, never a reset, and the visible rows are painted once', () => {
+    const w = open();
+    show(w, promoted);
+    const events = [...promoted.promoted_events];
+    const model = w.events.model;
+    const inserts = vi.spyOn(model, 'beginInsertRows');
+    const resets = vi.spyOn(model, 'beginResetModel');
+    try {
+      const later = { ...(events[0] as PromotedEvent), event_id: 'BTCUSDT-later', window_end_ms: (events.at(-1) as PromotedEvent).window_end_ms + 1000 };
+      // Whatever the window still had to lay out and paint after it was shown is not the insert's.
+      for (let i = 0; i < 3; i++) pump();
+      const calls = model.dataCalls;
+      // As the window gets it: a snapshot with the new count (the heading changes) and the new event.
+      const next = { ...promoted, counters: { ...promoted.counters, peak_pressure_events: events.length + 1 }, promoted_events: [...events, later] };
+      w.render(viewModel(next));
+      w.addEvents(events.length + 1, next.promoted_events, promoted.symbols_active, precision(promoted));
+      // Qt's delayed layout of the view and the paints it posts take a few passes of the event loop.
+      for (let i = 0; i < 3; i++) pump();
+      expect(inserts).toHaveBeenCalledTimes(1);
+      expect(inserts.mock.calls[0]?.slice(1)).toEqual([0, 0]);
+      expect(resets).not.toHaveBeenCalled();
+      const insertCalls = model.dataCalls - calls;
+      // One repaint of the visible rows: what it costs in data() calls into JavaScript.
+      w.events.table.viewport().update();
+      const before = model.dataCalls;
+      pump();
+      const onePaint = model.dataCalls - before;
+      expect(onePaint).toBeGreaterThan(0);
+      // Heading and note changed with the count: fixed-size labels, so no re-layout repaints the rows a second time.
+      expect(insertCalls).toBeLessThanOrEqual(onePaint);
+      expect(w.readBack().events.heading).toBe(`=== PROMOTED STRUCTURAL EVENTS (${events.length + 1}) ===`);
+    } finally {
+      inserts.mockRestore();
+      resets.mockRestore();
+    }
     w.win.close();
   });
 

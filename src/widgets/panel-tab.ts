@@ -4,7 +4,7 @@
  * cell, the labels per text). A label with no text is hidden (it would take a line of height);
  * the read-back reads texts, not visibility (a tab that is not open reads its children as hidden).
  */
-import { Direction, type QFont, QLabel, QWidget, QBoxLayout, TextFormat } from '@nodegui/nodegui';
+import { Direction, type QFont, QFontMetrics, QLabel, QWidget, QBoxLayout, TextFormat } from '@nodegui/nodegui';
 import type { PanelModel } from './beside-view';
 import { CellTable, type CellTableOptions } from './cell-table';
 
@@ -25,6 +25,18 @@ export function plainLabel(text = '', objectName?: string): QLabel {
   l.setTextInteractionFlags(1 /* Qt::TextSelectableByMouse */);
   if (objectName) l.setObjectName(objectName);
   return l;
+}
+
+/**
+ * Gives a label whose text changes the fixed size of the widest of `samples`. A label that may
+ * change size re-lays out its layout, and every layout up to the window's, on each new text (and
+ * re-laid-out item views repaint); a fixed-size one only repaints itself. Call once the label is
+ * shown, when it carries its style sheet's font.
+ */
+export function fitToWidest(l: QLabel, samples: readonly string[], pad: number, padHeight = 6): void {
+  l.ensurePolished();
+  const m = new QFontMetrics(l.font());
+  l.setFixedSize(Math.max(...samples.map((x) => m.horizontalAdvance(x))) + pad, m.height() + padHeight);
 }
 
 export class PanelTab {

@@ -24,7 +24,6 @@ import {
   QIcon,
   QKeySequence,
   QLabel,
-  QFontMetrics,
   QMainWindow,
   QShortcut,
   QSplitter,
@@ -37,8 +36,8 @@ import type { ToastView } from './alerts-view';
 import { BOOK_COLUMNS, type PanelModel, POLICY_EVENT_COLUMNS, POLICY_PARTITION_COLUMNS, SINK_COLUMNS, TAPE_COLUMNS } from './beside-view';
 import { CellTable } from './cell-table';
 import { HISTORY_COLUMNS, type HistoryTable } from './history-view';
-import { type PanelTexts, PanelTab, plainLabel } from './panel-tab';
-import { BESIDE_TABS, EVENTS_TAB, TAB_KEYS, TAB_ORDER, TAB_TITLES } from './tabs';
+import { fitToWidest, type PanelTexts, PanelTab, plainLabel } from './panel-tab';
+import { BESIDE_TABS, EVENTS_TAB, TAB_KEYS, TAB_ORDER, TAB_TITLES, WHY_SILENT_TAB } from './tabs';
 import { ToastOverlay } from './toast-overlay';
 import { NEAR_MISS_COLUMNS, type NearMissPanelModel } from './near-miss-view';
 import { DEFAULT_SORT, EventLog } from './events-model';
@@ -189,6 +188,12 @@ export class PeakPressureWindow {
   private readonly colors = new Map<QLabel, string>();
   private readonly texts = new Map<QLabel, string>();
   private readonly shortcuts: { key: string; run: () => void; shortcut: QShortcut }[] = [];
+  /**
+   * What the tabs that are not open were last given, bound when one is opened (or read back): a
+   * tab nobody looks at costs no binding per render (the order books and four-pillars tables
+   * change on every snapshot).
+   */
+  private unbound: { whySilent: NearMissPanelModel | null; beside: Partial<ViewModel['beside']> } = { whySilent: null, beside: {} };
 
   constructor(opts: WindowOptions) {
     const layout = opts.layout ?? DEFAULT_LAYOUT;
@@ -337,6 +342,7 @@ export class PeakPressureWindow {
       this.tabs.addTab(panel.widget, new QIcon(), t.title);
     }
     this.tabs.setCurrentIndex(Math.max(0, TAB_KEYS.indexOf(layout.tab)));
+    this.tabs.addEventListener('currentChanged', () => this.bindTabs(false));
 
     const width = layout.window.width;
     this.bottomSplit = split(Orientation.Horizontal, this.feedBox, this.tabs, layout.bottom, 600);
@@ -355,7 +361,10 @@ export class PeakPressureWindow {
     this.failureLabel.hide();
     root.layout.addWidget(this.failureLabel, 1);
 
-    root.widget.setStyleSheet(`
+    // Plain Qt style sheet syntax: set as is. NodeGui's default pass runs it through postcss (its
+    // flexbox prefixer), which compiles postcss's parser into this isolate's heap for nothing.
+    root.widget.setStyleSheet(
+      `
       #root { background-color: ${COLORS.background}; }
       QLabel { color: ${COLORS.text}; font-size: 13px; }
       QLabel#heading { font-family: 'DejaVu Sans Mono'; font-weight: bold; font-size: 12px; color: ${COLORS.white}; }
@@ -375,7 +384,9 @@ export class PeakPressureWindow {
       QLineEdit, QComboBox { background-color: ${COLORS.panel}; color: ${COLORS.text}; border: 1px solid #4a4a4a; padding: 2px 4px; font-size: 12px; }
       QSplitter::handle { background-color: #2d2d2d; }
       #failure { color: ${COLORS.red}; font-size: 20px; font-weight: bold; background-color: #2b0000; padding: 40px; }
-    `);
+    `,
+      false,
+    );
     win.setCentralWidget(root.widget);
     // Toasts go under the status row (its mode, health and alert controls stay in sight).
     this.toasts = new ToastOverlay(
@@ -419,11 +430,7 @@ export class PeakPressureWindow {
    * Done after the window is shown, when the labels carry their style sheet's font.
    */
   private fixChangingLabels(): void {
-    const fit = (l: QLabel, samples: readonly string[], pad: number): void => {
-      l.ensurePolished();
-      const m = new QFontMetrics(l.font());
-      l.setFixedSize(Math.max(...samples.map((x) => m.horizontalAdvance(x))) + pad, m.height() + 6);
-    };
+    const fit = fitToWidest;
     const status: Partial<Record<(typeof STATUS_KEYS)[number], readonly string[]>> = {
       mode: ['Mode: LIVE_PEAK_PRESSURE', 'Mode: LOADING...'],
       baselines: ['Baselines: 99 / 99'],
@@ -435,6 +442,7 @@ export class PeakPressureWindow {
     for (const [key, samples] of Object.entries(status)) fit(this.status[key as keyof typeof status], samples, 14);
     const rates = this.healthLines[2];
     if (rates) fit(rates, ['Trades rate: 9,999.9/s    Liquidations rate: 999.9/min    Klines rate: 99.9/s    OI rate: 999.9/min (expected ~120/min)'], 8);
+    this.events.fixChangingLabels();
   }
 
   render(vm: ViewModel): void {
@@ -445,13 +453,13 @@ export class PeakPressureWindow {
       setColor(l, cell.color, this.colors);
     }
     if (vm.failure) {
-      this.panels.hide();
-      this.failureLabel.setText(`${vm.failure.title}\n\n${vm.failure.body}`);
-      this.failureLabel.show();
+      if (!this.panels.isHidden()) this.panels.hide();
+      setText(this.failureLabel, `${vm.failure.title}\n\n${vm.failure.body}`, this.texts);
+      if (this.failureLabel.isHidden()) this.failureLabel.show();
       return;
     }
-    this.failureLabel.hide();
-    this.panels.show();
+    if (!this.failureLabel.isHidden()) this.failureLabel.hide();
+    if (this.panels.isHidden()) this.panels.show();
     setText(this.healthHeading, vm.health.heading, this.texts);
     this.healthLines.forEach((l, i) => {
       const line = vm.health.lines[i];
@@ -475,8 +483,24 @@ export class PeakPressureWindow {
     this.trades.bind(feedCells(vm.trades));
     this.liquidations.bind(feedCells(vm.liquidations));
     this.events.render(vm.events);
-    this.renderWhySilent(vm.whySilent);
-    for (const t of BESIDE_TABS) this.beside[t.panel].bind(vm.beside[t.panel]);
+    this.unbound = { whySilent: vm.whySilent, beside: { ...vm.beside } };
+    this.bindTabs(false);
+  }
+
+  /** Binds what the open tab (`all`: every tab) was last given and has not shown yet. */
+  private bindTabs(all: boolean): void {
+    const open = TAB_KEYS[this.tabs.currentIndex()];
+    const why = this.unbound.whySilent;
+    if (why !== null && (all || open === WHY_SILENT_TAB)) {
+      this.renderWhySilent(why);
+      this.unbound.whySilent = null;
+    }
+    for (const t of BESIDE_TABS) {
+      const m = this.unbound.beside[t.panel];
+      if (m === undefined || !(all || open === t.key)) continue;
+      this.beside[t.panel].bind(m);
+      delete this.unbound.beside[t.panel];
+    }
   }
 
   /** Earlier runs' events below this run's (sent once at start; null: none received). */
@@ -559,6 +583,8 @@ export class PeakPressureWindow {
   }
 
   readBack(eventRows = 50): WindowTexts {
+    // The tabs not open show what they were last given once opened: read back as they would show it.
+    this.bindTabs(true);
     const status = {} as WindowTexts['status'];
     for (const key of STATUS_KEYS) status[key] = this.status[key].text();
     const size = this.win.size();
