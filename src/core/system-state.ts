@@ -9,7 +9,7 @@
  */
 import type { BesideM3 } from './beside-m3';
 import { LIMITS, RULES, ruleSetDescriptor } from './constants';
-import { emptySymbolCounters, type SymbolCounters } from './contracts/counters';
+import { emptySymbolCounters, SYMBOL_COUNTER_NAMES, type SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
 import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection, QueuesSection } from './contracts/snapshot';
@@ -283,24 +283,8 @@ export class SystemState {
 /** The snapshot's totals under their published names (legacy first, then additive), summed over the symbols in one pass. */
 function snapshotCounters(symbols: readonly { counters: SymbolCounters }[], e: EngineCounters, f: Readonly<FrameCounters>): Snapshot['counters'] {
   const t = copySymbolCounters(ZERO_COUNTERS);
-  for (const s of symbols) {
-    const c = s.counters;
-    t.windows_processed += c.windows_processed;
-    t.peak_pressure_count += c.peak_pressure_count;
-    t.baseline_not_warm += c.baseline_not_warm;
-    t.window_not_closed += c.window_not_closed;
-    t.missing_streams += c.missing_streams;
-    t.flow_surge_failed += c.flow_surge_failed;
-    t.large_trade_failed += c.large_trade_failed;
-    t.compression_failed += c.compression_failed;
-    t.stress_failed += c.stress_failed;
-    t.empty_windows += c.empty_windows;
-    t.duplicate_trades += c.duplicate_trades;
-    t.trade_id_gaps += c.trade_id_gaps;
-    t.non_market_trades += c.non_market_trades;
-    t.backfilled_windows += c.backfilled_windows;
-    t.backfill_duplicates += c.backfill_duplicates;
-  }
+  // Every counter by the catalog's names: a new one is summed without a line here.
+  for (const s of symbols) for (const k of SYMBOL_COUNTER_NAMES) t[k] += s.counters[k];
   return {
     windows_processed: t.windows_processed,
     peak_pressure_events: t.peak_pressure_count,
