@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type LiquidationEvent, LiquidationEventSchema } from '../src/core/contracts/canonical';
 import { LiquidationTapeSectionSchema, type SymbolTape } from '../src/core/contracts/liquidation-tape';
+import { FRONT_PRUNED_MIN } from '../src/core/front-pruned';
 import { LiquidationTape, TAPE, tickDecimals } from '../src/core/liquidation-tape';
 import { haveShared, SHARED_DATA } from './fixtures/paths';
 import { EventFactory } from './helpers';
@@ -162,5 +163,29 @@ describe('liquidation tape bounds', () => {
     const [b] = tape.view('BTCUSDT', { latestPrice: 100_000, tick: 0.1 }).buckets;
     expect(b).toMatchObject({ low: 100_000, high: 100_100, buy_count: 1, sell_count: 1, first_ms: t0 + 1_000, last_ms: t0 + 2_000 });
     expect(tape.view('XRPUSDT', { latestPrice: 1, tick: 0.0001 }).liquidations).toBe(0);
+  });
+
+  it('holds the last hour and little more over two days of a market rate (the memory-day leak: 1024 pruned entries kept per symbol)', () => {
+    const tape = new LiquidationTape(['BTCUSDT']);
+    const t0 = 1_737_997_000_000;
+    const every = 97_000; // ~37 liquidations an hour, the demo scenario's rate
+    const perWindow = Math.floor(TAPE.WINDOW_MS / every);
+    let maxSlots = 0;
+    let worst = -Infinity;
+    let wrongCounts = 0;
+    for (let ts = t0; ts < t0 + 48 * 3_600_000; ts += every) {
+      tape.add(f.liquidation({ ts, price: 100_000 + (ts % 7) }));
+      tape.advanceTo(ts);
+      const h = tape.held('BTCUSDT');
+      // Exactly the liquidations in (ts − 60 min, ts]: pruning works ...
+      if (h.entries !== Math.min(Math.floor((ts - t0) / every), perWindow) + 1) wrongCounts++;
+      // ... and what was pruned is let go: the array stays within 2 × live + the compaction minimum.
+      worst = Math.max(worst, h.slots - (2 * h.entries + FRONT_PRUNED_MIN + 1));
+      maxSlots = Math.max(maxSlots, h.slots);
+    }
+    expect(wrongCounts).toBe(0);
+    expect(worst).toBeLessThanOrEqual(0);
+    // The old rule (compact past 1024 pruned) reached 1024 + 37 slots after 28 h here and stayed there.
+    expect(maxSlots).toBeLessThan(2 * (perWindow + 1) + FRONT_PRUNED_MIN + 2);
   });
 });

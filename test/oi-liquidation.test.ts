@@ -2,10 +2,15 @@
  * SPEC §7.4 (OI change attribution), §6.4 (condition 4, stale OI → missing_streams) and §7.3
  * (the 60 s liquidation retention buffer, half-open (end − 60 s, end]).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine';
+import { LIMITS } from '../src/core/constants';
+import { FRONT_PRUNED_MIN } from '../src/core/front-pruned';
 import { LiquidationBuffer } from '../src/core/liquidations';
-import type { ClosedWindow, SymbolDetector } from '../src/core/symbol-detector';
+import type { LiquidationEvent } from '../src/core/contracts/canonical';
+import { type ClosedWindow, liquidationKey, type SymbolDetector } from '../src/core/symbol-detector';
 import { EventFactory, feedStandardBaseline, WindowRecorder } from './helpers';
 
 const K0 = 1_767_702_000; // first baseline window
@@ -401,6 +406,22 @@ describe('LiquidationBuffer unit', () => {
     }
     expect(b.countIn(49_990 - 600, 49_990)).toBe(60);
   });
+  it('lets pruned times go over two days of a market rate (the memory-day leak: 1024 pruned times kept)', () => {
+    const b = new LiquidationBuffer(LIMITS.LIQUIDATION_BUFFER_CAP);
+    let maxSlots = 0;
+    let worst = -Infinity;
+    // One liquidation every 97 s, pruned to 60 s at every 1 s window close, as the detector does.
+    for (let t = 0; t < 48 * 3_600_000; t += 1000) {
+      if (t % 97_000 === 0) b.insert(t);
+      b.pruneAtOrBefore(t - 60_000);
+      // Within 2 × live + the compaction minimum at every step.
+      worst = Math.max(worst, b.slots - (2 * b.size + FRONT_PRUNED_MIN + 1));
+      maxSlots = Math.max(maxSlots, b.slots);
+    }
+    expect(b.size).toBe(1);
+    expect(worst).toBeLessThanOrEqual(0);
+    expect(maxSlots).toBeLessThanOrEqual(FRONT_PRUNED_MIN + 3);
+  });
 });
 
 describe('duplicate liquidations (make-before-break rotation overlap)', () => {
@@ -416,5 +437,33 @@ describe('duplicate liquidations (make-before-break rotation overlap)', () => {
     expect(d.counters.duplicate_liquidations).toBe(1);
     expect(d.liquidations.size).toBe(2);
     expect(d.rawLiquidations.length).toBe(2);
+  });
+
+  it('remembers the last LIMITS.SEEN_LIQUIDATIONS per symbol, each as one flat string (the memory-day grower: ~360 bytes a key)', () => {
+    const engine = new Engine({ symbols: ['BTCUSDT'] });
+    const f = new EventFactory();
+    const n = 3 * LIMITS.SEEN_LIQUIDATIONS;
+    const liqs = Array.from({ length: n }, (_, i) => f.liquidation({ ts: START + i * 97_000, qty: 0.01 * (1 + (i % 13)) }));
+    for (const l of liqs) engine.ingest(l);
+    // The newest SEEN_LIQUIDATIONS are still recognised, an older one is not (it counts as new).
+    engine.ingest({ ...(liqs[n - LIMITS.SEEN_LIQUIDATIONS] as LiquidationEvent), recv_ms: 1 });
+    expect(det(engine).counters.duplicate_liquidations).toBe(1);
+    engine.ingest({ ...(liqs[n - LIMITS.SEEN_LIQUIDATIONS - 1] as LiquidationEvent), recv_ms: 2 });
+    expect(det(engine).counters.duplicate_liquidations).toBe(1);
+    expect(det(engine).counters.liquidations).toBe(n + 1);
+
+    // What a key costs once retained, measured after full collections (the product never forces one).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const keys = 20_000;
+    const sample = liqs[0] as LiquidationEvent;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept = Array.from({ length: keys }, (_, i) => liquidationKey({ ...sample, ts_ms: sample.ts_ms + i }));
+    gc();
+    const perKey = (process.memoryUsage().heapUsed - before) / keys;
+    expect(kept[keys - 1]).toBe(`${sample.ts_ms + keys - 1}|${sample.order_trade_time_ms}|${sample.side}|${sample.base_qty}|${sample.price}`);
+    // Flat: ~90 bytes and the array slot; a template literal's tree of pieces was ~360.
+    expect(perKey).toBeLessThan(160);
   });
 });

@@ -57,6 +57,8 @@ export const LIMITS = Object.freeze({
   LIQUIDATION_BUFFER_CAP: 5_000,
   /** Recently seen trade ids remembered per symbol to drop duplicates after reconnects. */
   SEEN_TRADE_IDS: 8_192,
+  /** Recently seen liquidations remembered per symbol to drop the copies a rotation overlap delivers. */
+  SEEN_LIQUIDATIONS: 256,
   /**
    * A jump in a symbol's trade ids is counted as a gap once this much receipt time has passed
    * without the missing ids arriving late (a rotation overlap or a reordering proxy delivers them

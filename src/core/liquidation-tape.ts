@@ -10,6 +10,7 @@
  */
 import type { LiquidationEvent } from './contracts/canonical';
 import type { LiquidationTapeSection, SymbolTape, TapeBucket } from './contracts/liquidation-tape';
+import { dueForCompaction } from './front-pruned';
 
 export const TAPE = Object.freeze({
   /** Liquidations older than this before the watermark leave the tape [PROP]. */
@@ -47,6 +48,11 @@ class SymbolEntries {
     return this.entries.length - this.head;
   }
 
+  /** Slots the array holds, pruned ones not yet compacted included. */
+  get slots(): number {
+    return this.entries.length;
+  }
+
   add(e: Entry): void {
     const es = this.entries;
     if (es.length === this.head || (es[es.length - 1] as Entry).ts <= e.ts) es.push(e);
@@ -81,7 +87,7 @@ class SymbolEntries {
   }
 
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+    if (dueForCompaction(this.head, this.entries.length)) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
@@ -122,6 +128,12 @@ export class LiquidationTape {
     if (this.asOfMs !== null && watermarkMs <= this.asOfMs) return;
     this.asOfMs = watermarkMs;
     for (const s of this.bySymbol.values()) s.pruneAtOrBefore(watermarkMs - TAPE.WINDOW_MS);
+  }
+
+  /** One symbol's entries in the window, and the array slots they occupy (pruned ones not yet compacted included). */
+  held(symbol: string): { entries: number; slots: number } {
+    const store = this.bySymbol.get(symbol);
+    return { entries: store?.size ?? 0, slots: store?.slots ?? 0 };
   }
 
   /** One symbol's table; `rows` caps the buckets returned (all by default). */

@@ -2,6 +2,8 @@
  * The 60-second liquidation retention buffer of one symbol (SPEC §7.3): exchange times in
  * ascending order, late arrivals inserted in place, pruned by event time (never wall clock).
  */
+import { dueForCompaction } from './front-pruned';
+
 export class LiquidationBuffer {
   private times: number[] = [];
   private head = 0;
@@ -11,6 +13,11 @@ export class LiquidationBuffer {
 
   get size(): number {
     return this.times.length - this.head;
+  }
+
+  /** Slots the array holds, pruned ones not yet compacted included: what it costs in memory. */
+  get slots(): number {
+    return this.times.length;
   }
 
   insert(tsMs: number): void {
@@ -52,7 +59,7 @@ export class LiquidationBuffer {
   }
 
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.times.length) {
+    if (dueForCompaction(this.head, this.times.length)) {
       this.times = this.times.slice(this.head);
       this.head = 0;
     }
