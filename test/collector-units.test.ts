@@ -659,6 +659,27 @@ describe('frame intake: the capture holds every frame received', () => {
 });
 
 describe('heap live size after full collections', () => {
+  it('a probe asked for during a transient waits for its end, then runs once', () => {
+    let gcs = 0;
+    const sampler = new HeapLiveSampler(() => gcs++);
+    closers.push(() => sampler.stop());
+    sampler.probeUnless(false);
+    expect(gcs).toBe(1);
+    // A snapshot file write under way: no GC now, one when it ended, none at a later end.
+    sampler.probeUnless(true);
+    sampler.probeUnless(true);
+    expect(gcs).toBe(1);
+    sampler.settled();
+    expect(gcs).toBe(2);
+    expect(sampler.method).toBe('forced_gc');
+    sampler.settled();
+    expect(gcs).toBe(2);
+    // A probe that ran need not run again at the end of a write that began after it.
+    sampler.probeUnless(false);
+    sampler.settled();
+    expect(gcs).toBe(3);
+  });
+
   it('follows what stays reachable: up when 40 MB are retained, back down when they are released', async () => {
     // The product never forces a GC; the test does, to know exactly when one happened.
     setFlagsFromString('--expose-gc');

@@ -32,6 +32,8 @@ export class HeapLiveSampler {
   method: HeapLiveMethod = 'after_major_gc';
   majorGcs = 0;
   private readonly observer: PerformanceObserver;
+  /** A probe deferred by probeUnless. */
+  private due = false;
 
   /** `gc`: the collector used by probe(); node's exposed one by default (tests pass their own). */
   constructor(private readonly gc: (() => void) | null = exposedGc()) {
@@ -57,6 +59,22 @@ export class HeapLiveSampler {
     this.method = 'forced_gc';
     this.liveBytes = process.memoryUsage().heapUsed;
     return true;
+  }
+
+  /**
+   * The periodic probe, kept out of transients: while `busy` (something large and short-lived is
+   * live, e.g. a snapshot file being written) it waits, and runs at the next `settled()`.
+   */
+  probeUnless(busy: boolean): void {
+    this.due = busy;
+    if (!busy) this.probe();
+  }
+
+  /** The transient `probeUnless` waited for is over: run the probe it deferred, if any. */
+  settled(): void {
+    if (!this.due) return;
+    this.due = false;
+    this.probe();
   }
 
   stop(): void {
