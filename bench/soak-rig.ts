@@ -91,6 +91,8 @@ export interface SnapSample {
   windows: number;
   promotions: number;
   promoted_in_panel: number;
+  /** Raw liquidation rows retained by the symbol with the fewest (each symbol's ring holds at most LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL). */
+  liquidations_retained_min: number;
   /** The store's commit latency over its latest (at most 1000) writes, from the snapshot's `store.persist`. */
   store_writes: number;
   store_p50_ms: number | null;
@@ -452,6 +454,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     windows: s.counters.windows_processed,
     promotions: s.counters.peak_pressure_events,
     promoted_in_panel: s.promoted_events.length,
+    liquidations_retained_min: Math.min(...Object.values(s.raw_buffers.liquidations).map((rows) => rows.length)),
     store_writes: s.store?.persist.writes ?? 0,
     store_p50_ms: s.store?.persist.p50_ms ?? null,
     store_p99_ms: s.store?.persist.p99_ms ?? null,
