@@ -1,7 +1,9 @@
 // Bundles our TypeScript into dist/ (one file per entry point). Packages stay external and are
 // loaded from node_modules at run time: NodeGui is a native addon, and ws/undici/pino carry
 // optional native or dynamic requires that bundling would break. The portable bundle ships the
-// pruned production node_modules next to dist/.
+// pruned production node_modules next to dist/. zod is the exception: bundled from its ES build
+// with its locales index replaced by English alone (scripts/webpack/zod-locales-en.mjs), which
+// spares each isolate the other 64 locales; zod's code and messages are otherwise its own.
 const path = require('node:path');
 
 const entries = {
@@ -13,6 +15,7 @@ const entries = {
 };
 
 const fs = require('node:fs');
+const webpack = require('webpack');
 
 module.exports = (_env, argv) => ({
   mode: argv.mode || 'production',
@@ -23,13 +26,16 @@ module.exports = (_env, argv) => ({
     filename: '[name].js',
     clean: true,
   },
-  resolve: { extensions: ['.ts', '.js'] },
+  resolve: {
+    extensions: ['.ts', '.js'],
+    alias: { zod$: path.join(__dirname, 'node_modules/zod/index.js') },
+  },
   module: {
     rules: [{ test: /\.ts$/, exclude: /node_modules/, use: { loader: 'ts-loader', options: { transpileOnly: true } } }],
   },
   externals: [
     ({ request }, callback) => {
-      if (request && !request.startsWith('.') && !path.isAbsolute(request) && !request.startsWith('node:')) {
+      if (request && request !== 'zod' && !request.startsWith('.') && !path.isAbsolute(request) && !request.startsWith('node:')) {
         return callback(null, `commonjs ${request}`);
       }
       return callback();
@@ -37,6 +43,11 @@ module.exports = (_env, argv) => ({
   ],
   // Keep names readable in stack traces; the bundle is for a desktop app, not a web page.
   optimization: { minimize: false },
+  plugins: [
+    new webpack.NormalModuleReplacementPlugin(/^\.\.\/locales\/index\.js$/, (resource) => {
+      if (/[\\/]zod[\\/]v4[\\/]/.test(resource.context)) resource.request = path.join(__dirname, 'scripts', 'webpack', 'zod-locales-en.mjs');
+    }),
+  ],
   devtool: 'source-map',
   node: { __dirname: false, __filename: false },
   stats: 'errors-warnings',

@@ -152,10 +152,18 @@ describe('launcher (scripts/start.cjs) on Windows', () => {
     expect(start.signalPlan('linux')).toEqual({ forward: ['SIGINT', 'SIGTERM'], wait: [] });
   });
 
-  it('sets glibc malloc tuning and Qt without GLX on Linux only; a value the user set wins', () => {
-    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'win32')).toEqual({ A: '1' });
-    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'linux')).toEqual({ A: '1', MALLOC_MMAP_THRESHOLD_: '65536', QT_XCB_GL_INTEGRATION: 'none' });
+  it('sets glibc malloc tuning and Qt without GLX on Linux only, the main isolate semi-space cap everywhere; a value the user set wins', () => {
+    const semi = '--max-semi-space-size=1';
+    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'win32')).toEqual({ A: '1', NODE_OPTIONS: semi });
+    expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'linux')).toEqual({
+      A: '1',
+      MALLOC_MMAP_THRESHOLD_: '65536',
+      QT_XCB_GL_INTEGRATION: 'none',
+      NODE_OPTIONS: semi,
+    });
     expect(runtimeEnv.withRuntimeEnv({ QT_XCB_GL_INTEGRATION: 'glx' }, 'linux').QT_XCB_GL_INTEGRATION).toBe('glx');
+    expect(runtimeEnv.withRuntimeEnv({ NODE_OPTIONS: '--trace-warnings' }, 'win32').NODE_OPTIONS).toBe(`--trace-warnings ${semi}`);
+    expect(runtimeEnv.withRuntimeEnv({ NODE_OPTIONS: '--max-semi-space-size=4' }, 'linux').NODE_OPTIONS).toBe('--max-semi-space-size=4');
   });
 
   it('detects qode by process.versions.qode (then qode runs the Qt event loop, not our pump)', () => {

@@ -9,6 +9,7 @@ import { reportCommandError } from './cli-errors';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs, scaleOutFromValues } from './live-options';
 import type { ClockSpec } from '../clock/accelerated';
 import { DEMO_STORE_PATH } from '../store/files';
+import { deferNodeGuiStyleSheetModules } from '../widgets/nodegui-lazy-css';
 
 function displayProblem(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return null;
@@ -96,7 +97,8 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write('NATIVE WINDOWS OBSERVABILITY APP - Peak Pressure System v1.0\n');
   process.stdout.write(`Mode: ${config.mode === 'DEMO' ? 'DEMO (recorded data, loopback simulator)' : 'LIVE (Read-Only)'}\n`);
   process.stdout.write('Refresh: 500ms passive snapshot pull\n');
-  // Qt is loaded only now, after the display check.
+  // Qt is loaded only now, after the display check; NodeGui's style-sheet helpers only if called.
+  deferNodeGuiStyleSheetModules();
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- Qt must not load before the display check
   const { runGui } = require('./gui') as typeof import('./gui');
   runGui({

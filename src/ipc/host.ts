@@ -3,6 +3,7 @@
  * The main thread can do nothing else to the collector: there is no message that mutates state.
  */
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { PromotedEvent } from '../core/contracts/promoted';
 import type { Alert } from '../core/contracts/alert';
@@ -73,6 +74,16 @@ export interface WorkerHostOptions {
  * CPU, about 11 % more (load 7–9) — at live rates a few tenths of a percent of a core.
  */
 export const WORKER_RESOURCE_LIMITS = Object.freeze({ maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 8 });
+
+/**
+ * The launchers start the process with `--max-semi-space-size=1` for the main isolate
+ * (scripts/runtime-env.cjs). V8 reads that flag again for every isolate it creates and lets it win
+ * over a Worker's resourceLimits, which would give the collector a 2 MB young generation instead of
+ * its 8. Cleared before a worker starts; the main isolate keeps the size it was created with.
+ */
+export function workerYoungGenerationFromLimits(): void {
+  setFlagsFromString('--max-semi-space-size=0');
+}
 
 /** What the host does when its worker ends without being asked to: the config's `worker` section with onCrash resolved. */
 export interface CrashPolicy {
@@ -146,6 +157,7 @@ export class WorkerHost {
     };
     this.exited = false;
     this.lastFatal = null;
+    workerYoungGenerationFromLimits();
     const worker = new Worker(opts.workerPath ?? join(__dirname, 'worker.js'), { workerData: data, resourceLimits: { ...WORKER_RESOURCE_LIMITS } });
     worker.on('message', (raw: unknown) => {
       const m = parseWorkerMessage(raw);
