@@ -109,6 +109,21 @@ function toLevels(levels: readonly (readonly [string, string])[]): Level[] {
   return levels.map(([price, qty]) => ({ price, p: decimalValue(price), qty, q: decimalValue(qty) }));
 }
 
+/**
+ * A buffered diff's own copy. The reader's levels are garbage the moment a live book has applied
+ * them; held while the book syncs, they would outlive young-generation collections, and V8 would
+ * then allocate every later diff's levels straight in the old generation (allocation-site
+ * pretenuring), to be reclaimed only by full collections. Copies made here keep that lifetime
+ * to their own allocation site.
+ */
+function heldDiff(d: DepthUpdate): DepthUpdate {
+  return { ...d, b: d.b.map(heldLevel), a: d.a.map(heldLevel) };
+}
+
+function heldLevel(l: readonly [string, string]): [string, string] {
+  return [l[0], l[1]];
+}
+
 export class OrderBook {
   readonly counters: BookCounters = emptyCounters();
   readonly resyncReasons: Record<ResyncReason, number> = { pu_gap: 0, bad_level: 0, reconnect: 0 };
@@ -329,7 +344,7 @@ export class OrderBook {
   }
 
   private bufferDiff(d: DepthUpdate): void {
-    this.buffer.push(d);
+    this.buffer.push(heldDiff(d));
     if (this.buffer.length > BOOK.MAX_BUFFERED_DIFFS) {
       this.buffer.shift();
       this.counters.buffer_overflows++;
