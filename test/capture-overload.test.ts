@@ -36,7 +36,7 @@ class StallingDisk extends Transform {
 }
 
 const BOUND = 256 * 1024;
-/** The writer hands lines to gzip in batches of 64 Ki characters; one more line may be on the way. */
+/** The writer hands lines to gzip in batches of an eighth of the bound (32 Ki characters here); one more line may be on the way. */
 const SLACK = 64 * 1024 + 4096;
 
 let rig: Rig | null = null;

@@ -1,16 +1,21 @@
 /**
  * The capture recorder: rotation at the size cap, deletion of the oldest parts beyond the total
- * cap, and every part readable (also while being written) in the replay format.
+ * cap, every part readable (also while being written) in the replay format, and recorded depth
+ * volume handed to gzip in few, large jobs.
  */
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { CaptureWriter } from '../src/capture/writer';
+import { CAPTURE_BATCH_CHARS, CaptureWriter } from '../src/capture/writer';
 import type { CaptureGap } from '../src/capture/format';
 import { wallClock } from '../src/clock/clock';
 import { readCapture } from '../src/capture/reader';
+import { ManualClock } from '../src/clock/manual';
 import type { Frame } from '../src/core/source';
+import { depthInput } from './book-helpers';
+import { FIXTURE_BTC } from './fixtures/paths';
 
 function frame(i: number): Frame {
   // Incompressible-ish payloads so the compressed size grows with the count.
@@ -189,5 +194,49 @@ describe('capture writer', () => {
     const { frames } = await readAll([w.currentFile as string]);
     expect(frames).toEqual(Array.from({ length: 500 }, (_, i) => frame(i)));
     await w.close();
+  });
+});
+
+describe('capture writer at depth volume', () => {
+  it('hands recorded depth frames to gzip in 1 MiB batches: ten times fewer gzip jobs than 64 KiB batches, every frame captured', async () => {
+    // Each gzip job's completion waits for a turn of the collector's busy event loop, so jobs per
+    // byte set how fast the capture can go when the machine is loaded (CAPTURE_BATCH_CHARS).
+    const texts = depthInput([FIXTURE_BTC]).frames.map((f) => f.frame.text);
+    const dir = mkdtempSync(join(tmpdir(), 'pp-cap-depth-'));
+    let chunks = 0;
+    const w = new CaptureWriter({
+      dir,
+      runId: 'depth',
+      header: { run_id: 'depth', symbols: ['BTCUSDT'] },
+      maxFileBytes: 1 << 30,
+      maxTotalBytes: 1 << 30,
+      // Room for the whole burst (what is counted here is the jobs, not gzip's speed); no flush cadence fires.
+      maxBacklogBytes: 256 * 1024 * 1024,
+      clock: new ManualClock(1_767_700_000_000),
+      disk: () =>
+        new Transform({
+          transform(chunk: Buffer, _enc, cb): void {
+            chunks++;
+            cb(null, chunk);
+          },
+        }),
+    });
+    let chars = 0;
+    let n = 0;
+    // 16 MB of depth frames, synchronously (a burst, as after a stall of the loop).
+    while (chars < 16e6) {
+      const text = texts[n % texts.length] as string;
+      w.write({ recv_ms: 1_767_700_000_000 + n, source: 'ws:/public/stream', text });
+      chars += text.length;
+      n++;
+    }
+    await w.close();
+    expect(w.notCaptured).toBe(0);
+    expect(w.frames).toBe(n);
+    // Measured: 29 output chunks for these 16 MB (16 batches); 64 KiB batches into 16 KiB output chunks made 298.
+    expect(chunks).toBeLessThanOrEqual(2 * Math.ceil(chars / CAPTURE_BATCH_CHARS) + 4);
+    const back = await readAll(w.files);
+    expect(back.frames.length).toBe(n);
+    expect(back.frames[n - 1]?.text).toBe(texts[(n - 1) % texts.length]);
   });
 });

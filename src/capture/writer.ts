@@ -65,11 +65,20 @@ function finished(out: WriteStream): Promise<void> {
 }
 const SUFFIX = '.pp.gz';
 /**
- * Lines reach gzip in chunks of about this many characters. Every gzip write is a thread-pool
- * round trip (~15 µs); one write per frame stops keeping up near 50k frames/s, and its queue
- * then grows without bound (measured: +6 MB/s at 60k frames/s; batched, the queue stays empty).
+ * Lines reach gzip in chunks of about this many characters (at most an eighth of the backlog bound).
+ * Every gzip write is a thread-pool job whose completion runs on this thread's event loop before the
+ * next one starts, so gzip moves at most one batch per turn of a loop that is busy with detection:
+ * on a starved machine its pool thread sits idle between jobs. With 64 KiB batches the books-on
+ * memory-day rig (~5.6 MB/s of raw frames at speed 20, most of it depth) lost 5.6 % of its frames to
+ * CAPTURE_BACKLOG while the collector kept up; a run of the same rig at nice 19 on a loaded machine
+ * showed the pool threads with 4 s of CPU against the worker thread's 11 s while frames were being
+ * dropped. 1 MiB batches, with an output chunk that holds one batch's compressed bytes, need 16×
+ * fewer loop turns per byte. (One write per frame stopped keeping up near 50k frames/s, its queue
+ * growing +6 MB/s, for the same reason.)
  */
-const BATCH_CHARS = 64 * 1024;
+export const CAPTURE_BATCH_CHARS = 1024 * 1024;
+/** gzip's output chunk: one 1 MiB batch compresses to ~140 KiB (ratio ~7), so one job per batch. */
+const GZIP_CHUNK_BYTES = 256 * 1024;
 
 export class CaptureWriter {
   readonly files: string[] = [];
@@ -93,10 +102,13 @@ export class CaptureWriter {
   private closed = false;
   /** Parts whose gzip was ended but whose file may not be fully written yet. */
   private readonly finishing: Promise<void>[] = [];
-  /** Lines not yet handed to gzip (at most BATCH_CHARS, or one flush interval). */
+  /** Lines not yet handed to gzip (at most batchChars, or one flush interval). */
   private batch = '';
+  private readonly batchChars: number;
 
   constructor(private readonly opts: CaptureWriterOptions) {
+    // A batch is part of the backlog: a small bound (tests) gets small batches, so the bound still means "waiting for gzip".
+    this.batchChars = Math.min(CAPTURE_BATCH_CHARS, Math.floor((opts.maxBacklogBytes ?? CAPTURE_MAX_BACKLOG_BYTES) / 8));
     ensureDirSync(opts.dir);
     this.open();
     this.flushTimer = opts.clock.every(opts.flushEveryMs ?? 1000, () => {
@@ -123,7 +135,7 @@ export class CaptureWriter {
     this.seq++;
     const stamp = new Date(this.opts.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const path = join(this.opts.dir, `${PREFIX}${stamp}-${this.opts.runId}-${String(this.seq).padStart(4, '0')}${SUFFIX}`);
-    const gzip = createGzip({ level: CAPTURE_GZIP_LEVEL });
+    const gzip = createGzip({ level: CAPTURE_GZIP_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
     const out = createWriteStream(path);
     const onError = (e: Error): void => {
       this.errors++;
@@ -203,7 +215,7 @@ export class CaptureWriter {
 
   private append(line: string): void {
     this.batch += `${line}\n`;
-    if (this.batch.length >= BATCH_CHARS) this.drain();
+    if (this.batch.length >= this.batchChars) this.drain();
     if ((this.frames & 63) === 0 && this.projectedPartBytes() >= this.opts.maxFileBytes) this.rotate();
   }
 

@@ -7,6 +7,11 @@ export const BOOK = Object.freeze({
   PRUNE_BAND: 0.05,
   /** Diffs buffered while waiting for a snapshot; the oldest are dropped (counted) beyond it (flowsurface: 512). */
   MAX_BUFFERED_DIFFS: 512,
+  /**
+   * Levels (both sides, all buffered diffs) at most, as the diffs' size is the exchange's: packed
+   * (./diff-buffer) ~22 bytes a level, so ~1.1 MB a book [PROP]; 512 of the recorded 58-level diffs fit.
+   */
+  MAX_BUFFERED_LEVELS: 50_000,
   /** Ask for a snapshot only once the socket delivers: this many buffered diffs (tardis, cryptostore#57). */
   MIN_BUFFERED_BEFORE_SNAPSHOT: 2,
   /** Never more than one snapshot request per symbol in this long (SPEC §18; also the request's give-up time). */

@@ -22,6 +22,7 @@ import { AsOfSamples } from './as-of';
 import { BookSide, decimalValue, hasPriceKey, type Level } from './book-side';
 import { BOOK } from './constants';
 import type { DepthSnapshot, DepthUpdate } from './contracts';
+import { DiffBuffer } from './diff-buffer';
 
 export type { BookState, ResyncReason };
 
@@ -48,7 +49,7 @@ export interface BookCounters {
   diffs_applied: number;
   /** Buffered while syncing, then dropped because the snapshot already contains them (`u < L`): normal. */
   diffs_before_snapshot: number;
-  /** Oldest buffered diffs dropped because the buffer was full. */
+  /** Oldest buffered diffs dropped because the buffer was full (BOOK.MAX_BUFFERED_DIFFS or MAX_BUFFERED_LEVELS). */
   buffer_overflows: number;
   /** `pu ≠ previous u` on a live book. */
   pu_gaps: number;
@@ -109,21 +110,6 @@ function toLevels(levels: readonly (readonly [string, string])[]): Level[] {
   return levels.map(([price, qty]) => ({ price, p: decimalValue(price), qty, q: decimalValue(qty) }));
 }
 
-/**
- * A buffered diff's own copy. The reader's levels are garbage the moment a live book has applied
- * them; held while the book syncs, they would outlive young-generation collections, and V8 would
- * then allocate every later diff's levels straight in the old generation (allocation-site
- * pretenuring), to be reclaimed only by full collections. Copies made here keep that lifetime
- * to their own allocation site.
- */
-function heldDiff(d: DepthUpdate): DepthUpdate {
-  return { ...d, b: d.b.map(heldLevel), a: d.a.map(heldLevel) };
-}
-
-function heldLevel(l: readonly [string, string]): [string, string] {
-  return [l[0], l[1]];
-}
-
 export class OrderBook {
   readonly counters: BookCounters = emptyCounters();
   readonly resyncReasons: Record<ResyncReason, number> = { pu_gap: 0, bad_level: 0, reconnect: 0 };
@@ -135,7 +121,7 @@ export class OrderBook {
   private readonly samples = new AsOfSamples(BOOK.AS_OF_SAMPLES_KEPT);
 
   private stateName: BookState = 'SYNCING';
-  private buffer: DepthUpdate[] = [];
+  private readonly buffer = new DiffBuffer();
   /** `lastUpdateId` of a loaded snapshot not yet bridged by a diff; null otherwise. */
   private base: number | null = null;
   /** `u` of the last applied diff (live only). */
@@ -262,9 +248,7 @@ export class OrderBook {
     this.asks.load(toLevels(s.asks));
     this.prune();
     this.base = s.lastUpdateId;
-    const pending = this.buffer;
-    this.buffer = [];
-    for (const d of pending) this.route(d, nowMs);
+    for (const d of this.buffer.take()) this.route(d, nowMs);
     return this.maybeRequest(nowMs);
   }
 
@@ -307,7 +291,7 @@ export class OrderBook {
   invalidate(nowMs: number): SnapshotRequest | null {
     if (this.stateName === 'LIVE') this.resync('reconnect', null);
     else {
-      this.buffer = [];
+      this.buffer.clear();
       this.base = null;
       this.bids.clear();
       this.asks.clear();
@@ -344,11 +328,7 @@ export class OrderBook {
   }
 
   private bufferDiff(d: DepthUpdate): void {
-    this.buffer.push(heldDiff(d));
-    if (this.buffer.length > BOOK.MAX_BUFFERED_DIFFS) {
-      this.buffer.shift();
-      this.counters.buffer_overflows++;
-    }
+    this.counters.buffer_overflows += this.buffer.push(d);
   }
 
   /** Apply one diff to a live book; false (nothing applied) when a price has no exact key. */
@@ -389,7 +369,8 @@ export class OrderBook {
     this.asks.clear();
     this.lastU = null;
     this.base = null;
-    this.buffer = first === null ? [] : [first];
+    this.buffer.clear();
+    if (first !== null) this.buffer.push(first);
   }
 
   private maybeRequest(nowMs: number): SnapshotRequest | null {
