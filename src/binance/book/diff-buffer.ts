@@ -12,6 +12,7 @@
  * (counted by the book). The newest diff always stays.
  */
 import { BOOK } from './constants';
+import { dueForCompaction } from '../../core/front-pruned';
 import type { DepthUpdate } from './contracts';
 
 /** Not in a decimal string (DECIMAL_RE: digits and one dot), so it cannot split a price. */
@@ -82,7 +83,8 @@ export class DiffBuffer {
       this.head++;
       dropped++;
     }
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // Dropped diffs stay referenced until compaction: the shared rule keeps them to ~the live ones.
+    if (dueForCompaction(this.head, this.items.length)) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
