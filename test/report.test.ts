@@ -7,11 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEnvelope, CountersSample } from '../src/core/contracts/audit';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { emptySymbolCounters } from '../src/core/contracts/counters';
-import { buildDailySummary, DailySummarySchema, formatDailySummary, utcDay } from '../src/store/daily-summary';
+import { boundedAuditReader, buildDailySummary, DailySummarySchema, formatDailySummary, type SummaryAuditReader, utcDay } from '../src/store/daily-summary';
 import { EventStore } from '../src/store/store';
 import { CLI, ensureCliBuilt } from './fixtures/paths';
 import { fixtureEvents, runStart, tempDir } from './store-helpers';
@@ -138,6 +138,68 @@ describe('daily summary from the store', () => {
     expect(before.counters?.per_symbol.BTCUSDT?.partition.windows_processed).toBe(3_000);
     expect(before.counters?.per_symbol.BTCUSDT?.oi_expected).toBe(Math.floor((H - 1) / 5_000));
     reader.close(D0 + 4 * H, 'open');
+  });
+  it('reads one day of the audit table however long the store has run, and sums exactly what a read of every row sums', () => {
+    // Three runs over four days: one that ended two days before, one spanning two midnights (left
+    // open: its last record is its end), one inside the middle day. Each writes health changes,
+    // reconnects and counter samples at random times, amid promoted-event records with 2 KB payloads.
+    let seed = 7;
+    const rand = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const states = ['OK', 'DEGRADED', 'FAILED', 'OK'] as const;
+    const path = join(tmp.dir, 'long.db');
+    const spans: [string, number, number, 'clean' | 'open'][] = [
+      ['old', D0 - 50 * H, D0 - 40 * H, 'clean'],
+      ['long', D0 - 30 * H, D0 + 30 * H, 'open'],
+      ['inside', D0 + 5 * H, D0 + 7 * H, 'clean'],
+    ];
+    let written = 0;
+    for (const [run, t0, t1, end] of spans) {
+      const store = EventStore.open({ path, isRunAlive: () => true }, t0);
+      store.startRun(runStart(run, t0), t0);
+      const a: AuditEnvelope[] = [];
+      let seq = 0;
+      let windows = 0;
+      for (let t = t0 + 1_000; t < t1; t += Math.floor(rand() * 20 * M) + 1) {
+        const k = rand();
+        if (k < 0.1) a.push(env(run, ++seq, t, 'HEALTH_CHANGED', { state: states[Math.floor(rand() * 4)], detail: '' }));
+        else if (k < 0.2) a.push(env(run, ++seq, t, rand() < 0.5 ? 'WS_CONNECTED' : 'WS_DISCONNECTED', { detail: '' }));
+        else if (k < 0.4) a.push(env(run, ++seq, t, 'COUNTERS_SAMPLED', sample((windows += Math.floor(rand() * 3_000) + 2), seq, seq * 3, 0)));
+        else a.push(env(run, ++seq, t, 'PEAK_PRESSURE_PROMOTED', { blob: 'x'.repeat(2_000) }));
+      }
+      written += a.length;
+      store.persist({ audit: a }, t1);
+      store.close(t1, end);
+    }
+    const every: SummaryAuditReader = {
+      inDay: (store, _from, to) => store.auditRows({ untilMs: to, eventTypes: ['HEALTH_CHANGED', 'WS_CONNECTED', 'WS_DISCONNECTED', 'COUNTERS_SAMPLED'] }),
+      before: () => [],
+    };
+    const reader = EventStore.open({ path, isRunAlive: () => true }, D0 + 40 * H);
+    const all = reader.auditRows();
+    expect(all).toHaveLength(written);
+    const read = { rows: 0 };
+    const rowsOf = vi.spyOn(reader, 'auditRows');
+    const lastOf = vi.spyOn(reader, 'lastAuditOfRun');
+    for (const d of [-2, -1, 0, 1, 2]) {
+      const dayN = utcDay(D0 + d * 24 * H);
+      const from = D0 + d * 24 * H;
+      const want = buildDailySummary(reader, dayN, D0 + 40 * H, every);
+      rowsOf.mockClear();
+      lastOf.mockClear();
+      const got = buildDailySummary(reader, dayN, D0 + 40 * H, boundedAuditReader);
+      expect(got).toEqual(want);
+      read.rows = rowsOf.mock.results.reduce((n, r) => n + (r.value as unknown[]).length, 0) + lastOf.mock.results.filter((r) => r.value !== null).length;
+      const dayRows = all.filter((a) => a.ts_ms >= from && a.ts_ms < from + 24 * H && a.event_type !== 'PEAK_PRESSURE_PROMOTED').length;
+      // The day's rows of the four types, and at most three (health, stream, counters) per run before it.
+      expect(read.rows).toBeLessThanOrEqual(dayRows + 3 * spans.length);
+      expect(read.rows).toBeGreaterThanOrEqual(dayRows);
+      if (d === 0) {
+        expect(got.runs.map((r) => r.run_id)).toEqual(['long', 'inside']);
+        expect(got.health_ms).not.toBeNull();
+        expect(got.counters?.per_symbol.BTCUSDT?.partition.windows_processed).toBeGreaterThan(0);
+      }
+    }
+    reader.close(D0 + 40 * H, 'open');
   });
 });
 

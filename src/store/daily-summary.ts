@@ -105,7 +105,42 @@ interface Sample {
   s: CountersSample;
 }
 
-export function buildDailySummary(store: EventStore, day: string, nowMs: number): DailySummary {
+/** The audit records the summary reads: HEALTH_CHANGED, WS_CONNECTED/WS_DISCONNECTED, COUNTERS_SAMPLED. */
+const SUMMARY_AUDIT_TYPES = ['HEALTH_CHANGED', 'WS_CONNECTED', 'WS_DISCONNECTED', 'COUNTERS_SAMPLED'] as const;
+
+/**
+ * How the summary reads the audit table. The accounting walks each run's records in order, but
+ * what happened before the day only matters through the state it left at midnight: the health
+ * state (the last HEALTH_CHANGED), whether the stream was up (the last WS record) and the counters
+ * (the last COUNTERS_SAMPLED). So it reads the day's records of those types and, per run, those
+ * last ones — a day's worth of rows however long the store has run. (It read every audit row
+ * ever written up to the day's end, every PEAK_PRESSURE_PROMOTED payload included, at each UTC
+ * midnight in the collector: ~25k rows a day at cascade rates, growing with every day kept.)
+ */
+export interface SummaryAuditReader {
+  inDay(store: EventStore, fromMs: number, toMs: number): AuditEnvelope[];
+  /** The run's records before `fromMs` that the accounting needs, oldest first. */
+  before(store: EventStore, run: RunRow, fromMs: number): AuditEnvelope[];
+}
+
+export const boundedAuditReader: SummaryAuditReader = {
+  inDay: (store, fromMs, toMs) => store.auditRows({ sinceMs: fromMs, untilMs: toMs, eventTypes: SUMMARY_AUDIT_TYPES }),
+  before(store, run, fromMs) {
+    if (run.started_ms >= fromMs) return [];
+    const last = (types: readonly string[]): AuditEnvelope | null => {
+      let best: AuditEnvelope | null = null;
+      for (const eventType of types) {
+        const a = store.lastAuditOfRun({ runId: run.run_id, eventType, sinceMs: run.started_ms, beforeMs: fromMs });
+        if (a !== null && (best === null || a.ts_ms > best.ts_ms || (a.ts_ms === best.ts_ms && a.seq > best.seq))) best = a;
+      }
+      return best;
+    };
+    const out = [last(['HEALTH_CHANGED']), last(['WS_CONNECTED', 'WS_DISCONNECTED']), last(['COUNTERS_SAMPLED'])].filter((a): a is AuditEnvelope => a !== null);
+    return out.sort((a, b) => a.ts_ms - b.ts_ms || a.seq - b.seq);
+  },
+};
+
+export function buildDailySummary(store: EventStore, day: string, nowMs: number, readAudit: SummaryAuditReader = boundedAuditReader): DailySummary {
   const { from_ms, to_ms } = dayRange(day);
   const missing: string[] = [];
   const events = store.select<DailySummary['events']['rows'][number]>(
@@ -125,20 +160,22 @@ export function buildDailySummary(store: EventStore, day: string, nowMs: number)
     { from: from_ms, to: to_ms },
   );
 
-  // Runs that overlap the day, with the audit records each wrote up to the day's end.
-  const audit = store.auditRows({ untilMs: to_ms, eventTypes: ['HEALTH_CHANGED', 'WS_CONNECTED', 'WS_DISCONNECTED', 'COUNTERS_SAMPLED'] });
+  // Runs that overlap the day, each with the records the accounting needs (readDayAudit).
+  const inDay = readAudit.inDay(store, from_ms, to_ms);
   const byRun = new Map<string, AuditEnvelope[]>();
-  for (const a of audit) {
+  for (const a of inDay) {
     const list = byRun.get(a.run_id) ?? [];
     list.push(a);
     byRun.set(a.run_id, list);
   }
   const runs = store
     .runs()
+    // Cannot overlap the day: ended (or last seen) before it without a record in it, or started after it.
+    .filter((r) => r.started_ms < to_ms && ((r.ended_ms ?? r.last_seen_ms) >= from_ms || byRun.has(r.run_id)))
     .map((r) => {
-      const recs = byRun.get(r.run_id);
-      const end = runEnd(r, recs?.[recs.length - 1]?.ts_ms);
-      return { r, end, recs: recs ?? [], observed: overlap(r.started_ms, end, from_ms, to_ms) };
+      const recs = [...readAudit.before(store, r, from_ms), ...(byRun.get(r.run_id) ?? [])];
+      const end = runEnd(r, recs[recs.length - 1]?.ts_ms);
+      return { r, end, recs, observed: overlap(r.started_ms, end, from_ms, to_ms) };
     })
     .filter((x) => x.observed > 0 || (x.r.started_ms >= from_ms && x.r.started_ms < to_ms))
     .sort((a, b) => a.r.started_ms - b.r.started_ms);

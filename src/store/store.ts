@@ -498,15 +498,36 @@ export class EventStore {
     return this.db.all('SELECT * FROM runs ORDER BY started_ms DESC, run_id').map((r) => RunRowSchema.parse(r));
   }
 
-  /** Audit envelopes between two local times (ts_ms), oldest first. */
+  /** Audit envelopes between two local times (ts_ms), oldest first; `eventTypes` filters in SQL (index audit_by_type). */
   auditRows(q: { sinceMs?: number; untilMs?: number; eventTypes?: readonly string[] } = {}): AuditEnvelope[] {
     if (!this.readable || this.db === null) return [];
-    const rows = this.db.all(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ts_ms >= @since AND ts_ms < @until ORDER BY ts_ms, id`, {
-      since: q.sinceMs ?? 0,
-      until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
-    }) as AuditRowColumns[];
-    const types = q.eventTypes ? new Set(q.eventTypes) : null;
-    return rows.filter((r) => types === null || types.has(r.event_type)).map(auditFromRow);
+    const params: Record<string, string | number> = { since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER };
+    let types = '';
+    if (q.eventTypes !== undefined) {
+      if (q.eventTypes.length === 0) return [];
+      q.eventTypes.forEach((t, i) => (params[`t${i}`] = t));
+      types = ` AND event_type IN (${q.eventTypes.map((_, i) => `@t${i}`).join(', ')})`;
+    }
+    const rows = this.db.all(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE ts_ms >= @since AND ts_ms < @until${types} ORDER BY ts_ms, id`,
+      params,
+    ) as AuditRowColumns[];
+    return rows.map(auditFromRow);
+  }
+
+  /**
+   * The run's last audit record of type `eventType` in [sinceMs, beforeMs), or null: what state a
+   * run was in when a day began, read without the run's whole history (the index on
+   * (event_type, ts_ms) is walked back from `beforeMs` and stops at the run's start).
+   */
+  lastAuditOfRun(q: { runId: string; eventType: string; sinceMs: number; beforeMs: number }): AuditEnvelope | null {
+    if (!this.readable || this.db === null) return null;
+    const row = this.db.get(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE event_type = @type AND ts_ms >= @since AND ts_ms < @before AND run_id = @run
+        ORDER BY ts_ms DESC, id DESC LIMIT 1`,
+      { type: q.eventType, since: q.sinceMs, before: q.beforeMs, run: q.runId },
+    ) as AuditRowColumns | undefined;
+    return row === undefined ? null : auditFromRow(row);
   }
 
   alertRows(q: { sinceMs?: number; untilMs?: number } = {}): (Alert & { run_id: string })[] {
