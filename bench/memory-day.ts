@@ -36,15 +36,16 @@ const FLAT_SHARE = 0.05;
 const WARMUP_MIN_H = 2;
 const WARMUP_MAX_H = 12;
 /**
- * 24 h in 14.4 min. A day must measure a collector that keeps up: at 300× it needed a whole core
+ * 24 h in 18 min. A day must measure a collector that keeps up: at 300× it needed a whole core
  * next to the simulator on this 2-core machine, and at 200× (the default until the store, alerts
  * and books grew the per-frame work) 91 % of one, with the capture's gzip falling behind. At 100×
- * it runs at about 60 % of a core (watermark at most 7 exchange s behind), still some 15× the
- * busiest exchange second.
+ * it ran at about 60 % of a core until the collector favoured memory over speed like the window
+ * (src/app/favour-memory.ts: V8's --optimize-for-size); then 77 %, and the capture fell 0.17 %
+ * short in the bursts. At 80× it is still some 12× the busiest exchange second.
  */
-const DEFAULT_SPEED = 100;
+const DEFAULT_SPEED = 80;
 const DEFAULT_HOURS = 24;
-/** A forced full GC in the worker every 2 wall s (3.3 exchange min at speed 100) reads its live heap exactly. */
+/** A forced full GC in the worker every 2 wall s (2.7 exchange min at speed 80) reads its live heap exactly. */
 const HEAP_PROBE_EVERY_MS = 2000;
 
 /**

@@ -60,6 +60,9 @@ const commands: Record<string, () => Promise<Command>> = {
     return { run: (argv) => m.reportCommand(argv), usage: m.REPORT_USAGE };
   },
   live: async () => {
+    // The collector's memory over its speed, as in the window (src/app/main.ts); `live` starts the worker.
+    const { favourMemory } = await import('./favour-memory');
+    favourMemory();
     const m = await import('./live-command');
     return { run: m.liveCommand, usage: m.LIVE_USAGE };
   },

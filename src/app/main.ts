@@ -4,8 +4,8 @@
  * to src/app/gui.ts.
  */
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { reportCommandError } from './cli-errors';
+import { favourMemory } from './favour-memory';
 import { configFromValues, LIVE_OPTIONS_HELP, liveArgOptions, newRunId, parseClockArg, prepareRunDirs, scaleOutFromValues } from './live-options';
 import type { ClockSpec } from '../clock/accelerated';
 import { DEMO_STORE_PATH } from '../store/files';
@@ -23,13 +23,11 @@ function displayProblem(env: NodeJS.ProcessEnv): string | null {
 }
 
 /**
- * V8 favours memory over speed in this process (both isolates: the flag is process-wide and the
- * collector worker starts later), set before Qt and the worker allocate. Measured in the demo
- * under Xvfb (bench app-footprint): whole-app RSS about 16 MB lower, for about 1 % of a core more
- * (the collector's heap is collected every ~5 s instead of every ~40 s).
- * PEAK_PRESSURE_OPTIMIZE_FOR_SIZE=0 trades the memory back for the CPU.
+ * Memory over speed (src/app/favour-memory.ts), before Qt and the worker allocate. Measured in the
+ * demo under Xvfb (bench app-footprint): whole-app RSS about 16 MB lower, for about 1 % of a core
+ * more (the collector's heap is collected every ~5 s instead of every ~40 s).
  */
-if (process.env.PEAK_PRESSURE_OPTIMIZE_FOR_SIZE !== '0') setFlagsFromString('--optimize-for-size');
+favourMemory();
 
 /**
  * `--qt-probe` (for `peak-pressure doctor --window`, which runs this in a child process): start Qt,
