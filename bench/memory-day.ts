@@ -53,10 +53,12 @@ const HEAP_PROBE_EVERY_MS = 2000;
  * × 10 diffs a second × S), and the collector applies every diff to its book. At 200× that is
  * 20,000 diffs a second, a CPU test no exchange makes (the soak failed that way, see soak-rig's
  * collectorConfig); at 20× it is 2,000 a second — 20× what Binance sends for these 10 symbols —
- * which the collector keeps up with next to the trades on 2 shared cores.
+ * which the collector kept up with next to the trades on 2 shared cores (66 % of a core) until it
+ * favoured memory over speed (src/app/favour-memory.ts): then 77 %, and the capture fell behind.
+ * At 15×, 1,500 a second.
  */
-const BOOKS_SPEED = 20;
-/** 4 exchange hours at 20× = 12 min of wall time: the 1000-event ring fills in the first ~1.3 h. */
+const BOOKS_SPEED = 15;
+/** 4 exchange hours at 15× = 16 min of wall time: the 1000-event ring fills in the first ~1 h. */
 const BOOKS_HOURS = 4;
 
 export interface MemoryDayOptions {

@@ -14,7 +14,7 @@ import { emptySymbolCounters } from '../src/core/contracts/counters';
 import { boundedAuditReader, buildDailySummary, DailySummarySchema, formatDailySummary, type SummaryAuditReader, utcDay } from '../src/store/daily-summary';
 import { EventStore } from '../src/store/store';
 import { CLI, ensureCliBuilt } from './fixtures/paths';
-import { fixtureEvents, runStart, tempDir } from './store-helpers';
+import { DRIVERS, fixtureEvents, runStart, tempDir } from './store-helpers';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -139,14 +139,14 @@ describe('daily summary from the store', () => {
     expect(before.counters?.per_symbol.BTCUSDT?.oi_expected).toBe(Math.floor((H - 1) / 5_000));
     reader.close(D0 + 4 * H, 'open');
   });
-  it('reads one day of the audit table however long the store has run, and sums exactly what a read of every row sums', () => {
+  it.each(DRIVERS)('reads one day of the audit table however long the store has run, and sums exactly what a read of every row sums [%s]', (driver) => {
     // Three runs over four days: one that ended two days before, one spanning two midnights (left
     // open: its last record is its end), one inside the middle day. Each writes health changes,
     // reconnects and counter samples at random times, amid promoted-event records with 2 KB payloads.
     let seed = 7;
     const rand = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const states = ['OK', 'DEGRADED', 'FAILED', 'OK'] as const;
-    const path = join(tmp.dir, 'long.db');
+    const path = join(tmp.dir, `long-${driver}.db`);
     const spans: [string, number, number, 'clean' | 'open'][] = [
       ['old', D0 - 50 * H, D0 - 40 * H, 'clean'],
       ['long', D0 - 30 * H, D0 + 30 * H, 'open'],
@@ -154,7 +154,7 @@ describe('daily summary from the store', () => {
     ];
     let written = 0;
     for (const [run, t0, t1, end] of spans) {
-      const store = EventStore.open({ path, isRunAlive: () => true }, t0);
+      const store = EventStore.open({ path, isRunAlive: () => true, driver }, t0);
       store.startRun(runStart(run, t0), t0);
       const a: AuditEnvelope[] = [];
       let seq = 0;
@@ -174,7 +174,8 @@ describe('daily summary from the store', () => {
       inDay: (store, _from, to) => store.auditRows({ untilMs: to, eventTypes: ['HEALTH_CHANGED', 'WS_CONNECTED', 'WS_DISCONNECTED', 'COUNTERS_SAMPLED'] }),
       before: () => [],
     };
-    const reader = EventStore.open({ path, isRunAlive: () => true }, D0 + 40 * H);
+    const reader = EventStore.open({ path, isRunAlive: () => true, driver }, D0 + 40 * H);
+    expect(reader.status.driver).toBe(driver);
     const all = reader.auditRows();
     expect(all).toHaveLength(written);
     const read = { rows: 0 };

@@ -115,7 +115,7 @@ const SUMMARY_AUDIT_TYPES = ['HEALTH_CHANGED', 'WS_CONNECTED', 'WS_DISCONNECTED'
  * (the last COUNTERS_SAMPLED). So it reads the day's records of those types and, per run, those
  * last ones — a day's worth of rows however long the store has run. (It read every audit row
  * ever written up to the day's end, every PEAK_PRESSURE_PROMOTED payload included, at each UTC
- * midnight in the collector: ~25k rows a day at cascade rates, growing with every day kept.)
+ * midnight in the collector: ~22,000 rows a day at cascade rates, growing with every day kept.)
  */
 export interface SummaryAuditReader {
   inDay(store: EventStore, fromMs: number, toMs: number): AuditEnvelope[];
@@ -160,7 +160,7 @@ export function buildDailySummary(store: EventStore, day: string, nowMs: number,
     { from: from_ms, to: to_ms },
   );
 
-  // Runs that overlap the day, each with the records the accounting needs (readDayAudit).
+  // Runs that overlap the day, each with the records the accounting needs (SummaryAuditReader).
   const inDay = readAudit.inDay(store, from_ms, to_ms);
   const byRun = new Map<string, AuditEnvelope[]>();
   for (const a of inDay) {
