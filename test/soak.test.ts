@@ -93,7 +93,16 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/status')
     expect(last.frames - before.frames, summary()).toBeGreaterThan(10_000);
     expect(last.windows).toBeGreaterThan(before.windows);
     expect(last.ws_state).toBe('OPEN');
-    expect(last.watermark_lag_ms ?? Infinity, summary()).toBeLessThan(60_000);
+    // Kept up: the watermark's lag behind the clock, over the snapshots after the warm-up. One
+    // snapshot's lag is a sample of a burst (60 exchange s is half a wall second at 120×, and a GC
+    // or a cascade second on a shared core can take that), so the median must stay under a minute
+    // and no snapshot may fall more than five minutes behind; a collector that does not keep up
+    // grows its lag without bound and fails both.
+    const lags = live.filter((s) => s.exchange_h >= WARMUP_H).map((s) => s.watermark_lag_ms ?? Infinity);
+    expect(lags.length, summary()).toBeGreaterThan(10);
+    const sortedLags = [...lags].sort((a, b) => a - b);
+    expect(sortedLags[Math.floor(sortedLags.length / 2)] ?? Infinity, `median of ${lags.length} lags ${JSON.stringify(lags)}`).toBeLessThan(60_000);
+    expect(Math.max(...lags), `lags ${JSON.stringify(lags)}`).toBeLessThan(300_000);
 
     // The warm-up ends with the promoted-events ring full.
     const full = r.snaps.find((s) => s.promoted_in_panel >= 1000);
