@@ -6,8 +6,6 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export function favourMemory(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.PEAK_PRESSURE_OPTIMIZE_FOR_SIZE === '0') return false;
-  setFlagsFromString('--optimize-for-size');
-  return true;
+export function favourMemory(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.PEAK_PRESSURE_OPTIMIZE_FOR_SIZE !== '0') setFlagsFromString('--optimize-for-size');
 }
