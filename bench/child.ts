@@ -17,6 +17,8 @@ export interface ChildRun {
   /** V8/node flags for the child (before the script). */
   nodeFlags?: readonly string[];
   env?: NodeJS.ProcessEnv;
+  /** Runs the child through this command prefix (e.g. `taskset -c 0`), which then execs node. */
+  prefix?: readonly string[];
   timeoutMs: number;
   /** The child's stderr lines as they come (its progress log). */
   onStderr?: (chunk: string) => void;
@@ -30,7 +32,8 @@ export async function runBenchChild(run: ChildRun): Promise<unknown> {
   let stderr = '';
   try {
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, argv, { cwd: run.root, env: run.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const [cmd, ...rest] = [...(run.prefix ?? []), process.execPath, ...argv] as [string, ...string[]];
+      const child = spawn(cmd, rest, { cwd: run.root, env: run.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr.on('data', (c: Buffer) => {
         const s = c.toString();
         stderr = (stderr + s).slice(-4000);

@@ -197,6 +197,22 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     trend('worker heap total (committed)', 'median per exchange hour', bucketed(heapTotalPts, 1, 'median')),
     trend('worker external + array buffers', 'median per exchange hour', bucketed(extPts, 1, 'median')),
   ];
+  // When a ring fills after the warm-up (its fill is capped at half the run), the fit above includes
+  // it; the live heap after the last ring is full says whether anything else grows (shown, not judged).
+  const allFullH = Math.max(ringFull?.exchange_h ?? Number.POSITIVE_INFINITY, liqFull?.exchange_h ?? Number.POSITIVE_INFINITY);
+  if (allFullH > warmupH && allFullH <= hours - 2) {
+    trends.push(
+      trend(
+        'worker heap live (after a full GC)',
+        `median per exchange hour, after every ring is full (${fmt(allFullH, 1)}–${fmt(hours, 0)} h)`,
+        bucketed(
+          livePts.filter((p) => p.x >= allFullH),
+          1,
+          'median',
+        ),
+      ),
+    );
+  }
   const rssTrend = trends[0] as Trend;
   const heapTrend = trends[3] as Trend;
   const rssSecondHalf = trends[2] as Trend;

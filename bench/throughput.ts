@@ -25,7 +25,7 @@ import { argValue, runBenchChild } from './child';
 import { openThreadCpu, processCpuNs } from './cpu-clock';
 import { type Dataset, filesOfKind, framesOfKind, loadDataset } from './data';
 import { fullGc } from './gc';
-import { startLoad } from './load';
+import { placement, startLoad } from './load';
 import { checksumB, checksumBP, type PipelineRun, runA, runB, runBP, runC, runFast, runNormalize, runZod } from './pipelines';
 import { fmt, fmtInt, median } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
@@ -170,6 +170,8 @@ export interface ThroughputOptions {
   quick: boolean;
   /** Whether a CPU-bound process ran beside the measurement (labels the figures; started by the parent). */
   load: boolean;
+  /** The core the parent pinned this child to (and the load to another), or null when unpinned. */
+  pinnedCpu: number | null;
   log: (message: string) => void;
 }
 
@@ -282,7 +284,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   const shareSkipped = (ds.counts.bookTicker + ds.counts.depth) / all.length;
   const la = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   const notes = [
-    `Clock: CPU time of the measuring thread (the section runs in a child process under V8's --single-threaded, so process CPU time is that thread's; ${threadShare === null ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${fmt(threadShare * 100, 1)} % of the process's CPU time over the section to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} Load average (1/5/15 min) ${la(load0)} at the start, ${la(load1)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
+    `Clock: CPU time of the measuring thread (the section runs in a child process under V8's --single-threaded, so process CPU time is that thread's; ${threadShare === null ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${fmt(threadShare * 100, 1)} % of the process's CPU time over the section to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring process and any load.' : `The measuring process was pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved it between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(load0)} at the start, ${la(load1)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
     `Samples: ${allPlan.rounds} rounds on all frames after ${allPlan.warmups} warm-up (BP, ~3 s a run, in every other round: its ratios pair the rounds where it ran), ${tradePlan.rounds} on trade frames after ${tradePlan.warmups}; a full GC before every sample. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed after the warm-ups (runs/sample), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
@@ -301,6 +303,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
       clock: 'process CPU time under --single-threaded',
       thread_share_of_process_cpu: threadShare === null ? null : Number(threadShare.toFixed(4)),
       load: opts.load,
+      pinned_cpu: opts.pinnedCpu,
       load_avg_start: load0.map((x) => Number(x.toFixed(2))),
       load_avg_end: load1.map((x) => Number(x.toFixed(2))),
       plan: { all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
@@ -337,19 +340,33 @@ export async function runThroughputChild(root: string, argv: readonly string[]):
   if (out === undefined) throw new Error('--throughput-child needs --out=FILE');
   const dataset = await loadDataset(root, argv.includes('--fixture'));
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  const result = measureThroughput(dataset, { quick: argv.includes('--quick'), load: argv.includes('--load'), log });
+  const pinned = argValue(argv, 'pinned');
+  const result = measureThroughput(dataset, {
+    quick: argv.includes('--quick'),
+    load: argv.includes('--load'),
+    pinnedCpu: pinned === undefined ? null : Number(pinned),
+    log,
+  });
   writeFileSync(out, JSON.stringify(result));
 }
 
 export async function throughputSection(ctx: SectionContext): Promise<SectionResult> {
-  const load = ctx.load === true ? startLoad() : null;
-  if (load !== null) ctx.log(`throughput: --load: a CPU-bound process (pid ${load.pid ?? '?'}) runs beside the measurement`);
+  const where = placement();
+  const load = ctx.load === true ? startLoad(where) : null;
+  if (load !== null)
+    ctx.log(`throughput: --load: a CPU-bound process (pid ${load.pid ?? '?'}${load.cpu === null ? '' : `, core ${load.cpu}`}) runs beside the measurement`);
   try {
     const raw = await runBenchChild({
       name: 'throughput',
       root: ctx.root,
       nodeFlags: CHILD_FLAGS,
-      args: [...(ctx.quick ? ['--quick'] : []), ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []), ...(load !== null ? ['--load'] : [])],
+      prefix: where === null ? [] : where.prefix(where.measure),
+      args: [
+        ...(ctx.quick ? ['--quick'] : []),
+        ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []),
+        ...(load !== null ? ['--load'] : []),
+        ...(where === null ? [] : [`--pinned=${where.measure}`]),
+      ],
       timeoutMs: 600_000,
       onStderr: (s) => {
         for (const line of s.split('\n')) if (line.length > 0) ctx.log(line);
