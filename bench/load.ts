@@ -3,12 +3,11 @@
  * survive (issue 15). It is a bare integer loop in its own node process, so it competes for a core
  * (and the shared caches) without touching the benchmark's memory; it ends with the benchmark.
  *
- * "Beside" means on the other core: where the OS lets us (Linux, `taskset` from util-linux), the
- * measuring child is pinned to one core and the loop to another. Left to the scheduler, the two
- * busy processes were now and then put on the same core or swapped between cores, and each move
- * costs the measured thread its warm private caches (L1/L2) — CPU time it then spends refilling
- * them, which the CPU clock counts. That is a cost of where the scheduler put things, not of the
- * variant, and it fell on short samples more than on long ones, so it shifted ratios.
+ * "Beside" means on the other core, as the issue says: where the OS lets us (Linux, `taskset` from
+ * util-linux), the measuring child is pinned to one core and the loop to another, so the loop never
+ * shares the measured core and the measured thread is never moved (a move costs it its warm private
+ * caches, CPU time the clock counts). Measured: pinning alone does not bring every ratio of a quiet
+ * and a loaded run within 10 % (README, "Pinned pair").
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
