@@ -24,6 +24,12 @@ export interface ChildRun {
   onStderr?: (chunk: string) => void;
 }
 
+/** `node argv…`, or `prefix… node argv…` when a prefix (e.g. `taskset -c 0`) is to exec node: command and its arguments. */
+export function nodeCommand(prefix: readonly string[], argv: readonly string[]): [string, string[]] {
+  const [cmd, ...rest] = [...prefix, process.execPath, ...argv] as [string, ...string[]];
+  return [cmd, rest];
+}
+
 /** Runs the child and returns the JSON it wrote (unchecked: the caller validates its shape). */
 export async function runBenchChild(run: ChildRun): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), `pp-${run.name}-bench-`));
@@ -32,7 +38,7 @@ export async function runBenchChild(run: ChildRun): Promise<unknown> {
   let stderr = '';
   try {
     const code = await new Promise<number | null>((resolve) => {
-      const [cmd, ...rest] = [...(run.prefix ?? []), process.execPath, ...argv] as [string, ...string[]];
+      const [cmd, rest] = nodeCommand(run.prefix ?? [], argv);
       const child = spawn(cmd, rest, { cwd: run.root, env: run.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr.on('data', (c: Buffer) => {
         const s = c.toString();

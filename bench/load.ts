@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { nodeCommand } from './child';
 
 const BUSY_LOOP = 'let x = 1; for (;;) x = (Math.imul(x, 1103515245) + 12345) | 0;';
 
@@ -21,12 +22,14 @@ export interface Load {
   stop: () => void;
 }
 
-/** Which cores the measurement and the load run on, with the command prefix that pins a process to one. */
+/** Which cores the measurement and the load run on. */
 export interface Placement {
   measure: number;
   load: number;
-  prefix: (cpu: number) => string[];
 }
+
+/** The command prefix that runs a process on that core alone. */
+export const pinTo = (cpu: number): string[] => ['taskset', '-c', String(cpu)];
 
 /** Pinning is possible here: Linux with `taskset` and at least two cores (else null: the scheduler decides). */
 export function placement(): Placement | null {
@@ -36,12 +39,11 @@ export function placement(): Placement | null {
   } catch {
     return null;
   }
-  return { measure: 0, load: 1, prefix: (cpu) => ['taskset', '-c', String(cpu)] };
+  return { measure: 0, load: 1 };
 }
 
 export function startLoad(where: Placement | null): Load {
-  const argv = [process.execPath, '-e', BUSY_LOOP];
-  const [cmd, ...rest] = (where === null ? argv : [...where.prefix(where.load), ...argv]) as [string, ...string[]];
+  const [cmd, rest] = nodeCommand(where === null ? [] : pinTo(where.load), ['-e', BUSY_LOOP]);
   const child: ChildProcess = spawn(cmd, rest, { stdio: 'ignore' });
   const stop = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -25,7 +25,7 @@ import { argValue, runBenchChild } from './child';
 import { openThreadCpu, processCpuNs } from './cpu-clock';
 import { type Dataset, filesOfKind, framesOfKind, loadDataset } from './data';
 import { fullGc } from './gc';
-import { placement, startLoad } from './load';
+import { pinTo, placement, startLoad } from './load';
 import { checksumB, checksumBP, type PipelineRun, runA, runB, runBP, runC, runFast, runNormalize, runZod } from './pipelines';
 import { fmt, fmtInt, median } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
@@ -360,7 +360,7 @@ export async function throughputSection(ctx: SectionContext): Promise<SectionRes
       name: 'throughput',
       root: ctx.root,
       nodeFlags: CHILD_FLAGS,
-      prefix: where === null ? [] : where.prefix(where.measure),
+      prefix: where === null ? [] : pinTo(where.measure),
       args: [
         ...(ctx.quick ? ['--quick'] : []),
         ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []),
