@@ -16,6 +16,12 @@
  * several times back to back per sample (the same count every round), and each ratio is the median
  * over rounds of the ratio within a round, so a disturbance that hits one round hits every variant
  * in it. `--load` starts a CPU-bound process beside the measurement (./load).
+ *
+ * Several child processes, one after another, each with a share of the rounds, and the rounds of
+ * all pooled (PROCESSES): one process carries state that all its rounds share — where V8 put the
+ * frames and the code, which machine neighbours it ran beside for its minute — so a single
+ * process's median, however many rounds it has, moved by 10–22 % between two runs (README, "Pinned
+ * pair"). The per-process medians are printed beside the pooled ones.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -46,14 +52,25 @@ interface Plan {
   minSampleMs: number;
 }
 
+/** What one process measured of one variant: CPU and wall ms per run in each timed round, in round order (null where it did not run). */
+const SamplesSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  cpu_ms: z.array(z.number().nullable()),
+  wall_ms: z.array(z.number().nullable()),
+  /** Runs per sample: a sample is timed over this many back-to-back runs, divided by it. */
+  reps: z.number().int().positive(),
+  checksum: z.number(),
+});
+type Samples = z.infer<typeof SamplesSchema>;
+
+/** One variant over every process: rounds concatenated in process order, so rounds of different variants still pair up. */
 interface Measured {
   id: string;
   label: string;
-  /** CPU ms per run in each timed round, in round order (so rounds of different variants pair up); null where it did not run. */
   cpu_ms: (number | null)[];
-  wall_ms: (number | null)[];
-  /** Runs per sample: a sample is timed over this many back-to-back runs, divided by it. */
-  reps: number;
+  /** Runs per sample in each process. */
+  reps: number[];
   median_cpu_ms: number;
   /** (max − min) / median of the rounds' CPU times. */
   spread: number;
@@ -64,9 +81,8 @@ interface Measured {
   checksum: number;
 }
 
-function measure(variants: readonly Variant[], frames: readonly Frame[], plan: Plan): Measured[] {
+function measure(variants: readonly Variant[], plan: Plan): Samples[] {
   const { rounds, warmups } = plan;
-  const bytes = frames.reduce((s, f) => s + f.text.length, 0);
   const cpu = variants.map((): (number | null)[] => []);
   const wall = variants.map((): (number | null)[] => []);
   const warm = variants.map((): number[] => []);
@@ -111,23 +127,42 @@ function measure(variants: readonly Variant[], frames: readonly Frame[], plan: P
       }
     }
   }
-  return variants.map((v, i) => {
-    const all = cpu[i] as (number | null)[];
+  const r2 = (x: number | null): number | null => (x === null ? null : Number(x.toFixed(3)));
+  return variants.map((v, i) => ({
+    id: v.id,
+    label: v.label,
+    cpu_ms: (cpu[i] as (number | null)[]).map(r2),
+    wall_ms: (wall[i] as (number | null)[]).map(r2),
+    reps: reps[i] as number,
+    checksum: sums.get(v.id) as number,
+  }));
+}
+
+/** Pools each variant's rounds over the processes (every process ran the same variants in the same order). */
+function pool(perProcess: readonly (readonly Samples[])[], frames: number, bytes: number): Measured[] {
+  const first = perProcess[0] ?? [];
+  return first.map((v0) => {
+    const mine = perProcess.map((ms) => {
+      const m = ms.find((x) => x.id === v0.id);
+      if (m === undefined) throw new Error(`a throughput process did not measure ${v0.id}`);
+      if (m.checksum !== v0.checksum) throw new Error(`${v0.id}: checksum differs between processes (${v0.checksum} → ${m.checksum})`);
+      return m;
+    });
+    const all = mine.flatMap((m) => m.cpu_ms);
     const c = all.filter((x): x is number => x !== null);
-    const w = (wall[i] as (number | null)[]).filter((x): x is number => x !== null);
+    const w = mine.flatMap((m) => m.wall_ms).filter((x): x is number => x !== null);
     const med = median(c);
     return {
-      id: v.id,
-      label: v.label,
-      cpu_ms: all.map((x) => (x === null ? null : Number(x.toFixed(2)))),
-      wall_ms: (wall[i] as (number | null)[]).map((x) => (x === null ? null : Number(x.toFixed(2)))),
-      reps: reps[i] as number,
+      id: v0.id,
+      label: v0.label,
+      cpu_ms: all,
+      reps: mine.map((m) => m.reps),
       median_cpu_ms: Number(med.toFixed(2)),
       spread: Number(((Math.max(...c) - Math.min(...c)) / med).toFixed(3)),
-      msg_per_s: Math.round(frames.length / (med / 1000)),
+      msg_per_s: Math.round(frames / (med / 1000)),
       mb_per_s: Number((bytes / 1e6 / (med / 1000)).toFixed(1)),
       wall_over_cpu: Number((median(w) / med).toFixed(2)),
-      checksum: sums.get(v.id) as number,
+      checksum: v0.checksum,
     };
   });
 }
@@ -166,26 +201,39 @@ const fmtRatio = (r: Ratio): string => {
   return `${fmt(r.median, d)} (${fmt(r.min, d)}–${fmt(r.max, d)})`;
 };
 
+/**
+ * Processes the rounds are spread over, and each one's share of them. Pooled: 9 rounds on all
+ * frames (BP in 6), 15 on trade frames. The costly BP on all frames (~3 s a run) runs every other
+ * round. About 95 s of CPU in all, three data loads included (the issue allows 2 minutes).
+ */
+const PROCESSES = 3;
+const ALL_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 400 };
+const TRADE_PLAN: Plan = { rounds: 5, warmups: 1, minSampleMs: 100 };
+const QUICK_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 0 };
+
+/** What one measuring process sends back. */
+const ProcessMeasurementSchema = z.object({
+  all: z.array(SamplesSchema),
+  trade: z.array(SamplesSchema),
+  /** The kernel's per-thread counter over the process CPU clock, or null where there is none. */
+  thread_share: z.number().nullable(),
+  load_avg_start: z.array(z.number()),
+  load_avg_end: z.array(z.number()),
+});
+type ProcessMeasurement = z.infer<typeof ProcessMeasurementSchema>;
+
 export interface ThroughputOptions {
   quick: boolean;
-  /** Whether a CPU-bound process ran beside the measurement (labels the figures; started by the parent). */
-  load: boolean;
-  /** The core the parent pinned this child to (and the load to another), or null when unpinned. */
-  pinnedCpu: number | null;
   log: (message: string) => void;
 }
 
-/** The measurement itself; runs in the child (see the module comment). */
-export function measureThroughput(ds: Dataset, opts: ThroughputOptions): SectionResult {
+/** One process's share of the measurement; runs in the child (see the module comment). */
+export function measureThroughput(ds: Dataset, opts: ThroughputOptions): ProcessMeasurement {
   const symbols = ds.symbols;
   const all = ds.frames;
   const trades = framesOfKind(ds, 'trade');
-  // Rounds are what makes two runs agree (issue 15: every ratio within 10 % between a quiet and a
-  // loaded run): with 9 the medians of two runs differed by up to 14 %. Trade rounds are cheap
-  // (~1.3 s), so there are many; on all frames BP alone costs ~3 s a run, so it runs every other
-  // round. About 95 s of CPU in all, data loading included (the issue allows 2 minutes).
-  const allPlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 11, warmups: 1, minSampleMs: 400 };
-  const tradePlan: Plan = opts.quick ? { rounds: 3, warmups: 1, minSampleMs: 0 } : { rounds: 17, warmups: 2, minSampleMs: 100 };
+  const allPlan = opts.quick ? QUICK_PLAN : ALL_PLAN;
+  const tradePlan = opts.quick ? QUICK_PLAN : TRADE_PLAN;
   // The previous run of B stays referenced until the next one replaces it. A live engine is never
   // garbage, but a bench run's is, right before the forced full GC: when every instance of a class
   // is gone V8 may drop its hidden classes and with them the optimised code that used them, so
@@ -215,7 +263,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
   opts.log(
     `throughput: all ${all.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds} interleaved rounds of A B BP C (CPU time; BP every other round)`,
   );
-  const mAll = measure(core(all, ds.fileOf, opts.quick ? 1 : 2), all, allPlan);
+  const mAll = measure(core(all, ds.fileOf, opts.quick ? 1 : 2), allPlan);
   opts.log(`throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds} rounds of A B BP C N B0 Z F`);
   const mTrade = measure(
     [
@@ -225,43 +273,102 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
       { id: 'Z', label: 'diag: JSON.parse + zod RawTradeSchema', run: () => runZod(trades) },
       { id: 'F', label: 'diag: JSON.parse + fast path isRawTrade', run: () => runFast(trades) },
     ],
-    trades,
     tradePlan,
   );
   const threadShare = thread === null ? null : (thread.read() - t0) / (processCpuNs() - p0);
   thread?.close();
-  const load1 = loadavg();
+  const r2 = (xs: readonly number[]): number[] => xs.map((x) => Number(x.toFixed(2)));
+  return { all: mAll, trade: mTrade, thread_share: threadShare, load_avg_start: r2(load0), load_avg_end: r2(loadavg()) };
+}
 
-  const ratios = {
-    all: { B_over_A: ratio(mAll, 'B', 'A'), B_over_C: ratio(mAll, 'B', 'C'), BP_over_A: ratio(mAll, 'BP', 'A'), BP_over_B: ratio(mAll, 'BP', 'B') },
-    trade_only: {
-      B_over_A: ratio(mTrade, 'B', 'A'),
-      B_over_C: ratio(mTrade, 'B', 'C'),
-      BP_over_A: ratio(mTrade, 'BP', 'A'),
-      BP_over_B: ratio(mTrade, 'BP', 'B'),
-      N_over_A: ratio(mTrade, 'N', 'A'),
-      F_over_Z: ratio(mTrade, 'F', 'Z'),
-    },
+interface Pooled {
+  all: Measured[];
+  trade: Measured[];
+}
+
+/** Ratios read on each frame set: x over y, named `x_over_y`. */
+const PAIRS = {
+  B_over_A: ['B', 'A'],
+  B_over_C: ['B', 'C'],
+  BP_over_A: ['BP', 'A'],
+  BP_over_B: ['BP', 'B'],
+  N_over_A: ['N', 'A'],
+  F_over_Z: ['F', 'Z'],
+} as const;
+type PairKey = keyof typeof PAIRS;
+const ALL_KEYS = ['B_over_A', 'B_over_C', 'BP_over_A', 'BP_over_B'] as const satisfies readonly PairKey[];
+const TRADE_KEYS = [...ALL_KEYS, 'N_over_A', 'F_over_Z'] as const satisfies readonly PairKey[];
+
+interface Ratios {
+  all: Record<(typeof ALL_KEYS)[number], Ratio>;
+  trade_only: Record<(typeof TRADE_KEYS)[number], Ratio>;
+}
+
+function ratiosOf(m: Pooled): Ratios {
+  const of = <K extends PairKey>(ms: readonly Measured[], keys: readonly K[]): Record<K, Ratio> =>
+    Object.fromEntries(keys.map((k) => [k, ratio(ms, PAIRS[k][0], PAIRS[k][1])])) as Record<K, Ratio>;
+  return { all: of(m.all, ALL_KEYS), trade_only: of(m.trade, TRADE_KEYS) };
+}
+
+/** Every (frame set, ratio) the per-process table shows, in its order. */
+const RATIO_ROWS: readonly { set: 'all' | 'trade_only'; key: PairKey }[] = [
+  ...ALL_KEYS.map((key) => ({ set: 'all' as const, key })),
+  ...TRADE_KEYS.map((key) => ({ set: 'trade_only' as const, key })),
+];
+const ratioIn = (r: Ratios, set: 'all' | 'trade_only', key: PairKey): Ratio => {
+  const got = set === 'all' ? (r.all as Partial<Record<PairKey, Ratio>>)[key] : r.trade_only[key];
+  if (got === undefined) throw new Error(`no ratio ${key} on ${set}`);
+  return got;
+};
+
+/** The section's figures from every process's rounds (runs in the parent). */
+export function summarizeThroughput(
+  ds: Dataset,
+  processes: readonly ProcessMeasurement[],
+  opts: { quick: boolean; load: boolean; pinnedCpu: number | null },
+): SectionResult {
+  const all = ds.frames;
+  const trades = framesOfKind(ds, 'trade');
+  const tradeBytes = trades.reduce((s, f) => s + f.text.length, 0);
+  const allPlan = opts.quick ? QUICK_PLAN : ALL_PLAN;
+  const tradePlan = opts.quick ? QUICK_PLAN : TRADE_PLAN;
+  const n = processes.length;
+  const pooled: Pooled = {
+    all: pool(
+      processes.map((p) => p.all),
+      all.length,
+      ds.text_bytes,
+    ),
+    trade: pool(
+      processes.map((p) => p.trade),
+      trades.length,
+      tradeBytes,
+    ),
   };
-  const row = (set: string, n: number, m: Measured): string[] => [
+  const ratios = ratiosOf(pooled);
+  const perProcess = processes.map((p) => ratiosOf({ all: pool([p.all], all.length, ds.text_bytes), trade: pool([p.trade], trades.length, tradeBytes) }));
+  const row = (set: string, frames: number, m: Measured): string[] => [
     set,
     m.label,
-    fmtInt(n),
+    fmtInt(frames),
     fmtInt(m.msg_per_s),
     fmt(m.mb_per_s, 1),
     fmt(m.median_cpu_ms, 1),
-    String(m.reps),
+    [...new Set(m.reps)].join('/'),
     `${fmt(m.spread * 100, 0)} %`,
     fmt(m.wall_over_cpu, 2),
   ];
+  const totalAll = allPlan.rounds * n;
+  const totalTrade = tradePlan.rounds * n;
+  const med = (r: Ratio): string => fmt(r.median, r.median < 0.1 ? 3 : 2);
   const tables: Table[] = [
     {
-      title: `Throughput in CPU time (median of interleaved rounds: ${allPlan.rounds} on all frames, BP in every other one; ${tradePlan.rounds} on trade frames)`,
+      title: `Throughput in CPU time (median of interleaved rounds pooled over ${n} process${n === 1 ? '' : 'es'}: ${totalAll} on all frames, BP in every other one; ${totalTrade} on trade frames)`,
       columns: ['frames', 'variant', 'n', 'msg/s', 'MB/s', 'CPU ms/run', 'runs/sample', 'spread (max−min)/median', 'wall/CPU'],
-      rows: [...mAll.map((m) => row('all', all.length, m)), ...mTrade.map((m) => row('trade-only', trades.length, m))],
+      rows: [...pooled.all.map((m) => row('all', all.length, m)), ...pooled.trade.map((m) => row('trade-only', trades.length, m))],
     },
     {
-      title: 'Ratios (median of the per-round ratios, with their range over the rounds)',
+      title: 'Ratios (median of the per-round ratios over every process, with their range over the rounds)',
       columns: ['ratio', 'all frames (the capture as recorded)', 'trade-only frames', 'target (issues 2 and 15)'],
       rows: [
         ['B/A', fmtRatio(ratios.all.B_over_A), fmtRatio(ratios.trade_only.B_over_A), '≥ 0.5 all; ≥ 0.8 trades'],
@@ -272,6 +379,26 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
         ['F/Z (fast path vs zod, check only)', '', fmtRatio(ratios.trade_only.F_over_Z), ''],
       ],
     },
+    ...(n > 1
+      ? [
+          {
+            title: `The same ratios per process (median of that process's ${allPlan.rounds} rounds on all frames, ${tradePlan.rounds} on trades), beside the pooled median`,
+            columns: ['frames', 'ratio', ...processes.map((_, i) => `process ${i + 1}`), 'pooled', '(max − min) / pooled'],
+            rows: RATIO_ROWS.map(({ set, key }) => {
+              const each = perProcess.map((p) => ratioIn(p, set, key));
+              const whole = ratioIn(ratios, set, key);
+              const ms = each.map((r) => r.median);
+              return [
+                set === 'all' ? 'all' : 'trade-only',
+                `${PAIRS[key][0]}/${PAIRS[key][1]}`,
+                ...each.map(med),
+                med(whole),
+                `${fmt(((Math.max(...ms) - Math.min(...ms)) / whole.median) * 100, 0)} %`,
+              ];
+            }),
+          },
+        ]
+      : []),
   ];
   const check = (name: string, r: Ratio, target: number): Check => ({ name, value: r.median, target: `>= ${target}`, met: r.median >= target });
   const checks: Check[] = [
@@ -282,44 +409,37 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
     check('normalizeFrame/JSON.parse, trade frames', ratios.trade_only.N_over_A, 1),
   ];
   const shareSkipped = (ds.counts.bookTicker + ds.counts.depth) / all.length;
-  const la = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  const la = (xs: readonly number[] | undefined): string => (xs ?? []).map((x) => x.toFixed(2)).join(' ');
+  const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
   const notes = [
-    `Clock: CPU time of the measuring thread (the section runs in a child process under V8's --single-threaded, so process CPU time is that thread's; ${threadShare === null ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${fmt(threadShare * 100, 1)} % of the process's CPU time over the section to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring process and any load.' : `The measuring process was pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved it between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(load0)} at the start, ${la(load1)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
-    `Samples: ${allPlan.rounds} rounds on all frames after ${allPlan.warmups} warm-up (BP, ~3 s a run, in every other round: its ratios pair the rounds where it ran), ${tradePlan.rounds} on trade frames after ${tradePlan.warmups}; a full GC before every sample. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed after the warm-ups (runs/sample), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
+    `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
+    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up + ${allPlan.rounds} rounds on all frames (BP, ~3 s a run, in every other round: its ratios pair the rounds where it ran), then ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed after each process's warm-up (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
-    `B includes SystemState.commit every 500 ms of receive time (the live cadence), Engine construction and takeNewPromotions; the previous run's engine stays referenced until the next run replaces it, as a live engine is never garbage (when every instance of a class dies before a full GC, V8 may drop its hidden classes and the optimised code built on them, so every run started deoptimised: B without commit took 2.8× the CPU time that way); C includes the Date per frame and the symbol filter that tardis' replayNormalized applies. Checksums were identical on every run of each variant.`,
+    `B includes SystemState.commit every 500 ms of receive time (the live cadence), Engine construction and takeNewPromotions; the previous run's engine stays referenced until the next run replaces it, as a live engine is never garbage (when every instance of a class dies before a full GC, V8 may drop its hidden classes and the optimised code built on them, so every run started deoptimised: B without commit took 2.8× the CPU time that way); C includes the Date per frame and the symbol filter that tardis' replayNormalized applies. Checksums were identical on every run of each variant, in every process.`,
     `BP is B with the books on as the live collector runs it (config books: true): createPipeline with the order books, policy four-pillars-001 and the liquidation tape beside M3, their snapshot sections in every commit. On all frames it parses, validates and applies each of the ${fmtInt(ds.counts.depth)} @depth@0ms diffs and the REST snapshot lines that B counts and skips unparsed (books sync from the capture's own snapshot, as replay does; live, DepthSync only fetches those bodies, whose cost is the REST client's), and samples the books as of every window end; on trade frames alone the books get nothing and BP/B is the policy's and tape's own cost. The app subscribes @depth@100ms, which sends fewer diffs per symbol than this @0ms capture.`,
     `The diag rows Z and F isolate the contract check on trade payloads: zod's RawTradeSchema.safeParse versus the hand-written isRawTrade that test/fastpath.test.ts proves accepts exactly what the schema accepts; the pipeline uses the fast path and consults zod only to explain a rejection.`,
   ];
-  const json = (ms: readonly Measured[]): Json => ms.map((m) => ({ ...m, cpu_ms: [...m.cpu_ms], wall_ms: [...m.wall_ms] }));
-  const jr = (r: Ratio): Json => ({ ...r });
+  const json = (ms: readonly Measured[]): Json => ms.map((m) => ({ ...m, cpu_ms: [...m.cpu_ms], reps: [...m.reps] }));
+  const jr = (rs: Partial<Record<PairKey, Ratio>>): Json => Object.fromEntries(Object.entries(rs).map(([k, r]) => [k, { ...r }]));
   return {
     tables,
     notes,
     checks,
     data: {
       clock: 'process CPU time under --single-threaded',
-      thread_share_of_process_cpu: threadShare === null ? null : Number(threadShare.toFixed(4)),
+      processes: n,
+      thread_share_of_process_cpu: processes.map((p) => (p.thread_share === null ? null : Number(p.thread_share.toFixed(4)))),
       load: opts.load,
       pinned_cpu: opts.pinnedCpu,
-      load_avg_start: load0.map((x) => Number(x.toFixed(2))),
-      load_avg_end: load1.map((x) => Number(x.toFixed(2))),
-      plan: { all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
-      all_frames: { frames: all.length, bytes: ds.text_bytes, variants: json(mAll) },
-      trade_only: { frames: trades.length, bytes: trades.reduce((s, f) => s + f.text.length, 0), variants: json(mTrade) },
-      ratios: {
-        all: { B_over_A: jr(ratios.all.B_over_A), B_over_C: jr(ratios.all.B_over_C), BP_over_A: jr(ratios.all.BP_over_A), BP_over_B: jr(ratios.all.BP_over_B) },
-        trade_only: {
-          B_over_A: jr(ratios.trade_only.B_over_A),
-          B_over_C: jr(ratios.trade_only.B_over_C),
-          BP_over_A: jr(ratios.trade_only.BP_over_A),
-          BP_over_B: jr(ratios.trade_only.BP_over_B),
-          N_over_A: jr(ratios.trade_only.N_over_A),
-          F_over_Z: jr(ratios.trade_only.F_over_Z),
-        },
-      },
+      load_avg_start: [...(processes[0]?.load_avg_start ?? [])],
+      load_avg_end: [...(processes[n - 1]?.load_avg_end ?? [])],
+      plan: { processes: n, all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
+      all_frames: { frames: all.length, bytes: ds.text_bytes, variants: json(pooled.all) },
+      trade_only: { frames: trades.length, bytes: tradeBytes, variants: json(pooled.trade) },
+      ratios: { all: jr(ratios.all), trade_only: jr(ratios.trade_only) },
+      ratios_per_process: perProcess.map((p) => ({ all: jr(p.all), trade_only: jr(p.trade_only) })),
     },
   };
 }
@@ -327,27 +447,13 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Section
 /** V8 flags of the measuring child: one thread does all the work (see the module comment). */
 const CHILD_FLAGS = ['--single-threaded', '--expose-gc'];
 
-const SectionResultSchema = z.object({
-  tables: z.array(z.object({ title: z.string(), columns: z.array(z.string()), rows: z.array(z.array(z.string())) })),
-  notes: z.array(z.string()),
-  checks: z.array(z.object({ name: z.string(), value: z.number(), target: z.string(), met: z.boolean() })),
-  data: z.json(),
-});
-
-/** The child's entry (`dist/bench.js --throughput-child --out=FILE [--quick] [--fixture] [--load]`). */
+/** The child's entry (`dist/bench.js --throughput-child --out=FILE [--quick] [--fixture]`). */
 export async function runThroughputChild(root: string, argv: readonly string[]): Promise<void> {
   const out = argValue(argv, 'out');
   if (out === undefined) throw new Error('--throughput-child needs --out=FILE');
   const dataset = await loadDataset(root, argv.includes('--fixture'));
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  const pinned = argValue(argv, 'pinned');
-  const result = measureThroughput(dataset, {
-    quick: argv.includes('--quick'),
-    load: argv.includes('--load'),
-    pinnedCpu: pinned === undefined ? null : Number(pinned),
-    log,
-  });
-  writeFileSync(out, JSON.stringify(result));
+  writeFileSync(out, JSON.stringify(measureThroughput(dataset, { quick: argv.includes('--quick'), log })));
 }
 
 export async function throughputSection(ctx: SectionContext): Promise<SectionResult> {
@@ -355,24 +461,25 @@ export async function throughputSection(ctx: SectionContext): Promise<SectionRes
   const load = ctx.load === true ? startLoad(where) : null;
   if (load !== null)
     ctx.log(`throughput: --load: a CPU-bound process (pid ${load.pid ?? '?'}${load.cpu === null ? '' : `, core ${load.cpu}`}) runs beside the measurement`);
+  const count = ctx.quick ? 1 : PROCESSES;
   try {
-    const raw = await runBenchChild({
-      name: 'throughput',
-      root: ctx.root,
-      nodeFlags: CHILD_FLAGS,
-      prefix: where === null ? [] : pinTo(where.measure),
-      args: [
-        ...(ctx.quick ? ['--quick'] : []),
-        ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : []),
-        ...(load !== null ? ['--load'] : []),
-        ...(where === null ? [] : [`--pinned=${where.measure}`]),
-      ],
-      timeoutMs: 600_000,
-      onStderr: (s) => {
-        for (const line of s.split('\n')) if (line.length > 0) ctx.log(line);
-      },
-    });
-    return SectionResultSchema.parse(raw);
+    const processes: ProcessMeasurement[] = [];
+    for (let i = 0; i < count; i++) {
+      ctx.log(`throughput: measuring process ${i + 1} of ${count}`);
+      const raw = await runBenchChild({
+        name: 'throughput',
+        root: ctx.root,
+        nodeFlags: CHILD_FLAGS,
+        prefix: where === null ? [] : pinTo(where.measure),
+        args: [...(ctx.quick ? ['--quick'] : []), ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])],
+        timeoutMs: 600_000,
+        onStderr: (s) => {
+          for (const line of s.split('\n')) if (line.length > 0) ctx.log(line);
+        },
+      });
+      processes.push(ProcessMeasurementSchema.parse(raw));
+    }
+    return summarizeThroughput(ctx.dataset, processes, { quick: ctx.quick, load: load !== null, pinnedCpu: where?.measure ?? null });
   } finally {
     load?.stop();
   }
