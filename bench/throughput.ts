@@ -92,14 +92,18 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
     if (r === warmups) {
       // A short run is more exposed to one disturbance than a long one: repeat it back to back
       // until a sample lasts about as long as `minSampleMs`, the same count in every round.
-      variants.forEach((_, i) => (reps[i] = Math.max(1, Math.ceil(plan.minSampleMs / Math.max(0.001, median(warm[i] as number[]))))));
+      // From the last warm-up run: the first one compiles (B on all frames: ~500 ms cold, ~170 ms warm).
+      variants.forEach((_, i) => (reps[i] = Math.max(1, Math.ceil(plan.minSampleMs / Math.max(0.001, (warm[i] as number[]).at(-1) ?? 0)))));
     }
     for (let k = 0; k < variants.length; k++) {
       // Rotate the order each round: no variant always runs right after the same other one.
       const i = (k + r) % variants.length;
       const v = variants[i] as Variant;
       const timed = r >= warmups;
-      if (timed && (r - warmups) % (v.every ?? 1) !== 0) {
+      const every = v.every ?? 1;
+      // A variant timed every few rounds (BP on all frames, ~3 s a run, never repeated per sample) warms up once.
+      if (!timed && r > 0 && every > 1) continue;
+      if (timed && (r - warmups) % every !== 0) {
         (cpu[i] as (number | null)[]).push(null);
         (wall[i] as (number | null)[]).push(null);
         continue;
@@ -207,8 +211,8 @@ const fmtRatio = (r: Ratio): string => {
  * round. About 95 s of CPU in all, three data loads included (the issue allows 2 minutes).
  */
 const PROCESSES = 3;
-const ALL_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 400 };
-const TRADE_PLAN: Plan = { rounds: 5, warmups: 1, minSampleMs: 100 };
+const ALL_PLAN: Plan = { rounds: 3, warmups: 2, minSampleMs: 400 };
+const TRADE_PLAN: Plan = { rounds: 5, warmups: 2, minSampleMs: 100 };
 const QUICK_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 0 };
 
 /** What one measuring process sends back. */
@@ -413,7 +417,7 @@ export function summarizeThroughput(
   const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
   const notes = [
     `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
-    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up + ${allPlan.rounds} rounds on all frames (BP, ~3 s a run, in every other round: its ratios pair the rounds where it ran), then ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed after each process's warm-up (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
+    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (BP, ~3 s a run, in one warm-up and every other round: its ratios pair the rounds where it ran), then ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
