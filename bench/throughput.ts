@@ -314,17 +314,6 @@ function ratiosOf(m: Pooled): Ratios {
   return { all: of(m.all, ALL_KEYS), trade_only: of(m.trade, TRADE_KEYS) };
 }
 
-/** Every (frame set, ratio) the per-process table shows, in its order. */
-const RATIO_ROWS: readonly { set: 'all' | 'trade_only'; key: PairKey }[] = [
-  ...ALL_KEYS.map((key) => ({ set: 'all' as const, key })),
-  ...TRADE_KEYS.map((key) => ({ set: 'trade_only' as const, key })),
-];
-const ratioIn = (r: Ratios, set: 'all' | 'trade_only', key: PairKey): Ratio => {
-  const got = set === 'all' ? (r.all as Partial<Record<PairKey, Ratio>>)[key] : r.trade_only[key];
-  if (got === undefined) throw new Error(`no ratio ${key} on ${set}`);
-  return got;
-};
-
 /** The section's figures from every process's rounds (runs in the parent). */
 export function summarizeThroughput(
   ds: Dataset,
@@ -365,6 +354,17 @@ export function summarizeThroughput(
   const totalAll = allPlan.rounds * n;
   const totalTrade = tradePlan.rounds * n;
   const med = (r: Ratio): string => fmt(r.median, r.median < 0.1 ? 3 : 2);
+  const perProcessRow = (set: string, key: PairKey, pick: (r: Ratios) => Ratio): string[] => {
+    const ms = perProcess.map((p) => pick(p).median);
+    const whole = pick(ratios);
+    return [
+      set,
+      `${PAIRS[key][0]}/${PAIRS[key][1]}`,
+      ...perProcess.map((p) => med(pick(p))),
+      med(whole),
+      `${fmt(((Math.max(...ms) - Math.min(...ms)) / whole.median) * 100, 0)} %`,
+    ];
+  };
   const tables: Table[] = [
     {
       title: `Throughput in CPU time (median of interleaved rounds pooled over ${n} process${n === 1 ? '' : 'es'}: ${totalAll} on all frames, BP in every other one; ${totalTrade} on trade frames)`,
@@ -388,18 +388,10 @@ export function summarizeThroughput(
           {
             title: `The same ratios per process (median of that process's ${allPlan.rounds} rounds on all frames, ${tradePlan.rounds} on trades), beside the pooled median`,
             columns: ['frames', 'ratio', ...processes.map((_, i) => `process ${i + 1}`), 'pooled', '(max − min) / pooled'],
-            rows: RATIO_ROWS.map(({ set, key }) => {
-              const each = perProcess.map((p) => ratioIn(p, set, key));
-              const whole = ratioIn(ratios, set, key);
-              const ms = each.map((r) => r.median);
-              return [
-                set === 'all' ? 'all' : 'trade-only',
-                `${PAIRS[key][0]}/${PAIRS[key][1]}`,
-                ...each.map(med),
-                med(whole),
-                `${fmt(((Math.max(...ms) - Math.min(...ms)) / whole.median) * 100, 0)} %`,
-              ];
-            }),
+            rows: [
+              ...ALL_KEYS.map((key) => perProcessRow('all', key, (r) => r.all[key])),
+              ...TRADE_KEYS.map((key) => perProcessRow('trade-only', key, (r) => r.trade_only[key])),
+            ],
           },
         ]
       : []),
