@@ -286,7 +286,12 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     procAfter.map((p) => p.rss_bytes),
     50,
   );
-  const captureComplete = scan.lines === final.counters.frames_received;
+  // The total cap (capture.maxTotalBytes, 2 GiB) deletes the oldest parts on a books-on day: their
+  // frames count as captured-then-removed, which the collector counts per part it wrote.
+  const capRemoved = final.capture?.frames_removed ?? 0;
+  const partsRemoved = final.capture?.parts_removed ?? 0;
+  const partsWritten = final.capture?.parts_written ?? r.capture_files.length;
+  const captureComplete = final.capture !== undefined && scan.lines + capRemoved === final.counters.frames_received;
   const c = final.counters;
   const perEx = scan.per_exchange_second;
   const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS, books);
@@ -308,7 +313,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     ['frames received by the collector (WS + REST bodies)', `${fmtInt(c.frames_received)} (REST requests answered by the simulator: ${fmtInt(restReq)})`],
     [
       'frames in the capture',
-      `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s), ${mb(captureBytes)} MB gzip (${r.capture_files.length - 1} rotation(s) at 64 MB) — ${captureComplete ? 'equal to frames received' : 'DIFFERS from frames received'}`,
+      `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s) on disk, ${mb(captureBytes)} MB gzip (${partsWritten - 1} rotation(s) at 64 MB)${partsRemoved > 0 ? `, + ${fmtInt(capRemoved)} in the ${fmtInt(partsRemoved)} oldest part(s) the 2 GiB total cap deleted (capture.maxTotalBytes)` : ''} — ${captureComplete ? 'equal to frames received' : 'DIFFERS from frames received'}`,
     ],
     [
       'rate per exchange second (market frames by their event time E)',
@@ -472,6 +477,8 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
       parts: r.capture_files.length,
       bytes: captureBytes,
       lines: scan.lines,
+      parts_removed: partsRemoved,
+      frames_removed: capRemoved,
       complete: captureComplete,
       scan_seconds: Number(scan.scan_seconds.toFixed(1)),
     },

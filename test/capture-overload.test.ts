@@ -99,6 +99,18 @@ describe('collector overload: a stalled capture disk', () => {
       }
     }
     expect(captured).toBe(cap.frames);
+    // The snapshot's capture section says the same (nothing was deleted by the total cap).
+    expect(stopped.latest().capture).toEqual({
+      frames: cap.frames,
+      refused: 0,
+      not_captured: cap.notCaptured,
+      gaps: cap.gaps,
+      parts_written: files.length,
+      parts_removed: 0,
+      frames_removed: 0,
+      // The last commit came before the close flushed what waited for gzip.
+      backlog_bytes: expect.any(Number) as number,
+    });
     expect(marks.length).toBe(cap.gaps);
     expect(marks.reduce((s, g) => s + g.frames, 0)).toBe(cap.notCaptured);
     // The audit trail has one CAPTURE_GAP per mark, with the same figures.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { CAPTURE_BATCH_CHARS, CaptureWriter } from '../src/capture/writer';
+import { CAPTURE_BATCH_CHARS, type CapturePartRemoved, CaptureWriter } from '../src/capture/writer';
 import type { CaptureGap } from '../src/capture/format';
 import { wallClock } from '../src/clock/clock';
 import { readCapture } from '../src/capture/reader';
@@ -146,8 +146,9 @@ describe('capture writer', () => {
     expect(frames).toEqual(written);
   });
 
-  it('deletes the oldest parts beyond the total cap and keeps the newest', async () => {
+  it('deletes the oldest parts beyond the total cap and keeps the newest, counting each part and the frames it held', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
+    const removed: CapturePartRemoved[] = [];
     const w = new CaptureWriter({
       dir,
       runId: 'r2',
@@ -156,6 +157,7 @@ describe('capture writer', () => {
       maxTotalBytes: 40_000,
       clock: wallClock,
       flushEveryMs: 20,
+      onRemoved: (r) => removed.push(r),
     });
     for (let i = 0; i < 30_000; i++) {
       w.write(frame(i));
@@ -176,6 +178,39 @@ describe('capture writer', () => {
     expect(existsSync(w.files[0] as string)).toBe(false);
     const { frames } = await readAll(left.sort().map((f) => join(dir, f)));
     expect(frames[frames.length - 1]).toEqual(frame(29_999));
+    // What the cap deleted is counted part by part: on disk + removed = written, and the frames on
+    // disk are exactly the newest ones (the removed ones are the oldest).
+    expect(w.partsRemoved).toBe(w.files.length - left.length);
+    expect(removed.map((r) => r.file)).toEqual(w.files.slice(0, w.partsRemoved));
+    expect(removed.every((r) => r.frames !== null && r.frames > 0 && r.bytes > 0)).toBe(true);
+    expect(w.framesRemoved).toBe(removed.reduce((s, r) => s + (r.frames ?? 0), 0));
+    expect(frames.length + w.framesRemoved).toBe(30_000);
+    expect(frames[0]).toEqual(frame(w.framesRemoved));
+    expect(w.section()).toMatchObject({ frames: 30_000, parts_written: w.files.length, parts_removed: w.partsRemoved, frames_removed: w.framesRemoved });
+  });
+
+  it("an earlier run's part deleted by the cap is counted as a part, its frames as unknown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
+    const opts = { dir, header: {}, maxFileBytes: 10_000, maxTotalBytes: 30_000, clock: wallClock, flushEveryMs: 20 };
+    const first = new CaptureWriter({ ...opts, runId: 'a1', header: { run_id: 'a1' } });
+    for (let i = 0; i < 400; i++) first.write(frame(i));
+    await first.close();
+    expect(first.partsRemoved).toBe(0);
+    const earlier = readdirSync(dir).filter((f) => f.endsWith('.pp.gz'));
+    expect(earlier.length).toBeGreaterThan(0);
+    const removed: CapturePartRemoved[] = [];
+    const second = new CaptureWriter({ ...opts, runId: 'b2', header: { run_id: 'b2' }, onRemoved: (r) => removed.push(r) });
+    for (let i = 0; i < 20_000; i++) {
+      second.write(frame(i));
+      if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 30));
+    }
+    await second.close();
+    const foreign = removed.filter((r) => r.frames === null).map((r) => r.file.slice(dir.length + 1));
+    expect(foreign.sort()).toEqual(earlier.sort());
+    expect(second.partsRemoved).toBe(removed.length);
+    const left = readdirSync(dir).filter((f) => f.includes('-b2-'));
+    const { frames } = await readAll(left.sort().map((f) => join(dir, f)));
+    expect(frames.length + second.framesRemoved).toBe(20_000);
   });
 
   it('a part still being written replays up to the last flush', async () => {

@@ -435,8 +435,8 @@ describe('GET /api/stream', () => {
         expect(got.seqs.length).toBeGreaterThanOrEqual(3);
         expect(got.seqs).toEqual([...got.seqs].sort((a, b) => a - b));
         expect(got.pings).toBeGreaterThanOrEqual(1);
-        // The optional sections (sinks, the live worker's restarts and queues) are absent in this test's snapshot.
-        expect(got.keys).toEqual(Object.keys(SnapshotSchema.shape).filter((k) => !['sinks', 'worker', 'queues'].includes(k)));
+        // The optional sections (sinks, the live worker's restarts, queues and capture) are absent in this test's snapshot.
+        expect(got.keys).toEqual(Object.keys(SnapshotSchema.shape).filter((k) => !['sinks', 'worker', 'queues', 'capture'].includes(k)));
       } finally {
         await browser.close();
       }

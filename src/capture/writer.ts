@@ -10,6 +10,7 @@ import type { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
 import type { Clock, Timer } from '../clock/clock';
+import type { CaptureSection } from '../core/contracts/snapshot';
 import type { Frame } from '../core/source';
 import { ensureDirSync } from '../files/dirs';
 import { type CaptureGap, type CaptureHeader, formatCaptureHeader, formatCaptureLine, formatGapLine, formatRefusedLine } from './format';
@@ -28,11 +29,23 @@ export interface CaptureWriterOptions {
   onError?: (err: Error) => void;
   /** A gap closed (written into the capture): exactly how many frames are not in it, and when they came. */
   onGap?: (gap: CaptureGap) => void;
+  /** The total cap deleted an old part (this run's or an earlier one's). */
+  onRemoved?: (removed: CapturePartRemoved) => void;
   /**
    * A stage between gzip and each part's file, i.e. the disk as the writer sees it (tests: one that
    * can stop taking bytes, a disk that stalls, deterministically). Default: none.
    */
   disk?: () => Transform;
+}
+
+/**
+ * A part the total cap deleted. `frames` is the frame lines it held (refused ones included) when it
+ * is this run's, null for an earlier run's part (its count is not known without reading it).
+ */
+export interface CapturePartRemoved {
+  file: string;
+  bytes: number;
+  frames: number | null;
 }
 
 /** What the collector may tune of its capture besides the config (tests: a small bound, a stalling disk). */
@@ -91,6 +104,15 @@ export class CaptureWriter {
   notCaptured = 0;
   /** Gaps written into the capture so far. */
   gaps = 0;
+  /**
+   * Parts the total cap deleted, and the frame lines this run's deleted parts held: the retention
+   * the user configured, so "received = captured" reads `frames + refused = on disk + framesRemoved`.
+   */
+  partsRemoved = 0;
+  framesRemoved = 0;
+  /** Frame lines per part of this run, so a deleted part says how many frames went with it. */
+  private readonly partFrames = new Map<string, number>();
+  private currentFrames = 0;
   /** The gap being counted (the backlog is still full), not yet written. */
   private openGap: CaptureGap | null = null;
   /** Input bytes handed to gzip for the current part, and how many gzip had consumed at the last check. */
@@ -122,6 +144,20 @@ export class CaptureWriter {
     return this.batch.length + (this.gzip?.writableLength ?? 0);
   }
 
+  /** The snapshot's `capture` section. */
+  section(): CaptureSection {
+    return {
+      frames: this.frames,
+      refused: this.refused,
+      not_captured: this.notCaptured,
+      gaps: this.gaps,
+      parts_written: this.files.length,
+      parts_removed: this.partsRemoved,
+      frames_removed: this.framesRemoved,
+      backlog_bytes: this.backlogBytes,
+    };
+  }
+
   /** Frames are being dropped right now (a gap is open). */
   get backlogged(): boolean {
     return this.openGap !== null;
@@ -149,6 +185,8 @@ export class CaptureWriter {
       gzip.pipe(disk).pipe(out);
     } else gzip.pipe(out);
     this.partIn = 0;
+    if (this.out !== null && this.currentFile !== null) this.partFrames.set(this.currentFile, this.currentFrames);
+    this.currentFrames = 0;
     gzip.write(`${formatCaptureHeader({ ...this.opts.header, part: this.seq })}\n`);
     this.gzip = gzip;
     this.out = out;
@@ -214,6 +252,7 @@ export class CaptureWriter {
   }
 
   private append(line: string): void {
+    this.currentFrames++;
     this.batch += `${line}\n`;
     if (this.batch.length >= this.batchChars) this.drain();
     if ((this.frames & 63) === 0 && this.projectedPartBytes() >= this.opts.maxFileBytes) this.rotate();
@@ -265,6 +304,11 @@ export class CaptureWriter {
         if (total <= this.opts.maxTotalBytes || x.f === this.currentFile) break;
         unlinkSync(x.f);
         total -= x.size;
+        const frames = this.partFrames.get(x.f) ?? null;
+        this.partFrames.delete(x.f);
+        this.partsRemoved++;
+        if (frames !== null) this.framesRemoved += frames;
+        this.opts.onRemoved?.({ file: x.f, bytes: x.size, frames });
       }
     } catch (e) {
       this.errors++;

@@ -132,7 +132,17 @@ export interface CollectorStats {
   /** REST responses received (any status) and the exchange's used-weight figure. */
   rest: { answered: number; usedWeight1m: number | null };
   /** notCaptured: frames received but not captured (backlog full), in `gaps` marked gaps; backlogBytes: waiting for gzip and the disk. */
-  capture: { frames: number; refused: number; notCaptured: number; gaps: number; backlogBytes: number; files: readonly string[] } | null;
+  /** partsRemoved/framesRemoved: what the total cap deleted (framesRemoved: this run's parts' frames). */
+  capture: {
+    frames: number;
+    refused: number;
+    notCaptured: number;
+    gaps: number;
+    backlogBytes: number;
+    files: readonly string[];
+    partsRemoved: number;
+    framesRemoved: number;
+  } | null;
   deadLetters: number;
 }
 
@@ -548,6 +558,7 @@ export class Collector {
       early_frames_dropped: this.intake.earlyDropped,
       audit_lines_dropped: this.audit.dropped,
     };
+    if (run?.capture) this.ops.capture = run.capture.section();
     if (this.opts.sinks) {
       this.opts.sinks.nudge();
       if (this.windowRows.length > 0) this.opts.sinks.windows?.(this.windowRows.splice(0));
@@ -673,6 +684,8 @@ export class Collector {
             gaps: run.capture.gaps,
             backlogBytes: run.capture.backlogBytes,
             files: [...run.capture.files],
+            partsRemoved: run.capture.partsRemoved,
+            framesRemoved: run.capture.framesRemoved,
           }
         : null,
       deadLetters: this.deadLetters.written,

@@ -29,6 +29,8 @@ export type Note =
   | { kind: 'state_ready' }
   | { kind: 'capture_started'; file: string }
   | { kind: 'capture_failed'; message: string }
+  /** The total cap deleted the oldest part (retention as configured); `frames` null for an earlier run's part. */
+  | { kind: 'capture_part_removed'; file: string; bytes: number; frames: number | null }
   /** The capture could not take `gap.frames` frames (its backlog was full); the gap is marked in it. */
   | { kind: 'capture_gap'; gap: CaptureGap }
   | { kind: 'ws_state'; state: WsState; detail: string; url: string; streams: number }
@@ -131,6 +133,12 @@ export function renderNote(n: Note): Rendered {
       return render([`capture recording to ${n.file}`]);
     case 'capture_failed':
       return render([], { level: 'error', fields: { err: n.message }, msg: 'capture write failed' });
+    case 'capture_part_removed':
+      return render([], {
+        level: 'info',
+        fields: { file: n.file, bytes: n.bytes, frames: n.frames },
+        msg: 'oldest capture part deleted (capture.maxTotalBytes)',
+      });
     case 'ws_state': {
       const log: LogEntry = { level: 'info', fields: { ws_state: n.state, detail: n.detail }, msg: 'market stream state' };
       if (n.state === 'OPEN')

@@ -136,6 +136,7 @@ export function openRun(
       flushEveryMs: machineMs(clock, Math.min(config.capture.flushIntervalMs, config.commitIntervalMs)),
       onError: (e) => reporter.report({ kind: 'capture_failed', message: e.message }),
       onGap: (gap) => reporter.report({ kind: 'capture_gap', gap }),
+      onRemoved: (r) => reporter.report({ kind: 'capture_part_removed', ...r }),
       ...ctx.captureTuning,
     });
     reporter.report({ kind: 'capture_started', file: capture.currentFile ?? '' });

@@ -12,7 +12,17 @@ import { LIMITS, RULES, ruleSetDescriptor } from './constants';
 import { emptySymbolCounters, SYMBOL_COUNTER_NAMES, type SymbolCounters } from './contracts/counters';
 import type { PromotedEvent } from './contracts/promoted';
 import type { SinkStatus } from './contracts/sink-status';
-import type { DeadLetterStats, ProcessMemory, RawRow, Snapshot, StoreStatusSection, SymbolState, WorkerSection, QueuesSection } from './contracts/snapshot';
+import type {
+  DeadLetterStats,
+  ProcessMemory,
+  RawRow,
+  Snapshot,
+  StoreStatusSection,
+  SymbolState,
+  WorkerSection,
+  QueuesSection,
+  CaptureSection,
+} from './contracts/snapshot';
 import type { Storage } from './contracts/storage';
 import type { HealthState, Mode, ReasonCode, StageName } from './contracts/vocabulary';
 import { type Engine, type EngineCounters, emptyEngineCounters } from './engine';
@@ -58,6 +68,8 @@ export interface OpsStaging {
   worker?: WorkerSection;
   /** The live collector's bounded queues; absent in replay. */
   queues?: QueuesSection;
+  /** The live capture's accounting; absent in replay or with captures off. */
+  capture?: CaptureSection;
 }
 
 export function defaultOps(runId: string, mode: Mode): OpsStaging {
@@ -234,6 +246,8 @@ export class SystemState {
       ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
       ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
       ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
+      ...(ops.capture === undefined ? {} : { capture: { ...ops.capture } }),
+      ...(ops.capture === undefined ? {} : { capture: { ...ops.capture } }),
     };
     // Most parts are frozen already (cached, or reused while unchanged), so this walk is short:
     // Object.freeze is a runtime call, and freezing every part anew was most of a commit's cost.
@@ -481,6 +495,7 @@ export function bootSnapshot(ops: OpsStaging, seq: number, nowMs: number): Snaps
     ...(ops.sinks === undefined ? {} : { sinks: ops.sinks.map((x) => ({ ...x })) }),
     ...(ops.worker === undefined ? {} : { worker: workerSection(ops.worker) }),
     ...(ops.queues === undefined ? {} : { queues: { ...ops.queues } }),
+    ...(ops.capture === undefined ? {} : { capture: { ...ops.capture } }),
   });
 }
 

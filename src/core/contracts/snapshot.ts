@@ -123,6 +123,28 @@ export const QueuesSectionSchema = z.object({
 export type QueuesSection = z.infer<typeof QueuesSectionSchema>;
 
 /**
+ * The live capture (src/capture/writer.ts) at commit: every frame received is on disk, in a marked
+ * gap, or in a part the total cap (`capture.maxTotalBytes`) deleted, so
+ * `frames + refused = frames on disk + frames_removed` and `not_captured` is the gaps' sum.
+ */
+export const CaptureSectionSchema = z.object({
+  /** Frames written, and frames the socket refused (written too, marked). */
+  frames: count,
+  refused: count,
+  /** Frames received but not captured (backlog full), in `gaps` marked gaps. */
+  not_captured: count,
+  gaps: count,
+  /** Parts this run opened; the newest is being written. */
+  parts_written: count,
+  /** Parts the total cap deleted (earlier runs' included), and the frames this run's deleted parts held. */
+  parts_removed: count,
+  frames_removed: count,
+  /** Bytes waiting for gzip and the disk. */
+  backlog_bytes: count,
+});
+export type CaptureSection = z.infer<typeof CaptureSectionSchema>;
+
+/**
  * The dead-letter sink's accounting (src/capture/dead-letter.ts): accepted = written + dropped +
  * failed + queued at every moment, so a letter never disappears unaccounted.
  */
@@ -296,5 +318,7 @@ export const SnapshotSchema = z.object({
   worker: WorkerSectionSchema.optional(),
   /** The live collector's bounded queues: what they dropped or coalesced; absent in replay. */
   queues: QueuesSectionSchema.optional(),
+  /** The live capture's accounting; absent in replay or when captures are off. */
+  capture: CaptureSectionSchema.optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
