@@ -43,6 +43,11 @@ interface Variant {
   run: () => number;
   /** Timed in one round of this many (1: every round); the costly BP on all frames runs every other round. */
   every?: number;
+  /**
+   * Warm up once, not `plan.warmups` times: a run of a second or more compiles in a small part of
+   * itself, and never repeats per sample, so a second warm-up only spends the section's 2 minutes.
+   */
+  warmOnce?: boolean;
 }
 
 /** How a frame set is measured: rounds after warm-ups, each sample repeated until it lasts at least `minSampleMs` of CPU. */
@@ -101,8 +106,8 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
       const v = variants[i] as Variant;
       const timed = r >= warmups;
       const every = v.every ?? 1;
-      // A variant timed every few rounds (BP on all frames, ~3 s a run, never repeated per sample) warms up once.
-      if (!timed && r > 0 && every > 1) continue;
+      // A variant timed every few rounds (BP on all frames, ~3 s a run) or a long one warms up once.
+      if (!timed && r > 0 && (every > 1 || v.warmOnce === true)) continue;
       if (timed && (r - warmups) % every !== 0) {
         (cpu[i] as (number | null)[]).push(null);
         (wall[i] as (number | null)[]).push(null);
@@ -207,12 +212,13 @@ const fmtRatio = (r: Ratio): string => {
 
 /**
  * Processes the rounds are spread over, and each one's share of them. Pooled: 9 rounds on all
- * frames (BP in 6), 15 on trade frames. The costly BP on all frames (~3 s a run) runs every other
- * round. About 95 s of CPU in all, three data loads included (the issue allows 2 minutes).
+ * frames (BP in 6), 12 on trade frames. The costly BP on all frames (~3 s a run) runs every other
+ * round. The issue allows 2 minutes: with two warm-ups for every variant, 5 trade rounds and the
+ * frames all kept for the trade rounds this took 144 s; as now, about 100 s.
  */
 const PROCESSES = 3;
 const ALL_PLAN: Plan = { rounds: 3, warmups: 2, minSampleMs: 400 };
-const TRADE_PLAN: Plan = { rounds: 5, warmups: 2, minSampleMs: 100 };
+const TRADE_PLAN: Plan = { rounds: 4, warmups: 2, minSampleMs: 100 };
 const QUICK_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 0 };
 
 /** What one measuring process sends back. */
@@ -231,10 +237,12 @@ export interface ThroughputOptions {
   log: (message: string) => void;
 }
 
-/** One process's share of the measurement; runs in the child (see the module comment). */
+/**
+ * One process's share of the measurement; runs in the child (see the module comment). Consumes
+ * `ds`: its frame arrays are emptied once the all-frames rounds are done.
+ */
 export function measureThroughput(ds: Dataset, opts: ThroughputOptions): ProcessMeasurement {
   const symbols = ds.symbols;
-  const all = ds.frames;
   const trades = framesOfKind(ds, 'trade');
   const allPlan = opts.quick ? QUICK_PLAN : ALL_PLAN;
   const tradePlan = opts.quick ? QUICK_PLAN : TRADE_PLAN;
@@ -254,24 +262,32 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
     previousBP = runBP(frames, fileOf, symbols);
     return checksumBP(previousBP);
   };
-  const core = (frames: readonly Frame[], fileOf: readonly number[], bpEvery: number): Variant[] => [
-    { id: 'A', label: 'A: JSON.parse only', run: () => runA(frames) },
+  const core = (frames: readonly Frame[], fileOf: readonly number[], bpEvery: number, long: boolean): Variant[] => [
+    { id: 'A', label: 'A: JSON.parse only', run: () => runA(frames), warmOnce: long },
     { id: 'B', label: 'B: our pipeline + commit/500 ms', run: () => pipeline(frames) },
-    { id: 'BP', label: 'BP: B with books on (+ policy four-pillars-001 + tape)', run: () => withBooks(frames, fileOf), every: bpEvery },
-    { id: 'C', label: 'C: tardis-dev binance-futures trade mapper', run: () => runC(frames, symbols) },
+    { id: 'BP', label: 'BP: B with books on (+ policy four-pillars-001 + tape)', run: () => withBooks(frames, fileOf), every: bpEvery, warmOnce: long },
+    { id: 'C', label: 'C: tardis-dev binance-futures trade mapper', run: () => runC(frames, symbols), warmOnce: long },
   ];
   const thread = openThreadCpu();
   const load0 = loadavg();
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
   opts.log(
-    `throughput: all ${all.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds} interleaved rounds of A B BP C (CPU time; BP every other round)`,
+    `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds} interleaved rounds of A B BP C (CPU time; BP every other round)`,
   );
-  const mAll = measure(core(all, ds.fileOf, opts.quick ? 1 : 2), allPlan);
+  const tradeFiles = filesOfKind(ds, 'trade');
+  const mAll = measure(core(ds.frames, ds.fileOf, opts.quick ? 1 : 2, true), allPlan);
+  // The trade rounds never read the other 79 % of the frames, nor B's and BP's last all-frames
+  // runs; left alive, every full GC before a trade sample marked them (~115 ms each, 8 a round).
+  ds.frames = [];
+  ds.kinds = [];
+  ds.fileOf = [];
+  previous = null;
+  previousBP = null;
   opts.log(`throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds} rounds of A B BP C N B0 Z F`);
   const mTrade = measure(
     [
-      ...core(trades, filesOfKind(ds, 'trade'), 1),
+      ...core(trades, tradeFiles, 1, false),
       { id: 'N', label: 'diag: normalizeFrame only', run: () => runNormalize(trades) },
       { id: 'B0', label: 'diag: B without commit', run: () => pipeline(trades, null) },
       { id: 'Z', label: 'diag: JSON.parse + zod RawTradeSchema', run: () => runZod(trades) },
@@ -409,7 +425,7 @@ export function summarizeThroughput(
   const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
   const notes = [
     `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
-    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (BP, ~3 s a run, in one warm-up and every other round: its ratios pair the rounds where it ran), then ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
+    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (A, C and BP, runs of 1–3 s, warm up once; BP runs in every other round: its ratios pair the rounds where it ran), then, with the other frames released, ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
