@@ -286,6 +286,8 @@ esac
 export QT_XCB_GL_INTEGRATION="${QT_XCB_GL_INTEGRATION:-none}"
 # glibc: a fixed mmap threshold returns large native buffers to the OS (see scripts/runtime-env.cjs).
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-65536}"
+# glibc: two malloc arenas shared by every thread instead of one per thread (see scripts/runtime-env.cjs).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 # V8: the main isolate's young generation at 1 MB semi-spaces (see scripts/runtime-env.cjs).
 case " ${NODE_OPTIONS:-} " in *--max-semi-space-size*) ;; *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--max-semi-space-size=1" ;; esac
 # Fonts: the host's fontconfig setup when there is one, the bundled fallback otherwise.

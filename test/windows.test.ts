@@ -158,6 +158,7 @@ describe('launcher (scripts/start.cjs) on Windows', () => {
     expect(runtimeEnv.withRuntimeEnv({ A: '1' }, 'linux')).toEqual({
       A: '1',
       MALLOC_MMAP_THRESHOLD_: '65536',
+      MALLOC_ARENA_MAX: '2',
       QT_XCB_GL_INTEGRATION: 'none',
       NODE_OPTIONS: semi,
     });
