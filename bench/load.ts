@@ -7,7 +7,7 @@
  * util-linux), the measuring child is pinned to one core and the loop to another, so the loop never
  * shares the measured core and the measured thread is never moved (a move costs it its warm private
  * caches, CPU time the clock counts). Measured: pinning alone does not bring every ratio of a quiet
- * and a loaded run within 10 % (README, "Pinned pair").
+ * and a loaded run within 10 % (README, the throughput section's "Earlier designs").
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';

@@ -20,8 +20,8 @@
  * Several child processes, one after another, each with a share of the rounds, and the rounds of
  * all pooled (PROCESSES): one process carries state that all its rounds share — where V8 put the
  * frames and the code, which machine neighbours it ran beside for its minute — so a single
- * process's median, however many rounds it has, moved by 10–22 % between two runs (README, "Pinned
- * pair"). The per-process medians are printed beside the pooled ones.
+ * process's median, however many rounds it has, moved by 10–22 % between two runs (README, the
+ * throughput section's "Earlier designs"). The per-process medians are printed beside the pooled ones.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
