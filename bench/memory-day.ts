@@ -35,6 +35,8 @@ const FLAT_SHARE = 0.05;
 /** Warm-up: at least this long, and until the promoted-events panel (a 1000-event ring) and every symbol's raw liquidation rows are full, if that happens by WARMUP_MAX_H. */
 const WARMUP_MIN_H = 2;
 const WARMUP_MAX_H = 12;
+/** The judged heap figure: what a leak in the program's data would grow. */
+const LIVE_DATA = "worker heap live data (after a full GC, less V8's compiled code)";
 /**
  * 24 h in 18 min. A day must measure a collector that keeps up: at 300× it needed a whole core
  * next to the simulator on this 2-core machine, and at 200× (the default until the store, alerts
@@ -175,6 +177,8 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const rssPts = procAfter.map((p) => ({ x: p.exchange_h, y: p.rss_bytes }));
   const heapPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_used_bytes }));
   const livePts = liveHeapReadings(snapsAfter);
+  const dataPts = liveHeapReadings(snapsAfter, 'data');
+  const codePts = liveHeapReadings(snapsAfter, 'code');
   const liveMethod = final.process?.heap_live_method ?? 'after_major_gc';
   const heapTotalPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.heap_total_bytes }));
   const extPts = snapsAfter.map((s) => ({ x: s.exchange_h, y: s.external_bytes }));
@@ -190,8 +194,10 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
         'median',
       ),
     ),
+    trend(LIVE_DATA, 'median per exchange hour', bucketed(dataPts, 1, 'median')),
     trend('worker heap live (after a full GC)', 'median per exchange hour', bucketed(livePts, 1, 'median')),
     trend('worker heap live (after a full GC)', `every reading (${fmtInt(livePts.length)})`, livePts),
+    trend("V8's compiled code and bytecode in the live heap", 'median per exchange hour', bucketed(codePts, 1, 'median')),
     trend('worker heap used', 'minimum per exchange hour', bucketed(heapPts, 1, 'min')),
     trend('worker heap used', `every sample (${fmtInt(heapPts.length)})`, heapPts),
     trend('worker heap total (committed)', 'median per exchange hour', bucketed(heapTotalPts, 1, 'median')),
@@ -201,17 +207,14 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   // it; the live heap after the last ring is full says whether anything else grows (shown, not judged).
   const allFullH = Math.max(ringFull?.exchange_h ?? Number.POSITIVE_INFINITY, liqFull?.exchange_h ?? Number.POSITIVE_INFINITY);
   if (allFullH > warmupH && allFullH <= hours - 2) {
-    trends.push(
-      trend(
-        'worker heap live (after a full GC)',
-        `median per exchange hour, after every ring is full (${fmt(allFullH, 1)}–${fmt(hours, 0)} h)`,
-        bucketed(
-          livePts.filter((p) => p.x >= allFullH),
-          1,
-          'median',
-        ),
-      ),
-    );
+    const afterFull = `median per exchange hour, after every ring is full (${fmt(allFullH, 1)}–${fmt(hours, 0)} h)`;
+    const fullOnly = (pts: { x: number; y: number }[]): { x: number; y: number }[] =>
+      bucketed(
+        pts.filter((p) => p.x >= allFullH),
+        1,
+        'median',
+      );
+    trends.push(trend(LIVE_DATA, afterFull, fullOnly(dataPts)), trend('worker heap live (after a full GC)', afterFull, fullOnly(livePts)));
   }
   const rssTrend = trends[0] as Trend;
   const heapTrend = trends[3] as Trend;
@@ -239,6 +242,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     const file = p.map((x) => x.rss_file_bytes);
     const heap = s.map((x) => x.heap_used_bytes);
     const live = s.map((x) => x.heap_live_bytes).filter((x): x is number => x !== null);
+    const code = s.map((x) => x.heap_code_bytes).filter((x): x is number => x !== null);
     const lags = s.map((x) => x.watermark_lag_ms).filter((x): x is number => x !== null);
     sampleRows.push([
       `${fmt(h0, h0 % 1 === 0 ? 0 : 1)}–${fmt(h0 + step, (h0 + step) % 1 === 0 ? 0 : 1)}${h0 + step <= warmupH ? ' (warm-up)' : ''}`,
@@ -248,6 +252,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
       anon.length ? `${mb(quantile(anon, 50))} + ${mb(quantile(file, 50))}` : '—',
       heap.length ? `${mb(Math.min(...heap))}–${mb(Math.max(...heap))}` : '—',
       live.length ? `${mb(Math.min(...live))}–${mb(Math.max(...live))}` : '—',
+      code.length ? `${mb(Math.min(...code))}–${mb(Math.max(...code))}` : '—',
       last ? mb(last.heap_total_bytes) : '—',
       last ? mb(last.external_bytes) : '—',
       last ? fmtInt(last.frames) : '—',
@@ -370,6 +375,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
         'RSS anon + file (median)',
         'worker heap used (min–max)',
         'heap live after full GC (min–max)',
+        'of it compiled code (min–max)',
         'heap total',
         'external',
         'frames',
@@ -412,7 +418,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
       met: rssTrend.flat,
     },
     {
-      name: `${id}: worker heap (live size) fitted growth over 24 h after warm-up, % of mean`,
+      name: `${id}: worker heap (live data: live size less V8's compiled code) fitted growth over 24 h after warm-up, % of mean`,
       value: 100 * heapTrend.share,
       target: `< ${FLAT_SHARE * 100}, or slope not significantly > 0`,
       met: heapTrend.flat,
@@ -430,7 +436,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const trendText = (t: Trend): string =>
     `${fmt(t.fit.slope, 3)} MB per exchange hour, ${fmt(t.growth24, 1)} ± ${fmt(t.ci24, 1)} MB over 24 h = ${fmt(100 * t.share, 1)} % of its ${fmt(t.fit.mean, 1)} MB mean${t.significant ? '' : ', slope not significantly above zero'}`;
   const notes: string[] = [
-    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}). The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM, reached ${peakWhen}), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(
+    `Verdict: RSS ${rssTrend.flat ? 'is flat' : 'GROWS'} after the warm-up (${trendText(rssTrend)}; over the second half alone: ${trendText(rssSecondHalf)}); the worker's live heap without V8's compiled code ${heapTrend.flat ? 'is flat' : 'GROWS'} (${trendText(heapTrend)}); with it: ${trendText(trends[4] as Trend)}, of which compiled code ${trendText(trends[6] as Trend)}. The RSS target of ${RSS_TARGET_MB} MB is ${rssPeak / MB <= RSS_TARGET_MB ? 'met' : 'MISSED'}: peak ${mb(rssPeak)} MB (VmHWM, reached ${peakWhen}), ${mb(rssMaxAfter)} MB at most after warm-up, median ${mb(
       quantile(
         procAfter.map((p) => p.rss_bytes),
         50,
@@ -441,7 +447,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
         50,
       ),
     )} MB are mapped files (the node binary's pages), the rest private memory.`,
-    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's live size per exchange hour: ${liveMethod === 'forced_gc' ? `the heap right after a forced full GC every ${HEAP_PROBE_EVERY_MS / 1000} wall s (the collector runs with --expose-gc for this only; exact)` : "the old generation right after V8's own full GCs (node did not expose gc, so the forced probe did not run; incremental marking leaves some floating garbage in these readings)"}. A plain heap-used sample swings with the young generation's fill and with garbage not yet collected, so it is shown but not judged. Warm-up: ${WARMUP_MIN_H} h, or until the bounded rings that fill at the market's event rate are full if that takes longer (at most ${WARMUP_MAX_H} h or half the run): the promoted-events panel (the newest 1000; full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}) and every symbol's raw liquidation rows (the newest ${LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL}; all full at ${liqFull ? `${fmt(liqFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
+    `Rule: a metric has an upward trend when its least-squares slope against exchange time after the warm-up is positive with 95 % confidence (t-test on the slope) and the fitted growth over 24 h is at least ${FLAT_SHARE * 100} % of its mean; otherwise it is flat. The verdict uses the RSS median per exchange hour and the worker heap's live size less V8's compiled code and bytecode (v8.getHeapCodeStatistics() at the same moment: code grows as rarely run paths get compiled, bounded by the program's size, so a leak shows in the rest) per exchange hour: ${liveMethod === 'forced_gc' ? `the heap right after a forced full GC every ${HEAP_PROBE_EVERY_MS / 1000} wall s (the collector runs with --expose-gc for this only; exact)` : "the old generation right after V8's own full GCs (node did not expose gc, so the forced probe did not run; incremental marking leaves some floating garbage in these readings)"}. A plain heap-used sample swings with the young generation's fill and with garbage not yet collected, so it is shown but not judged. Warm-up: ${WARMUP_MIN_H} h, or until the bounded rings that fill at the market's event rate are full if that takes longer (at most ${WARMUP_MAX_H} h or half the run): the promoted-events panel (the newest 1000; full at ${ringFull ? `${fmt(ringFull.exchange_h, 1)} h` : 'never, in this run'}) and every symbol's raw liquidation rows (the newest ${LIMITS.RAW_LIQUIDATIONS_PER_SYMBOL}; all full at ${liqFull ? `${fmt(liqFull.exchange_h, 1)} h` : 'never, in this run'}); every other buffer fills within minutes.`,
     `Setup: \`node dist/cli.js simulate --speed ${speed} --scenario demo --seed 1\` and \`node dist/cli.js live --headless --clock <the simulator's clock line> …\` in separate processes, capture on (gzip, 64 MB parts), so the RSS is the collector process's alone: its main thread plus the collector worker, with the worker's V8 limits the app uses (old generation ≤ ${WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb} MB, young generation ${WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb} MB; src/ipc/host.ts). "Cascade-level rates": the demo scenario replays the recorded 2024-08-08 BTCUSDT/ETHUSDT trades (a volatile day) cloned onto 10 symbols and lays a scripted liquidation cascade (3 symbols, 25 s of one-sided flow at 3–5× normal notional) every 4 ± 0.5 min of exchange time; the simulator has no steady rate multiplier (only a \`burst\` fault), so none was raised. The rates above are what the collector received: ${fmt(perEx.mean, 0)} market frames per exchange second on average and ${fmtInt(perEx.max)} at the busiest second.`,
     `Config written for the collector because of the acceleration: ${configNotes.join('; ')}. Everything else is the default. Health checks also run on the exchange clock, so DEGRADED (OI_STALE, and STREAM_SILENT/NO_TRADES flickers when one 15 ms simulator batch spans 4.5 exchange s) comes from the speed, not from the collector.`,
     `Speed ${speed}: the collector keeps up (CPU ${fmt(100 * cpuShare, 0)} % of a core, watermark at most ${fmt(lagsAll.length ? Math.max(...lagsAll) / 1000 : Number.NaN, 1)} exchange s behind), and 24 h take about ${fmt((24 * 3600) / speed / 60, 1)} min. The RSS level belongs to ${fmtInt(wallMean)} frames per wall second: V8's young generation and the allocator's high-water mark follow the throughput, so the same day in real time (the ${fmt(perEx.mean, 0)} frames per second above, ${fmtInt(perEx.max)} at the busiest second) runs lower; the trend is what this run is for.`,
@@ -504,11 +510,12 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
           Math.round(s.heap_total_bytes / 1024),
           Math.round(s.external_bytes / 1024),
           s.heap_live_bytes === null ? null : Math.round(s.heap_live_bytes / 1024),
+          s.heap_code_bytes === null ? null : Math.round(s.heap_code_bytes / 1024),
           s.major_gcs,
           s.frames,
           s.promoted_in_panel,
         ]),
-      snaps_columns: ['exchange_h', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'heap_live_kib', 'major_gcs', 'frames', 'panel'],
+      snaps_columns: ['exchange_h', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'heap_live_kib', 'heap_code_kib', 'major_gcs', 'frames', 'panel'],
     },
   };
   return { tables, notes, checks, data };

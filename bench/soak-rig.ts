@@ -86,6 +86,8 @@ export interface SnapSample {
   array_buffers_bytes: number;
   /** Worker old generation right after its latest full GC (null before the first). */
   heap_live_bytes: number | null;
+  /** Of heap_live_bytes, V8's compiled code and bytecode (null before the first full GC). */
+  heap_code_bytes: number | null;
   major_gcs: number;
   frames: number;
   windows: number;
@@ -152,21 +154,27 @@ export interface SoakResult {
   have_proc: boolean;
 }
 
-/** The collector's config for an accelerated run, with why each value differs from the default. */
 /**
  * One point per live-heap reading the snapshots carry (each forced or observed full GC gives a new
- * value; the snapshot file repeats it until the next one): exchange hours → bytes.
+ * value; the snapshot file repeats it until the next one): exchange hours → bytes. `part` picks
+ * what is read: the whole live heap, V8's compiled code in it, or the rest (the program's data).
  */
-export function liveHeapReadings(snaps: readonly SnapSample[]): { x: number; y: number }[] {
+export function liveHeapReadings(snaps: readonly SnapSample[], part: 'all' | 'code' | 'data' = 'all'): { x: number; y: number }[] {
   const out: { x: number; y: number }[] = [];
   let prev: number | null = null;
   for (const s of snaps) {
-    if (s.heap_live_bytes !== null && s.heap_live_bytes !== prev) out.push({ x: s.exchange_h, y: s.heap_live_bytes });
-    prev = s.heap_live_bytes;
+    const live = s.heap_live_bytes;
+    if (live !== null && live !== prev) {
+      const code = s.heap_code_bytes;
+      if (part === 'all') out.push({ x: s.exchange_h, y: live });
+      else if (code !== null) out.push({ x: s.exchange_h, y: part === 'code' ? code : live - code });
+    }
+    prev = live;
   }
   return out;
 }
 
+/** The collector's config for an accelerated run, with why each value differs from the default. */
 export function collectorConfig(
   speed: number,
   snapshotFileEveryMs: number,
@@ -449,6 +457,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     external_bytes: s.process?.external_bytes ?? 0,
     array_buffers_bytes: s.process?.array_buffers_bytes ?? 0,
     heap_live_bytes: s.process?.heap_live_bytes ?? null,
+    heap_code_bytes: s.process?.heap_code_bytes ?? null,
     major_gcs: s.process?.major_gcs ?? 0,
     frames: s.counters.frames_received,
     windows: s.counters.windows_processed,

@@ -110,6 +110,7 @@ async function makeMarket(root: string, argv: readonly string[], tableRows: numb
     array_buffers_bytes: 1e6,
     heap_live_bytes: 24e6,
     heap_live_method: 'after_major_gc',
+    heap_code_bytes: 4e6,
     major_gcs: 3,
   };
   let clock = Math.min(...clones.map((c) => c.nextTs));

@@ -726,4 +726,36 @@ describe('heap live size after full collections', () => {
     expect(sampler.liveBytes).toBe(probed);
     expect(kept.length).toBe(20);
   });
+
+  it("tells V8's compiled code apart from the data: new functions grow the code figure, not the 20 MB of data kept", () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const sampler = new HeapLiveSampler(gc);
+    closers.push(() => sampler.stop());
+    expect(sampler.codeBytes).toBeNull();
+    sampler.probe();
+    const code0 = sampler.codeBytes as number;
+    const live0 = sampler.liveBytes as number;
+    expect(code0).toBeGreaterThan(0);
+    expect(code0).toBeLessThan(live0);
+    // 2,000 distinct functions, each run once: their bytecode stays while they are referenced.
+    const fns = Array.from(
+      { length: 2000 },
+      (_, i) => new Function('a', `let s = ${i}; for (let k = 0; k < a; k++) s += k * ${i + 1} % 7; return s;`) as (a: number) => number,
+    );
+    let sum = 0;
+    for (const f of fns) sum += f(3);
+    sampler.probe();
+    const code1 = sampler.codeBytes as number;
+    expect(code1 - code0).toBeGreaterThan(200e3);
+    // Data, not code: 20 × 1 MB kept raises the live size and leaves the code figure where it was.
+    const kept = Array.from({ length: 20 }, (_, i) => new Array<number>(131_072).fill(i + 0.5));
+    sampler.probe();
+    const live2 = sampler.liveBytes as number;
+    const code2 = sampler.codeBytes as number;
+    expect(live2 - (sampler.liveBytes as number)).toBe(0);
+    expect(live2 - code2 - (live0 - code0)).toBeGreaterThan(19e6);
+    expect(Math.abs(code2 - code1)).toBeLessThan(1e6);
+    expect(kept.length + fns.length + sum).toBeGreaterThan(0);
+  });
 });

@@ -20,6 +20,7 @@ function emptyProcess(): NonNullable<Snapshot['process']> {
     array_buffers_bytes: 0,
     heap_live_bytes: null,
     heap_live_method: 'after_major_gc',
+    heap_code_bytes: null,
     major_gcs: 0,
   };
 }

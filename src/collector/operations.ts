@@ -161,6 +161,7 @@ export class Operations {
       array_buffers_bytes: mem.arrayBuffers,
       heap_live_bytes: src.heap.liveBytes,
       heap_live_method: src.heap.method,
+      heap_code_bytes: src.heap.codeBytes,
       major_gcs: src.heap.majorGcs,
     };
     const health: HealthInputs = {

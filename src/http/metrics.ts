@@ -142,6 +142,13 @@ export function renderMetrics(m: MetricsInput): string {
       x.one(`${P}collector_heap_used_bytes`, 'gauge', 'Heap in use by the collector thread at the last commit.', s.process.heap_used_bytes);
       if (s.process.heap_live_bytes !== null)
         x.one(`${P}collector_heap_live_bytes`, 'gauge', 'Collector heap still reachable after its latest full GC.', s.process.heap_live_bytes);
+      if (s.process.heap_code_bytes !== null)
+        x.one(
+          `${P}collector_heap_code_bytes`,
+          'gauge',
+          "Of the live heap, V8's compiled code and bytecode (bounded by the program's size).",
+          s.process.heap_code_bytes,
+        );
     }
   }
   const sinks = s?.sinks ?? m.sinks;

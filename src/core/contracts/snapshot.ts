@@ -82,6 +82,12 @@ export const ProcessMemorySchema = z.object({
   heap_live_bytes: count.nullable(),
   /** How heap_live_bytes was taken: observed after V8's own full GCs, or by a forced GC (benchmark diagnostics). */
   heap_live_method: HeapLiveMethodSchema,
+  /**
+   * Of heap_live_bytes, V8's compiled code and bytecode with their metadata, read at the same
+   * moment (null before the first full GC): bounded by the program's size, so a leak shows in
+   * heap_live_bytes minus this.
+   */
+  heap_code_bytes: count.nullable(),
   /** Full (mark-sweep) collections of the worker heap since start. */
   major_gcs: count,
 });
