@@ -42,6 +42,31 @@ export function placement(): Placement | null {
   return { measure: 0, load: 1 };
 }
 
+/**
+ * The command prefix that starts a process with address-space randomisation off (Linux,
+ * `setarch -R` from util-linux; empty where that is not possible). With it and V8's seeds fixed
+ * (THROUGHPUT_LAYOUT_FLAGS), every measuring process places its heap, its code and the frames at
+ * the same addresses, so one process's layout luck is every process's, run after run.
+ */
+export function fixedLayoutPrefix(): string[] {
+  if (process.platform !== 'linux') return [];
+  const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : null;
+  if (arch === null) return [];
+  try {
+    execFileSync('setarch', [arch, '-R', 'true'], { stdio: 'ignore' });
+  } catch {
+    return [];
+  }
+  return ['setarch', arch, '-R'];
+}
+
+/**
+ * V8's own randomness fixed: `--random-seed` seeds the addresses V8 asks the OS for (its heap and
+ * code reservations) as well as Math.random, `--hash-seed` the string hash (so every Map and Set of
+ * strings lays out the same).
+ */
+export const THROUGHPUT_LAYOUT_FLAGS = ['--random-seed=1', '--hash-seed=1'] as const;
+
 export function startLoad(where: Placement | null): Load {
   const [cmd, rest] = nodeCommand(where === null ? [] : pinTo(where.load), ['-e', BUSY_LOOP]);
   const child: ChildProcess = spawn(cmd, rest, { stdio: 'ignore' });

@@ -22,6 +22,9 @@
  * frames and the code, which machine neighbours it ran beside for its minute — so a single
  * process's median, however many rounds it has, moved by 10–22 % between two runs (README, the
  * throughput section's "Earlier designs"). The per-process medians are printed beside the pooled ones.
+ * Where the OS allows it, each process also starts with the same memory layout (./load's
+ * fixedLayoutPrefix and THROUGHPUT_LAYOUT_FLAGS: no address-space randomisation, V8's seeds fixed),
+ * which removes the layout part of that state instead of averaging it.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -31,7 +34,7 @@ import { argValue, runBenchChild } from './child';
 import { openThreadCpu, processCpuNs } from './cpu-clock';
 import { type Dataset, filesOfKind, framesOfKind, loadDataset } from './data';
 import { fullGc } from './gc';
-import { pinTo, placement, startLoad } from './load';
+import { fixedLayoutPrefix, pinTo, placement, startLoad, THROUGHPUT_LAYOUT_FLAGS } from './load';
 import { checksumB, checksumBP, type PipelineRun, runA, runB, runBP, runC, runFast, runNormalize, runZod } from './pipelines';
 import { fmt, fmtInt, median } from './stats';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
@@ -334,7 +337,7 @@ function ratiosOf(m: Pooled): Ratios {
 export function summarizeThroughput(
   ds: Dataset,
   processes: readonly ProcessMeasurement[],
-  opts: { quick: boolean; load: boolean; pinnedCpu: number | null },
+  opts: { quick: boolean; load: boolean; pinnedCpu: number | null; fixedLayout: boolean },
 ): SectionResult {
   const all = ds.frames;
   const trades = framesOfKind(ds, 'trade');
@@ -424,7 +427,7 @@ export function summarizeThroughput(
   const la = (xs: readonly number[] | undefined): string => (xs ?? []).map((x) => x.toFixed(2)).join(' ');
   const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
   const notes = [
-    `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
+    `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} ${opts.fixedLayout ? `Each measuring process starts with the same memory layout: address-space randomisation off (setarch -R) and V8's seeds fixed (${THROUGHPUT_LAYOUT_FLAGS.join(' ')}), so where V8 puts its heap, its code and the frames does not change between processes or runs.` : 'Memory layout not fixed (no setarch -R here): each process places its heap and code at random addresses.'} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
     `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (A, C and BP, runs of 1–3 s, warm up once; BP runs in every other round: its ratios pair the rounds where it ran), then, with the other frames released, ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
@@ -445,6 +448,7 @@ export function summarizeThroughput(
       thread_share_of_process_cpu: processes.map((p) => (p.thread_share === null ? null : Number(p.thread_share.toFixed(4)))),
       load: opts.load,
       pinned_cpu: opts.pinnedCpu,
+      fixed_layout: opts.fixedLayout,
       load_avg_start: [...(processes[0]?.load_avg_start ?? [])],
       load_avg_end: [...(processes[n - 1]?.load_avg_end ?? [])],
       plan: { processes: n, all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
@@ -457,7 +461,7 @@ export function summarizeThroughput(
 }
 
 /** V8 flags of the measuring child: one thread does all the work (see the module comment). */
-const CHILD_FLAGS = ['--single-threaded', '--expose-gc'];
+const CHILD_FLAGS = ['--single-threaded', '--expose-gc', ...THROUGHPUT_LAYOUT_FLAGS];
 
 /** The child's entry (`dist/bench.js --throughput-child --out=FILE [--quick] [--fixture]`). */
 export async function runThroughputChild(root: string, argv: readonly string[]): Promise<void> {
@@ -470,6 +474,7 @@ export async function runThroughputChild(root: string, argv: readonly string[]):
 
 export async function throughputSection(ctx: SectionContext): Promise<SectionResult> {
   const where = placement();
+  const layout = fixedLayoutPrefix();
   const load = ctx.load === true ? startLoad(where) : null;
   if (load !== null)
     ctx.log(`throughput: --load: a CPU-bound process (pid ${load.pid ?? '?'}${load.cpu === null ? '' : `, core ${load.cpu}`}) runs beside the measurement`);
@@ -482,7 +487,7 @@ export async function throughputSection(ctx: SectionContext): Promise<SectionRes
         name: 'throughput',
         root: ctx.root,
         nodeFlags: CHILD_FLAGS,
-        prefix: where === null ? [] : pinTo(where.measure),
+        prefix: [...layout, ...(where === null ? [] : pinTo(where.measure))],
         args: [...(ctx.quick ? ['--quick'] : []), ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])],
         timeoutMs: 600_000,
         onStderr: (s) => {
@@ -491,7 +496,12 @@ export async function throughputSection(ctx: SectionContext): Promise<SectionRes
       });
       processes.push(ProcessMeasurementSchema.parse(raw));
     }
-    return summarizeThroughput(ctx.dataset, processes, { quick: ctx.quick, load: load !== null, pinnedCpu: where?.measure ?? null });
+    return summarizeThroughput(ctx.dataset, processes, {
+      quick: ctx.quick,
+      load: load !== null,
+      pinnedCpu: where?.measure ?? null,
+      fixedLayout: layout.length > 0,
+    });
   } finally {
     load?.stop();
   }
