@@ -31,15 +31,21 @@ export interface Placement {
 /** The command prefix that runs a process on that core alone. */
 export const pinTo = (cpu: number): string[] => ['taskset', '-c', String(cpu)];
 
+/** The command prefix works here: it runs `true` (the tool exists and the kernel lets it do what it asks). */
+function runs(prefix: readonly string[]): boolean {
+  const [cmd, ...args] = prefix as [string, ...string[]];
+  try {
+    execFileSync(cmd, [...args, 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Pinning is possible here: Linux with `taskset` and at least two cores (else null: the scheduler decides). */
 export function placement(): Placement | null {
   if (process.platform !== 'linux' || availableParallelism() < 2) return null;
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-  } catch {
-    return null;
-  }
-  return { measure: 0, load: 1 };
+  return runs(['taskset', '-c', '0']) ? { measure: 0, load: 1 } : null;
 }
 
 /**
@@ -52,12 +58,8 @@ export function fixedLayoutPrefix(): string[] {
   if (process.platform !== 'linux') return [];
   const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : null;
   if (arch === null) return [];
-  try {
-    execFileSync('setarch', [arch, '-R', 'true'], { stdio: 'ignore' });
-  } catch {
-    return [];
-  }
-  return ['setarch', arch, '-R'];
+  const prefix = ['setarch', arch, '-R'];
+  return runs(prefix) ? prefix : [];
 }
 
 /**

@@ -20,7 +20,6 @@ function oldGenerationUsed(): number {
   return used;
 }
 
-/** The `gc` function node exposes under --expose-gc; null when it is not exposed. */
 /**
  * V8's compiled code and its metadata (machine code, deoptimisation data, baseline code, bytecode):
  * it grows as rarely run paths get compiled and is bounded by the program's size, so a leak check
@@ -31,6 +30,7 @@ function compiledCodeBytes(): number {
   return c.code_and_metadata_size + c.bytecode_and_metadata_size;
 }
 
+/** The `gc` function node exposes under --expose-gc; null when it is not exposed. */
 function exposedGc(): (() => void) | null {
   const g: unknown = (globalThis as { gc?: unknown }).gc;
   return typeof g === 'function' ? (g as () => void) : null;
