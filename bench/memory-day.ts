@@ -296,7 +296,17 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
   const capRemoved = final.capture?.frames_removed ?? 0;
   const partsRemoved = final.capture?.parts_removed ?? 0;
   const partsWritten = final.capture?.parts_written ?? r.capture_files.length;
-  const captureComplete = final.capture !== undefined && scan.lines + capRemoved === final.counters.frames_received;
+  // Every frame received is accounted for: a line on disk, in a part the cap deleted, or in a gap
+  // mark (the writer's backlog was full). The capture holds every frame only with no gap at all.
+  const notCaptured = final.capture?.not_captured ?? 0;
+  const accounted = final.capture !== undefined && scan.lines + capRemoved + scan.gaps.frames === final.counters.frames_received;
+  const captureComplete = accounted && notCaptured === 0 && scan.gaps.frames === 0;
+  const gapText =
+    scan.gaps.marks === 0
+      ? ''
+      : `; ${fmtInt(scan.gaps.frames)} NOT captured, in ${fmtInt(scan.gaps.marks)} gap mark(s) on disk (${Object.entries(scan.gaps.by_reason)
+          .map(([k, v]) => `${k} ${fmtInt(v)}`)
+          .join(', ')}; the collector counted ${fmtInt(notCaptured)})`;
   const c = final.counters;
   const perEx = scan.per_exchange_second;
   const { notes: configNotes } = collectorConfig(speed, 1000, HEAP_PROBE_EVERY_MS, books);
@@ -318,7 +328,7 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
     ['frames received by the collector (WS + REST bodies)', `${fmtInt(c.frames_received)} (REST requests answered by the simulator: ${fmtInt(restReq)})`],
     [
       'frames in the capture',
-      `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s) on disk, ${mb(captureBytes)} MB gzip (${partsWritten - 1} rotation(s) at 64 MB)${partsRemoved > 0 ? `, + ${fmtInt(capRemoved)} in the ${fmtInt(partsRemoved)} oldest part(s) the 2 GiB total cap deleted (capture.maxTotalBytes)` : ''} — ${captureComplete ? 'equal to frames received' : 'DIFFERS from frames received'}`,
+      `${fmtInt(scan.lines)} in ${r.capture_files.length} part(s) on disk, ${mb(captureBytes)} MB gzip (${partsWritten - 1} rotation(s) at 64 MB)${partsRemoved > 0 ? `, + ${fmtInt(capRemoved)} in the ${fmtInt(partsRemoved)} oldest part(s) the 2 GiB total cap deleted (capture.maxTotalBytes)` : ''}${gapText} — ${captureComplete ? 'equal to frames received' : accounted ? 'every frame accounted for, but not every one captured' : 'DIFFERS from frames received'}`,
     ],
     [
       'rate per exchange second (market frames by their event time E)',
@@ -485,6 +495,10 @@ export async function memoryDaySection(ctx: SectionContext, o?: Partial<MemoryDa
       lines: scan.lines,
       parts_removed: partsRemoved,
       frames_removed: capRemoved,
+      gap_marks: scan.gaps.marks,
+      gap_frames: scan.gaps.frames,
+      not_captured: notCaptured,
+      accounted,
       complete: captureComplete,
       scan_seconds: Number(scan.scan_seconds.toFixed(1)),
     },

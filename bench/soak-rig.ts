@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { type Snapshot, SnapshotSchema } from '../src/core/contracts/snapshot';
 import { type ClockSpec, ClockSpecSchema, clockFromSpec } from '../src/clock/accelerated';
+import { GAP_MAGIC, parseCaptureLine } from '../src/capture/format';
 
 // One definition of the launchers' environment, shared with scripts/start.cjs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script shared with the launchers
@@ -124,7 +125,10 @@ export interface SimStat {
 export interface CaptureScan {
   files: { name: string; bytes: number }[];
   lines: number;
+  /** `#` lines: part headers and gap marks. */
   header_lines: number;
+  /** Gap marks (`#peak-pressure-gap`) and the frames they say are not in the capture, by reason. */
+  gaps: { marks: number; frames: number; by_reason: Record<string, number> };
   /** Frames carrying an exchange event time `"E":…` (WS market data), counted per exchange second. */
   with_event_time: number;
   per_exchange_second: { seconds: number; mean: number; p50: number; p99: number; max: number; max_at_ms: number | null };
@@ -597,6 +601,7 @@ export async function scanCapture(dir: string): Promise<CaptureScan> {
   let lines = 0;
   let headers = 0;
   let withE = 0;
+  const gaps = { marks: 0, frames: 0, by_reason: {} as Record<string, number> };
   for (const f of files) {
     const gunzip = createGunzip({ chunkSize: 1 << 20, finishFlush: zlibConstants.Z_SYNC_FLUSH });
     let carry = '';
@@ -608,8 +613,17 @@ export async function scanCapture(dir: string): Promise<CaptureScan> {
         for (;;) {
           const j = s.indexOf('\n', i);
           if (j < 0) break;
-          if (s.charCodeAt(i) === 35 /* # */) headers++;
-          else {
+          if (s.charCodeAt(i) === 35 /* # */) {
+            headers++;
+            if (s.startsWith(GAP_MAGIC, i)) {
+              const r = parseCaptureLine(s.slice(i, j));
+              if (r.kind === 'gap') {
+                gaps.marks++;
+                gaps.frames += r.gap.frames;
+                gaps.by_reason[r.gap.reason] = (gaps.by_reason[r.gap.reason] ?? 0) + r.gap.frames;
+              }
+            }
+          } else {
             lines++;
             const e = s.indexOf('"E":', i);
             if (e >= 0 && e < j) {
@@ -652,6 +666,7 @@ export async function scanCapture(dir: string): Promise<CaptureScan> {
     files,
     lines,
     header_lines: headers,
+    gaps,
     with_event_time: withE,
     per_exchange_second: {
       seconds: counts.length,

@@ -230,6 +230,20 @@ describe('capture writer', () => {
     expect(frames).toEqual(Array.from({ length: 500 }, (_, i) => frame(i)));
     await w.close();
   });
+
+  it('frames, refusals and gaps handed over after close are counted as not captured (lateFrames), never lost unseen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pp-cap-'));
+    const w = new CaptureWriter({ dir, runId: 'r4', header: { run_id: 'r4' }, maxFileBytes: 1 << 30, maxTotalBytes: 1 << 30, clock: wallClock });
+    for (let i = 0; i < 10; i++) w.write(frame(i));
+    await w.close();
+    w.write(frame(10));
+    w.writeRefused(frame(11), 'binary_frame');
+    w.writeGap({ frames: 5, first_recv_ms: 1, last_recv_ms: 2, reason: 'socket_backlog' });
+    expect(w.section()).toMatchObject({ frames: 10, refused: 0, not_captured: 7, gaps: 0 });
+    expect(w.lateFrames).toBe(7);
+    const { frames } = await readAll(w.files);
+    expect(frames).toEqual(Array.from({ length: 10 }, (_, i) => frame(i)));
+  });
 });
 
 describe('capture writer at depth volume', () => {

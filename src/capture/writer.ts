@@ -48,8 +48,11 @@ export interface CapturePartRemoved {
   frames: number | null;
 }
 
-/** What the collector may tune of its capture besides the config (tests: a small bound, a stalling disk). */
-export type CaptureTuning = Pick<CaptureWriterOptions, 'maxBacklogBytes' | 'disk'>;
+/**
+ * What the collector may tune of its capture besides the config (tests: a small bound, a stalling
+ * disk, parts and a total far below the config's 1 MiB / 16 MiB floors so the cap acts in seconds).
+ */
+export type CaptureTuning = Partial<Pick<CaptureWriterOptions, 'maxBacklogBytes' | 'disk' | 'maxFileBytes' | 'maxTotalBytes'>>;
 
 /**
  * The capture's memory bound. gzip runs on the thread pool; when it (or the disk) is slower than the
@@ -102,6 +105,8 @@ export class CaptureWriter {
   errors = 0;
   /** Frames (refused ones included) received but not captured because the backlog was full. */
   notCaptured = 0;
+  /** Frames handed to the writer after close(): in notCaptured too, with no gap mark on disk. */
+  lateFrames = 0;
   /** Gaps written into the capture so far. */
   gaps = 0;
   /**
@@ -195,7 +200,7 @@ export class CaptureWriter {
   }
 
   write(frame: Frame): void {
-    if (this.closed || this.gzip === null || this.full(frame.recv_ms)) return;
+    if (this.afterClose(1) || this.full(frame.recv_ms)) return;
     this.frames++;
     this.append(formatCaptureLine(frame));
   }
@@ -205,7 +210,7 @@ export class CaptureWriter {
    * their count and counted as not captured, like the writer's own gaps.
    */
   writeGap(gap: CaptureGap): void {
-    if (this.closed || this.gzip === null || gap.frames === 0) return;
+    if (gap.frames === 0 || this.afterClose(gap.frames)) return;
     this.closeGap();
     this.notCaptured += gap.frames;
     this.gaps++;
@@ -215,9 +220,21 @@ export class CaptureWriter {
 
   /** A frame the socket refused (`reason`: binary_frame, oversized_frame). */
   writeRefused(frame: Frame, reason: string): void {
-    if (this.closed || this.gzip === null || this.full(frame.recv_ms)) return;
+    if (this.afterClose(1) || this.full(frame.recv_ms)) return;
     this.refused++;
     this.append(formatRefusedLine(frame, reason));
+  }
+
+  /**
+   * True once closed: the frames are counted as not captured (and `lateFrames`), never dropped
+   * unseen. The collector closes the capture only after its sources stop, so a count here is a bug
+   * in that order, and it shows.
+   */
+  private afterClose(frames: number): boolean {
+    if (!this.closed && this.gzip !== null) return false;
+    this.notCaptured += frames;
+    this.lateFrames += frames;
+    return true;
   }
 
   /**
