@@ -13,6 +13,8 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // One temp folder per run, removed at its end (test/global-tmp.ts).
+    globalSetup: ['test/global-tmp.ts'],
     // Integration tests start servers on loopback ports and worker threads; keep files isolated.
     pool: 'forks',
     reporters: ['default'],

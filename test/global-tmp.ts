@@ -1,0 +1,24 @@
+/**
+ * Vitest global setup: every temp folder the tests (and the processes they start) make goes under
+ * one folder per `vitest run`, removed when the run ends. The tests make ~50 folders a run
+ * (`mkdtemp` in the rigs, captures, stores, exports) and most read their files after the code under
+ * test stops, so each test cannot remove its own; without this, every `npm test` left them in /tmp.
+ * `PP_KEEP_TEST_TMP=1` keeps the folder (its path is printed) to look at what a failing test wrote.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export default function setup(): () => void {
+  const base = tmpdir();
+  // Found where scripts/services.sh writes it, not under the per-run folder (test/services.ts).
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  process.env.PP_SERVICES_DIR ??= join(base, `peak-pressure-services-${uid}`);
+  const root = mkdtempSync(join(base, 'pp-test-'));
+  // os.tmpdir() reads TMPDIR at each call, here and in the test workers and children, which inherit it.
+  process.env.TMPDIR = root;
+  return () => {
+    if (process.env.PP_KEEP_TEST_TMP === '1') console.log(`test temp files kept in ${root}`);
+    else rmSync(root, { recursive: true, force: true });
+  };
+}
