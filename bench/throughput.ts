@@ -54,11 +54,17 @@ interface Variant {
   warmOnce?: boolean;
 }
 
-/** How a frame set is measured: rounds after warm-ups, each sample repeated until it lasts at least `minSampleMs` of CPU. */
+/**
+ * How a frame set is measured: at least `rounds` rounds after warm-ups, each sample repeated until
+ * it lasts at least `minSampleMs` of CPU; then more rounds while the process's share of the
+ * section's time lasts (`budgetMs` of wall time, warm-ups included; up to `maxRounds`).
+ */
 interface Plan {
   rounds: number;
   warmups: number;
   minSampleMs: number;
+  maxRounds: number;
+  budgetMs?: number;
 }
 
 /** What one process measured of one variant: CPU and wall ms per run in each timed round, in round order (null where it did not run). */
@@ -92,12 +98,22 @@ interface Measured {
 
 function measure(variants: readonly Variant[], plan: Plan): Samples[] {
   const { rounds, warmups } = plan;
+  const start = performance.now();
+  // The longest round so far (BP's rounds on all frames are the long ones): another is started
+  // only if one that long still fits the budget.
+  let longestRoundMs = 0;
   const cpu = variants.map((): (number | null)[] => []);
   const wall = variants.map((): (number | null)[] => []);
   const warm = variants.map((): number[] => []);
   const reps = variants.map(() => 1);
   const sums = new Map<string, number>();
-  for (let r = 0; r < warmups + rounds; r++) {
+  for (let r = 0; ; r++) {
+    const timedSoFar = r - warmups;
+    if (timedSoFar >= rounds) {
+      const left = plan.budgetMs === undefined ? 0 : plan.budgetMs - (performance.now() - start);
+      if (timedSoFar >= plan.maxRounds || left < longestRoundMs) break;
+    }
+    const roundStart = performance.now();
     if (r === warmups) {
       // A short run is more exposed to one disturbance than a long one: repeat it back to back
       // until a sample lasts about as long as `minSampleMs`, the same count in every round.
@@ -138,6 +154,7 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
         (wall[i] as (number | null)[]).push((w1 - w0) / n);
       }
     }
+    if (r >= warmups) longestRoundMs = Math.max(longestRoundMs, performance.now() - roundStart);
   }
   const r2 = (x: number | null): number | null => (x === null ? null : Number(x.toFixed(3)));
   return variants.map((v, i) => ({
@@ -214,15 +231,24 @@ const fmtRatio = (r: Ratio): string => {
 };
 
 /**
- * Processes the rounds are spread over, and each one's share of them. Pooled: 9 rounds on all
- * frames (BP in 6), 12 on trade frames. The costly BP on all frames (~3 s a run) runs every other
- * round. The issue allows 2 minutes: with two warm-ups for every variant, 5 trade rounds and the
- * frames all kept for the trade rounds this took 144 s; as now, 110–114 s.
+ * Processes the rounds are spread over, and each one's share of them. At least 9 rounds pooled on
+ * each frame set (BP on all frames, ~1–3 s a run, in every other one); then as many more as the
+ * section's time allows. The noise is the rounds' own (per-round ratios move by 10–25 % on this
+ * VM, and 3–4 rounds per process explain the processes' differences), so more rounds is what
+ * steadies a median; a faster machine gets more of them, a slower one still gets the minimum
+ * (which took 110–114 s on a day this machine ran everything ~2× slower).
  */
 const PROCESSES = 3;
-const ALL_PLAN: Plan = { rounds: 3, warmups: 2, minSampleMs: 400 };
-const TRADE_PLAN: Plan = { rounds: 4, warmups: 2, minSampleMs: 100 };
-const QUICK_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 0 };
+const ALL_PLAN: Plan = { rounds: 3, warmups: 2, minSampleMs: 400, maxRounds: 8 };
+const TRADE_PLAN: Plan = { rounds: 3, warmups: 2, minSampleMs: 100, maxRounds: 16 };
+const QUICK_PLAN: Plan = { rounds: 3, warmups: 1, minSampleMs: 0, maxRounds: 3 };
+/**
+ * Wall time the measuring processes share: `npm run bench -- --only=throughput` (the build ~11 s,
+ * the section's own data load ~2 s) stays under the issue's 2 minutes.
+ */
+const SECTION_BUDGET_MS = 90_000;
+/** The all-frames rounds' share of a process's time; the trade rounds get what is left. */
+const ALL_SHARE = 0.6;
 
 /** What one measuring process sends back. */
 const ProcessMeasurementSchema = z.object({
@@ -238,6 +264,8 @@ type ProcessMeasurement = z.infer<typeof ProcessMeasurementSchema>;
 export interface ThroughputOptions {
   quick: boolean;
   log: (message: string) => void;
+  /** This process's share of the section's time, as `performance.now()` reads it (since the process started). */
+  untilMs?: number;
 }
 
 /**
@@ -247,8 +275,12 @@ export interface ThroughputOptions {
 export function measureThroughput(ds: Dataset, opts: ThroughputOptions): ProcessMeasurement {
   const symbols = ds.symbols;
   const trades = framesOfKind(ds, 'trade');
-  const allPlan = opts.quick ? QUICK_PLAN : ALL_PLAN;
-  const tradePlan = opts.quick ? QUICK_PLAN : TRADE_PLAN;
+  const left = (): number | undefined => (opts.untilMs === undefined ? undefined : Math.max(0, opts.untilMs - performance.now()));
+  const budget = (plan: Plan, share: number): Plan => {
+    const ms = left();
+    return ms === undefined ? plan : { ...plan, budgetMs: ms * share };
+  };
+  const allPlan = opts.quick ? QUICK_PLAN : budget(ALL_PLAN, ALL_SHARE);
   // The previous run of B stays referenced until the next one replaces it. A live engine is never
   // garbage, but a bench run's is, right before the forced full GC: when every instance of a class
   // is gone V8 may drop its hidden classes and with them the optimised code that used them, so
@@ -276,7 +308,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
   opts.log(
-    `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds} interleaved rounds of A B BP C (CPU time; BP every other round)`,
+    `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds}${allPlan.budgetMs === undefined ? '' : ` or more (${fmt(allPlan.budgetMs / 1000, 1)} s)`} interleaved rounds of A B BP C (CPU time; BP every other round)`,
   );
   const tradeFiles = filesOfKind(ds, 'trade');
   const mAll = measure(core(ds.frames, ds.fileOf, opts.quick ? 1 : 2, true), allPlan);
@@ -287,7 +319,10 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
   ds.fileOf = [];
   previous = null;
   previousBP = null;
-  opts.log(`throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds} rounds of A B BP C N B0 Z F`);
+  const tradePlan = opts.quick ? QUICK_PLAN : budget(TRADE_PLAN, 1);
+  opts.log(
+    `throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds}${tradePlan.budgetMs === undefined ? '' : ` or more (${fmt(tradePlan.budgetMs / 1000, 1)} s)`} rounds of A B BP C N B0 Z F`,
+  );
   const mTrade = measure(
     [
       ...core(trades, tradeFiles, 1, false),
@@ -345,6 +380,11 @@ export function summarizeThroughput(
   const allPlan = opts.quick ? QUICK_PLAN : ALL_PLAN;
   const tradePlan = opts.quick ? QUICK_PLAN : TRADE_PLAN;
   const n = processes.length;
+  // Rounds each process ran (A runs in every one).
+  const roundsOf = (ms: readonly Samples[]): number => ms[0]?.cpu_ms.length ?? 0;
+  const allRounds = processes.map((p) => roundsOf(p.all));
+  const tradeRounds = processes.map((p) => roundsOf(p.trade));
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
   const pooled: Pooled = {
     all: pool(
       processes.map((p) => p.all),
@@ -370,8 +410,8 @@ export function summarizeThroughput(
     `${fmt(m.spread * 100, 0)} %`,
     fmt(m.wall_over_cpu, 2),
   ];
-  const totalAll = allPlan.rounds * n;
-  const totalTrade = tradePlan.rounds * n;
+  const totalAll = sum(allRounds);
+  const totalTrade = sum(tradeRounds);
   const med = (r: Ratio): string => fmt(r.median, r.median < 0.1 ? 3 : 2);
   const perProcessRow = (set: string, key: PairKey, pick: (r: Ratios) => Ratio): string[] => {
     const ms = perProcess.map((p) => pick(p).median);
@@ -405,7 +445,7 @@ export function summarizeThroughput(
     ...(n > 1
       ? [
           {
-            title: `The same ratios per process (median of that process's ${allPlan.rounds} rounds on all frames, ${tradePlan.rounds} on trades), beside the pooled median`,
+            title: `The same ratios per process (median of that process's rounds: ${allRounds.join(' / ')} on all frames, ${tradeRounds.join(' / ')} on trades), beside the pooled median`,
             columns: ['frames', 'ratio', ...processes.map((_, i) => `process ${i + 1}`), 'pooled', '(max − min) / pooled'],
             rows: [
               ...ALL_KEYS.map((key) => perProcessRow('all', key, (r) => r.all[key])),
@@ -428,7 +468,7 @@ export function summarizeThroughput(
   const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
   const notes = [
     `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} ${opts.fixedLayout ? `Each measuring process starts with the same memory layout: address-space randomisation off (setarch -R) and V8's seeds fixed (${THROUGHPUT_LAYOUT_FLAGS.join(' ')}), so where V8 puts its heap, its code and the frames does not change between processes or runs.` : 'Memory layout not fixed (no setarch -R here): each process places its heap and code at random addresses.'} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
-    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (A, C and BP, runs of 1–3 s, warm up once; BP runs in every other round: its ratios pair the rounds where it ran), then, with the other frames released, ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
+    `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (A, C and BP, runs of 1–3 s, warm up once; BP runs in every other round: its ratios pair the rounds where it ran), then, with the other frames released, ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; ${opts.quick ? 'no more (--quick)' : `then more rounds while the process's share of ${SECTION_BUDGET_MS / 1000} s of wall time lasts (${ALL_SHARE * 100} % of it for all frames, up to ${allPlan.maxRounds} rounds; the rest for trades, up to ${tradePlan.maxRounds}): ${allRounds.join(' / ')} and ${tradeRounds.join(' / ')} rounds ran`}; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
     `N is normalizeFrame alone: B reads combined-stream trade frames straight into the canonical event with src/binance/trade-scan.ts (other flat envelopes with src/binance/scan.ts) instead of JSON.parse, validating as it reads; test/scan.test.ts proves on real frames and tens of thousands of mutations that whenever it answers, the result equals JSON.parse + the fast path + the mapping, and otherwise JSON.parse runs. N/A ≥ 1 means the normalizer costs no more than the parse it replaces.`,
@@ -451,7 +491,12 @@ export function summarizeThroughput(
       fixed_layout: opts.fixedLayout,
       load_avg_start: [...(processes[0]?.load_avg_start ?? [])],
       load_avg_end: [...(processes[n - 1]?.load_avg_end ?? [])],
-      plan: { processes: n, all_frames: { ...allPlan }, trade_only: { ...tradePlan } },
+      plan: {
+        processes: n,
+        section_budget_ms: opts.quick ? null : SECTION_BUDGET_MS,
+        all_frames: { ...allPlan, rounds_run: allRounds },
+        trade_only: { ...tradePlan, rounds_run: tradeRounds },
+      },
       all_frames: { frames: all.length, bytes: ds.text_bytes, variants: json(pooled.all) },
       trade_only: { frames: trades.length, bytes: tradeBytes, variants: json(pooled.trade) },
       ratios: { all: jr(ratios.all), trade_only: jr(ratios.trade_only) },
@@ -469,7 +514,11 @@ export async function runThroughputChild(root: string, argv: readonly string[]):
   if (out === undefined) throw new Error('--throughput-child needs --out=FILE');
   const dataset = await loadDataset(root, argv.includes('--fixture'));
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  writeFileSync(out, JSON.stringify(measureThroughput(dataset, { quick: argv.includes('--quick'), log })));
+  const until = argValue(argv, 'until-ms');
+  writeFileSync(
+    out,
+    JSON.stringify(measureThroughput(dataset, { quick: argv.includes('--quick'), log, ...(until === undefined ? {} : { untilMs: Number(until) }) })),
+  );
 }
 
 export async function throughputSection(ctx: SectionContext): Promise<SectionResult> {
@@ -479,16 +528,22 @@ export async function throughputSection(ctx: SectionContext): Promise<SectionRes
   if (load !== null)
     ctx.log(`throughput: --load: a CPU-bound process (pid ${load.pid ?? '?'}${load.cpu === null ? '' : `, core ${load.cpu}`}) runs beside the measurement`);
   const count = ctx.quick ? 1 : PROCESSES;
+  const sectionStart = performance.now();
   try {
     const processes: ProcessMeasurement[] = [];
     for (let i = 0; i < count; i++) {
-      ctx.log(`throughput: measuring process ${i + 1} of ${count}`);
+      // An equal share of what is left: a process that ends early leaves its time to the next.
+      const shareMs = Math.max(0, (SECTION_BUDGET_MS - (performance.now() - sectionStart)) / (count - i));
+      ctx.log(
+        `throughput: measuring process ${i + 1} of ${count}${ctx.quick ? '' : ` (${fmt(shareMs / 1000, 1)} s of the section's ${SECTION_BUDGET_MS / 1000})`}`,
+      );
       const raw = await runBenchChild({
         name: 'throughput',
         root: ctx.root,
         nodeFlags: CHILD_FLAGS,
         prefix: [...layout, ...(where === null ? [] : pinTo(where.measure))],
-        args: [...(ctx.quick ? ['--quick'] : []), ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])],
+        // The child's own clock starts with it: its share counts its start and data load too.
+        args: [...(ctx.quick ? ['--quick'] : [`--until-ms=${Math.round(shareMs)}`]), ...(ctx.dataset.origin === 'vendored-fixture' ? ['--fixture'] : [])],
         timeoutMs: 600_000,
         onStderr: (s) => {
           for (const line of s.split('\n')) if (line.length > 0) ctx.log(line);
