@@ -5,7 +5,7 @@
  * test stops, so each test cannot remove its own; without this, every `npm test` left them in /tmp.
  * `PP_KEEP_TEST_TMP=1` keeps the folder (its path is printed) to look at what a failing test wrote.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,6 +15,9 @@ export default function setup(): () => void {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   process.env.PP_SERVICES_DIR ??= join(base, `peak-pressure-services-${uid}`);
   const root = mkdtempSync(join(base, 'pp-test-'));
+  // mkdtemp makes it 0700; the tests' servers run as other users (PostgreSQL's initdb as
+  // `postgres`) and must get through it to their own folders, as they do through /tmp.
+  chmodSync(root, 0o711);
   // os.tmpdir() reads TMPDIR at each call, here and in the test workers and children, which inherit it.
   process.env.TMPDIR = root;
   return () => {
