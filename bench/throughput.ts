@@ -250,6 +250,9 @@ const SECTION_BUDGET_MS = 90_000;
 /** The all-frames rounds' share of a process's time; the trade rounds get what is left. */
 const ALL_SHARE = 0.6;
 
+/** The rounds a plan asks for, as the progress lines say it. */
+const roundsText = (plan: Plan): string => `${plan.rounds}${plan.budgetMs === undefined ? '' : ` or more (${fmt(plan.budgetMs / 1000, 1)} s)`}`;
+
 /** What one measuring process sends back. */
 const ProcessMeasurementSchema = z.object({
   all: z.array(SamplesSchema),
@@ -308,7 +311,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
   opts.log(
-    `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${allPlan.rounds}${allPlan.budgetMs === undefined ? '' : ` or more (${fmt(allPlan.budgetMs / 1000, 1)} s)`} interleaved rounds of A B BP C (CPU time; BP every other round)`,
+    `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${roundsText(allPlan)} interleaved rounds of A B BP C (CPU time; BP every other round)`,
   );
   const tradeFiles = filesOfKind(ds, 'trade');
   const mAll = measure(core(ds.frames, ds.fileOf, opts.quick ? 1 : 2, true), allPlan);
@@ -320,9 +323,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
   previous = null;
   previousBP = null;
   const tradePlan = opts.quick ? QUICK_PLAN : budget(TRADE_PLAN, 1);
-  opts.log(
-    `throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${tradePlan.rounds}${tradePlan.budgetMs === undefined ? '' : ` or more (${fmt(tradePlan.budgetMs / 1000, 1)} s)`} rounds of A B BP C N B0 Z F`,
-  );
+  opts.log(`throughput: ${trades.length} trade frames, ${tradePlan.warmups} warm-up + ${roundsText(tradePlan)} rounds of A B BP C N B0 Z F`);
   const mTrade = measure(
     [
       ...core(trades, tradeFiles, 1, false),

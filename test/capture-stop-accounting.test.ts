@@ -5,8 +5,7 @@
  * happen before the final commit, so the final snapshot's capture and dead-letter sections match
  * the files exactly: frames on disk + frames removed = frames written, nothing in flight.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCapture, REFUSED_PREFIX } from '../src/capture/reader';
 import { captureFiles, type Rig, startRig } from './collector-harness';
@@ -20,10 +19,7 @@ afterEach(async () => {
   rig = null;
 });
 
-const onDisk = (dir: string): number =>
-  readdirSync(join(dir, 'captures'))
-    .filter((f) => f.endsWith('.pp.gz'))
-    .reduce((s, f) => s + statSync(join(dir, 'captures', f)).size, 0);
+const onDisk = (dir: string): number => captureFiles(dir).reduce((s, f) => s + statSync(f).size, 0);
 
 describe('collector stop: the final snapshot counts what the close did', () => {
   it('a part the total cap deletes at close, and dead letters still queued, are in the last snapshot', async () => {
