@@ -18,7 +18,7 @@
  * Needs the servers of `bash scripts/services.sh start` (its env.json or PP_TEST_* variables).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -35,21 +35,11 @@ import { runB } from './pipelines';
 import { collectorConfig } from './soak-rig';
 import { distribution, fmt, fmtInt } from './stats';
 import type { Json, SectionContext, SectionResult } from './types';
+import { readServiceUrls } from '../test/services-env';
 
 const SPEED = 50;
 const LAG_BATCH = 10;
 const LAG_EVERY_MS = 100;
-
-function serviceUrls(): { redis: string; postgres: string } | null {
-  const r = process.env.PP_TEST_REDIS_URL;
-  const p = process.env.PP_TEST_POSTGRES_URL;
-  if (r && p) return { redis: r, postgres: p };
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const file = join(process.env.PP_SERVICES_DIR ?? join(process.env.TMPDIR ?? tmpdir(), `peak-pressure-services-${uid}`), 'env.json');
-  if (!existsSync(file)) return null;
-  const j = JSON.parse(readFileSync(file, 'utf8')) as { PP_TEST_REDIS_URL: string; PP_TEST_POSTGRES_URL: string };
-  return { redis: j.PP_TEST_REDIS_URL, postgres: j.PP_TEST_POSTGRES_URL };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -105,7 +95,7 @@ function openStore(path: string, t0: number): EventStore {
 }
 
 export async function sinksSection(ctx: SectionContext): Promise<SectionResult> {
-  const urls = serviceUrls();
+  const urls = readServiceUrls();
   // The other sections need no servers: a run without them says so here instead of stopping.
   if (urls === null) {
     ctx.log('sinks: no Redis/PostgreSQL (run `bash scripts/services.sh start` first); section not run');

@@ -8,12 +8,12 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultServicesDir } from './services-env';
 
 export default function setup(): () => void {
   const base = tmpdir();
-  // Found where scripts/services.sh writes it, not under the per-run folder (test/services.ts).
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  process.env.PP_SERVICES_DIR ??= join(base, `peak-pressure-services-${uid}`);
+  // Found where scripts/services.sh writes it, not under the per-run folder (./services-env).
+  process.env.PP_SERVICES_DIR ??= defaultServicesDir(base);
   const root = mkdtempSync(join(base, 'pp-test-'));
   // mkdtemp makes it 0700; the tests' servers run as other users (PostgreSQL's initdb as
   // `postgres`) and must get through it to their own folders, as they do through /tmp.

@@ -18,36 +18,13 @@ import { dirname, join } from 'node:path';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { describe, it } from 'vitest';
+import { readServiceUrls, type ServiceUrls } from './services-env';
 
-export interface ServiceUrls {
-  redis: string;
-  postgres: string;
-}
+export type { ServiceUrls };
 
 export const REQUIRE_SERVICES = process.env.PP_REQUIRE_SERVICES === '1';
 
-function servicesDir(): string {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return process.env.PP_SERVICES_DIR ?? join(process.env.TMPDIR ?? tmpdir(), `peak-pressure-services-${uid}`);
-}
-
-function readUrls(): ServiceUrls | null {
-  const r = process.env.PP_TEST_REDIS_URL;
-  const p = process.env.PP_TEST_POSTGRES_URL;
-  if (r && p) return { redis: r, postgres: p };
-  const file = join(servicesDir(), 'env.json');
-  if (!existsSync(file)) return null;
-  try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return typeof j.PP_TEST_REDIS_URL === 'string' && typeof j.PP_TEST_POSTGRES_URL === 'string'
-      ? { redis: j.PP_TEST_REDIS_URL, postgres: j.PP_TEST_POSTGRES_URL }
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-export const SERVICES: ServiceUrls | null = readUrls();
+export const SERVICES: ServiceUrls | null = readServiceUrls();
 
 const MISSING = `no Redis/PostgreSQL test servers: run \`bash scripts/services.sh start\` (or set PP_TEST_REDIS_URL and PP_TEST_POSTGRES_URL)`;
 
