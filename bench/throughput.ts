@@ -37,6 +37,7 @@ import { fullGc } from './gc';
 import { fixedLayoutPrefix, pinTo, placement, startLoad, THROUGHPUT_LAYOUT_FLAGS } from './load';
 import { checksumB, checksumBP, type PipelineRun, runA, runB, runBP, runC, runFast, runNormalize, runZod } from './pipelines';
 import { fmt, fmtInt, median } from './stats';
+import { openSteal, type StealReader } from './steal';
 import type { Check, Json, SectionContext, SectionResult, Table } from './types';
 import type { Frame } from '../src/core/source';
 
@@ -73,6 +74,8 @@ const SamplesSchema = z.object({
   label: z.string(),
   cpu_ms: z.array(z.number().nullable()),
   wall_ms: z.array(z.number().nullable()),
+  /** Steal time of the measuring core during each sample, ms per run (./steal; empty where there is no counter). */
+  steal_ms: z.array(z.number().nullable()),
   /** Runs per sample: a sample is timed over this many back-to-back runs, divided by it. */
   reps: z.number().int().positive(),
   checksum: z.number(),
@@ -93,10 +96,12 @@ interface Measured {
   mb_per_s: number;
   /** Median wall time over median CPU time: how much the machine took the core away. */
   wall_over_cpu: number;
+  /** Steal time over wall time, summed over the variant's samples (null: no steal counter). */
+  steal_share: number | null;
   checksum: number;
 }
 
-function measure(variants: readonly Variant[], plan: Plan): Samples[] {
+function measure(variants: readonly Variant[], plan: Plan, steal: StealReader | null): Samples[] {
   const { rounds, warmups } = plan;
   const start = performance.now();
   // The longest round so far (BP's rounds on all frames are the long ones): another is started
@@ -104,6 +109,7 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
   let longestRoundMs = 0;
   const cpu = variants.map((): (number | null)[] => []);
   const wall = variants.map((): (number | null)[] => []);
+  const stolen = variants.map((): (number | null)[] => []);
   const warm = variants.map((): number[] => []);
   const reps = variants.map(() => 1);
   const sums = new Map<string, number>();
@@ -130,10 +136,12 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
       if (timed && (r - warmups) % every !== 0) {
         (cpu[i] as (number | null)[]).push(null);
         (wall[i] as (number | null)[]).push(null);
+        (stolen[i] as (number | null)[]).push(null);
         continue;
       }
       const n = reps[i] as number;
       fullGc();
+      const s0 = steal?.read() ?? 0;
       const w0 = performance.now();
       const c0 = processCpuNs();
       let sum = 0;
@@ -144,6 +152,7 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
       }
       const c1 = processCpuNs();
       const w1 = performance.now();
+      const s1 = steal?.read() ?? 0;
       const prev = sums.get(v.id);
       if (prev !== undefined && prev !== sum) throw new Error(`${v.id}: checksum changed between runs (${prev} → ${sum})`);
       sums.set(v.id, sum);
@@ -152,6 +161,7 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
       else {
         (cpu[i] as (number | null)[]).push(cpuMs);
         (wall[i] as (number | null)[]).push((w1 - w0) / n);
+        (stolen[i] as (number | null)[]).push((s1 - s0) / n);
       }
     }
     if (r >= warmups) longestRoundMs = Math.max(longestRoundMs, performance.now() - roundStart);
@@ -162,6 +172,7 @@ function measure(variants: readonly Variant[], plan: Plan): Samples[] {
     label: v.label,
     cpu_ms: (cpu[i] as (number | null)[]).map(r2),
     wall_ms: (wall[i] as (number | null)[]).map(r2),
+    steal_ms: steal === null ? [] : (stolen[i] as (number | null)[]).map(r2),
     reps: reps[i] as number,
     checksum: sums.get(v.id) as number,
   }));
@@ -180,6 +191,8 @@ function pool(perProcess: readonly (readonly Samples[])[], frames: number, bytes
     const all = mine.flatMap((m) => m.cpu_ms);
     const c = all.filter((x): x is number => x !== null);
     const w = mine.flatMap((m) => m.wall_ms).filter((x): x is number => x !== null);
+    const st = mine.flatMap((m) => m.steal_ms).filter((x): x is number => x !== null);
+    const sumOf = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
     const med = median(c);
     return {
       id: v0.id,
@@ -191,6 +204,7 @@ function pool(perProcess: readonly (readonly Samples[])[], frames: number, bytes
       msg_per_s: Math.round(frames / (med / 1000)),
       mb_per_s: Number((bytes / 1e6 / (med / 1000)).toFixed(1)),
       wall_over_cpu: Number((median(w) / med).toFixed(2)),
+      steal_share: st.length === 0 ? null : Number((sumOf(st) / sumOf(w)).toFixed(4)),
       checksum: v0.checksum,
     };
   });
@@ -259,6 +273,8 @@ const ProcessMeasurementSchema = z.object({
   trade: z.array(SamplesSchema),
   /** The kernel's per-thread counter over the process CPU clock, or null where there is none. */
   thread_share: z.number().nullable(),
+  /** Steal time of the measuring core over the process's measuring time (./steal), or null where there is no counter. */
+  steal: z.object({ core: z.string(), ms: z.number(), wall_ms: z.number() }).nullable(),
   load_avg_start: z.array(z.number()),
   load_avg_end: z.array(z.number()),
 });
@@ -307,6 +323,9 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
     { id: 'C', label: 'C: tardis-dev binance-futures trade mapper', run: () => runC(frames, symbols), warmOnce: long },
   ];
   const thread = openThreadCpu();
+  const steal = openSteal();
+  const steal0 = steal?.read() ?? 0;
+  const wall0 = performance.now();
   const load0 = loadavg();
   const t0 = thread?.read() ?? 0;
   const p0 = processCpuNs();
@@ -314,7 +333,7 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
     `throughput: all ${ds.frames.length} frames, ${allPlan.warmups} warm-up + ${roundsText(allPlan)} interleaved rounds of A B BP C (CPU time; BP every other round)`,
   );
   const tradeFiles = filesOfKind(ds, 'trade');
-  const mAll = measure(core(ds.frames, ds.fileOf, opts.quick ? 1 : 2, true), allPlan);
+  const mAll = measure(core(ds.frames, ds.fileOf, opts.quick ? 1 : 2, true), allPlan, steal);
   // The trade rounds never read the other 79 % of the frames, nor B's and BP's last all-frames
   // runs; left alive, every full GC before a trade sample marked them (~115 ms each, 8 a round).
   ds.frames = [];
@@ -333,11 +352,14 @@ export function measureThroughput(ds: Dataset, opts: ThroughputOptions): Process
       { id: 'F', label: 'diag: JSON.parse + fast path isRawTrade', run: () => runFast(trades) },
     ],
     tradePlan,
+    steal,
   );
   const threadShare = thread === null ? null : (thread.read() - t0) / (processCpuNs() - p0);
   thread?.close();
+  const stealOf = steal === null ? null : { core: steal.core, ms: Number((steal.read() - steal0).toFixed(1)), wall_ms: Math.round(performance.now() - wall0) };
+  steal?.close();
   const r2 = (xs: readonly number[]): number[] => xs.map((x) => Number(x.toFixed(2)));
-  return { all: mAll, trade: mTrade, thread_share: threadShare, load_avg_start: r2(load0), load_avg_end: r2(loadavg()) };
+  return { all: mAll, trade: mTrade, thread_share: threadShare, steal: stealOf, load_avg_start: r2(load0), load_avg_end: r2(loadavg()) };
 }
 
 interface Pooled {
@@ -410,6 +432,7 @@ export function summarizeThroughput(
     [...new Set(m.reps)].join('/'),
     `${fmt(m.spread * 100, 0)} %`,
     fmt(m.wall_over_cpu, 2),
+    m.steal_share === null ? 'n/a' : `${fmt(m.steal_share * 100, 1)} %`,
   ];
   const totalAll = sum(allRounds);
   const totalTrade = sum(tradeRounds);
@@ -428,7 +451,7 @@ export function summarizeThroughput(
   const tables: Table[] = [
     {
       title: `Throughput in CPU time (median of interleaved rounds pooled over ${n} process${n === 1 ? '' : 'es'}: ${totalAll} on all frames, BP in every other one; ${totalTrade} on trade frames)`,
-      columns: ['frames', 'variant', 'n', 'msg/s', 'MB/s', 'CPU ms/run', 'runs/sample', 'spread (max−min)/median', 'wall/CPU'],
+      columns: ['frames', 'variant', 'n', 'msg/s', 'MB/s', 'CPU ms/run', 'runs/sample', 'spread (max−min)/median', 'wall/CPU', 'steal/wall'],
       rows: [...pooled.all.map((m) => row('all', all.length, m)), ...pooled.trade.map((m) => row('trade-only', trades.length, m))],
     },
     {
@@ -467,8 +490,12 @@ export function summarizeThroughput(
   const shareSkipped = (ds.counts.bookTicker + ds.counts.depth) / all.length;
   const la = (xs: readonly number[] | undefined): string => (xs ?? []).map((x) => x.toFixed(2)).join(' ');
   const shares = processes.map((p) => p.thread_share).filter((x): x is number => x !== null);
+  const stealShares = processes.map((p) => (p.steal === null || p.steal.wall_ms === 0 ? null : p.steal.ms / p.steal.wall_ms));
+  const stealNote = stealShares.every((x) => x === null)
+    ? 'No steal counter here (/proc/stat).'
+    : `Steal (the hypervisor running something else on the physical core behind ${processes[0]?.steal?.core ?? 'the measuring core'}; CPU time leaves it out, but not the cache refill after it): ${stealShares.map((x) => (x === null ? 'n/a' : `${fmt(x * 100, 1)} %`)).join(' / ')} of each process's measuring time; the steal/wall column is the same per variant's samples.`;
   const notes = [
-    `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} ${opts.fixedLayout ? `Each measuring process starts with the same memory layout: address-space randomisation off (setarch -R) and V8's seeds fixed (${THROUGHPUT_LAYOUT_FLAGS.join(' ')}), so where V8 puts its heap, its code and the frames does not change between processes or runs.` : 'Memory layout not fixed (no setarch -R here): each process places its heap and code at random addresses.'} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out.`,
+    `Clock: CPU time of the measuring thread (each measuring process runs under V8's --single-threaded, so process CPU time is that thread's; ${shares.length === 0 ? 'no per-thread counter to confirm it on this OS' : `the kernel's per-thread counter attributes ${shares.map((x) => fmt(x * 100, 1)).join(' / ')} % of each process's CPU time to that thread`}). ${opts.load ? 'Run with --load: a CPU-bound process ran beside the measurement all along.' : 'Run without --load.'} ${opts.pinnedCpu === null ? 'Not pinned to a core (no taskset, or one core): the scheduler placed the measuring processes and any load.' : `The measuring processes were pinned to core ${opts.pinnedCpu}${opts.load ? ' and the load to another' : ''} (taskset), so the scheduler never moved one between cores nor put the load on its core: a move costs the measured thread its warm private caches, CPU time the clock would count against whichever variant was running.`} ${opts.fixedLayout ? `Each measuring process starts with the same memory layout: address-space randomisation off (setarch -R) and V8's seeds fixed (${THROUGHPUT_LAYOUT_FLAGS.join(' ')}), so where V8 puts its heap, its code and the frames does not change between processes or runs.` : 'Memory layout not fixed (no setarch -R here): each process places its heap and code at random addresses.'} Load average (1/5/15 min) ${la(processes[0]?.load_avg_start)} at the start, ${la(processes[n - 1]?.load_avg_end)} at the end. wall/CPU above 1 is time the core spent elsewhere, which the figures leave out. ${stealNote}`,
     `Samples: ${n} measuring process${n === 1 ? '' : 'es'} one after another, each loading the capture and running ${allPlan.warmups} warm-up rounds + ${allPlan.rounds} rounds on all frames (A, C and BP, runs of 1–3 s, warm up once; BP runs in every other round: its ratios pair the rounds where it ran), then, with the other frames released, ${tradePlan.warmups} + ${tradePlan.rounds} on trade frames; ${opts.quick ? 'no more (--quick)' : `then more rounds while the process's share of ${SECTION_BUDGET_MS / 1000} s of wall time lasts (${ALL_SHARE * 100} % of it for all frames, up to ${allPlan.maxRounds} rounds; the rest for trades, up to ${tradePlan.maxRounds}): ${allRounds.join(' / ')} and ${tradeRounds.join(' / ')} rounds ran`}; a full GC before every sample; every figure is the median over the rounds of all processes. Why several processes: a process's rounds share its state (where V8 placed the frames and the code, the neighbours of that minute), so one process's median of 11 rounds moved by up to 22 % between two runs, while its rounds agreed much better; the per-process table shows how far processes differ. A variant whose run is shorter than the minimum sample (${allPlan.minSampleMs} ms of CPU on all frames, ${tradePlan.minSampleMs} ms on trades) runs back to back that many times per sample, the count fixed from the variant's last warm-up run (the first compiles) in each process (runs/sample, per process), and its figure is per run: one disturbance then weighs on a short variant no more than on a long one.`,
     `All frames: ${fmtInt(all.length)} frames, ${(ds.text_bytes / 1e6).toFixed(1)} MB of JSON; ${(shareSkipped * 100).toFixed(1)} % are bookTicker/depth, which B counts and skips after reading the stream name from the envelope prefix, while A and C parse every frame. So B can beat the "physical limit" A on this mix: A is the limit for a pipeline that parses everything, not for one that need not.`,
     `Trade-only: every frame is a trade that B reads, validates, normalizes and windows, so B/A there is the per-message cost of the whole pipeline against a bare parse, and B/C what it would be if tardis were handed only trade frames (its server-side channel filter delivers exactly that). C does less per trade than B (no validation, no windows, no detection, no snapshots).`,
@@ -487,6 +514,7 @@ export function summarizeThroughput(
       clock: 'process CPU time under --single-threaded',
       processes: n,
       thread_share_of_process_cpu: processes.map((p) => (p.thread_share === null ? null : Number(p.thread_share.toFixed(4)))),
+      steal: processes.map((p) => (p.steal === null ? null : { ...p.steal })),
       load: opts.load,
       pinned_cpu: opts.pinnedCpu,
       fixed_layout: opts.fixedLayout,
