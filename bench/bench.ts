@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: performance figures of the detection pipeline on a real capture.
  *
- *   node dist/bench.js [--quick] [--fixture] [--load] [--only=id,id] [--no-write] [--day-hours=N] [--day-speed=S]
+ *   node dist/bench.js [--quick] [--fixture] [--load] [--only=id,id] [--no-write] [--json=FILE] [--day-hours=N] [--day-speed=S]
  *
  * --fixture uses the vendored 70 s extract (test/fixtures) even when ../shared/data is present;
  * --only runs some sections and never writes results.json; --day-hours / --day-speed shorten or
  * change the memory-day run (a shortened run never writes results.json either). --load runs a
- * CPU-bound process beside the throughput measurement (the busy-machine run of issue 15).
+ * CPU-bound process beside the throughput measurement (the busy-machine run of issue 15). --json=FILE
+ * writes the run's results (the same object as results.json, every sample included) to FILE, for
+ * any run, a partial one too.
  *
  * Loads the capture into memory, runs every registered section in order, prints each section's
  * tables as markdown and writes everything (with machine info and the git commit) to
@@ -57,10 +59,11 @@ interface Args {
   write: boolean;
   dayHours: number | undefined;
   daySpeed: number | undefined;
+  json: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, fixture: false, load: false, only: null, write: true, dayHours: undefined, daySpeed: undefined };
+  const args: Args = { quick: false, fixture: false, load: false, only: null, write: true, dayHours: undefined, daySpeed: undefined, json: undefined };
   const positive = (a: string, prefix: string): number => {
     const x = Number(a.slice(prefix.length));
     if (!(x > 0) || !Number.isFinite(x)) throw new Error(`${prefix}N needs a positive number, got ${a}`);
@@ -85,9 +88,10 @@ function parseArgs(argv: readonly string[]): Args {
       // The committed results always cover the full day.
       if (args.dayHours < 24) args.write = false;
     } else if (a.startsWith('--day-speed=')) args.daySpeed = positive(a, '--day-speed=');
+    else if (a.startsWith('--json=') && a.length > 7) args.json = resolve(a.slice(7));
     else
       throw new Error(
-        `unknown argument ${a} (use --quick, --fixture, --load, --only=id,id, --no-write, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`,
+        `unknown argument ${a} (use --quick, --fixture, --load, --only=id,id, --no-write, --json=FILE, --day-hours=N, --day-speed=S; sections: ${SECTIONS.map((s) => s.id).join(', ')})`,
       );
   }
   return args;
@@ -170,7 +174,7 @@ async function main(): Promise<void> {
   const loadEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const machineLine = `${machine.cpu_model}, ${machine.cores} cores, ${machine.os}, node ${machine.node}, commit ${git.commit?.slice(0, 12) ?? '?'}, run ${total.toFixed(0)} s, load average ${machine.load_avg_at_start[0]} → ${loadEnd[0]}`;
   process.stdout.write(`_${machineLine}_\n`);
-  if (!args.write) return;
+  if (!args.write && args.json === undefined) return;
   const results: Json = {
     schema: 1,
     generated_at: new Date().toISOString(),
@@ -194,8 +198,14 @@ async function main(): Promise<void> {
     checks: checks.map((c) => ({ ...c })),
     sections: out,
   };
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  if (args.json !== undefined) {
+    writeFileSync(args.json, text);
+    log(`wrote ${args.json}`);
+  }
+  if (!args.write) return;
   const path = join(ROOT, 'bench', 'results.json');
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
   log(`wrote ${path} in ${total.toFixed(1)} s total`);
 }

@@ -87,6 +87,8 @@ interface Measured {
   id: string;
   label: string;
   cpu_ms: (number | null)[];
+  /** Steal ms per run in the same rounds (empty without a steal counter). */
+  steal_ms: (number | null)[];
   /** Runs per sample in each process. */
   reps: number[];
   median_cpu_ms: number;
@@ -198,6 +200,7 @@ function pool(perProcess: readonly (readonly Samples[])[], frames: number, bytes
       id: v0.id,
       label: v0.label,
       cpu_ms: all,
+      steal_ms: mine.flatMap((m) => m.steal_ms),
       reps: mine.map((m) => m.reps),
       median_cpu_ms: Number(med.toFixed(2)),
       spread: Number(((Math.max(...c) - Math.min(...c)) / med).toFixed(3)),
@@ -504,7 +507,7 @@ export function summarizeThroughput(
     `BP is B with the books on as the live collector runs it (config books: true): createPipeline with the order books, policy four-pillars-001 and the liquidation tape beside M3, their snapshot sections in every commit. On all frames it parses, validates and applies each of the ${fmtInt(ds.counts.depth)} @depth@0ms diffs and the REST snapshot lines that B counts and skips unparsed (books sync from the capture's own snapshot, as replay does; live, DepthSync only fetches those bodies, whose cost is the REST client's), and samples the books as of every window end; on trade frames alone the books get nothing and BP/B is the policy's and tape's own cost. The app subscribes @depth@100ms, which sends fewer diffs per symbol than this @0ms capture.`,
     `The diag rows Z and F isolate the contract check on trade payloads: zod's RawTradeSchema.safeParse versus the hand-written isRawTrade that test/fastpath.test.ts proves accepts exactly what the schema accepts; the pipeline uses the fast path and consults zod only to explain a rejection.`,
   ];
-  const json = (ms: readonly Measured[]): Json => ms.map((m) => ({ ...m, cpu_ms: [...m.cpu_ms], reps: [...m.reps] }));
+  const json = (ms: readonly Measured[]): Json => ms.map((m) => ({ ...m, cpu_ms: [...m.cpu_ms], steal_ms: [...m.steal_ms], reps: [...m.reps] }));
   const jr = (rs: Partial<Record<PairKey, Ratio>>): Json => Object.fromEntries(Object.entries(rs).map(([k, r]) => [k, { ...r }]));
   return {
     tables,
