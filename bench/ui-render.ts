@@ -34,6 +34,7 @@ import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
 import { distribution, type Distribution, fmt, fmtInt } from './stats';
 import { liquidation, tradeClones } from './synthetic-market';
+import { openSteal } from './steal';
 import type { Check, Json, SectionContext, SectionResult } from './types';
 
 const TARGET_MS = 16;
@@ -64,6 +65,10 @@ interface ChildResult {
   platform: string;
   qt_version: string;
   window: { width: number; height: number };
+  /** Steal time over the timed renders, ms per core (./steal; null where there is no counter). */
+  steal_ms: number | null;
+  /** Wall time from the first timed render to the last, ms. */
+  timed_wall_ms: number;
 }
 
 function addonPath(root: string): string {
@@ -221,6 +226,8 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     platform: process.env.QT_QPA_PLATFORM ?? (process.env.WAYLAND_DISPLAY ? 'wayland' : 'xcb'),
     qt_version: '',
     window: { width: 0, height: 0 },
+    steal_ms: null,
+    timed_wall_ms: 0,
   };
   // Qt lays an item view out after row inserts on a 0 ms timer and paints what that and any
   // re-layout changed on later passes of its loop: six passes paint all that one render caused
@@ -229,7 +236,14 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     for (let k = 0; k < 6; k++) app.processEvents();
   };
   let vm: ViewModel | null = null;
+  const steal = openSteal();
+  let steal0 = 0;
+  let timed0 = 0;
   for (let i = 0; i < warmup + renders; i++) {
+    if (i === warmup) {
+      steal0 = steal?.read() ?? 0;
+      timed0 = performance.now();
+    }
     // As the UI thread receives it: a structured clone of what the window renders, validated.
     const posted = deserialize(messages[i] as Buffer) as UiUpdate;
     const z0 = performance.now();
@@ -257,6 +271,9 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     res.events_changed.push(added > 0);
     res.posted_bytes = (messages[i] as Buffer).length;
   }
+  res.timed_wall_ms = performance.now() - timed0;
+  res.steal_ms = steal === null ? null : steal.read() - steal0;
+  steal?.close();
   res.table_rows = win.log.rows;
   res.promoted_total = promoted.length;
   if (vm !== null) {
@@ -314,6 +331,15 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
   const dAll = distribution(withPaint);
   const dZod = distribution(r.zod_ms);
   const dCpu = distribution(r.cpu_ms);
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+  const wallPerCpu = sum(r.cpu_ms) > 0 ? sum(withPaint) / sum(r.cpu_ms) : null;
+  const stealShare = r.steal_ms !== null && r.timed_wall_ms > 0 ? r.steal_ms / r.timed_wall_ms : null;
+  // Time the hypervisor gave away, and time a render waited for a core, both stretch the wall-clock steps above.
+  const machine = `The machine during the timed renders (${fmt(r.timed_wall_ms / 1000, 1)} s): ${
+    stealShare === null
+      ? 'no steal counter here'
+      : `the hypervisor took ${fmt(100 * stealShare, 1)} % of each core's time (steal, /proc/stat; ${fmt(r.steal_ms ?? 0, 0)} ms a core)`
+  }; the renders' wall time was ${wallPerCpu === null ? '—' : `${fmt(wallPerCpu, 2)}×`} the process's CPU time over them (above 1: they waited for a core; below 1: other threads of the process, V8's helpers or Qt's, ran beside them).`;
   const rows: string[][] = [
     ['viewModel(snapshot)', ...ms(dVm)],
     ['window.render(viewModel) + new events into the table — binding', ...ms(dRender)],
@@ -361,6 +387,9 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     total_with_paint_ms: { ...dAll },
     zod_validation_ms: { ...dZod },
     cpu_ms_per_render: { ...dCpu },
+    steal_ms_per_core: r.steal_ms === null ? null : Number(r.steal_ms.toFixed(0)),
+    timed_wall_ms: Number(r.timed_wall_ms.toFixed(0)),
+    wall_per_cpu: wallPerCpu === null ? null : Number(wallPerCpu.toFixed(3)),
   };
   // The whole app at live rates (Linux: it reads /proc), beside the headless collector.
   const footprint = process.platform === 'linux' ? await appFootprint(ctx) : null;
@@ -382,6 +411,7 @@ export async function uiRenderSection(ctx: SectionContext): Promise<SectionResul
     notes: [
       `Snapshots: the capture's real BTCUSDT/ETHUSDT trades cloned onto the ${r.symbols} fallback symbols and SYNTHETIC liquidations (one per symbol every 500 ms), through the real Engine and SystemState until ${fmtInt(r.promoted_total)} events were promoted (real-trade windows promoted on the synthetic liquidations). The events table was filled with them once (${fmtInt(r.table_rows)} rows, its cap; ${fmt(r.table_fill_ms, 0)} ms, not timed below); the committed snapshot holds the newest ${fmtInt(r.promoted_in_snapshot)}. Each timed render gets a new snapshot (500 ms more market; all of them made and serialized before Qt started, so the market's garbage is not collected in a timed step), cut to what the window renders and deserialized as a structured clone, as the worker posts it (src/ipc/ui-feed.ts: the feed rows, and the events promoted since the previous message; ${fmtInt(r.posted_bytes)} bytes serialized), validated with zod; the trades, liquidations, status, health and grid texts change on every render, and ${fmtInt(changed.length)} of ${fmtInt(n)} renders inserted new events into the table (one row each at its sorted place; the oldest leaves).`,
       `viewModel and render are the synchronous work per snapshot on the UI thread (target p99 < ${TARGET_MS} ms, one frame at 60 Hz); processEvents() after render (six passes: Qt lays an item view out after inserts on a timer and paints that on a later pass) is Qt laying out and painting the offscreen window, reported separately. Not in any row: validating the posted snapshot with zod on receipt (also on the UI thread, once per snapshot): p50 ${fmt(dZod.p50, 2)} ms, p99 ${fmt(dZod.p99, 2)} ms. The app renders at most every 500 ms, so even the slowest render leaves the event loop idle most of the time. CPU time of a whole render (view-model, binding and paint; this thread is the only busy one): p50 ${fmt(dCpu.p50, 2)} ms, mean ${fmt(dCpu.mean, 2)} ms.`,
+      machine,
       ...(footprint?.notes ?? ['The whole-app footprint part needs Linux (/proc); skipped.']),
     ],
     checks: [...checks, ...(footprint?.checks ?? [])],
