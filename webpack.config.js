@@ -16,6 +16,7 @@ const entries = {
 
 const fs = require('node:fs');
 const webpack = require('webpack');
+const { AsciiOnlyPlugin } = require('./scripts/webpack/ascii-only.cjs');
 
 module.exports = (_env, argv) => ({
   mode: argv.mode || 'production',
@@ -47,6 +48,8 @@ module.exports = (_env, argv) => ({
     new webpack.NormalModuleReplacementPlugin(/^\.\.\/locales\/index\.js$/, (resource) => {
       if (/[\\/]zod[\\/]v4[\\/]/.test(resource.context)) resource.request = path.join(__dirname, 'scripts', 'webpack', 'zod-locales-en.mjs');
     }),
+    // One byte a character for the bundles' sources in the V8 heaps (scripts/webpack/ascii-only.cjs).
+    new AsciiOnlyPlugin(),
   ],
   devtool: 'source-map',
   node: { __dirname: false, __filename: false },
