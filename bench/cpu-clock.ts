@@ -22,13 +22,18 @@ export interface ThreadCpuReader {
   close: () => void;
 }
 
-export function openThreadCpu(): ThreadCpuReader | null {
-  let fd: number;
+/** A /proc file kept open for rereading at offset 0 (procfs makes its text anew on every read), or null where there is none. */
+export function openProcFile(path: string): number | null {
   try {
-    fd = openSync('/proc/thread-self/schedstat', 'r');
+    return openSync(path, 'r');
   } catch {
     return null;
   }
+}
+
+export function openThreadCpu(): ThreadCpuReader | null {
+  const fd = openProcFile('/proc/thread-self/schedstat');
+  if (fd === null) return null;
   const buf = Buffer.alloc(96);
   return {
     // procfs regenerates the text on every read at offset 0; the first field is sum_exec_runtime in ns.

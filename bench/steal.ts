@@ -11,7 +11,8 @@
  * too coarse for one 100-ms sample, enough over a section's hundreds of samples.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readFileSync, readSync } from 'node:fs';
+import { openProcFile } from './cpu-clock';
 
 export interface StealReader {
   /** Steal time of the core in ms since boot. */
@@ -43,12 +44,8 @@ function ticksPerSecond(): number {
 
 /** The steal counter of the core this process runs on, or null where there is no /proc/stat. */
 export function openSteal(): StealReader | null {
-  let fd: number;
-  try {
-    fd = openSync('/proc/stat', 'r');
-  } catch {
-    return null;
-  }
+  const fd = openProcFile('/proc/stat');
+  if (fd === null) return null;
   const cpu = pinnedCore();
   const prefix = cpu === null ? 'cpu ' : `cpu${cpu} `;
   const msPerTick = 1000 / ticksPerSecond();
