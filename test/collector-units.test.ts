@@ -21,7 +21,7 @@ import { CaptureWriter } from '../src/capture/writer';
 import { ManualClock } from '../src/clock/manual';
 import { AuditTrail } from '../src/collector/audit';
 import { ConfigError, loadConfig } from '../src/collector/config';
-import { HeapLiveSampler } from '../src/collector/heap-live';
+import { CODE_READ_EVERY_OBSERVED_GCS, HeapLiveSampler } from '../src/collector/heap-live';
 import { FrameIntake } from '../src/collector/intake';
 import { silentLogger } from '../src/collector/log';
 import { OiPoller } from '../src/collector/oi-poller';
@@ -725,6 +725,34 @@ describe('heap live size after full collections', () => {
     await settle();
     expect(sampler.liveBytes).toBe(probed);
     expect(kept.length).toBe(20);
+  });
+
+  it('reads the code figure (a heap walk) on the first observed major GC and every twelfth after it, and on every forced probe', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let codeReads = 0;
+    const sampler = new HeapLiveSampler(gc, () => ++codeReads * 1000);
+    closers.push(() => sampler.stop());
+    const settleTo = async (n: number): Promise<void> => {
+      const until = Date.now() + 5000;
+      while (sampler.majorGcs < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    };
+    const start = sampler.majorGcs;
+    for (let i = 1; i <= CODE_READ_EVERY_OBSERVED_GCS + 1; i++) {
+      gc();
+      await settleTo(start + i);
+    }
+    const observed = sampler.majorGcs - start;
+    expect(observed).toBeGreaterThanOrEqual(CODE_READ_EVERY_OBSERVED_GCS + 1);
+    expect(sampler.method).toBe('after_major_gc');
+    // GCs observed 1 … 13: the code is read at the 1st and the 13th, whatever ran in between.
+    expect(codeReads).toBe(Math.ceil(sampler.majorGcs / CODE_READ_EVERY_OBSERVED_GCS));
+    expect(sampler.codeBytes).toBe(codeReads * 1000);
+    const before = codeReads;
+    sampler.probe();
+    sampler.probe();
+    expect(codeReads).toBe(before + 2);
+    expect(sampler.codeBytes).toBe(codeReads * 1000);
   });
 
   it("tells V8's compiled code apart from the data: new functions grow the code figure, not the 20 MB of data kept", () => {
