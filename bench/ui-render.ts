@@ -25,7 +25,7 @@ import { silenceLimitMs } from '../src/binance/streams';
 import { Engine } from '../src/core/engine';
 import { SystemState } from '../src/core/system-state';
 import { IPC_VERSION, WorkerToMainSchema } from '../src/ipc/messages';
-import { UiFeed, type UiUpdate } from '../src/ipc/ui-feed';
+import { NearMissMirror, UiFeed, type UiUpdate } from '../src/ipc/ui-feed';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import type { ViewModel } from '../src/widgets/view-model';
 import { argValue, runBenchChild } from './child';
@@ -236,6 +236,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     for (let k = 0; k < 6; k++) app.processEvents();
   };
   let vm: ViewModel | null = null;
+  const nearMisses = new NearMissMirror();
   const steal = openSteal();
   let steal0 = 0;
   let timed0 = 0;
@@ -250,7 +251,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     const msg = WorkerToMainSchema.parse({ v: IPC_VERSION, type: 'snapshot', snapshot: posted.snapshot, events: posted.events });
     const z1 = performance.now();
     if (msg.type !== 'snapshot') throw new Error('unreachable');
-    const parsed = msg.snapshot;
+    const parsed = nearMisses.merge(msg.snapshot);
     app.processEvents(); // anything pending from before is not this render's cost
     const c0 = process.cpuUsage();
     const t0 = performance.now();

@@ -12,10 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { PromotedEvent } from '../src/core/contracts/promoted';
 import { SnapshotSchema, type Snapshot } from '../src/core/contracts/snapshot';
 import { binanceUsdm } from '../src/binance/adapter';
+import { LIMITS } from '../src/core/constants';
 import { Engine } from '../src/core/engine';
 import { FramePipeline } from '../src/core/pipeline';
 import { SystemState } from '../src/core/system-state';
-import { UiFeed } from '../src/ipc/ui-feed';
+import { NearMissMirror, UiFeed } from '../src/ipc/ui-feed';
 import { runReplay } from '../src/replay/replay';
 import {
   compareRows,
@@ -48,7 +49,7 @@ import {
   SYMBOL_COLUMNS,
   viewModel,
 } from '../src/widgets/view-model';
-import { FIXTURE_FILES } from './fixtures/paths';
+import { FIXTURE_FILES, haveShared, SHARED_HFT_2024 } from './fixtures/paths';
 import { writeOiCapture } from './fixtures/synthetic';
 import { recordedTrades, warmStartFrames } from './warm-start-frames';
 
@@ -501,6 +502,42 @@ describe('what the worker posts to the window (UiFeed)', () => {
     };
     const cut = new UiFeed().next(tied).snapshot;
     expect(newestRows(cut, cut.raw_buffers.trades)).toEqual(newestRows(tied, tied.raw_buffers.trades));
+  });
+
+  it('carries a near-miss list only when it changed; the window mirror rebuilds every list of every commit, as posted clones', async () => {
+    const commits: Snapshot[] = [];
+    // The full 2024-08-08 captures when ../shared is there (345 s: near misses pile up and the rings turn over), else the 70 s extracts (a few).
+    const full = haveShared(SHARED_HFT_2024, 'near-miss feed on the full captures');
+    await runReplay({ files: full ? SHARED_HFT_2024 : FIXTURE_FILES, nearMisses: true, commitEveryMs: 500, onCommit: (s) => commits.push(s) });
+    expect(commits.length).toBeGreaterThan(100);
+    const symbols = commits.at(-1)?.symbols_active ?? [];
+    const feed = new UiFeed();
+    const mirror = new NearMissMirror();
+    let carried = 0;
+    let changes = 0;
+    // Every third commit is skipped, as the worker's mailbox coalesces commits the window has not taken yet.
+    const postedCommits = commits.filter((_, i) => i % 3 !== 1);
+    let prev: Snapshot | null = null;
+    for (const s of postedCommits) {
+      const update = structuredClone(feed.next(s));
+      carried += Object.keys(update.snapshot.near_misses).length;
+      for (const sym of symbols) if (prev === null || JSON.stringify(prev.near_misses[sym]) !== JSON.stringify(s.near_misses[sym])) changes++;
+      const merged = mirror.merge(update.snapshot);
+      expect(merged.near_misses).toEqual(s.near_misses);
+      expect(SnapshotSchema.safeParse(update.snapshot).success).toBe(true);
+      prev = s;
+    }
+    const last = postedCommits.at(-1) as Snapshot;
+    const total = Object.values(last.near_misses).reduce((n, l) => n + l.length, 0);
+    expect(total).toBeGreaterThanOrEqual(full ? 2 * LIMITS.NEAR_MISSES_PER_SYMBOL : 3);
+    // A list crosses when it changed (and every list with the first update), not with every update.
+    expect(carried).toBe(changes);
+    expect(carried).toBeLessThan((postedCommits.length * symbols.length) / 4);
+    const fedLast = mirror.merge(structuredClone(feed.next(last)).snapshot);
+    expect(viewModel(fedLast)).toEqual(viewModel(last));
+    // A restarted worker: a new run and a new feed; nothing of the old run's lists is kept.
+    const restarted: Snapshot = { ...last, run_id: `${last.run_id}-r1`, near_misses: { [symbols[0] as string]: [] } };
+    expect(mirror.merge(new UiFeed().next(restarted).snapshot).near_misses).toEqual({ [symbols[0] as string]: [] });
   });
 
   it('carries each promoted event once: the ones promoted since the previous message', () => {

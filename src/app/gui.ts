@@ -16,6 +16,7 @@ import type { CollectorConfig } from '../collector/config';
 import type { ScaleOutSpec } from './scale-out-spec';
 import { ensureDirSync } from '../files/dirs';
 import { crashPolicy, WorkerHost } from '../ipc/host';
+import { NearMissMirror } from '../ipc/ui-feed';
 import { safeMessage } from '../text/safe';
 import type { ClockSpec } from '../clock/accelerated';
 import { type Layout, sameLayout } from '../widgets/layout';
@@ -120,6 +121,8 @@ export function runGui(opts: GuiOptions): void {
   const pump = runsUnderQode() ? null : new Pump(processEvents, PUMP_INACTIVE_MS);
 
   let latest: Snapshot | null = null;
+  /** Each update carries the near misses of the symbols whose list changed (src/ipc/ui-feed.ts): the rest are kept here. */
+  const nearMisses = new NearMissMirror();
   /** Events that arrived with snapshots not rendered yet (each crosses the thread boundary once). */
   let pendingEvents: PromotedEvent[] = [];
   // Earlier runs' events (sent once at start; src/widgets/history-view.ts) and the alerts: the toast
@@ -218,7 +221,8 @@ export function runGui(opts: GuiOptions): void {
       process.stderr.write(`collector worker crashed (${r.reason}: ${first}); restarting it as run ${runId} in ${r.backoff_ms} ms\n`);
       render();
     },
-    onSnapshot: (s, events) => {
+    onSnapshot: (posted, events) => {
+      const s = nearMisses.merge(posted);
       latest = s;
       if (restarting !== null && s.run_id === restarting.runId) restarting = null;
       if (events.length > 0) pendingEvents = pendingEvents.concat(events);

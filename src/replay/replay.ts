@@ -8,6 +8,7 @@
 import { binanceUsdm } from '../binance/adapter';
 import { TOP_N_SYMBOLS } from '../core/constants';
 import type { PromotedEvent } from '../core/contracts/promoted';
+import type { Snapshot } from '../core/contracts/snapshot';
 import { PARTITION_KEYS, type PartitionKey, type SymbolCounters } from '../core/contracts/counters';
 import type { Engine, EngineCounters } from '../core/engine';
 import { NearMissLog, withNearMisses } from '../core/near-miss';
@@ -59,6 +60,8 @@ export interface ReplayOptions {
   nearMisses?: boolean;
   /** Commit a snapshot every this many ms of receive time (exercises the live commit path). */
   commitEveryMs?: number;
+  /** Sees every snapshot those commits make (tests: what the worker would post). */
+  onCommit?: (s: Snapshot) => void;
   onFrame?: () => void;
 }
 
@@ -271,7 +274,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
       }
     }
     if (opts.commitEveryMs !== undefined && f.recv_ms >= nextCommit) {
-      state.commit(f.recv_ms);
+      const snap = state.commit(f.recv_ms);
+      opts.onCommit?.(snap);
       nextCommit = f.recv_ms + opts.commitEveryMs;
     }
     opts.onFrame?.();
