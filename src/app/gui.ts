@@ -123,6 +123,8 @@ export function runGui(opts: GuiOptions): void {
   let latest: Snapshot | null = null;
   /** Each update carries the near misses of the symbols whose list changed (src/ipc/ui-feed.ts): the rest are kept here. */
   const nearMisses = new NearMissMirror();
+  /** The latest update as it crossed the thread boundary (the --footprint line measures it). */
+  let lastPosted: Snapshot | null = null;
   /** Events that arrived with snapshots not rendered yet (each crosses the thread boundary once). */
   let pendingEvents: PromotedEvent[] = [];
   // Earlier runs' events (sent once at start; src/widgets/history-view.ts) and the alerts: the toast
@@ -222,6 +224,7 @@ export function runGui(opts: GuiOptions): void {
       render();
     },
     onSnapshot: (posted, events) => {
+      lastPosted = posted;
       const s = nearMisses.merge(posted);
       latest = s;
       if (restarting !== null && s.run_id === restarting.runId) restarting = null;
@@ -358,7 +361,7 @@ export function runGui(opts: GuiOptions): void {
     footprint === undefined
       ? null
       : wallClock.every(5000, () => {
-          const bytes = latest === null ? 0 : serialize({ snapshot: latest, events: [] }).length;
+          const bytes = lastPosted === null ? 0 : serialize({ snapshot: lastPosted, events: [] }).length;
           const now = performance.eventLoopUtilization();
           appendFileSync(footprint, footprintLine(latest, bytes, busy, performance.eventLoopUtilization(now, elu).utilization));
           elu = now;
