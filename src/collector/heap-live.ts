@@ -58,7 +58,7 @@ export class HeapLiveSampler {
 
   /**
    * `gc`: the collector used by probe(); node's exposed one by default (tests pass their own).
-   * `codeBytes`: reads V8's compiled code (tests count the reads).
+   * `codeBytesNow`: reads V8's compiled code (tests count the reads).
    */
   constructor(
     private readonly gc: (() => void) | null = exposedGc(),
