@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, median } from './stats';
-import { openSteal } from './steal';
+import { startStealSpan, type StealSpan } from './steal';
 import type { Check, Json, SectionContext, Table } from './types';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the launchers' CommonJS helper, as the soak rig uses it
@@ -244,21 +244,15 @@ export async function appFootprint(ctx: SectionContext): Promise<FootprintResult
     children.push(headless);
     const alive = (c: ChildProcess) => (): boolean => c.exitCode === null && c.signalCode === null;
     // The cores' steal over the measured span: a hypervisor's use of them raises everyone's CPU per unit of work.
-    const steal = openSteal();
-    let steal0: number | null = null;
-    let t0 = 0;
-    const stealStart = setTimeout(() => {
-      steal0 = steal?.read() ?? null;
-      t0 = performance.now();
-    }, warmS * 1000);
+    let span: StealSpan | null = null;
+    const stealStart = setTimeout(() => (span = startStealSpan()), warmS * 1000);
     const [runOpt, runNoOpt, runHeadless] = await Promise.all([
       measure('window app', opt.child.pid as number, warmS, seconds, alive(opt.child)),
       measure('window app, PEAK_PRESSURE_OPTIMIZE_FOR_SIZE=0', noOpt.child.pid as number, warmS, seconds, alive(noOpt.child)),
       measure('headless collector (live --headless)', headless.pid as number, warmS, seconds, alive(headless)),
     ]);
     clearTimeout(stealStart);
-    const stealShare = steal !== null && steal0 !== null && performance.now() > t0 ? (steal.read() - steal0) / (performance.now() - t0) : null;
-    steal?.close();
+    const stealShare = (span as StealSpan | null)?.end()?.share ?? null;
     const readFoot = (f: string): Footprint[] =>
       existsSync(f)
         ? readFileSync(f, 'utf8')

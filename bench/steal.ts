@@ -75,3 +75,24 @@ export function openSteal(): StealReader | null {
     close: () => closeSync(fd),
   };
 }
+
+/** Steal over one span of a run, per core: started when the span starts, read once at its end. */
+export interface StealSpan {
+  /** Steal ms per core and its share of the span's wall time; null where there is no counter. */
+  end: () => { ms: number; share: number } | null;
+}
+
+export function startStealSpan(): StealSpan {
+  const steal = openSteal();
+  const s0 = steal?.read() ?? 0;
+  const t0 = performance.now();
+  return {
+    end: () => {
+      if (steal === null) return null;
+      const ms = steal.read() - s0;
+      const wall = performance.now() - t0;
+      steal.close();
+      return { ms, share: wall > 0 ? ms / wall : 0 };
+    },
+  };
+}

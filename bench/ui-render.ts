@@ -34,7 +34,7 @@ import { framesOfKind, loadDataset } from './data';
 import { COMMIT_EVERY_MS } from './pipelines';
 import { distribution, type Distribution, fmt, fmtInt } from './stats';
 import { liquidation, tradeClones } from './synthetic-market';
-import { openSteal } from './steal';
+import { startStealSpan, type StealSpan } from './steal';
 import type { Check, Json, SectionContext, SectionResult } from './types';
 
 const TARGET_MS = 16;
@@ -237,12 +237,11 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
   };
   let vm: ViewModel | null = null;
   const nearMisses = new NearMissMirror();
-  const steal = openSteal();
-  let steal0 = 0;
+  let span: StealSpan | null = null;
   let timed0 = 0;
   for (let i = 0; i < warmup + renders; i++) {
     if (i === warmup) {
-      steal0 = steal?.read() ?? 0;
+      span = startStealSpan();
       timed0 = performance.now();
     }
     // As the UI thread receives it: a structured clone of what the window renders, validated.
@@ -273,8 +272,7 @@ export async function runUiRenderChild(root: string, argv: readonly string[]): P
     res.posted_bytes = (messages[i] as Buffer).length;
   }
   res.timed_wall_ms = performance.now() - timed0;
-  res.steal_ms = steal === null ? null : steal.read() - steal0;
-  steal?.close();
+  res.steal_ms = (span as StealSpan | null)?.end()?.ms ?? null;
   res.table_rows = win.log.rows;
   res.promoted_total = promoted.length;
   if (vm !== null) {

@@ -659,6 +659,12 @@ describe('frame intake: the capture holds every frame received', () => {
 });
 
 describe('heap live size after full collections', () => {
+  // gc entries reach observers asynchronously: wait until the sampler has seen `n` collections (5 s at most).
+  const untilMajorGcs = async (sampler: HeapLiveSampler, n: number): Promise<void> => {
+    const until = Date.now() + 5000;
+    while (sampler.majorGcs < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  };
+
   it('a probe asked for during a transient waits for its end, then runs once', () => {
     let gcs = 0;
     const sampler = new HeapLiveSampler(() => gcs++);
@@ -689,12 +695,8 @@ describe('heap live size after full collections', () => {
     unexposed.stop();
     const sampler = new HeapLiveSampler(gc);
     closers.push(() => sampler.stop());
-    // gc entries reach observers asynchronously: wait until this collection has been seen.
-    const settle = async (): Promise<void> => {
-      const seen = sampler.majorGcs;
-      const until = Date.now() + 5000;
-      while (sampler.majorGcs === seen && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    };
+    // Wait until this collection has been seen.
+    const settle = (): Promise<void> => untilMajorGcs(sampler, sampler.majorGcs + 1);
     expect(sampler.majorGcs).toBe(0);
     gc();
     await settle();
@@ -733,14 +735,10 @@ describe('heap live size after full collections', () => {
     let codeReads = 0;
     const sampler = new HeapLiveSampler(gc, () => ++codeReads * 1000);
     closers.push(() => sampler.stop());
-    const settleTo = async (n: number): Promise<void> => {
-      const until = Date.now() + 5000;
-      while (sampler.majorGcs < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    };
     const start = sampler.majorGcs;
     for (let i = 1; i <= CODE_READ_EVERY_OBSERVED_GCS + 1; i++) {
       gc();
-      await settleTo(start + i);
+      await untilMajorGcs(sampler, start + i);
     }
     const observed = sampler.majorGcs - start;
     expect(observed).toBeGreaterThanOrEqual(CODE_READ_EVERY_OBSERVED_GCS + 1);

@@ -90,7 +90,7 @@ export class HeapLiveSampler {
 
   private read(liveBytes: number, withCode: boolean): void {
     this.liveBytes = liveBytes;
-    if (withCode || this.codeBytes === null) this.codeBytes = this.codeBytesNow();
+    if (withCode) this.codeBytes = this.codeBytesNow();
   }
 
   /**
