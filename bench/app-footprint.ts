@@ -252,7 +252,7 @@ export async function appFootprint(ctx: SectionContext): Promise<FootprintResult
       measure('headless collector (live --headless)', headless.pid as number, warmS, seconds, alive(headless)),
     ]);
     clearTimeout(stealStart);
-    const stealShare = (span as StealSpan | null)?.end()?.share ?? null;
+    const stealShare = (span as StealSpan | null)?.end().share ?? null;
     const readFoot = (f: string): Footprint[] =>
       existsSync(f)
         ? readFileSync(f, 'utf8')

@@ -78,8 +78,8 @@ export function openSteal(): StealReader | null {
 
 /** Steal over one span of a run, per core: started when the span starts, read once at its end. */
 export interface StealSpan {
-  /** Steal ms per core and its share of the span's wall time; null where there is no counter. */
-  end: () => { ms: number; share: number } | null;
+  /** The span's wall time, and the steal ms per core with its share of that time (null where there is no counter). */
+  end: () => { wallMs: number; ms: number | null; share: number | null };
 }
 
 export function startStealSpan(): StealSpan {
@@ -88,11 +88,11 @@ export function startStealSpan(): StealSpan {
   const t0 = performance.now();
   return {
     end: () => {
-      if (steal === null) return null;
+      const wallMs = performance.now() - t0;
+      if (steal === null) return { wallMs, ms: null, share: null };
       const ms = steal.read() - s0;
-      const wall = performance.now() - t0;
       steal.close();
-      return { ms, share: wall > 0 ? ms / wall : 0 };
+      return { wallMs, ms, share: wallMs > 0 ? ms / wallMs : 0 };
     },
   };
 }

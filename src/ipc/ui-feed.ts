@@ -84,7 +84,8 @@ export class NearMissMirror {
       this.runId = s.run_id;
       this.lists = {};
     }
-    this.lists = { ...this.lists, ...s.near_misses };
+    // Most updates carry no list: the merged record then stays the same object.
+    if (Object.keys(s.near_misses).length > 0) this.lists = { ...this.lists, ...s.near_misses };
     return { ...s, near_misses: this.lists };
   }
 }
