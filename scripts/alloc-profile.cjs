@@ -4,8 +4,11 @@
 // thread it is loaded into (workers inherit --require), from START s for DUR s, and writes one
 // profile per thread into DIR; `summary` prints the bytes by function, self and inclusive.
 //
-//   PP_ALLOC_PROFILE_DIR=/tmp/alloc [PP_ALLOC_START=60] [PP_ALLOC_DUR=60] [PP_ALLOC_THREAD=worker|main|all] \
+//   PP_ALLOC_PROFILE_DIR=/tmp/alloc [PP_ALLOC_START=60] [PP_ALLOC_DUR=60] [PP_ALLOC_THREAD=worker|main|all] [PP_ALLOC_MINOR=0] \
 //     node -r ./scripts/alloc-profile.cjs dist/main.js --demo
+//
+// PP_ALLOC_MINOR=0 leaves out what scavenges collected: what is left is what reached the old
+// generation (promoted, or allocated there directly, as large objects are), the part that paces full GCs.
 //   node scripts/alloc-profile.cjs summary /tmp/alloc/worker-<tid>.heapprofile [top]
 //
 // Used for README "UI" (issue 11 item 6): the collector worker's allocation sites in the demo.
@@ -27,7 +30,7 @@ function profileThisThread() {
   const out = join(dir, `${isMainThread ? 'main' : 'worker'}-${threadId}.heapprofile`);
   const fail = (what, e) => process.stderr.write(`alloc-profile: ${what} failed: ${e.message}\n`);
   setTimeout(() => {
-    const options = { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+    const options = { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.PP_ALLOC_MINOR !== '0' };
     session.post('HeapProfiler.startSampling', options, (e) => {
       if (e) return fail('startSampling', e);
       setTimeout(() => {

@@ -72,7 +72,11 @@ describe('startup', () => {
       15_000,
     );
     await r.collector.writeSnapshotFile();
-    const file = JSON.parse(readFileSync(join(r.dir, 'debug', 'latest_snapshot.json'), 'utf8')) as unknown;
+    const text = readFileSync(join(r.dir, 'debug', 'latest_snapshot.json'), 'utf8');
+    const file = JSON.parse(text) as unknown;
+    // Written in chunks (src/text/pretty-json-chunks.ts), the text is still JSON.stringify's, indent 2, one trailing newline.
+    expect(text).toBe(`${JSON.stringify(file, null, 2)}\n`);
+    expect(text.length).toBeGreaterThan(64 * 1024);
     const parsed = SnapshotSchema.safeParse(file);
     expect(parsed.success).toBe(true);
     if (parsed.success) {
