@@ -55,7 +55,6 @@ import { applyVerdict, evaluateHealth, HEALTH } from './health';
 import type { WorkerRestart } from '../ipc/messages';
 import type { CaptureTuning } from '../capture/writer';
 import { HeapLiveSampler } from './heap-live';
-import { prettyJsonChunks } from '../text/pretty-json-chunks';
 import { FrameIntake } from './intake';
 import { consoleLine, type Logger } from './log';
 import { Operations } from './operations';
@@ -594,9 +593,8 @@ export class Collector {
 
   /**
    * The diagnostic heap probe (heapProbeIntervalMs), never during a snapshot file write: the file's
-   * text (the pretty JSON of a snapshot with its raw buffers and 1000 events, ~3 MB) was live until
-   * the write ended (it is off-heap buffers now, but the probe still reads after the write's own
-   * young garbage). At the soak rig's 1 s file cadence on a loaded machine a write is under way
+   * text (the pretty JSON of a snapshot with its raw buffers and 1000 events, ~3 MB) is live until
+   * the write ends. At the soak rig's 1 s file cadence on a loaded machine a write is under way
    * most of the time: 3 of 5 heap snapshots of the worker, taken on a timer as the probe is, held
    * 2.9–3.5 MB in the write's FSReqPromise, the other two none, so the live heap read as two levels
    * 3 MB apart. Deferred to the write's end, the probe reads what stays.
@@ -609,8 +607,7 @@ export class Collector {
     const snap = this.lastSnapshot;
     if (!snap) return;
     try {
-      // Encoded before the first await, in chunks (src/text/pretty-json-chunks.ts): off-heap while written.
-      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), prettyJsonChunks(snap), { clock: this.clock });
+      await writeFileAtomic(join(this.opts.config.debugDir, 'latest_snapshot.json'), [JSON.stringify(snap, null, 2), '\n'], { clock: this.clock });
     } catch (e) {
       this.report({ kind: 'snapshot_write_failed', message: (e as Error).message });
     }

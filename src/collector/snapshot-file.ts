@@ -25,9 +25,9 @@ const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024;
  * snapshot every 5 s, that copy was ~6 % of the collector worker's allocation, all of it in the
  * large-object space that drives its full GCs.
  */
-async function writeAll(fh: FileHandle, parts: readonly (string | Uint8Array)[]): Promise<void> {
+async function writeAll(fh: FileHandle, parts: readonly string[]): Promise<void> {
   for (const part of parts) {
-    const bytes = typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
+    const bytes = Buffer.from(part, 'utf8');
     for (let at = 0; at < bytes.length;) {
       const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
       if (bytesWritten <= 0) throw new Error(`writing ${bytes.length} bytes stopped after ${at}: is the disk full?`);
@@ -36,10 +36,10 @@ async function writeAll(fh: FileHandle, parts: readonly (string | Uint8Array)[])
   }
 }
 
-/** `text` (or its parts, strings or bytes, in order) into `path`, atomically: a temp file, fsync, rename. */
+/** `text` (or its parts, in order) into `path`, atomically: a temp file, fsync, rename. */
 export async function writeFileAtomic(
   path: string,
-  text: string | readonly (string | Uint8Array)[],
+  text: string | readonly string[],
   opts: { clock: Clock; retries?: number; retryDelayMs?: number },
 ): Promise<void> {
   await ensureDir(dirname(path));
