@@ -74,7 +74,7 @@ describe('startup', () => {
     await r.collector.writeSnapshotFile();
     const text = readFileSync(join(r.dir, 'debug', 'latest_snapshot.json'), 'utf8');
     const file = JSON.parse(text) as unknown;
-    // The support file is JSON.stringify(snapshot, null, 2) and one newline, as SPEC §8.2 readers (and jq) expect.
+    // The support file is JSON.stringify(snapshot, null, 2) and one newline: indented for the person reading it.
     expect(text).toBe(`${JSON.stringify(file, null, 2)}\n`);
     expect(text.length).toBeGreaterThan(64 * 1024);
     const parsed = SnapshotSchema.safeParse(file);
