@@ -6,10 +6,10 @@
 //
 //   PP_ALLOC_PROFILE_DIR=/tmp/alloc [PP_ALLOC_START=60] [PP_ALLOC_DUR=60] [PP_ALLOC_THREAD=worker|main|all] [PP_ALLOC_MINOR=0] \
 //     node -r ./scripts/alloc-profile.cjs dist/main.js --demo
+//   node scripts/alloc-profile.cjs summary /tmp/alloc/worker-<tid>.heapprofile [top]
 //
 // PP_ALLOC_MINOR=0 leaves out what scavenges collected: what is left is what reached the old
 // generation (promoted, or allocated there directly, as large objects are), the part that paces full GCs.
-//   node scripts/alloc-profile.cjs summary /tmp/alloc/worker-<tid>.heapprofile [top]
 //
 // Used for README "UI" (issue 11 item 6): the collector worker's allocation sites in the demo.
 'use strict';
